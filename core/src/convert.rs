@@ -1,0 +1,1 @@
+//! Value converters (filled in by the config work).

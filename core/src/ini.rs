@@ -1,0 +1,1 @@
+//! INI parser (filled in by the config work).

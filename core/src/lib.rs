@@ -1,0 +1,14 @@
+//! doppel-core: the service model.
+//!
+//! Everything doppel knows about services that does not need a command line or a
+//! loaded library: configuration files, the keyword registry, value conversion,
+//! dependency conditions, triggers, status aggregation, ordering, locks, the state
+//! store and schedule expressions.
+//!
+//! Architecture invariant: this crate never loads libraries and never parses argv.
+//! It sees drivers only through the plain serde types of `doppel_plugin_api`
+//! (built without its `abi` feature).
+
+pub mod convert;
+pub mod ini;
+pub mod schedule;

@@ -1,0 +1,1 @@
+//! Schedule expressions (filled in by the scheduler work).
