@@ -11,4 +11,6 @@
 
 pub mod convert;
 pub mod ini;
+pub mod node;
+pub mod paths;
 pub mod schedule;

@@ -1,0 +1,141 @@
+//! The node configuration, `etc/doppel/doppel.toml`.
+//!
+//! ```toml
+//! nodename = "node1"                 # default: the host name
+//! driver_dirs = ["/opt/vendor/doppel/drivers"]
+//! log_level = "info"                 # error, warn, info, debug, trace
+//! lock_timeout = "60s"               # default --waitlock
+//!
+//! [driver.symclone]                  # one table per driver basename
+//! bin = "/usr/symcli/bin"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A problem with the node configuration, with file and line.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
+pub struct NodeConfigError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line (0 when the file could not be read).
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The parsed node configuration. Every field is optional in the file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// This node's name (default: the host name).
+    #[serde(default)]
+    pub nodename: Option<String>,
+    /// Extra directories searched for drivers, after `$DOPPEL_DRIVER_PATH`.
+    /// Relative paths are relative to the directory of this file.
+    #[serde(default)]
+    pub driver_dirs: Vec<PathBuf>,
+    /// Console and log file level.
+    #[serde(default)]
+    pub log_level: Option<LogLevel>,
+    /// How long an action waits for a service lock by default (`--waitlock`).
+    #[serde(default)]
+    pub lock_timeout: Option<String>,
+    /// Per-driver tables, keyed by driver basename: tool locations and options.
+    #[serde(default)]
+    pub driver: BTreeMap<String, toml::Table>,
+}
+
+/// Log levels accepted in the node config.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl NodeConfig {
+    /// Reads `path`; a missing file is an empty configuration.
+    pub fn load(path: &Path) -> Result<NodeConfig, NodeConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(NodeConfig::default()),
+            Err(e) => {
+                return Err(NodeConfigError { file: path.to_owned(), line: 0, message: e.to_string() });
+            }
+        };
+        let mut config = NodeConfig::parse(path, &text)?;
+        let base = path.parent().unwrap_or(Path::new("/"));
+        for dir in &mut config.driver_dirs {
+            if dir.is_relative() {
+                *dir = base.join(&*dir);
+            }
+        }
+        Ok(config)
+    }
+
+    /// Parses the text of `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<NodeConfig, NodeConfigError> {
+        toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1).unwrap_or(0);
+            NodeConfigError { file: path.to_owned(), line, message: e.message().trim().to_owned() }
+        })
+    }
+
+    /// The node name: configured, else the host name.
+    pub fn nodename(&self) -> String {
+        self.nodename.clone().unwrap_or_else(hostname)
+    }
+
+    /// The table of driver `name` as JSON values (for the driver's `ResourceConfig`).
+    pub fn driver_options(&self, name: &str) -> BTreeMap<String, serde_json::Value> {
+        self.driver
+            .get(name)
+            .map(|t| {
+                t.iter()
+                    .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(serde_json::Value::Null)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The host name, from uname(2).
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".to_owned();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_names_file_and_line() {
+        let text = "nodename = \"n1\"\n\nlog_levle = \"info\"\n";
+        let err = NodeConfig::parse(Path::new("/etc/doppel/doppel.toml"), text).unwrap_err();
+        assert_eq!(err.line, 3);
+        assert!(err.to_string().starts_with("/etc/doppel/doppel.toml:3: unknown field `log_levle`"), "{err}");
+    }
+
+    #[test]
+    fn driver_tables_are_free_form() {
+        let text = "[driver.symclone]\nbin = \"/sim/bin\"\n";
+        let config = NodeConfig::parse(Path::new("x.toml"), text).unwrap();
+        assert_eq!(config.driver_options("symclone")["bin"], "/sim/bin");
+        assert!(config.driver_options("drd").is_empty());
+    }
+}

@@ -1,0 +1,135 @@
+//! `doppel drivers [list | info <group.type>]`.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use doppel_plugin_api::Manifest;
+use serde_json::json;
+
+use crate::cli::{DriversCommand, Format};
+use crate::drivers::{Registry, discover, search_dirs};
+use crate::{Context, UsageError};
+
+pub fn load_registry(ctx: &Context) -> Registry {
+    discover(search_dirs(&ctx.node.driver_dirs))
+}
+
+/// Prints one warning line per skipped driver file (stderr), unless quiet.
+pub fn warn_skipped(ctx: &Context, registry: &Registry) {
+    if ctx.quiet {
+        return;
+    }
+    for s in &registry.skipped {
+        eprintln!("warning: skipped driver {}: {}", s.path.display(), s.reason);
+    }
+}
+
+fn manifest_json(m: &Manifest, path: &std::path::Path, full: bool) -> serde_json::Value {
+    let mut v = json!({
+        "type": m.type_name(),
+        "group": m.group,
+        "name": m.name,
+        "version": m.version,
+        "api_version": m.api_version,
+        "protocol": m.protocol,
+        "description": m.description,
+        "path": path,
+    });
+    if full {
+        v["keywords"] = serde_json::to_value(&m.keywords).unwrap_or_default();
+        v["actions"] = serde_json::to_value(&m.actions).unwrap_or_default();
+    } else {
+        v["keywords"] = m.keywords.iter().map(|k| k.name.clone()).collect();
+        v["actions"] = m.actions.iter().map(|a| a.name.clone()).collect();
+    }
+    v
+}
+
+pub fn run(ctx: &Context, command: Option<DriversCommand>) -> anyhow::Result<ExitCode> {
+    let registry = load_registry(ctx);
+    let mut out = std::io::stdout().lock();
+    match command.unwrap_or(DriversCommand::List) {
+        DriversCommand::List => {
+            if ctx.format == Format::Json {
+                let doc = json!({
+                    "drivers": registry.drivers.values().map(|d| manifest_json(d.manifest(), d.path(), false)).collect::<Vec<_>>(),
+                    "skipped": registry.skipped,
+                    "search_path": registry.searched,
+                });
+                writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            warn_skipped(ctx, &registry);
+            if registry.drivers.is_empty() {
+                writeln!(out, "no drivers found; searched:")?;
+                for d in &registry.searched {
+                    writeln!(out, "  {} ({})", d.path.display(), d.origin)?;
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let rows: Vec<[String; 5]> = registry
+                .drivers
+                .values()
+                .map(|d| {
+                    let m = d.manifest();
+                    [m.type_name(), m.version.clone(), m.api_version.clone(), m.protocol.to_string(), d.path().display().to_string()]
+                })
+                .collect();
+            let header = ["TYPE", "VERSION", "API", "PROTOCOL", "PATH"].map(String::from);
+            let mut widths = header.clone().map(|h| h.len());
+            for row in &rows {
+                for (w, cell) in widths.iter_mut().zip(row) {
+                    *w = (*w).max(cell.len());
+                }
+            }
+            for row in std::iter::once(&header).chain(&rows) {
+                let line: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+                writeln!(out, "{}", line.join("  ").trim_end())?;
+            }
+        }
+        DriversCommand::Info { type_name } => {
+            let Some(driver) = registry.get(&type_name) else {
+                warn_skipped(ctx, &registry);
+                let known: Vec<&str> = registry.types().collect();
+                return Err(UsageError(format!(
+                    "no driver {type_name} is installed (installed: {})",
+                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                ))
+                .into());
+            };
+            let m = driver.manifest();
+            if ctx.format == Format::Json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&manifest_json(m, driver.path(), true))?)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            writeln!(out, "{}  {}", m.type_name(), m.description)?;
+            writeln!(out, "  version:      {}", m.version)?;
+            writeln!(out, "  api version:  {}", m.api_version)?;
+            writeln!(out, "  protocol:     {}", m.protocol)?;
+            writeln!(out, "  path:         {}", driver.path().display())?;
+            writeln!(out, "keywords:")?;
+            for k in &m.keywords {
+                let mut flags = vec![k.kind.to_string()];
+                if k.required {
+                    flags.push("required".into());
+                }
+                if k.provisioning {
+                    flags.push("provisioning".into());
+                }
+                if let Some(d) = &k.default {
+                    flags.push(format!("default {d}"));
+                }
+                if let Some(c) = &k.candidates {
+                    flags.push(format!("one of {}", c.join("|")));
+                }
+                writeln!(out, "  {:<20} {} ({})", k.name, k.desc, flags.join(", "))?;
+            }
+            writeln!(out, "actions:")?;
+            for a in &m.actions {
+                let desc = if a.desc.is_empty() { "standard action".to_owned() } else { a.desc.clone() };
+                writeln!(out, "  {:<20} {}", a.name, desc)?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,816 @@
+//! The messages exchanged between doppel and a driver.
+//!
+//! Every message crosses the ABI as JSON text, so the messages (not the ABI) are what
+//! evolves: a newer doppel adds fields with defaults, an older driver ignores what it
+//! does not know, and [`PROTOCOL_VERSION`] tells either side what the other speaks.
+//! Every field added after protocol 1 must carry `#[serde(default)]`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// The version of the message protocol this crate speaks.
+///
+/// It is written into every driver's [`Manifest`] at build time. The host accepts
+/// drivers of any protocol version up to its own and adapts to older ones.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The version of `doppel-plugin-api` a driver was built against.
+///
+/// Written into the [`Manifest`] by [`export_driver!`](crate::export_driver) so that
+/// `doppel drivers list` can show it.
+pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What a driver tells doppel about itself: its identity, keywords and actions.
+///
+/// # Example
+///
+/// ```
+/// use doppel_plugin_api::{ActionSpec, KeywordSpec, KeywordType, Manifest};
+///
+/// let manifest = Manifest::new("sync", "mirror", "0.3.1")
+///     .description("Mirror a directory with the site's mirror tool")
+///     .keyword(KeywordSpec::new("source", KeywordType::String).required().desc("Directory to mirror."))
+///     .action(ActionSpec::standard("sync_update"))
+///     .action(ActionSpec::new("verify", "Compare the mirror with its source.").read_only());
+/// assert_eq!(manifest.type_name(), "sync.mirror");
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Driver group: `sync`, `disk`, `task`, `app`, `fs`, `ip`, ...
+    pub group: String,
+    /// Driver basename inside its group, as written in `type = <name>`.
+    pub name: String,
+    /// The driver's own version (its crate version, usually).
+    pub version: String,
+    /// The `doppel-plugin-api` version the driver was built against. Filled in by
+    /// [`export_driver!`](crate::export_driver); drivers need not set it.
+    #[serde(default)]
+    pub api_version: String,
+    /// The message protocol the driver speaks. Filled in by
+    /// [`export_driver!`](crate::export_driver).
+    #[serde(default = "default_protocol")]
+    pub protocol: u32,
+    /// One line saying what the driver drives.
+    #[serde(default)]
+    pub description: String,
+    /// The driver's own keywords, in template order. Generic keywords (tags,
+    /// triggers, `<action>_depends`, ...) are added by doppel and must not be listed.
+    #[serde(default)]
+    pub keywords: Vec<KeywordSpec>,
+    /// The actions the driver implements. A resource whose driver does not list an
+    /// action is passed over by that action.
+    #[serde(default)]
+    pub actions: Vec<ActionSpec>,
+}
+
+fn default_protocol() -> u32 {
+    1
+}
+
+impl Manifest {
+    /// Starts a manifest for driver `<group>.<name>` at `version`.
+    pub fn new(group: &str, name: &str, version: &str) -> Manifest {
+        Manifest {
+            group: group.to_owned(),
+            name: name.to_owned(),
+            version: version.to_owned(),
+            api_version: API_VERSION.to_owned(),
+            protocol: PROTOCOL_VERSION,
+            description: String::new(),
+            keywords: Vec::new(),
+            actions: Vec::new(),
+        }
+    }
+
+    /// Sets the one-line description.
+    pub fn description(mut self, text: &str) -> Manifest {
+        self.description = text.to_owned();
+        self
+    }
+
+    /// Appends a keyword.
+    pub fn keyword(mut self, keyword: KeywordSpec) -> Manifest {
+        self.keywords.push(keyword);
+        self
+    }
+
+    /// Appends an action.
+    pub fn action(mut self, action: ActionSpec) -> Manifest {
+        self.actions.push(action);
+        self
+    }
+
+    /// The `group.name` type string, e.g. `sync.symclone`.
+    pub fn type_name(&self) -> String {
+        format!("{}.{}", self.group, self.name)
+    }
+
+    /// The action named `name`, if the driver implements it.
+    pub fn find_action(&self, name: &str) -> Option<&ActionSpec> {
+        self.actions.iter().find(|a| a.name == name)
+    }
+
+    /// The keyword named `name`, if the driver declares it.
+    pub fn find_keyword(&self, name: &str) -> Option<&KeywordSpec> {
+        self.keywords.iter().find(|k| k.name == name)
+    }
+}
+
+/// How a keyword's value is read. doppel checks values against the type before a
+/// driver ever sees them, and reports bad values with file and line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeywordType {
+    /// Any text.
+    String,
+    /// A whole number (`3`, `3.0`).
+    Integer,
+    /// `true`/`false`, `yes`/`no`, `1`/`0`, ... (case-insensitive).
+    Boolean,
+    /// A whitespace-separated list.
+    List,
+    /// A duration: seconds, or unit groups like `1h30m`, `1d3h`, `300s`.
+    Duration,
+    /// A duration where a bare integer means minutes (`sync_max_delay = 1440`).
+    DurationMinutes,
+    /// A command line split like a POSIX shell would.
+    Shlex,
+    /// A size: bytes, or `512k`, `100m`, `2g`, `1t`.
+    Size,
+}
+
+impl KeywordType {
+    /// The name used in templates and docs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeywordType::String => "string",
+            KeywordType::Integer => "integer",
+            KeywordType::Boolean => "boolean",
+            KeywordType::List => "list",
+            KeywordType::Duration => "duration",
+            KeywordType::DurationMinutes => "duration_minutes",
+            KeywordType::Shlex => "shlex",
+            KeywordType::Size => "size",
+        }
+    }
+}
+
+impl fmt::Display for KeywordType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// "This keyword only matters when `keyword` has one of `values`" (documentation only).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeywordDepends {
+    /// The other keyword.
+    pub keyword: String,
+    /// The values of the other keyword that make this one meaningful.
+    pub values: Vec<String>,
+}
+
+/// One keyword of a driver, with the metadata OpenSVC templates show.
+///
+/// # Example
+///
+/// ```
+/// use doppel_plugin_api::{KeywordSpec, KeywordType};
+///
+/// let symid = KeywordSpec::new("symid", KeywordType::String)
+///     .required()
+///     .not_scopable()
+///     .desc("Identifier of the symmetrix array hosting the devices.")
+///     .example("000197900123");
+/// assert!(symid.required && !symid.scopable);
+///
+/// let precopy = KeywordSpec::new("precopy", KeywordType::Boolean)
+///     .default_value("True")
+///     .desc("Use -precopy on recreate.");
+/// assert_eq!(precopy.default.as_deref(), Some("True"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeywordSpec {
+    /// The keyword, as written in the service file.
+    pub name: String,
+    /// How the value is read.
+    #[serde(rename = "type")]
+    pub kind: KeywordType,
+    /// The resource is invalid without it.
+    #[serde(default)]
+    pub required: bool,
+    /// Only used by the `provision` action.
+    #[serde(default)]
+    pub provisioning: bool,
+    /// The value used when the keyword is not set, as text.
+    #[serde(default)]
+    pub default: Option<String>,
+    /// Text shown in templates instead of `default` when the default is computed.
+    #[serde(default)]
+    pub default_text: Option<String>,
+    /// The allowed values, if restricted.
+    #[serde(default)]
+    pub candidates: Option<Vec<String>>,
+    /// When false, `candidates` are suggestions and other values are accepted.
+    #[serde(default = "yes")]
+    pub strict_candidates: bool,
+    /// Documentation-only conditions under which the keyword is meaningful.
+    #[serde(default)]
+    pub depends: Vec<KeywordDepends>,
+    /// Whether `keyword@node` scoping is allowed.
+    #[serde(default = "yes")]
+    pub scopable: bool,
+    /// The description shown in templates and `doppel drivers info`.
+    #[serde(default)]
+    pub desc: String,
+    /// The value shown in templates when there is no default and no candidate.
+    #[serde(default)]
+    pub example: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl KeywordSpec {
+    /// A keyword of the given type: optional, scopable, no default.
+    pub fn new(name: &str, kind: KeywordType) -> KeywordSpec {
+        KeywordSpec {
+            name: name.to_owned(),
+            kind,
+            required: false,
+            provisioning: false,
+            default: None,
+            default_text: None,
+            candidates: None,
+            strict_candidates: true,
+            depends: Vec::new(),
+            scopable: true,
+            desc: String::new(),
+            example: None,
+        }
+    }
+
+    /// Marks the keyword required.
+    pub fn required(mut self) -> KeywordSpec {
+        self.required = true;
+        self
+    }
+
+    /// Marks the keyword as used by `provision` only.
+    pub fn provisioning(mut self) -> KeywordSpec {
+        self.provisioning = true;
+        self
+    }
+
+    /// Forbids `keyword@node` scoping.
+    pub fn not_scopable(mut self) -> KeywordSpec {
+        self.scopable = false;
+        self
+    }
+
+    /// Sets the default value (as text, converted like a written value).
+    pub fn default_value(mut self, value: &str) -> KeywordSpec {
+        self.default = Some(value.to_owned());
+        self
+    }
+
+    /// Sets the text templates show for a computed default.
+    pub fn default_text(mut self, text: &str) -> KeywordSpec {
+        self.default_text = Some(text.to_owned());
+        self
+    }
+
+    /// Restricts the value to `values`.
+    pub fn candidates(mut self, values: &[&str]) -> KeywordSpec {
+        self.candidates = Some(values.iter().map(|v| (*v).to_owned()).collect());
+        self.strict_candidates = true;
+        self
+    }
+
+    /// Suggests `values` without restricting the value to them.
+    pub fn suggestions(mut self, values: &[&str]) -> KeywordSpec {
+        self.candidates = Some(values.iter().map(|v| (*v).to_owned()).collect());
+        self.strict_candidates = false;
+        self
+    }
+
+    /// Documents that the keyword only matters when `keyword` is one of `values`.
+    pub fn depends_on(mut self, keyword: &str, values: &[&str]) -> KeywordSpec {
+        self.depends.push(KeywordDepends {
+            keyword: keyword.to_owned(),
+            values: values.iter().map(|v| (*v).to_owned()).collect(),
+        });
+        self
+    }
+
+    /// Sets the description.
+    pub fn desc(mut self, text: &str) -> KeywordSpec {
+        self.desc = text.to_owned();
+        self
+    }
+
+    /// Sets the example value shown in templates.
+    pub fn example(mut self, value: &str) -> KeywordSpec {
+        self.example = Some(value.to_owned());
+        self
+    }
+}
+
+/// An action a driver implements.
+///
+/// Standard action names are `start`, `stop`, `provision`, `unprovision`, `run`,
+/// `sync_break`, `sync_resync`, `sync_update`, `sync_restore`, `sync_nodes`,
+/// `sync_drp`. Any other name is a driver action the operator can run with
+/// `doppel -s <svc> <name>`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActionSpec {
+    /// The action name (`sync_update`, `activate`, ...).
+    pub name: String,
+    /// One line for `--help` and `doppel drivers info`.
+    #[serde(default)]
+    pub desc: String,
+    /// False for actions that only read (they take no lock and run in `--dry-run`).
+    #[serde(default = "yes")]
+    pub state_changing: bool,
+}
+
+impl ActionSpec {
+    /// A driver-specific action.
+    pub fn new(name: &str, desc: &str) -> ActionSpec {
+        ActionSpec { name: name.to_owned(), desc: desc.to_owned(), state_changing: true }
+    }
+
+    /// A standard action, described by doppel.
+    pub fn standard(name: &str) -> ActionSpec {
+        ActionSpec::new(name, "")
+    }
+
+    /// Marks the action read-only.
+    pub fn read_only(mut self) -> ActionSpec {
+        self.state_changing = false;
+        self
+    }
+}
+
+/// A resource's configuration, as doppel hands it to [`Driver::open`](crate::Driver::open).
+///
+/// Keyword values are already resolved for this node (scopes, references, defaults)
+/// and checked against their [`KeywordType`]; the typed getters cannot fail for a
+/// keyword the manifest declares with that type.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResourceConfig {
+    /// Service name.
+    pub svcname: String,
+    /// Resource id, e.g. `sync#0`.
+    pub rid: String,
+    /// This node's name.
+    pub nodename: String,
+    /// Driver keyword values (resolved text), including defaults.
+    #[serde(default)]
+    pub keywords: BTreeMap<String, String>,
+    /// The driver's table from the node config (`[driver.<name>]`), e.g. `bin`.
+    #[serde(default)]
+    pub driver_options: BTreeMap<String, serde_json::Value>,
+    /// A directory private to this resource, kept across runs.
+    #[serde(default)]
+    pub state_dir: PathBuf,
+}
+
+impl ResourceConfig {
+    /// The raw text of a keyword, if set or defaulted.
+    pub fn get(&self, keyword: &str) -> Option<&str> {
+        self.keywords.get(keyword).map(String::as_str)
+    }
+
+    /// A keyword as text, or an error naming it when absent.
+    pub fn require(&self, keyword: &str) -> Result<&str, crate::Error> {
+        self.get(keyword)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| crate::Error::invalid(format!("{}: keyword '{keyword}' is required", self.rid)))
+    }
+
+    /// A boolean keyword (`true`, `yes`, `1`, ... case-insensitive); `default` when unset.
+    pub fn get_bool(&self, keyword: &str, default: bool) -> bool {
+        match self.get(keyword) {
+            Some(v) => matches!(v.trim().to_ascii_lowercase().as_str(), "yes" | "y" | "true" | "t" | "1"),
+            None => default,
+        }
+    }
+
+    /// A whitespace-separated list keyword; empty when unset.
+    pub fn get_list(&self, keyword: &str) -> Vec<String> {
+        self.get(keyword).map(|v| v.split_whitespace().map(str::to_owned).collect()).unwrap_or_default()
+    }
+
+    /// An integer keyword; `default` when unset or not a number.
+    pub fn get_int(&self, keyword: &str, default: i64) -> i64 {
+        self.get(keyword)
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map(|f| f as i64)
+            .unwrap_or(default)
+    }
+
+    /// A duration keyword in seconds (`300`, `5m`, `1h30m`); `default` when unset.
+    pub fn get_duration(&self, keyword: &str, default: std::time::Duration) -> std::time::Duration {
+        self.get(keyword).and_then(parse_duration).unwrap_or(default)
+    }
+
+    /// A string option of the driver's node-config table, e.g. `bin`.
+    pub fn option(&self, name: &str) -> Option<&str> {
+        self.driver_options.get(name).and_then(|v| v.as_str())
+    }
+}
+
+/// Parses `300`, `300s`, `5m`, `1h30m`, `2d`, `1w` into a duration (bare numbers are seconds).
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(doppel_plugin_api::parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+/// assert_eq!(doppel_plugin_api::parse_duration("45"), Some(Duration::from_secs(45)));
+/// assert_eq!(doppel_plugin_api::parse_duration("1.5h"), None);
+/// ```
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(secs) = text.parse::<u64>() {
+        return Some(std::time::Duration::from_secs(secs));
+    }
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c.to_ascii_lowercase() {
+            'w' => 7 * 86400,
+            'd' => 86400,
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return None,
+        };
+        let n: u64 = number.parse().ok()?;
+        total = total.checked_add(n.checked_mul(unit)?)?;
+        number.clear();
+    }
+    if !number.is_empty() {
+        return None;
+    }
+    Some(std::time::Duration::from_secs(total))
+}
+
+/// A problem found by [`Driver::validate`](crate::Driver::validate).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Problem {
+    /// The keyword at fault, so doppel can point at its file and line.
+    #[serde(default)]
+    pub keyword: Option<String>,
+    /// What is wrong, and ideally how to fix it.
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem with `keyword`.
+    pub fn keyword(keyword: &str, message: impl Into<String>) -> Problem {
+        Problem { keyword: Some(keyword.to_owned()), message: message.into() }
+    }
+
+    /// A problem with the resource as a whole.
+    pub fn resource(message: impl Into<String>) -> Problem {
+        Problem { keyword: None, message: message.into() }
+    }
+}
+
+/// What doppel asks a resource to do.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ActionRequest {
+    /// The action name, e.g. `sync_update` or `activate`.
+    pub action: String,
+    /// Do not change anything: state-changing commands are logged, not run.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// The operator passed `--force`.
+    #[serde(default)]
+    pub force: bool,
+    /// Action options from the command line (`phase`, `clients`, ...).
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    /// The service's aggregate availability before the action (`up`, `down`, ...),
+    /// for drivers that refuse to run on a running service.
+    #[serde(default)]
+    pub service_avail: Option<Status>,
+    /// Run by the scheduler rather than an operator.
+    #[serde(default)]
+    pub scheduled: bool,
+}
+
+/// What a resource reports after an action.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ActionOutcome {
+    /// Lines for the operator, logged at INFO.
+    #[serde(default)]
+    pub messages: Vec<String>,
+    /// Set when the action found nothing to do.
+    #[serde(default)]
+    pub noop: bool,
+}
+
+/// A resource status, with OpenSVC's values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Status {
+    /// Running / in sync.
+    #[serde(rename = "up")]
+    Up,
+    /// Stopped / not in sync.
+    #[serde(rename = "down")]
+    Down,
+    /// Partly up, or up with a problem.
+    #[serde(rename = "warn")]
+    Warn,
+    /// Not applicable (no status to report).
+    #[serde(rename = "n/a")]
+    NotApplicable,
+    /// Unknown: the status could not be evaluated.
+    #[serde(rename = "undef")]
+    Undef,
+    /// A standby resource that is up.
+    #[serde(rename = "stdby up")]
+    StdbyUp,
+    /// A standby resource that is down.
+    #[serde(rename = "stdby down")]
+    StdbyDown,
+}
+
+impl Status {
+    /// The status as OpenSVC writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Up => "up",
+            Status::Down => "down",
+            Status::Warn => "warn",
+            Status::NotApplicable => "n/a",
+            Status::Undef => "undef",
+            Status::StdbyUp => "stdby up",
+            Status::StdbyDown => "stdby down",
+        }
+    }
+
+    /// Parses the OpenSVC spelling (`stdby_up` and `n/a` forms included).
+    pub fn parse(text: &str) -> Option<Status> {
+        Some(match text.trim().replace('_', " ").as_str() {
+            "up" => Status::Up,
+            "down" => Status::Down,
+            "warn" => Status::Warn,
+            "n/a" | "na" => Status::NotApplicable,
+            "undef" => Status::Undef,
+            "stdby up" => Status::StdbyUp,
+            "stdby down" => Status::StdbyDown,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The severity of a status message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageLevel {
+    /// For information.
+    Info,
+    /// Something the operator should look at.
+    Warn,
+    /// Something is broken.
+    Error,
+}
+
+/// A line attached to a status.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StatusMessage {
+    /// Its severity.
+    pub level: MessageLevel,
+    /// Its text.
+    pub text: String,
+}
+
+/// A resource's status as its driver sees it. doppel then applies `sync_max_delay`,
+/// the `nostatus` tag, standby and the aggregation rules.
+///
+/// ```
+/// use doppel_plugin_api::{Status, StatusReport};
+/// let report = StatusReport::new(Status::Warn).warn("cloneset has 1/2 active devs");
+/// assert_eq!(report.messages.len(), 1);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// The state.
+    pub state: Status,
+    /// Explanations, shown under the resource in `print status`.
+    #[serde(default)]
+    pub messages: Vec<StatusMessage>,
+    /// When the data was last synchronised (RFC 3339), for sync resources.
+    /// doppel compares it with `sync_max_delay`.
+    #[serde(default)]
+    pub last_sync: Option<String>,
+}
+
+impl StatusReport {
+    /// A report with no messages.
+    pub fn new(state: Status) -> StatusReport {
+        StatusReport { state, messages: Vec::new(), last_sync: None }
+    }
+
+    /// Adds an info line.
+    pub fn info(mut self, text: impl Into<String>) -> StatusReport {
+        self.messages.push(StatusMessage { level: MessageLevel::Info, text: text.into() });
+        self
+    }
+
+    /// Adds a warning line.
+    pub fn warn(mut self, text: impl Into<String>) -> StatusReport {
+        self.messages.push(StatusMessage { level: MessageLevel::Warn, text: text.into() });
+        self
+    }
+
+    /// Adds an error line.
+    pub fn error(mut self, text: impl Into<String>) -> StatusReport {
+        self.messages.push(StatusMessage { level: MessageLevel::Error, text: text.into() });
+        self
+    }
+
+    /// Sets the last synchronisation time (RFC 3339).
+    pub fn last_sync(mut self, rfc3339: impl Into<String>) -> StatusReport {
+        self.last_sync = Some(rfc3339.into());
+        self
+    }
+}
+
+/// A command a driver asks doppel to run.
+///
+/// Drivers never spawn processes themselves: doppel logs the command line, applies
+/// `--dry-run` to state-changing commands, enforces the timeout, and logs the output
+/// in OpenSVC's format.
+///
+/// ```
+/// use doppel_plugin_api::CommandRequest;
+/// let query = CommandRequest::new(["/usr/symcli/bin/symdev", "list"]).read_only();
+/// assert!(query.read_only);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CommandRequest {
+    /// Program and arguments; the program is used as given (no PATH search if it
+    /// contains a `/`).
+    pub argv: Vec<String>,
+    /// Extra environment variables.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Text written to the command's standard input.
+    #[serde(default)]
+    pub stdin: Option<String>,
+    /// Kill the command after this many seconds.
+    #[serde(default)]
+    pub timeout_secs: Option<f64>,
+    /// The command only reads: it runs even under `--dry-run`.
+    #[serde(default)]
+    pub read_only: bool,
+    /// Do not log the command's standard output (for queries whose output is parsed).
+    #[serde(default)]
+    pub quiet: bool,
+    /// Working directory.
+    #[serde(default)]
+    pub cwd: Option<PathBuf>,
+}
+
+impl CommandRequest {
+    /// A state-changing command.
+    pub fn new<I, S>(argv: I) -> CommandRequest
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        CommandRequest { argv: argv.into_iter().map(Into::into).collect(), ..CommandRequest::default() }
+    }
+
+    /// Marks the command as a read-only query (it also runs under `--dry-run`, and
+    /// its output is not logged).
+    pub fn read_only(mut self) -> CommandRequest {
+        self.read_only = true;
+        self.quiet = true;
+        self
+    }
+
+    /// Sets the timeout.
+    pub fn timeout(mut self, timeout: std::time::Duration) -> CommandRequest {
+        self.timeout_secs = Some(timeout.as_secs_f64());
+        self
+    }
+
+    /// Adds an environment variable.
+    pub fn env(mut self, key: &str, value: &str) -> CommandRequest {
+        self.env.insert(key.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Sets the standard input.
+    pub fn stdin(mut self, text: impl Into<String>) -> CommandRequest {
+        self.stdin = Some(text.into());
+        self
+    }
+
+    /// The command line as a shell would show it.
+    pub fn display(&self) -> String {
+        self.argv.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")
+    }
+}
+
+fn shell_quote(arg: &str) -> String {
+    let safe = !arg.is_empty()
+        && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+#".contains(c));
+    if safe { arg.to_owned() } else { format!("'{}'", arg.replace('\'', "'\\''")) }
+}
+
+/// How a command run by doppel ended.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CommandOutput {
+    /// The exit code; `None` when killed by a signal, timed out, or not run.
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// Standard output.
+    #[serde(default)]
+    pub stdout: String,
+    /// Standard error.
+    #[serde(default)]
+    pub stderr: String,
+    /// Not run because of `--dry-run`.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Killed after its timeout.
+    #[serde(default)]
+    pub timed_out: bool,
+}
+
+impl CommandOutput {
+    /// True when the command ran and exited 0, or was skipped by `--dry-run`.
+    pub fn success(&self) -> bool {
+        self.dry_run || self.exit_code == Some(0)
+    }
+}
+
+/// Log levels for [`Host::log`](crate::Host::log).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum Level {
+    /// Something failed.
+    Error = 1,
+    /// Something looks wrong.
+    Warn = 2,
+    /// What an operator wants to see.
+    Info = 3,
+    /// Details for `-v`.
+    Debug = 4,
+    /// Everything.
+    Trace = 5,
+}
+
+impl Level {
+    /// From the numeric form used across the ABI (unknown values read as `Info`).
+    pub fn from_u8(value: u8) -> Level {
+        match value {
+            1 => Level::Error,
+            2 => Level::Warn,
+            4 => Level::Debug,
+            5 => Level::Trace,
+            _ => Level::Info,
+        }
+    }
+}
+
+/// The kind of a driver [`Error`](crate::Error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The action failed.
+    Failed,
+    /// The configuration is not usable.
+    Invalid,
+    /// The operator cancelled (Ctrl-C).
+    Cancelled,
+    /// The driver does not implement the method or action.
+    Unsupported,
+    /// The driver panicked; doppel carries on.
+    Panicked,
+    /// An error kind this version does not know (sent by a newer peer).
+    #[serde(other)]
+    Other,
+}

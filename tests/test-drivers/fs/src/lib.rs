@@ -1,0 +1,2 @@
+//! Test driver `fs.test`: see the doppel-test-driver crate.
+doppel_test_driver::test_driver!("fs");
