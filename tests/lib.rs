@@ -1,1 +1,143 @@
+//! Support for doppel's end-to-end tests: a temporary root, the built binaries,
+//! snapshot filters, and fixture drivers built on demand.
+//!
+//! The tests run the real `doppel` binary and the driver libraries built next to it,
+//! so build the workspace first: the README's test command does
+//! (`cargo build --workspace && cargo test --workspace`).
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `target/<profile>/`, where cargo put doppel, the drivers and the simulators.
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/it-<hash>
+    exe.parent().and_then(Path::parent).expect("target dir").to_owned()
+}
+
+/// The built `doppel` binary.
+pub fn doppel_bin() -> PathBuf {
+    let bin = target_dir().join("doppel");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --workspace` before `cargo test` (the README's test command does)",
+        bin.display()
+    );
+    bin
+}
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_owned()
+}
+
+/// A temporary root (`--root`) with its own config, state and logs.
+pub struct TestContext {
+    pub root: tempfile::TempDir,
+    pub envs: Vec<(String, String)>,
+}
+
+impl Default for TestContext {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestContext {
+    pub fn new() -> TestContext {
+        let root = tempfile::Builder::new().prefix("doppel-it-").tempdir().expect("tempdir");
+        std::fs::create_dir_all(root.path().join("etc/doppel/services")).expect("mkdir");
+        TestContext { root, envs: Vec::new() }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// Writes a file under the root (parents created).
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let path = self.root().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    /// Writes `etc/doppel/services/<name>.conf`.
+    pub fn service(&self, name: &str, text: &str) -> PathBuf {
+        self.write(&format!("etc/doppel/services/{name}.conf"), text)
+    }
+
+    /// Sets an environment variable for every command.
+    pub fn env(&mut self, key: &str, value: impl Into<String>) {
+        self.envs.push((key.to_owned(), value.into()));
+    }
+
+    /// `doppel --root <root> <args>`, with a clean environment.
+    pub fn doppel<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut cmd = Command::new(doppel_bin());
+        cmd.env_clear();
+        for key in ["PATH", "HOME", "LANG", "TZ"] {
+            if let Some(v) = std::env::var_os(key) {
+                cmd.env(key, v);
+            }
+        }
+        cmd.env("NO_COLOR", "1");
+        cmd.arg("--root").arg(self.root());
+        cmd.args(args);
+        for (k, v) in &self.envs {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Snapshot filters: the root, the target dir, the version, times.
+    pub fn filters(&self) -> Vec<(String, String)> {
+        let mut f = vec![
+            (regex::escape(&self.root().display().to_string()), "[ROOT]".to_owned()),
+            (regex::escape(&target_dir().display().to_string()), "[TARGET]".to_owned()),
+            (regex::escape(&workspace_root().display().to_string()), "[WORKSPACE]".to_owned()),
+            (r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)?".to_owned(), "[TIME]".to_owned()),
+            (r"\b\d+(\.\d+)?(ms|s)\b".to_owned(), "[DURATION]".to_owned()),
+            (r"pid \d+".to_owned(), "pid [PID]".to_owned()),
+        ];
+        if let Ok(cwd) = std::env::current_dir() {
+            f.push((regex::escape(&cwd.display().to_string()), "[CWD]".to_owned()));
+        }
+        f
+    }
+}
+
+/// Runs `cmd` and returns (exit code, stdout, stderr).
+pub fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().expect("run command");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Snapshot a command's whole output with the context's filters.
+#[macro_export]
+macro_rules! doppel_snapshot {
+    ($ctx:expr, $cmd:expr) => {{
+        let filters = $ctx.filters();
+        let filters: Vec<(&str, &str)> = filters.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        insta::with_settings!({filters => filters, prepend_module_to_snapshot => false}, {
+            insta_cmd::assert_cmd_snapshot!($cmd);
+        });
+    }};
+    ($ctx:expr, $name:expr, $cmd:expr) => {{
+        let filters = $ctx.filters();
+        let filters: Vec<(&str, &str)> = filters.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        insta::with_settings!({filters => filters, prepend_module_to_snapshot => false}, {
+            insta_cmd::assert_cmd_snapshot!($name, $cmd);
+        });
+    }};
+}
+
+pub mod fixtures;

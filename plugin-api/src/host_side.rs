@@ -258,3 +258,24 @@ mod tests {
         assert_eq!(crate::__root_module_symbol!(), abi_stable::library::ROOT_MODULE_LOADER_NAME);
     }
 }
+
+#[cfg(test)]
+mod frozen {
+    /// The ABI of 1.0.0 is frozen for the whole 1.x series (see abi.rs and
+    /// README.md). If this fails you changed `src/abi.rs`: revert it and evolve the
+    /// JSON messages instead. Only a 2.0.0 may change the ABI (and this hash).
+    #[test]
+    fn abi_is_frozen() {
+        let source = include_str!("abi.rs");
+        // FNV-1a 64 over the file, ignoring comment lines and blank lines so the
+        // documentation can still be improved.
+        let mut hash: u64 = 0xcbf29ce484222325;
+        for line in source.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("//")) {
+            for b in line.bytes().chain(std::iter::once(b'\n')) {
+                hash ^= u64::from(b);
+                hash = hash.wrapping_mul(0x100000001b3);
+            }
+        }
+        assert_eq!(format!("{hash:016x}"), "632591ffe4ad42af", "the frozen ABI 1.0 in src/abi.rs changed");
+    }
+}

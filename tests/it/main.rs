@@ -1,1 +1,3 @@
+//! End-to-end tests of the doppel binary: one test binary, one module per area.
 
+mod drivers;
