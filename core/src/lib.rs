@@ -11,6 +11,8 @@
 
 pub mod convert;
 pub mod ini;
+pub mod keywords;
 pub mod node;
 pub mod paths;
 pub mod schedule;
+pub mod template;

@@ -1,1 +1,0 @@
-//! Schedule expressions (filled in by the scheduler work).
