@@ -104,21 +104,43 @@ impl TimeRange {
     fn segments(&self) -> Vec<Seg> {
         if self.wraps() {
             vec![
-                Seg { start: 0, end: self.end + 1, prev: true },
-                Seg { start: self.begin, end: DAY, prev: false },
+                Seg {
+                    start: 0,
+                    end: self.end + 1,
+                    prev: true,
+                },
+                Seg {
+                    start: self.begin,
+                    end: DAY,
+                    prev: false,
+                },
             ]
         } else {
-            vec![Seg { start: self.begin, end: (self.end + 1).min(DAY), prev: false }]
+            vec![Seg {
+                start: self.begin,
+                end: (self.end + 1).min(DAY),
+                prev: false,
+            }]
         }
     }
 
     /// The spread start of the window that begins on `window_date`: a pseudo-random
     /// instant in `[begin, end - 1s)` fixed by (seed, date, range key).
-    fn spread_target(&self, seed: u64, tz: &TimeZone, window_date: Date, key: u64) -> Option<Timestamp> {
+    fn spread_target(
+        &self,
+        seed: u64,
+        tz: &TimeZone,
+        window_date: Date,
+        key: u64,
+    ) -> Option<Timestamp> {
         if !self.spread {
             return None;
         }
-        let len = u64::from(if self.wraps() { DAY - self.begin + self.end } else { self.end - self.begin });
+        let len = u64::from(if self.wraps() {
+            DAY - self.begin + self.end
+        } else {
+            self.end - self.begin
+        });
         if len < 2 {
             return None;
         }
@@ -127,7 +149,10 @@ impl TimeRange {
             | window_date.day() as u64;
         let h = mix(seed ^ mix(day_key ^ mix(key)));
         let off = h % (len - 1);
-        let start = tz.to_ambiguous_timestamp(civil(window_date, self.begin)?).compatible().ok()?;
+        let start = tz
+            .to_ambiguous_timestamp(civil(window_date, self.begin)?)
+            .compatible()
+            .ok()?;
         Some(add_secs(start, off))
     }
 }
@@ -176,7 +201,7 @@ fn abs_windows(tz: &TimeZone, date: Date, start: u32, end: u32) -> Vec<(Timestam
     out
 }
 
-fn excluded_at<'a>(s: &'a Schedule, date: Date, secs: u32) -> Option<&'a Expr> {
+fn excluded_at(s: &Schedule, date: Date, secs: u32) -> Option<&Expr> {
     s.exprs
         .iter()
         .filter(|e| e.exclude)
@@ -216,15 +241,25 @@ pub(crate) fn allowed(s: &Schedule, now: &Zoned, last: Option<&Zoned>) -> Result
                     continue;
                 }
             }
-            let window_date = if r.wraps() && secs < r.begin { date.yesterday().ok() } else { Some(date) };
-            if let Some(t) = window_date.and_then(|wd| r.spread_target(s.seed, tz, wd, range_key(i, j))) {
+            let window_date = if r.wraps() && secs < r.begin {
+                date.yesterday().ok()
+            } else {
+                Some(date)
+            };
+            if let Some(t) =
+                window_date.and_then(|wd| r.spread_target(s.seed, tz, wd, range_key(i, j)))
+            {
                 if ts < t {
-                    keep(NotAllowed::Spread { until: t.to_zoned(tz.clone()) });
+                    keep(NotAllowed::Spread {
+                        until: t.to_zoned(tz.clone()),
+                    });
                     continue;
                 }
             }
             return match excluded_at(s, date, secs) {
-                Some(x) => Err(NotAllowed::Excluded { member: x.raw.clone() }),
+                Some(x) => Err(NotAllowed::Excluded {
+                    member: x.raw.clone(),
+                }),
                 None => Ok(()),
             };
         }
@@ -239,15 +274,23 @@ pub(crate) fn next(s: &Schedule, now: &Zoned, last: Option<&Zoned>) -> Option<Zo
     let tz = now.time_zone().clone();
     let now_ts = now.timestamp();
     let last_ts = last.map(Zoned::timestamp);
-    let includes: Vec<(usize, &Expr)> =
-        s.exprs.iter().enumerate().filter(|(_, e)| !e.exclude && !e.ranges.is_empty()).collect();
+    let includes: Vec<(usize, &Expr)> = s
+        .exprs
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| !e.exclude && !e.ranges.is_empty())
+        .collect();
     let excludes: Vec<&Expr> = s.exprs.iter().filter(|e| e.exclude).collect();
     // Lower bound of a run in range r: now, and last + interval.
     let lo_of = |r: &TimeRange| match last_ts {
         Some(l) => now_ts.max(add_secs(l, r.interval)),
         None => now_ts,
     };
-    let min_lo = includes.iter().flat_map(|(_, e)| e.ranges.iter()).map(lo_of).min()?;
+    let min_lo = includes
+        .iter()
+        .flat_map(|(_, e)| e.ranges.iter())
+        .map(lo_of)
+        .min()?;
 
     let end = now.date().checked_add(SEARCH_HORIZON_YEARS.years()).ok()?;
     let mut date = now.date();
@@ -272,8 +315,14 @@ pub(crate) fn next(s: &Schedule, now: &Zoned, last: Option<&Zoned>) -> Option<Zo
                 let lo_base = lo_of(r);
                 for seg in r.segments() {
                     let mut lo = lo_base;
-                    let window_date = if seg.prev { date.yesterday().ok() } else { Some(date) };
-                    if let Some(t) = window_date.and_then(|wd| r.spread_target(s.seed, &tz, wd, range_key(i, j))) {
+                    let window_date = if seg.prev {
+                        date.yesterday().ok()
+                    } else {
+                        Some(date)
+                    };
+                    if let Some(t) =
+                        window_date.and_then(|wd| r.spread_target(s.seed, &tz, wd, range_key(i, j)))
+                    {
                         lo = lo.max(t);
                     }
                     for (ws, we) in abs_windows(&tz, date, seg.start, seg.end) {
@@ -281,7 +330,8 @@ pub(crate) fn next(s: &Schedule, now: &Zoned, last: Option<&Zoned>) -> Option<Zo
                         if t >= we || best.is_some_and(|b| b <= t) {
                             continue;
                         }
-                        let xw = excl_windows.get_or_insert_with(|| exclusion_windows(&excludes, &tz, date));
+                        let xw = excl_windows
+                            .get_or_insert_with(|| exclusion_windows(&excludes, &tz, date));
                         if let Some(t) = skip_excluded(t, we, xw) {
                             best = Some(best.map_or(t, |b| b.min(t)));
                         }
@@ -310,7 +360,11 @@ fn exclusion_windows(excludes: &[&Expr], tz: &TimeZone, date: Date) -> Vec<(Time
 }
 
 /// The first instant >= t and < end outside every exclusion window.
-fn skip_excluded(mut t: Timestamp, end: Timestamp, windows: &[(Timestamp, Timestamp)]) -> Option<Timestamp> {
+fn skip_excluded(
+    mut t: Timestamp,
+    end: Timestamp,
+    windows: &[(Timestamp, Timestamp)],
+) -> Option<Timestamp> {
     loop {
         let mut moved = false;
         for &(xs, xe) in windows {

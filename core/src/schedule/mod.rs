@@ -234,10 +234,18 @@ impl fmt::Display for NotAllowed {
             NotAllowed::NotInDays => f.write_str("not in allowed days"),
             NotAllowed::NotInTimeRange => f.write_str("not in allowed time range"),
             NotAllowed::TooSoon { interval, .. } => {
-                write!(f, "last run too recent (interval {})", format_interval(interval.as_secs()))
+                write!(
+                    f,
+                    "last run too recent (interval {})",
+                    format_interval(interval.as_secs())
+                )
             }
             NotAllowed::Spread { until } => {
-                write!(f, "spread over the window: not before {}", until.strftime("%Y-%m-%d %H:%M:%S"))
+                write!(
+                    f,
+                    "spread over the window: not before {}",
+                    until.strftime("%Y-%m-%d %H:%M:%S")
+                )
             }
             NotAllowed::Excluded { member } => write!(f, "excluded by schedule member {member:?}"),
         }
@@ -326,12 +334,20 @@ impl Schedule {
             [one] => one.trim().to_string(),
             many => serde_json::to_string(many).unwrap_or_default(),
         };
-        Ok(Schedule { raw, exprs: parsed, seed: 0 })
+        Ok(Schedule {
+            raw,
+            exprs: parsed,
+            seed: 0,
+        })
     }
 
     /// The schedule that never allows a run (`@0`).
     pub fn never() -> Schedule {
-        Schedule { raw: "@0".into(), exprs: Vec::new(), seed: 0 }
+        Schedule {
+            raw: "@0".into(),
+            exprs: Vec::new(),
+            seed: 0,
+        }
     }
 
     /// Set the seed of the `~` spread. The default seed is 0, so every task with the
@@ -358,7 +374,10 @@ impl Schedule {
     /// exclusions): the task is never scheduled. A schedule that is merely impossible
     /// (`* :0`) is not detected here; [`Schedule::next`] returns `None` for it.
     pub fn is_never(&self) -> bool {
-        !self.exprs.iter().any(|e| !e.exclude && !e.ranges.is_empty())
+        !self
+            .exprs
+            .iter()
+            .any(|e| !e.exclude && !e.ranges.is_empty())
     }
 
     /// May the task run at `now`, given the start time of its last run?

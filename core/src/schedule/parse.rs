@@ -18,7 +18,7 @@
 //!
 //! Errors carry the 1-based character column of the offending token.
 
-use super::{DaySpec, Expr, TimeRange, DAY};
+use super::{DAY, DaySpec, Expr, TimeRange};
 
 /// Why a schedule expression was refused by [`Schedule::parse`](super::Schedule::parse).
 ///
@@ -136,7 +136,10 @@ impl<'a> Tok<'a> {
     }
 
     fn skip(self, n: usize) -> Tok<'a> {
-        Tok { s: &self.s[n..], off: self.off + n }
+        Tok {
+            s: &self.s[n..],
+            off: self.off + n,
+        }
     }
 }
 
@@ -198,7 +201,10 @@ fn split_ws(s: &str) -> Vec<Tok<'_>> {
     for (i, c) in s.char_indices() {
         match (c.is_whitespace(), start) {
             (true, Some(b)) => {
-                out.push(Tok { s: &s[b..i], off: b });
+                out.push(Tok {
+                    s: &s[b..i],
+                    off: b,
+                });
                 start = None;
             }
             (false, None) => start = Some(i),
@@ -227,15 +233,25 @@ fn parse_expr_at(raw: &str) -> Result<Option<Expr>, At> {
         }
     }
     if fields.is_empty() {
-        return if exclude { at(bang, ScheduleErrorKind::EmptyExclusion) } else { Ok(None) };
+        return if exclude {
+            at(bang, ScheduleErrorKind::EmptyExclusion)
+        } else {
+            Ok(None)
+        };
     }
     if fields.len() > 4 {
-        return at(fields[4].off, ScheduleErrorKind::TooManyFields(fields.len()));
+        return at(
+            fields[4].off,
+            ScheduleErrorKind::TooManyFields(fields.len()),
+        );
     }
     let ranges = parse_timeranges(fields[0])?;
     let days = match fields.get(1) {
         Some(t) => parse_days(*t)?,
-        None => vec![DaySpec { weekdays: ALL_WEEKDAYS, monthday: None }],
+        None => vec![DaySpec {
+            weekdays: ALL_WEEKDAYS,
+            monthday: None,
+        }],
     };
     let weeks = match fields.get(2) {
         Some(t) => parse_list(*t, Cal::Week)?,
@@ -267,11 +283,18 @@ fn parse_timeranges(tok: Tok<'_>) -> Result<Vec<TimeRange>, At> {
         };
         let parts = body.split('@');
         if parts.len() > 2 {
-            return at(parts[2].off - 1, ScheduleErrorKind::TooManyAt(item.s.to_string()));
+            return at(
+                parts[2].off - 1,
+                ScheduleErrorKind::TooManyAt(item.s.to_string()),
+            );
         }
         let (begin, end) = parse_span(parts[0])?;
         // Length of the window, inclusive bounds (G2 interval_from_timerange).
-        let len = if begin <= end { end - begin + 1 } else { DAY - begin + end + 1 };
+        let len = if begin <= end {
+            end - begin + 1
+        } else {
+            DAY - begin + end + 1
+        };
         let interval = match parts.get(1) {
             Some(iv) => parse_interval(*iv)?,
             None => u64::from(len),
@@ -283,7 +306,12 @@ fn parse_timeranges(tok: Tok<'_>) -> Result<Vec<TimeRange>, At> {
         // G2/G3: spread only when the run happens once per window and the window is
         // longer than 2 seconds.
         let spread = spread && len > 2 && interval >= u64::from(len);
-        out.push(TimeRange { begin, end, interval, spread });
+        out.push(TimeRange {
+            begin,
+            end,
+            interval,
+            spread,
+        });
     }
     Ok(out)
 }
@@ -303,12 +331,18 @@ fn parse_span(tok: Tok<'_>) -> Result<(u32, u32), At> {
             let e = parse_time(parts[1])?;
             Ok((b, if b == e { e + 1 } else { e }))
         }
-        _ => at(parts[2].off - 1, ScheduleErrorKind::TooManyDashes(tok.s.to_string())),
+        _ => at(
+            parts[2].off - 1,
+            ScheduleErrorKind::TooManyDashes(tok.s.to_string()),
+        ),
     }
 }
 
 fn parse_time(tok: Tok<'_>) -> Result<u32, At> {
-    let bad = || At { off: tok.off, kind: ScheduleErrorKind::InvalidTime(tok.s.to_string()) };
+    let bad = || At {
+        off: tok.off,
+        kind: ScheduleErrorKind::InvalidTime(tok.s.to_string()),
+    };
     let parts: Vec<&str> = tok.s.split(':').collect();
     if !(2..=3).contains(&parts.len()) {
         return Err(bad());
@@ -329,7 +363,10 @@ fn parse_time(tok: Tok<'_>) -> Result<u32, At> {
 
 /// Interval in seconds: bare digits are minutes, else `<n><unit>...` with s/m/h/d/w.
 fn parse_interval(tok: Tok<'_>) -> Result<u64, At> {
-    let bad = || At { off: tok.off, kind: ScheduleErrorKind::InvalidInterval(tok.s.to_string()) };
+    let bad = || At {
+        off: tok.off,
+        kind: ScheduleErrorKind::InvalidInterval(tok.s.to_string()),
+    };
     let s = tok.s.to_ascii_lowercase();
     if s.is_empty() {
         return Err(bad());
@@ -357,7 +394,10 @@ fn parse_interval(tok: Tok<'_>) -> Result<u64, At> {
             _ => return Err(bad()),
         };
         rest = &rest[nu..];
-        total = n.checked_mul(mult).and_then(|v| total.checked_add(v)).ok_or_else(bad)?;
+        total = n
+            .checked_mul(mult)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
     }
     Ok(total)
 }
@@ -439,7 +479,10 @@ impl Cal {
     fn resolve(self, tok: Tok<'_>) -> Result<u32, At> {
         let s = tok.s.to_ascii_lowercase();
         if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-            let n = s.parse::<u32>().ok().filter(|n| (1..=self.max()).contains(n));
+            let n = s
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=self.max()).contains(n));
             return n.ok_or(At {
                 off: tok.off,
                 kind: ScheduleErrorKind::OutOfRange {
@@ -450,7 +493,8 @@ impl Cal {
                 },
             });
         }
-        let (names, err): (&[(&str, u32)], fn(String) -> ScheduleErrorKind) = match self {
+        type Unknown = fn(String) -> ScheduleErrorKind;
+        let (names, err): (&[(&str, u32)], Unknown) = match self {
             Cal::Day => (DAY_NAMES, ScheduleErrorKind::UnknownDay),
             Cal::Month => (MONTH_NAMES, ScheduleErrorKind::UnknownMonth),
             Cal::Week => (&[], ScheduleErrorKind::InvalidWeek),
@@ -459,7 +503,10 @@ impl Cal {
             .iter()
             .find(|(n, _)| *n == s)
             .map(|(_, v)| *v)
-            .ok_or(At { off: tok.off, kind: err(tok.s.to_string()) })
+            .ok_or(At {
+                off: tok.off,
+                kind: err(tok.s.to_string()),
+            })
     }
 
     /// `a` or `a-b` (wrapping when a > b, G2/G3) as a bit set.
@@ -481,7 +528,10 @@ impl Cal {
                 }
                 Ok(mask)
             }
-            _ => at(parts[2].off - 1, ScheduleErrorKind::TooManyDashes(tok.s.to_string())),
+            _ => at(
+                parts[2].off - 1,
+                ScheduleErrorKind::TooManyDashes(tok.s.to_string()),
+            ),
         }
     }
 }
@@ -509,7 +559,10 @@ fn is_signed_number(s: &str) -> bool {
 
 fn parse_days(tok: Tok<'_>) -> Result<Vec<DaySpec>, At> {
     if tok.s == "*" {
-        return Ok(vec![DaySpec { weekdays: ALL_WEEKDAYS, monthday: None }]);
+        return Ok(vec![DaySpec {
+            weekdays: ALL_WEEKDAYS,
+            monthday: None,
+        }]);
     }
     let mut out = Vec::new();
     for item in tok.split(',') {
@@ -521,17 +574,35 @@ fn parse_days(tok: Tok<'_>) -> Result<Vec<DaySpec>, At> {
             1 if is_signed_number(item.s) => {
                 // doppel extension: a bare signed number in the day list is a day of
                 // month (`*:1,-1` = first and last day), as the OpenSVC docs intend.
-                DaySpec { weekdays: ALL_WEEKDAYS, monthday: Some(parse_monthday(item)?) }
+                DaySpec {
+                    weekdays: ALL_WEEKDAYS,
+                    monthday: Some(parse_monthday(item)?),
+                }
             }
-            1 => DaySpec { weekdays: weekdays(item)?, monthday: None },
+            1 => DaySpec {
+                weekdays: weekdays(item)?,
+                monthday: None,
+            },
             2 => {
-                let wd = if parts[0].s.is_empty() { ALL_WEEKDAYS } else { weekdays(parts[0])? };
+                let wd = if parts[0].s.is_empty() {
+                    ALL_WEEKDAYS
+                } else {
+                    weekdays(parts[0])?
+                };
                 if parts[1].s.is_empty() {
                     return at(parts[1].off, ScheduleErrorKind::EmptyMonthday);
                 }
-                DaySpec { weekdays: wd, monthday: Some(parse_monthday(parts[1])?) }
+                DaySpec {
+                    weekdays: wd,
+                    monthday: Some(parse_monthday(parts[1])?),
+                }
             }
-            _ => return at(parts[2].off - 1, ScheduleErrorKind::TooManyColons(item.s.to_string())),
+            _ => {
+                return at(
+                    parts[2].off - 1,
+                    ScheduleErrorKind::TooManyColons(item.s.to_string()),
+                );
+            }
         };
         out.push(spec);
     }
@@ -560,7 +631,12 @@ fn parse_monthday(tok: Tok<'_>) -> Result<i32, At> {
             };
             match n {
                 Some(n) => n,
-                None => return at(tok.off, ScheduleErrorKind::InvalidMonthday(tok.s.to_string())),
+                None => {
+                    return at(
+                        tok.off,
+                        ScheduleErrorKind::InvalidMonthday(tok.s.to_string()),
+                    );
+                }
             }
         }
     };
@@ -578,9 +654,16 @@ fn parse_months(tok: Tok<'_>) -> Result<u64, At> {
         }
         let parts = item.split('%');
         if parts.len() > 2 {
-            return at(parts[2].off - 1, ScheduleErrorKind::TooManyPercent(item.s.to_string()));
+            return at(
+                parts[2].off - 1,
+                ScheduleErrorKind::TooManyPercent(item.s.to_string()),
+            );
         }
-        let mut m = if parts[0].s.is_empty() { Cal::Month.all() } else { Cal::Month.range(parts[0])? };
+        let mut m = if parts[0].s.is_empty() {
+            Cal::Month.all()
+        } else {
+            Cal::Month.range(parts[0])?
+        };
         if let Some(modulo) = parts.get(1) {
             let (n, shift) = parse_modulo(*modulo)?;
             m &= (1..=12u32)
@@ -593,9 +676,14 @@ fn parse_months(tok: Tok<'_>) -> Result<u64, At> {
 }
 
 fn parse_modulo(tok: Tok<'_>) -> Result<(u32, u32), At> {
-    let bad = || At { off: tok.off, kind: ScheduleErrorKind::InvalidModulo(tok.s.to_string()) };
+    let bad = || At {
+        off: tok.off,
+        kind: ScheduleErrorKind::InvalidModulo(tok.s.to_string()),
+    };
     let num = |s: &str| -> Option<u32> {
-        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
     };
     let parts: Vec<&str> = tok.s.split('+').collect();
     let (n, shift) = match parts.as_slice() {

@@ -12,7 +12,9 @@ use jiff::{SignedDuration, Zoned};
 use super::*;
 
 fn zt(s: &str, tz: &TimeZone) -> Zoned {
-    let dt: DateTime = s.parse().unwrap_or_else(|e| panic!("bad test datetime {s:?}: {e}"));
+    let dt: DateTime = s
+        .parse()
+        .unwrap_or_else(|e| panic!("bad test datetime {s:?}: {e}"));
     tz.to_ambiguous_zoned(dt).compatible().unwrap()
 }
 
@@ -22,7 +24,13 @@ fn paris() -> TimeZone {
 
 /// (expression, now, last, expected `allowed` ("ok" or a NotAllowed code),
 /// expected `next` (None = never, Some("?") = only the oracle checks it)).
-type Row = (&'static str, &'static str, Option<&'static str>, &'static str, Option<&'static str>);
+type Row = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+    Option<&'static str>,
+);
 
 /// `last` equal to `now`, as the G2 "not allowed" tests do.
 const NOW: Option<&str> = Some("now");
@@ -250,7 +258,11 @@ fn run_rows(rows: &[Row], tz: &TimeZone) -> usize {
             _ => panic!("{ctx}: allowed: want {want}, got {got:?}"),
         }
         if want == "ok" && last.is_none() {
-            assert_eq!(s.allowed(now.clone(), Some(far_past.clone())), Ok(()), "{ctx}: with last=1902");
+            assert_eq!(
+                s.allowed(now.clone(), Some(far_past.clone())),
+                Ok(()),
+                "{ctx}: with last=1902"
+            );
         }
         if want == "never" {
             assert!(s.is_never(), "{ctx}: is_never");
@@ -276,20 +288,30 @@ fn run_rows(rows: &[Row], tz: &TimeZone) -> usize {
 fn oracle(s: &Schedule, now: &Zoned, last: Option<&Zoned>, next: Option<&Zoned>, ctx: &str) {
     if let Some(n) = next {
         assert!(n >= now, "{ctx}: next {n} before now");
-        assert_eq!(s.allowed(n.clone(), last.cloned()), Ok(()), "{ctx}: next {n} not allowed");
+        assert_eq!(
+            s.allowed(n.clone(), last.cloned()),
+            Ok(()),
+            "{ctx}: next {n} not allowed"
+        );
         let before = n.checked_sub(SignedDuration::from_secs(1)).unwrap();
         if &before >= now {
-            assert!(s.allowed(before.clone(), last.cloned()).is_err(), "{ctx}: {before} allowed, next said {n}");
+            assert!(
+                s.allowed(before.clone(), last.cloned()).is_err(),
+                "{ctx}: {before} allowed, next said {n}"
+            );
         }
     }
     let horizon = now.checked_add(SignedDuration::from_hours(72)).unwrap();
     let limit = match next {
-        Some(n) if n < &horizon => n.clone(),
+        Some(n) if *n < horizon => n.clone(),
         _ => horizon,
     };
     let mut t = now.clone();
     while t < limit {
-        assert!(s.allowed(t.clone(), last.cloned()).is_err(), "{ctx}: {t} allowed before next {next:?}");
+        assert!(
+            s.allowed(t.clone(), last.cloned()).is_err(),
+            "{ctx}: {t} allowed before next {next:?}"
+        );
         t = t.checked_add(SignedDuration::from_mins(1)).unwrap();
     }
 }
@@ -312,7 +334,12 @@ fn dst_fold_repeats_local_times() {
     let s = Schedule::parse("02:10-02:20@5").unwrap();
     let now = ts("2024-10-27T00:20:00Z"); // 02:20 CEST
     let last = ts("2024-10-27T00:18:00Z"); // 02:18 CEST
-    assert_eq!(s.allowed(now.clone(), Some(last.clone())).unwrap_err().code(), "too_soon");
+    assert_eq!(
+        s.allowed(now.clone(), Some(last.clone()))
+            .unwrap_err()
+            .code(),
+        "too_soon"
+    );
     let next = s.next(now.clone(), Some(last.clone())).unwrap();
     assert_eq!(next.timestamp(), "2024-10-27T01:10:00Z".parse().unwrap()); // 02:10 CET
     assert_eq!(next.offset(), jiff::tz::offset(1));
@@ -320,14 +347,19 @@ fn dst_fold_repeats_local_times() {
     // In the gap day, a range entirely inside the gap never matches that day.
     let s = Schedule::parse("02:05-02:55 * * mar").unwrap();
     let now = ts("2024-03-30T23:00:00Z");
-    assert_eq!(s.next(now, None).unwrap().datetime(), "2025-03-01T02:05".parse().unwrap());
+    assert_eq!(
+        s.next(now, None).unwrap().datetime(),
+        "2025-03-01T02:05".parse().unwrap()
+    );
 }
 
 #[test]
 fn every_row_kind_has_a_reason_message() {
     let z = |s: &str| zt(s, &TimeZone::UTC);
     let s = Schedule::parse(r#"["00:00-01:00@61 mon", "02:00-03:00@61 tue-sun"]"#).unwrap();
-    let err = s.allowed(z("2015-03-01 02:30"), Some(z("2015-03-01 02:00"))).unwrap_err();
+    let err = s
+        .allowed(z("2015-03-01 02:30"), Some(z("2015-03-01 02:00")))
+        .unwrap_err();
     assert_eq!(err.to_string(), "last run too recent (interval 61m)");
     match err {
         NotAllowed::TooSoon { interval, until } => {
@@ -336,11 +368,23 @@ fn every_row_kind_has_a_reason_message() {
         }
         other => panic!("{other:?}"),
     }
-    let msg = |e: &str, now: &str| Schedule::parse(e).unwrap().allowed(z(now), None).unwrap_err().to_string();
-    assert_eq!(msg("09:00-10:00", "2015-03-01 12:00"), "not in allowed time range");
+    let msg = |e: &str, now: &str| {
+        Schedule::parse(e)
+            .unwrap()
+            .allowed(z(now), None)
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        msg("09:00-10:00", "2015-03-01 12:00"),
+        "not in allowed time range"
+    );
     assert_eq!(msg("* mon", "2015-03-01 12:00"), "not in allowed days");
     assert_eq!(msg("* * 1", "2015-03-01 12:00"), "not in allowed weeks");
-    assert_eq!(msg("* * * jan", "2015-03-01 12:00"), "not in allowed months");
+    assert_eq!(
+        msg("* * * jan", "2015-03-01 12:00"),
+        "not in allowed months"
+    );
     assert_eq!(msg("@0", "2015-03-01 12:00"), "no schedule: never runs");
     assert_eq!(
         msg(r#"["*", "! * * * mar"]"#, "2015-03-01 12:00"),
@@ -352,7 +396,10 @@ fn every_row_kind_has_a_reason_message() {
     assert_eq!(err, NotAllowed::Spread { until: n.clone() });
     assert_eq!(
         err.to_string(),
-        format!("spread over the window: not before {}", n.strftime("%Y-%m-%d %H:%M:%S"))
+        format!(
+            "spread over the window: not before {}",
+            n.strftime("%Y-%m-%d %H:%M:%S")
+        )
     );
 }
 
@@ -362,11 +409,16 @@ fn best_reason_over_expressions() {
     // closest one (time range) is reported.
     let z = |s: &str| zt(s, &TimeZone::UTC);
     let s = Schedule::parse(r#"["* mon", "09:00-10:00 sun"]"#).unwrap();
-    assert_eq!(s.allowed(z("2015-03-01 12:00"), None), Err(NotAllowed::NotInTimeRange));
+    assert_eq!(
+        s.allowed(z("2015-03-01 12:00"), None),
+        Err(NotAllowed::NotInTimeRange)
+    );
     // Two too-soon ranges: the earliest `until` is reported.
     let s = Schedule::parse("*@60,*@30").unwrap();
     match s.allowed(z("2015-03-01 12:10"), Some(z("2015-03-01 12:00"))) {
-        Err(NotAllowed::TooSoon { interval, .. }) => assert_eq!(interval, Duration::from_secs(1800)),
+        Err(NotAllowed::TooSoon { interval, .. }) => {
+            assert_eq!(interval, Duration::from_secs(1800))
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -380,9 +432,19 @@ fn spread_is_deterministic_and_inside_the_window() {
     for seed in 0..60u64 {
         let s = Schedule::parse("~04:00-06:00").unwrap().with_seed(seed);
         let n = s.next(now.clone(), None).unwrap();
-        assert!(n >= z("2015-02-27 04:00") && n < z("2015-02-27 05:59:59"), "seed {seed}: {n}");
-        assert_eq!(s.next(now.clone(), None).unwrap(), n, "same seed, same answer");
-        assert_eq!(s.clone().with_seed(seed).next(now.clone(), None).unwrap(), n);
+        assert!(
+            n >= z("2015-02-27 04:00") && n < z("2015-02-27 05:59:59"),
+            "seed {seed}: {n}"
+        );
+        assert_eq!(
+            s.next(now.clone(), None).unwrap(),
+            n,
+            "same seed, same answer"
+        );
+        assert_eq!(
+            s.clone().with_seed(seed).next(now.clone(), None).unwrap(),
+            n
+        );
         assert_eq!(s.allowed(n.clone(), None), Ok(()));
         let before = n.checked_sub(SignedDuration::from_secs(1)).unwrap();
         if before >= z("2015-02-27 04:00") {
@@ -394,10 +456,16 @@ fn spread_is_deterministic_and_inside_the_window() {
         oracle(&s, &now, None, Some(&n), "spread");
         targets.insert(n.timestamp());
     }
-    assert!(targets.len() > 50, "seeds must spread runs: {} distinct", targets.len());
+    assert!(
+        targets.len() > 50,
+        "seeds must spread runs: {} distinct",
+        targets.len()
+    );
 
     // The same task gets a different point every day.
-    let s = Schedule::parse("~04:00-06:00").unwrap().with_seed(stable_seed("svc1/sync#1"));
+    let s = Schedule::parse("~04:00-06:00")
+        .unwrap()
+        .with_seed(stable_seed("svc1/sync#1"));
     let mut t = now.clone();
     let mut times = std::collections::BTreeSet::new();
     for _ in 0..10 {
@@ -417,11 +485,21 @@ fn spread_over_a_window_crossing_midnight() {
     for seed in 0..40u64 {
         let s = Schedule::parse("~23:00-01:00").unwrap().with_seed(seed);
         let n = s.next(now.clone(), None).unwrap();
-        assert!(n >= z("2015-02-27 23:00") && n < z("2015-02-28 01:00"), "seed {seed}: {n}");
-        if n.date() == now.date() { evening += 1 } else { morning += 1 }
+        assert!(
+            n >= z("2015-02-27 23:00") && n < z("2015-02-28 01:00"),
+            "seed {seed}: {n}"
+        );
+        if n.date() == now.date() {
+            evening += 1
+        } else {
+            morning += 1
+        }
         oracle(&s, &now, None, Some(&n), "wrapped spread");
     }
-    assert!(evening > 0 && morning > 0, "the whole 2h window is used: {evening}/{morning}");
+    assert!(
+        evening > 0 && morning > 0,
+        "the whole 2h window is used: {evening}/{morning}"
+    );
 }
 
 #[test]
@@ -501,12 +579,22 @@ const PARSE_ERRORS: &[(&str, usize, &str)] = &[
 fn parse_errors_name_position_and_reason() {
     for &(expr, pos, reason) in PARSE_ERRORS {
         let err = Schedule::parse(expr).expect_err(expr);
-        assert_eq!((err.pos, err.reason.to_string().as_str()), (pos, reason), "{expr:?}");
+        assert_eq!(
+            (err.pos, err.reason.to_string().as_str()),
+            (pos, reason),
+            "{expr:?}"
+        );
         assert_eq!(err.expr, expr);
-        assert_eq!(err.to_string(), format!("schedule {expr:?}: at {pos}: {reason}"));
+        assert_eq!(
+            err.to_string(),
+            format!("schedule {expr:?}: at {pos}: {reason}")
+        );
     }
     let err = Schedule::parse("* mox").unwrap_err();
-    assert_eq!(err.to_string(), r#"schedule "* mox": at 3: unknown day "mox""#);
+    assert_eq!(
+        err.to_string(),
+        r#"schedule "* mox": at 3: unknown day "mox""#
+    );
     assert_eq!(err.reason, ScheduleErrorKind::UnknownDay("mox".into()));
 }
 
@@ -517,11 +605,20 @@ fn parse_errors_in_json_lists() {
     assert_eq!((err.expr.as_str(), err.pos), ("* mox", 3));
     // Not a list of strings.
     let err = Schedule::parse(r#"["*", 3]"#).unwrap_err();
-    assert!(matches!(err.reason, ScheduleErrorKind::InvalidJson(_)), "{err}");
+    assert!(
+        matches!(err.reason, ScheduleErrorKind::InvalidJson(_)),
+        "{err}"
+    );
     assert_eq!(err.pos, 7); // the `3`
-    assert_eq!(err.to_string(), r#"schedule "[\"*\", 3]": at 7: invalid JSON list of expressions: invalid type: integer `3`, expected a string"#);
+    assert_eq!(
+        err.to_string(),
+        r#"schedule "[\"*\", 3]": at 7: invalid JSON list of expressions: invalid type: integer `3`, expected a string"#
+    );
     let err = Schedule::parse(r#"["*""#).unwrap_err();
-    assert!(matches!(err.reason, ScheduleErrorKind::InvalidJson(_)), "{err}");
+    assert!(
+        matches!(err.reason, ScheduleErrorKind::InvalidJson(_)),
+        "{err}"
+    );
 }
 
 #[test]
@@ -529,9 +626,18 @@ fn parse_structure() {
     let one = |e: &str| Schedule::parse(e).unwrap().exprs.remove(0);
     // G2 SCHEDULES_EXPECTED_INTERVAL, plus bare minutes and defaults
     for (e, secs) in [
-        ("@3s", 3), ("*@6s", 6), ("*@06s", 6), ("*@18s", 18), ("10:00-18:00@10s", 10),
-        ("@10", 600), ("*@1h30m", 5400), ("*@2D", 172_800), ("09:00-09:20", 1201), ("*", 86_400),
-        ("23:00-01:00", 7201), ("09:00", 2),
+        ("@3s", 3),
+        ("*@6s", 6),
+        ("*@06s", 6),
+        ("*@18s", 18),
+        ("10:00-18:00@10s", 10),
+        ("@10", 600),
+        ("*@1h30m", 5400),
+        ("*@2D", 172_800),
+        ("09:00-09:20", 1201),
+        ("*", 86_400),
+        ("23:00-01:00", 7201),
+        ("09:00", 2),
     ] {
         assert_eq!(one(e).ranges[0].interval, secs, "{e}");
     }
@@ -549,14 +655,26 @@ fn parse_structure() {
     let wd = |spec: &str| {
         let d = one(&format!("* {spec}")).days;
         assert_eq!(d.len(), 1);
-        (1..=7).filter(|i| d[0].weekdays & (1 << i) != 0).collect::<Vec<_>>()
+        (1..=7)
+            .filter(|i| d[0].weekdays & (1 << i) != 0)
+            .collect::<Vec<_>>()
     };
     for (spec, want) in [
-        ("mon", vec![1]), ("monday", vec![1]), ("sun", vec![7]), ("sunday", vec![7]),
-        ("monday-sunday", vec![1, 2, 3, 4, 5, 6, 7]), ("monday-wed", vec![1, 2, 3]),
-        ("sun-mon", vec![1, 7]), ("sun-tue", vec![1, 2, 7]), ("sun-wed", vec![1, 2, 3, 7]),
-        ("mon-monday", vec![1]), ("tuesday-tue", vec![2]), ("sun-fri", vec![1, 2, 3, 4, 5, 7]),
-        ("fri-mon", vec![1, 5, 6, 7]), ("*", vec![1, 2, 3, 4, 5, 6, 7]), ("2-4", vec![2, 3, 4]),
+        ("mon", vec![1]),
+        ("monday", vec![1]),
+        ("sun", vec![7]),
+        ("sunday", vec![7]),
+        ("monday-sunday", vec![1, 2, 3, 4, 5, 6, 7]),
+        ("monday-wed", vec![1, 2, 3]),
+        ("sun-mon", vec![1, 7]),
+        ("sun-tue", vec![1, 2, 7]),
+        ("sun-wed", vec![1, 2, 3, 7]),
+        ("mon-monday", vec![1]),
+        ("tuesday-tue", vec![2]),
+        ("sun-fri", vec![1, 2, 3, 4, 5, 7]),
+        ("fri-mon", vec![1, 5, 6, 7]),
+        ("*", vec![1, 2, 3, 4, 5, 6, 7]),
+        ("2-4", vec![2, 3, 4]),
     ] {
         assert_eq!(wd(spec), want, "{spec}");
     }
@@ -578,8 +696,17 @@ fn parse_structure() {
     assert_eq!(weeks("1,10-11"), [1, 10, 11]);
     assert_eq!(weeks("*").len(), 53);
     // day of month words and numbers
-    let md = |spec: &str| one(&format!("* {spec}")).days.iter().map(|d| d.monthday).collect::<Vec<_>>();
-    assert_eq!(md(":first,:2nd,:third,:4th,:fifth,:last"), [1, 2, 3, 4, 5, -1].map(Some));
+    let md = |spec: &str| {
+        one(&format!("* {spec}"))
+            .days
+            .iter()
+            .map(|d| d.monthday)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        md(":first,:2nd,:third,:4th,:fifth,:last"),
+        [1, 2, 3, 4, 5, -1].map(Some)
+    );
     assert_eq!(md("*:1,-1"), [Some(1), Some(-1)]);
     assert_eq!(md("sat:+5,mon"), [Some(5), None]);
     assert_eq!(md(":0"), [Some(0)]);
@@ -592,7 +719,17 @@ fn parse_structure() {
 
 #[test]
 fn never_list_many_and_display() {
-    for e in ["", "   ", "@0", "*@0", "@0,09:00@0", "! *", r#"["! *"]"#, "[]", r#"[""]"#] {
+    for e in [
+        "",
+        "   ",
+        "@0",
+        "*@0",
+        "@0,09:00@0",
+        "! *",
+        r#"["! *"]"#,
+        "[]",
+        r#"[""]"#,
+    ] {
         assert!(Schedule::parse(e).unwrap().is_never(), "{e:?}");
     }
     for e in ["*", "@10", "* :0", r#"["@0", "*"]"#] {
@@ -600,13 +737,22 @@ fn never_list_many_and_display() {
     }
     let never = Schedule::never();
     assert!(never.is_never());
-    assert_eq!(never.next(zt("2015-01-01 00:00", &TimeZone::UTC), None), None);
+    assert_eq!(
+        never.next(zt("2015-01-01 00:00", &TimeZone::UTC), None),
+        None
+    );
 
     let json = Schedule::parse(r#"["00:00-01:00@61 mon", "02:00-03:00@61 tue-sun"]"#).unwrap();
     let many = Schedule::parse_many(["00:00-01:00@61 mon", "02:00-03:00@61 tue-sun"]).unwrap();
     assert_eq!(json.exprs, many.exprs);
-    assert_eq!(many.as_str(), r#"["00:00-01:00@61 mon","02:00-03:00@61 tue-sun"]"#);
-    assert_eq!(json.to_string(), r#"["00:00-01:00@61 mon", "02:00-03:00@61 tue-sun"]"#);
+    assert_eq!(
+        many.as_str(),
+        r#"["00:00-01:00@61 mon","02:00-03:00@61 tue-sun"]"#
+    );
+    assert_eq!(
+        json.to_string(),
+        r#"["00:00-01:00@61 mon", "02:00-03:00@61 tue-sun"]"#
+    );
     let one: Schedule = " 04:00-06:00@121 ".parse().unwrap();
     assert_eq!(one.as_str(), "04:00-06:00@121");
     assert_eq!(one.seed(), 0);
@@ -618,8 +764,16 @@ fn never_list_many_and_display() {
 #[test]
 fn interval_formatting() {
     for (secs, s) in [
-        (0, "0s"), (10, "10s"), (60, "1m"), (3660, "61m"), (3600, "1h"), (7260, "121m"),
-        (86_400, "1d"), (90, "1m30s"), (21_601, "6h1s"), (1201, "20m1s"),
+        (0, "0s"),
+        (10, "10s"),
+        (60, "1m"),
+        (3660, "61m"),
+        (3600, "1h"),
+        (7260, "121m"),
+        (86_400, "1d"),
+        (90, "1m30s"),
+        (21_601, "6h1s"),
+        (1201, "20m1s"),
     ] {
         assert_eq!(format_interval(secs), s);
     }
@@ -645,15 +799,30 @@ fn next_is_bounded() {
     // Impossible schedules and far-away ones terminate quickly.
     let now = zt("2015-02-27 10:00", &TimeZone::UTC);
     let t0 = std::time::Instant::now();
-    for e in ["* :31 * feb", "* :-31 * feb", "* * 10 jan", r#"["*", "!*"]"#] {
-        assert_eq!(Schedule::parse(e).unwrap().next(now.clone(), None), None, "{e}");
+    for e in [
+        "* :31 * feb",
+        "* :-31 * feb",
+        "* * 10 jan",
+        r#"["*", "!*"]"#,
+    ] {
+        assert_eq!(
+            Schedule::parse(e).unwrap().next(now.clone(), None),
+            None,
+            "{e}"
+        );
     }
     // February 29 is found across leap years.
-    let n = Schedule::parse("* :29 * feb").unwrap().next(now.clone(), None).unwrap();
+    let n = Schedule::parse("* :29 * feb")
+        .unwrap()
+        .next(now.clone(), None)
+        .unwrap();
     assert_eq!(n.date(), jiff::civil::date(2016, 2, 29));
     // A last run far in the future (clock skew) pushes next to last + interval.
     let last = zt("2016-01-01 00:00", &TimeZone::UTC);
-    let n = Schedule::parse("@10").unwrap().next(now, Some(last)).unwrap();
+    let n = Schedule::parse("@10")
+        .unwrap()
+        .next(now, Some(last))
+        .unwrap();
     assert_eq!(n.datetime(), "2016-01-01T00:10".parse().unwrap());
     assert!(t0.elapsed() < std::time::Duration::from_secs(20));
 }
