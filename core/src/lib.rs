@@ -15,4 +15,5 @@ pub mod keywords;
 pub mod node;
 pub mod paths;
 pub mod schedule;
+pub mod service;
 pub mod template;
