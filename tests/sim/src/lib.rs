@@ -1,1 +1,10 @@
+//! Simulators of the vendor tools doppel drives. Test equipment: installed
+//! under the real tools' names and pointed at by the node config, never used
+//! implicitly. State lives under `$DOPPEL_SIM_ROOT`.
+//!
+//! - [`common`]: state directory, locking, atomic writes, simulated clock,
+//!   fault injection — shared by every simulator.
+//! - [`symcli`]: `symclone`, `symdev`, `symdg`, `symld` and the `symsim` admin tool.
 
+pub mod common;
+pub mod symcli;
