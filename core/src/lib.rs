@@ -12,8 +12,11 @@
 pub mod convert;
 pub mod ini;
 pub mod keywords;
+pub mod lock;
 pub mod node;
 pub mod paths;
 pub mod schedule;
 pub mod service;
+pub mod state;
+pub mod status;
 pub mod template;
