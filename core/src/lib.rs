@@ -15,6 +15,7 @@ pub mod keywords;
 pub mod lock;
 pub mod node;
 pub mod paths;
+pub mod plan;
 pub mod schedule;
 pub mod service;
 pub mod state;

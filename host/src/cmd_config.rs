@@ -1,18 +1,326 @@
-//! `validate`, `print config` and `template` (filled in by the config work).
+//! `validate`, `print config` and `template`.
+//!
+//! * `validate` prints every diagnostic of the selected services on stdout, one per
+//!   line (`<file>:<line>: <section>.<keyword>: <message>`, sorted by file and line),
+//!   or `<svc>: ok`; a summary goes to stderr and the exit code is 2 when anything is
+//!   wrong. JSON: a list of `{service, file, line, section, keyword, message}`.
+//! * `print config` prints the files as written; `--eval` prints every keyword
+//!   resolved for this node with where its value came from. Both work on broken
+//!   files: `--eval` prints what resolved and the diagnostics as warnings on stderr.
+//!   JSON: a list with one object per service.
+//! * `template <group.type>` prints a driver's keyword template (seed layout).
 
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::Context;
-use crate::cli::ActionArgs;
+use doppel_core::keywords;
+use doppel_core::service::{Diagnostic, Origin, Resolved, Service};
+use serde::Serialize;
 
-pub fn validate(_ctx: &Context, _args: &ActionArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("validate: not available yet")
+use crate::cli::{ActionArgs, Format};
+use crate::cmd_drivers::{load_registry, warn_skipped};
+use crate::drivers::Registry;
+use crate::{Context, UsageError, services};
+
+/// One diagnostic in `validate --format json`.
+#[derive(Serialize)]
+struct DiagnosticJson<'a> {
+    service: &'a str,
+    file: Option<String>,
+    line: Option<usize>,
+    section: Option<&'a str>,
+    keyword: Option<&'a str>,
+    message: &'a str,
 }
 
-pub fn print_config(_ctx: &Context, _args: &ActionArgs, _eval: bool) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("print config: not available yet")
+/// The file a diagnostic is about (its location's, else the service file) and its
+/// line (0 when it has none), for sorting.
+fn sort_key(d: &Diagnostic, service_file: &Path) -> (PathBuf, usize) {
+    match &d.location {
+        Some(l) => (l.file.to_path_buf(), l.line),
+        None => (service_file.to_owned(), 0),
+    }
 }
 
-pub fn template(_ctx: &Context, _type_name: &str) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("template: not available yet")
+pub fn validate(ctx: &Context, _args: &ActionArgs) -> anyhow::Result<ExitCode> {
+    let names = services::selected(ctx, ctx.selector.as_deref())?;
+    let registry = load_registry(ctx);
+    warn_skipped(ctx, &registry);
+
+    // (service, diagnostic) over every selected service, sorted by file and line.
+    let mut all: Vec<(String, PathBuf, Diagnostic)> = Vec::new();
+    for name in &names {
+        let loaded = services::load(ctx, &registry, name, true);
+        let file = ctx.paths.service_file(name);
+        all.extend(loaded.diagnostics.into_iter().map(|d| (name.clone(), file.clone(), d)));
+    }
+    all.sort_by_cached_key(|(_, file, d)| sort_key(d, file));
+
+    let mut out = std::io::stdout().lock();
+    if ctx.format == Format::Json {
+        let list: Vec<DiagnosticJson<'_>> = all
+            .iter()
+            .map(|(svc, _, d)| DiagnosticJson {
+                service: svc,
+                file: d.location.as_ref().map(|l| l.file.display().to_string()),
+                line: d.location.as_ref().map(|l| l.line),
+                section: d.section.as_deref(),
+                keyword: d.keyword.as_deref(),
+                message: &d.message,
+            })
+            .collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
+    } else {
+        for (_, _, d) in &all {
+            writeln!(out, "{d}")?;
+        }
+        for name in names.iter().filter(|n| !all.iter().any(|(svc, _, _)| svc == *n)) {
+            writeln!(out, "{name}: ok")?;
+        }
+    }
+    out.flush()?;
+    if all.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut broken: Vec<&str> = all.iter().map(|(svc, _, _)| svc.as_str()).collect();
+    broken.sort_unstable();
+    broken.dedup();
+    eprintln!("doppel: {} configuration error(s) in {}", all.len(), broken.join(", "));
+    Ok(ExitCode::from(2))
+}
+
+/// `print config` in JSON, without `--eval`.
+#[derive(Serialize)]
+struct FileJson {
+    service: String,
+    file: String,
+    text: String,
+}
+
+/// One resolved keyword of `print config --eval --format json`.
+#[derive(Serialize)]
+struct KeywordJson<'a> {
+    keyword: &'a str,
+    value: &'a str,
+    origin: &'a Origin,
+}
+
+/// One section of `print config --eval --format json`.
+#[derive(Serialize)]
+struct SectionJson<'a> {
+    section: &'a str,
+    #[serde(rename = "type")]
+    type_name: Option<&'a str>,
+    keywords: Vec<KeywordJson<'a>>,
+}
+
+/// One service of `print config --eval --format json`.
+#[derive(Serialize)]
+struct ServiceJson<'a> {
+    service: &'a str,
+    file: String,
+    sections: Vec<SectionJson<'a>>,
+}
+
+/// A section resolved: its name, driver type, and keywords in registry order.
+struct EvalSection {
+    name: String,
+    type_name: Option<String>,
+    keywords: Vec<(String, Resolved)>,
+}
+
+/// Orders `values` as `order` lists them (registry order), then any other in name
+/// order. Keywords at their empty default (unset `_depends`) are left out.
+fn ordered(values: &std::collections::BTreeMap<String, Resolved>, order: &[String]) -> Vec<(String, Resolved)> {
+    let shown = |r: &Resolved| !(r.origin == Origin::Default && r.value.is_empty());
+    let mut out: Vec<(String, Resolved)> = order
+        .iter()
+        .filter_map(|k| values.get(k).filter(|r| shown(r)).map(|r| (k.clone(), r.clone())))
+        .collect();
+    for (k, r) in values {
+        if !order.contains(k) && shown(r) {
+            out.push((k.clone(), r.clone()));
+        }
+    }
+    out
+}
+
+/// `[DEFAULT]` then the resources in file order, every keyword resolved.
+fn eval_sections(service: &Service, registry: &Registry) -> Vec<EvalSection> {
+    let default_specs = keywords::default_section_keywords();
+    let default_order: Vec<String> = default_specs.iter().map(|k| k.name.clone()).collect();
+    let mut default_values = service.default_values.clone();
+    // What the service uses when [DEFAULT] does not say (core resolves only a
+    // section that exists).
+    if !default_values.contains_key("nodes") {
+        default_values.insert("nodes".to_owned(), Resolved { value: service.nodes.join(" "), origin: Origin::Default });
+    }
+    for spec in &default_specs {
+        if let (Some(d), false) = (&spec.default, default_values.contains_key(&spec.name)) {
+            default_values.insert(spec.name.clone(), Resolved { value: d.clone(), origin: Origin::Default });
+        }
+    }
+    let mut sections = vec![EvalSection {
+        name: "DEFAULT".to_owned(),
+        type_name: None,
+        keywords: ordered(&default_values, &default_order),
+    }];
+    for r in &service.resources {
+        let specs = match registry.get(&r.type_name) {
+            Some(d) => keywords::resource_keywords(d.manifest()),
+            None => keywords::generic_resource_keywords(&r.group),
+        };
+        let order: Vec<String> = specs.into_iter().map(|k| k.name).collect();
+        let mut kws = Vec::new();
+        if let Some(e) = service.ini.get(&r.rid, "type") {
+            kws.push((
+                "type".to_owned(),
+                Resolved {
+                    value: e.value.clone(),
+                    origin: Origin::File { location: e.location.to_string(), key: e.key.clone() },
+                },
+            ));
+        }
+        let mut values = r.values.clone();
+        // `optional` defaults to true for sync and task resources and `noaction`
+        // ones: show what the service uses, not the registry's generic default.
+        if let Some(o) = values.get_mut("optional").filter(|o| o.origin == Origin::Default) {
+            o.value = if r.optional { "True" } else { "False" }.to_owned();
+        }
+        kws.extend(ordered(&values, &order));
+        sections.push(EvalSection {
+            name: r.rid.clone(),
+            type_name: (!r.type_name.is_empty()).then(|| r.type_name.clone()),
+            keywords: kws,
+        });
+    }
+    sections
+}
+
+/// A value on one line: continuation lines shown as `\n`.
+fn one_line(value: &str) -> String {
+    value.replace('\n', "\\n")
+}
+
+pub fn print_config(ctx: &Context, _args: &ActionArgs, eval: bool) -> anyhow::Result<ExitCode> {
+    let names = services::selected(ctx, ctx.selector.as_deref())?;
+    let mut out = std::io::stdout().lock();
+    let several = names.len() > 1;
+
+    if !eval {
+        let mut files = Vec::new();
+        for name in &names {
+            let path = ctx.paths.service_file(name);
+            let bytes = std::fs::read(&path).map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
+            files.push(FileJson { service: name.clone(), file: path.display().to_string(), text: String::from_utf8_lossy(&bytes).into_owned() });
+        }
+        if ctx.format == Format::Json {
+            writeln!(out, "{}", serde_json::to_string_pretty(&files)?)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        for (i, f) in files.iter().enumerate() {
+            if several {
+                if i > 0 {
+                    writeln!(out)?;
+                }
+                writeln!(out, "# {}: {}", f.service, f.file)?;
+            }
+            out.write_all(f.text.as_bytes())?;
+            if !f.text.is_empty() && !f.text.ends_with('\n') {
+                writeln!(out)?;
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let registry = load_registry(ctx);
+    warn_skipped(ctx, &registry);
+    let mut docs = Vec::new();
+    for name in &names {
+        let loaded = services::load(ctx, &registry, name, true);
+        if !ctx.quiet {
+            for d in &loaded.diagnostics {
+                eprintln!("warning: {d}");
+            }
+        }
+        let Some(service) = loaded.service else {
+            // Unreadable file: the diagnostic says why.
+            return Err(UsageError(format!("service {name} could not be read")).into());
+        };
+        let sections = eval_sections(&service, &registry);
+        docs.push((service, sections));
+    }
+
+    if ctx.format == Format::Json {
+        let list: Vec<ServiceJson<'_>> = docs
+            .iter()
+            .map(|(svc, sections)| ServiceJson {
+                service: &svc.name,
+                file: svc.file.display().to_string(),
+                sections: sections
+                    .iter()
+                    .map(|s| SectionJson {
+                        section: &s.name,
+                        type_name: s.type_name.as_deref(),
+                        keywords: s
+                            .keywords
+                            .iter()
+                            .filter(|(k, _)| k != "type")
+                            .map(|(k, r)| KeywordJson { keyword: k, value: &r.value, origin: &r.origin })
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    for (i, (svc, sections)) in docs.iter().enumerate() {
+        if several {
+            if i > 0 {
+                writeln!(out)?;
+            }
+            writeln!(out, "# {}: {}", svc.name, svc.file.display())?;
+        }
+        let lines: Vec<(String, String)> = sections
+            .iter()
+            .flat_map(|s| s.keywords.iter().map(move |(k, r)| (format!("{}.{k} = {}", s.name, one_line(&r.value)), r.origin.to_string())))
+            .collect();
+        let width = lines.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0);
+        for (line, origin) in &lines {
+            writeln!(out, "{line:<width$}    # {origin}")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct TemplateJson<'a> {
+    #[serde(rename = "type")]
+    type_name: &'a str,
+    template: &'a str,
+}
+
+pub fn template(ctx: &Context, type_name: &str) -> anyhow::Result<ExitCode> {
+    let registry = load_registry(ctx);
+    let Some(driver) = registry.get(type_name) else {
+        warn_skipped(ctx, &registry);
+        let known: Vec<&str> = registry.types().collect();
+        let hint = if type_name.contains('.') { "" } else { " (give it as <group>.<type>, e.g. sync.symclone)" };
+        return Err(UsageError(format!(
+            "no driver {type_name} is installed{hint} (installed: {})",
+            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+        ))
+        .into());
+    };
+    let text = doppel_core::template::render(driver.manifest());
+    let mut out = std::io::stdout().lock();
+    if ctx.format == Format::Json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&TemplateJson { type_name, template: &text })?)?;
+    } else {
+        out.write_all(text.as_bytes())?;
+    }
+    Ok(ExitCode::SUCCESS)
 }

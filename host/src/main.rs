@@ -1,10 +1,14 @@
 //! The `doppel` command.
 
 mod cli;
+mod cmd_actions;
 mod cmd_config;
 mod cmd_drivers;
 mod cmd_schedule;
 mod drivers;
+mod engine;
+mod logger;
+mod runner;
 mod services;
 
 use std::process::ExitCode;
@@ -14,7 +18,7 @@ use clap::Parser as _;
 use doppel_core::node::NodeConfig;
 use doppel_core::paths::Paths;
 
-use crate::cli::{Cli, Command, Format, PrintCommand};
+use crate::cli::{Cli, Command, Format, PrintCommand, SyncCommand};
 
 /// An error that is the operator's input (arguments or configuration): exit 2.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +80,49 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Schedule { command } => cmd_schedule::run(&ctx, command),
         Command::Validate(args) => cmd_config::validate(&ctx, &args),
         Command::Print { what: PrintCommand::Config { args, eval } } => cmd_config::print_config(&ctx, &args, eval),
-        other => anyhow::bail!("{other:?}: not available yet"),
+        Command::Print { what: PrintCommand::Status { args, refresh } } => cmd_actions::print_status(&ctx, &args, refresh),
+        Command::Print { what: PrintCommand::Schedule(_) } => anyhow::bail!("print schedule: not available yet"),
+        Command::Daemon { .. } => anyhow::bail!("daemon: not available yet"),
+        Command::Start(a) => cmd_actions::run(&ctx, "start", &a),
+        Command::Stop(a) => cmd_actions::run(&ctx, "stop", &a),
+        Command::Provision(a) => cmd_actions::run(&ctx, "provision", &a),
+        Command::Unprovision(a) => cmd_actions::run(&ctx, "unprovision", &a),
+        Command::Run(a) => cmd_actions::run(&ctx, "run", &a),
+        Command::Status(a) => cmd_actions::run(&ctx, "status", &a),
+        Command::Sync { what } => {
+            let (name, a) = match what {
+                SyncCommand::Break(a) => ("sync_break", a),
+                SyncCommand::Resync(a) => ("sync_resync", a),
+                SyncCommand::Update(a) => ("sync_update", a),
+                SyncCommand::Restore(a) => ("sync_restore", a),
+                SyncCommand::All(a) => ("sync_all", a),
+                SyncCommand::Nodes(a) => ("sync_nodes", a),
+                SyncCommand::Drp(a) => ("sync_drp", a),
+            };
+            cmd_actions::run(&ctx, name, &a)
+        }
+        Command::SyncBreak(a) => cmd_actions::run(&ctx, "sync_break", &a),
+        Command::SyncResync(a) => cmd_actions::run(&ctx, "sync_resync", &a),
+        Command::SyncUpdate(a) => cmd_actions::run(&ctx, "sync_update", &a),
+        Command::SyncRestore(a) => cmd_actions::run(&ctx, "sync_restore", &a),
+        Command::SyncAll(a) => cmd_actions::run(&ctx, "sync_all", &a),
+        Command::SyncNodes(a) => cmd_actions::run(&ctx, "sync_nodes", &a),
+        Command::SyncDrp(a) => cmd_actions::run(&ctx, "sync_drp", &a),
+        Command::DriverAction(words) => driver_action(&ctx, words),
     }
+}
+
+/// `doppel -s <svc> <driver action> [options]`: parse the options like any action.
+fn driver_action(ctx: &Context, words: Vec<String>) -> anyhow::Result<ExitCode> {
+    #[derive(clap::Parser)]
+    #[command(name = "doppel <action>", no_binary_name = true)]
+    struct DriverActionCli {
+        #[command(flatten)]
+        args: cli::ActionArgs,
+    }
+    let Some((action, rest)) = words.split_first() else {
+        return Err(UsageError("missing action".into()).into());
+    };
+    let parsed = <DriverActionCli as clap::Parser>::try_parse_from(rest).map_err(|e| UsageError(e.to_string().trim().to_owned()))?;
+    cmd_actions::run(ctx, &engine::action_name(&[action.as_str()]), &parsed.args)
 }

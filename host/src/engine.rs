@@ -1,0 +1,610 @@
+//! Running actions on a service: selection, ordering, conditions, triggers,
+//! optional resources, locks, status refresh (DESIGN §6).
+//!
+//! Drivers are synchronous: every driver call runs on tokio's blocking pool.
+//! Resources of a parallel subset run as concurrent tasks.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use doppel_core::lock::{self, LockDomain};
+use doppel_core::paths::Paths;
+use doppel_core::plan::{self, Selection};
+use doppel_core::service::{ResourceDef, Service};
+use doppel_core::state::{self, KvStore, ReadOutcome};
+use doppel_core::status::{self as agg, Aggregate, ResourceStatusInput};
+use doppel_plugin_api::{
+    ActionRequest, CommandRequest, Error as DriverError, ErrorKind, Level, MessageLevel, OpenResource, ResourceConfig,
+    Status, StatusMessage,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::drivers::Registry;
+use crate::logger::ServiceLog;
+use crate::runner::{ResourceHost, run_command};
+
+/// Standard actions that only read.
+pub fn is_read_only(action: &str) -> bool {
+    matches!(action, "status")
+}
+
+/// Normalises `sync resync`/`syncresync` spellings to `sync_resync`.
+pub fn action_name(words: &[&str]) -> String {
+    let joined = words.join("_");
+    match joined.as_str() {
+        "syncbreak" => "sync_break".into(),
+        "syncresync" => "sync_resync".into(),
+        "syncupdate" => "sync_update".into(),
+        "syncrestore" => "sync_restore".into(),
+        "syncall" => "sync_all".into(),
+        "syncnodes" => "sync_nodes".into(),
+        "syncdrp" => "sync_drp".into(),
+        _ => joined,
+    }
+}
+
+/// What the operator asked.
+#[derive(Clone, Debug, Default)]
+pub struct ActionSpec {
+    pub action: String,
+    pub selection: Selection,
+    pub dry_run: bool,
+    pub force: bool,
+    pub waitlock: Option<Duration>,
+    pub options: BTreeMap<String, String>,
+    /// Run by the scheduler: unmet conditions skip the resource instead of failing.
+    pub scheduled: bool,
+}
+
+/// A resource's status, as cached and printed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ResourceStatus {
+    pub rid: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub status: Status,
+    #[serde(default)]
+    pub messages: Vec<StatusMessage>,
+    #[serde(default)]
+    pub last_sync: Option<String>,
+    pub optional: bool,
+    pub disabled: bool,
+    pub standby: bool,
+    pub monitor: bool,
+    #[serde(default)]
+    pub subset: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// A service's status, as cached in `var/lib/doppel/<svc>/status.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    pub service: String,
+    pub avail: Status,
+    pub overall: Status,
+    pub optional: Status,
+    pub updated: String,
+    pub resources: Vec<ResourceStatus>,
+}
+
+/// How one resource's part of an action ended.
+#[derive(Clone, Debug, Serialize)]
+pub struct ResourceOutcome {
+    pub rid: String,
+    /// `ok`, `skipped`, `failed`, `ignored` (failed but optional).
+    pub result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// How an action on one service ended.
+#[derive(Clone, Debug, Serialize)]
+pub struct ServiceOutcome {
+    pub service: String,
+    pub action: String,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub resources: Vec<ResourceOutcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<ServiceStatus>,
+}
+
+/// Everything shared by the resources of one service action.
+pub struct Run {
+    pub svc: Service,
+    pub paths: Paths,
+    pub registry: Arc<Registry>,
+    pub log: Arc<ServiceLog>,
+    pub spec: ActionSpec,
+    node_options: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    opened: Mutex<HashMap<String, Arc<OpenResource>>>,
+    /// Statuses known during this action; a resource's entry is dropped when it acts.
+    statuses: Mutex<HashMap<String, Status>>,
+    /// The service's availability as last evaluated.
+    last_avail: Mutex<Option<Status>>,
+}
+
+impl Run {
+    pub fn new(
+        svc: Service,
+        paths: Paths,
+        registry: Arc<Registry>,
+        log: Arc<ServiceLog>,
+        spec: ActionSpec,
+        node: &doppel_core::node::NodeConfig,
+    ) -> Arc<Run> {
+        let node_options = svc.resources.iter().map(|r| (r.driver.clone(), node.driver_options(&r.driver))).collect();
+        Arc::new(Run {
+            svc,
+            paths,
+            registry,
+            log,
+            spec,
+            node_options,
+            opened: Mutex::new(HashMap::new()),
+            statuses: Mutex::new(HashMap::new()),
+            last_avail: Mutex::new(None),
+        })
+    }
+
+    fn resource(&self, rid: &str) -> &ResourceDef {
+        self.svc.resource(rid).expect("planned rids exist")
+    }
+
+    /// Does the driver of `r` implement `action`?
+    fn implements(&self, r: &ResourceDef, action: &str) -> bool {
+        self.registry.get(&r.type_name).is_some_and(|d| d.manifest().find_action(action).is_some())
+    }
+
+    fn state_changing(&self, r: &ResourceDef, action: &str) -> bool {
+        if is_read_only(action) {
+            return false;
+        }
+        self.registry
+            .get(&r.type_name)
+            .and_then(|d| d.manifest().find_action(action).map(|a| a.state_changing))
+            .unwrap_or(true)
+    }
+
+    fn config(&self, r: &ResourceDef) -> ResourceConfig {
+        ResourceConfig {
+            svcname: self.svc.name.clone(),
+            rid: r.rid.clone(),
+            nodename: self.svc.nodename.clone(),
+            keywords: r.driver_keywords.clone(),
+            driver_options: self.node_options.get(&r.driver).cloned().unwrap_or_default(),
+            state_dir: self.paths.resource_state_dir(&self.svc.name, &r.rid),
+        }
+    }
+
+    fn env(&self, rid: &str) -> BTreeMap<String, String> {
+        let mut env = BTreeMap::new();
+        for (k, v) in [("SVCNAME", self.svc.name.as_str()), ("RID", rid), ("ACTION", self.spec.action.as_str())] {
+            env.insert(format!("DOPPEL_{k}"), v.to_owned());
+            env.insert(format!("OPENSVC_{k}"), v.to_owned());
+        }
+        env
+    }
+
+    /// Opens (once) the driver resource of `rid`. Blocking: call from the blocking pool.
+    fn open(&self, rid: &str) -> Result<Arc<OpenResource>, DriverError> {
+        if let Some(o) = self.opened.lock().expect("lock").get(rid) {
+            return Ok(o.clone());
+        }
+        let r = self.resource(rid);
+        let driver = self
+            .registry
+            .get(&r.type_name)
+            .ok_or_else(|| DriverError::failed(format!("driver {} is not installed", r.type_name)))?;
+        let state_dir = self.paths.resource_state_dir(&self.svc.name, rid);
+        let host = ResourceHost {
+            log: self.log.clone(),
+            rid: rid.to_owned(),
+            dry_run: self.spec.dry_run,
+            kv: KvStore::new(state_dir),
+            env: self.env(rid),
+        };
+        let opened = Arc::new(driver.open(&self.config(r), Arc::new(host))?);
+        self.opened.lock().expect("lock").insert(rid.to_owned(), opened.clone());
+        Ok(opened)
+    }
+
+    /// The status of `rid` as doppel reports it (disable, nostatus, standby,
+    /// sync_max_delay applied). Blocking.
+    fn evaluate(&self, rid: &str) -> ResourceStatus {
+        let r = self.resource(rid);
+        let mut out = ResourceStatus {
+            rid: rid.to_owned(),
+            type_name: r.type_name.clone(),
+            status: Status::NotApplicable,
+            messages: Vec::new(),
+            last_sync: None,
+            optional: r.optional,
+            disabled: r.disabled,
+            standby: r.standby,
+            monitor: r.monitor,
+            subset: r.subset.clone(),
+            tags: r.tags.iter().cloned().collect(),
+        };
+        if r.disabled {
+            return out;
+        }
+        if r.nostatus() {
+            out.messages.push(StatusMessage { level: MessageLevel::Info, text: "nostatus tag".into() });
+            return out;
+        }
+        let report = self.open(rid).and_then(|o| o.status());
+        match report {
+            Ok(report) => {
+                out.status = report.state;
+                out.messages = report.messages;
+                out.last_sync = report.last_sync.clone();
+                if let (Some(max), Some(last)) = (r.sync_max_delay, report.last_sync.as_deref()) {
+                    match last.parse::<jiff::Timestamp>() {
+                        Ok(ts) => {
+                            let (s, msg) = agg::apply_sync_max_delay(out.status, Some(ts), jiff::Timestamp::now(), max);
+                            out.status = s;
+                            if let Some(m) = msg {
+                                out.messages.push(StatusMessage { level: MessageLevel::Warn, text: m });
+                            }
+                        }
+                        Err(e) => out.messages.push(StatusMessage {
+                            level: MessageLevel::Warn,
+                            text: format!("driver reported an unreadable last sync {last:?}: {e}"),
+                        }),
+                    }
+                }
+            }
+            Err(e) => {
+                out.status = Status::Undef;
+                out.messages.push(StatusMessage { level: MessageLevel::Error, text: e.message });
+            }
+        }
+        if r.standby {
+            out.status = agg::standby(out.status);
+        }
+        out
+    }
+
+    /// The current status of `rid` for a condition: known from this action, else
+    /// asked from the driver now.
+    async fn current_status(self: &Arc<Self>, rid: &str) -> Status {
+        if let Some(s) = self.statuses.lock().expect("lock").get(rid) {
+            return *s;
+        }
+        let run = self.clone();
+        let id = rid.to_owned();
+        let status = tokio::task::spawn_blocking(move || run.evaluate(&id).status).await.unwrap_or(Status::Undef);
+        self.statuses.lock().expect("lock").insert(rid.to_owned(), status);
+        status
+    }
+
+    /// Runs a trigger. `Ok(false)` when it failed (the caller decides if that matters).
+    async fn trigger(self: &Arc<Self>, rid: Option<&str>, keyword: &str, command: &str) -> Result<bool, String> {
+        let argv = if command.contains('|') || command.contains("&&") || command.contains(';') {
+            vec!["/bin/sh".to_owned(), "-c".to_owned(), command.to_owned()]
+        } else {
+            shlex::split(command).filter(|v| !v.is_empty()).ok_or_else(|| format!("{keyword}: cannot split {command:?}"))?
+        };
+        if self.spec.dry_run {
+            self.log.info(rid, &format!("dry-run: {keyword}: {command}"));
+            return Ok(true);
+        }
+        self.log.info(rid, &format!("{keyword}: {command}"));
+        let mut request = CommandRequest::new(argv).timeout(self.svc.trigger_timeout);
+        request.env = self.env(rid.unwrap_or(""));
+        let run = self.clone();
+        let rid_owned = rid.map(str::to_owned);
+        let out = tokio::task::spawn_blocking(move || run_command(&run.log, rid_owned.as_deref(), &request, false, false))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(match out {
+            Ok(o) => o.exit_code == Some(0),
+            Err(_) => false,
+        })
+    }
+
+    /// Runs the `pre`/`blocking_pre` (or `post`/`blocking_post`) triggers of a
+    /// resource (or of the service when `r` is `None`).
+    async fn triggers(self: &Arc<Self>, r: Option<&ResourceDef>, when: &str, action: &str) -> Result<(), String> {
+        for (kind, blocking) in [(when.to_owned(), false), (format!("blocking_{when}"), true)] {
+            let keyword = format!("{kind}_{action}");
+            let command = match r {
+                Some(r) => r.trigger(&kind, action).map(str::to_owned),
+                None => self.svc.triggers.get(&keyword).cloned().filter(|c| !c.trim().is_empty()),
+            };
+            let Some(command) = command else { continue };
+            let rid = r.map(|r| r.rid.as_str());
+            let ok = self.trigger(rid, &keyword, &command).await?;
+            if !ok {
+                if blocking {
+                    return Err(format!("{keyword}: {command} blocking error"));
+                }
+                self.log.warn(rid, &format!("{keyword}: {command} non-blocking error"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The part of the action on one resource.
+    async fn act(self: &Arc<Self>, rid: String, action: String) -> ResourceOutcome {
+        let r = self.resource(&rid).clone();
+        let outcome = |result, message: Option<String>| ResourceOutcome { rid: rid.clone(), result, message };
+        if r.noaction() && self.state_changing(&r, &action) {
+            self.log.info(Some(&rid), &format!("noaction tag: skip {action}"));
+            return outcome("skipped", Some("noaction tag".into()));
+        }
+        if action == "stop" && r.standby && !self.spec.force {
+            self.log.info(Some(&rid), "skip 'stop' on standby resource (--force to override)");
+            return outcome("skipped", Some("standby".into()));
+        }
+        for condition in r.conditions.get(&action).into_iter().flatten() {
+            let current = self.current_status(&condition.rid).await;
+            if !condition.states.contains(&current) {
+                let message = format!("{rid}: {action} requires {}, current state {current}", condition.describe());
+                if self.spec.scheduled {
+                    self.log.info(Some(&rid), &format!("skip: {message}"));
+                    return outcome("skipped", Some(message));
+                }
+                return self.failed(&r, &action, message);
+            }
+        }
+        if let Err(message) = self.triggers(Some(&r), "pre", &action).await {
+            return self.failed(&r, &action, message);
+        }
+        let request = ActionRequest {
+            action: action.clone(),
+            dry_run: self.spec.dry_run,
+            force: self.spec.force,
+            options: self.spec.options.clone(),
+            service_avail: self.service_avail(),
+            scheduled: self.spec.scheduled,
+        };
+        let run = self.clone();
+        let id = rid.clone();
+        let result = tokio::task::spawn_blocking(move || run.open(&id).and_then(|o| o.action(&request)))
+            .await
+            .unwrap_or_else(|e| Err(DriverError::failed(format!("driver call failed: {e}"))));
+        self.statuses.lock().expect("lock").remove(&rid);
+        match result {
+            Ok(done) => {
+                for m in &done.messages {
+                    self.log.info(Some(&rid), m);
+                }
+            }
+            Err(e) if e.kind == ErrorKind::Cancelled => {
+                self.log.error(Some(&rid), "cancelled");
+                return outcome("failed", Some("cancelled".into()));
+            }
+            Err(e) => return self.failed(&r, &action, e.message),
+        }
+        if let Err(message) = self.triggers(Some(&r), "post", &action).await {
+            return self.failed(&r, &action, message);
+        }
+        outcome("ok", None)
+    }
+
+    fn failed(&self, r: &ResourceDef, action: &str, message: String) -> ResourceOutcome {
+        self.log.error(Some(&r.rid), &message);
+        let message = if message.starts_with(&format!("{}:", r.rid)) { message } else { format!("{}: {message}", r.rid) };
+        if r.optional {
+            self.log.info(Some(&r.rid), &format!("ignore {action} error on optional resource"));
+            return ResourceOutcome { rid: r.rid.clone(), result: "ignored", message: Some(message) };
+        }
+        ResourceOutcome { rid: r.rid.clone(), result: "failed", message: Some(message) }
+    }
+
+    fn service_avail(&self) -> Option<Status> {
+        let path = self.paths.service_state_dir(&self.svc.name).join("status.json");
+        self.last_avail.lock().ok().and_then(|g| *g).or_else(|| state::read_json::<ServiceStatus>(&path).ok().map(|s| s.avail))
+    }
+}
+
+impl Run {
+    /// Evaluates every resource and writes the cache. Blocking.
+    pub fn refresh_status(&self) -> ServiceStatus {
+        let resources: Vec<ResourceStatus> = self.svc.resources.iter().map(|r| self.evaluate(&r.rid)).collect();
+        let groups: Vec<String> = self.svc.resources.iter().map(|r| r.group.clone()).collect();
+        let aggregate: Aggregate = agg::aggregate(resources.iter().zip(&groups).map(|(s, g)| ResourceStatusInput {
+            group: g,
+            status: s.status,
+            optional: s.optional,
+            disabled: s.disabled,
+            has_warnings: s.messages.iter().any(|m| m.level != MessageLevel::Info),
+        }));
+        let status = ServiceStatus {
+            service: self.svc.name.clone(),
+            avail: aggregate.avail,
+            overall: aggregate.overall,
+            optional: aggregate.optional,
+            updated: jiff::Timestamp::now().to_string(),
+            resources,
+        };
+        if let Ok(mut g) = self.last_avail.lock() {
+            *g = Some(status.avail);
+        }
+        let path = status_cache(&self.paths, &self.svc.name);
+        if let Err(e) = state::write_json(&path, &status) {
+            self.log.warn(None, &format!("cannot write status cache {}: {e}", path.display()));
+        }
+        status
+    }
+}
+
+/// `var/lib/doppel/<svc>/status.json`.
+pub fn status_cache(paths: &Paths, svc: &str) -> PathBuf {
+    paths.service_state_dir(svc).join("status.json")
+}
+
+/// Reads the cached status; `None` when missing or corrupt (with a warning).
+pub fn read_status_cache(paths: &Paths, svc: &str) -> Option<ServiceStatus> {
+    let path = status_cache(paths, svc);
+    match state::read_json::<ServiceStatus>(&path) {
+        ReadOutcome::Ok(s) => Some(s),
+        ReadOutcome::Missing => None,
+        ReadOutcome::Corrupt { error } => {
+            eprintln!("warning: status cache {} is corrupt ({error}): rebuilding it", path.display());
+            None
+        }
+    }
+}
+
+/// The sub-actions of `sync_all`, in order.
+const SYNC_ALL: &[&str] = &["sync_nodes", "sync_drp", "sync_update"];
+
+/// Runs the action on one service, holding its lock for state-changing actions.
+pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
+    let action = run.spec.action.clone();
+    let mut outcome =
+        ServiceOutcome { service: run.svc.name.clone(), action: action.clone(), ok: true, error: None, resources: Vec::new(), status: None };
+    if action == "status" {
+        let r = run.clone();
+        outcome.status = tokio::task::spawn_blocking(move || r.refresh_status()).await.ok();
+        return outcome;
+    }
+    if run.svc.disabled {
+        run.log.info(None, &format!("service disabled: {action} has nothing to do"));
+        return outcome;
+    }
+    let selected: Vec<&ResourceDef> = run.svc.resources.iter().filter(|r| run.spec.selection.matches(r)).collect();
+    if selected.is_empty() {
+        outcome.ok = false;
+        outcome.error = Some("no resource matches the given --rid, --tags and --subsets".into());
+        return outcome;
+    }
+    let sub_actions: Vec<String> =
+        if action == "sync_all" { SYNC_ALL.iter().map(|s| (*s).to_owned()).collect() } else { vec![action.clone()] };
+    let planned: Vec<(String, Vec<plan::Step>)> = sub_actions
+        .iter()
+        .map(|a| {
+            let steps = plan::steps(&run.svc, a, |r| run.spec.selection.matches(r) && !r.disabled && run.implements(r, a));
+            (a.clone(), steps)
+        })
+        .collect();
+    let driver_action = !matches!(
+        action.as_str(),
+        "start" | "stop" | "provision" | "unprovision" | "run" | "sync_break" | "sync_resync" | "sync_update" | "sync_restore" | "sync_all" | "sync_nodes" | "sync_drp"
+    );
+    if driver_action && planned.iter().all(|(_, s)| s.is_empty()) {
+        outcome.ok = false;
+        outcome.error = Some(format!("no selected resource implements '{action}'"));
+        return outcome;
+    }
+    let state_changing = planned
+        .iter()
+        .flat_map(|(a, steps)| steps.iter().flat_map(move |s| s.rids.iter().map(move |rid| (a, rid))))
+        .any(|(a, rid)| run.state_changing(run.resource(rid), a))
+        || !driver_action;
+
+    // The lock (not for --dry-run: it changes nothing).
+    let _guard = if state_changing && !run.spec.dry_run {
+        let dir = run.paths.service_state_dir(&run.svc.name);
+        let timeout = run.spec.waitlock.unwrap_or(run.svc.lock_timeout);
+        let domain = LockDomain::for_action(&action);
+        let log = run.log.clone();
+        let intent = action.clone();
+        let res = tokio::task::spawn_blocking(move || {
+            lock::acquire(&dir, domain, &intent, timeout, |holder| {
+                log.info(None, &format!("waiting up to {}s for the {domain} lock held by {holder}", timeout.as_secs()));
+            })
+        })
+        .await;
+        match res {
+            Ok(Ok(g)) => Some(g),
+            Ok(Err(e)) => {
+                outcome.ok = false;
+                outcome.error = Some(e.to_string());
+                return outcome;
+            }
+            Err(e) => {
+                outcome.ok = false;
+                outcome.error = Some(e.to_string());
+                return outcome;
+            }
+        }
+    } else {
+        None
+    };
+
+    // Drivers that refuse to run under a running service need its current state.
+    if matches!(action.as_str(), "sync_resync" | "sync_restore") {
+        let r = run.clone();
+        let _ = tokio::task::spawn_blocking(move || r.refresh_status()).await;
+    }
+    if let Err(message) = run.triggers(None, "pre", &action).await {
+        run.log.error(None, &message);
+        outcome.ok = false;
+        outcome.error = Some(message);
+    }
+    'actions: for (sub, steps) in &planned {
+        if !outcome.ok {
+            break;
+        }
+        for step in steps {
+            if crate::runner::cancelled() {
+                outcome.ok = false;
+                outcome.error = Some("interrupted".into());
+                break 'actions;
+            }
+            let results: Vec<ResourceOutcome> = if step.rids.len() > 1 {
+                run.log.info(None, &format!("parallel {sub} resources {}", step.rids.join(",")));
+                let mut set = tokio::task::JoinSet::new();
+                for rid in &step.rids {
+                    let r = run.clone();
+                    let (rid, sub) = (rid.clone(), sub.clone());
+                    set.spawn(async move { r.act(rid, sub).await });
+                }
+                let mut out = Vec::new();
+                while let Some(r) = set.join_next().await {
+                    if let Ok(r) = r {
+                        out.push(r);
+                    }
+                }
+                out.sort_by(|a, b| plan::natural_cmp(&a.rid, &b.rid));
+                out
+            } else {
+                vec![run.act(step.rids[0].clone(), sub.clone()).await]
+            };
+            let failed: Vec<&ResourceOutcome> = results.iter().filter(|r| r.result == "failed").collect();
+            if !failed.is_empty() {
+                outcome.ok = false;
+                outcome.error = Some(
+                    failed.iter().map(|f| f.message.clone().unwrap_or_else(|| format!("{} failed", f.rid))).collect::<Vec<_>>().join("; "),
+                );
+            }
+            outcome.resources.extend(results);
+            if !outcome.ok {
+                break 'actions;
+            }
+        }
+    }
+    if outcome.ok {
+        if let Err(message) = run.triggers(None, "post", &action).await {
+            run.log.error(None, &message);
+            outcome.ok = false;
+            outcome.error = Some(message);
+        }
+    }
+    if !run.spec.dry_run || outcome.resources.is_empty() {
+        let r = run.clone();
+        outcome.status = tokio::task::spawn_blocking(move || r.refresh_status()).await.ok();
+    }
+    if let Some(e) = &outcome.error {
+        run.log.error(None, &format!("'{action}' action stopped on execution error: {e}"));
+    }
+    outcome
+}
+
+/// The console level from -q/-v.
+pub fn console_level(quiet: bool, verbose: u8) -> Level {
+    match (quiet, verbose) {
+        (true, _) => Level::Error,
+        (false, 0) => Level::Info,
+        (false, 1) => Level::Debug,
+        _ => Level::Trace,
+    }
+}

@@ -1,0 +1,85 @@
+//! Service logs in the seed's format, on the console and in
+//! `var/log/doppel/<svc>.log`:
+//!
+//! ```text
+//! * DEMO.SYNC#0 - INFO - /usr/symcli/bin/symclone -sid 000123 -f ... -noprompt activate -i 20 -c 30
+//! * DEMO.SYNC#0 - WARNING - command succesful but stderr
+//! ```
+//!
+//! Every line carries its service and rid, so concurrent work stays readable; a
+//! mutex keeps lines whole. The file gets the same records with a timestamp.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::sync::{Arc, Mutex};
+
+use doppel_plugin_api::Level;
+
+/// Where a service's records go.
+pub struct ServiceLog {
+    svc: String,
+    file: Mutex<Option<File>>,
+    console: Level,
+}
+
+static CONSOLE: Mutex<()> = Mutex::new(());
+
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::Error => "ERROR",
+        Level::Warn => "WARNING",
+        Level::Info => "INFO",
+        Level::Debug => "DEBUG",
+        Level::Trace => "TRACE",
+    }
+}
+
+impl ServiceLog {
+    /// Opens (appends to) the service's log file; a log file that cannot be opened
+    /// costs a console warning, never the action.
+    pub fn open(path: &std::path::Path, svc: &str, console: Level) -> Arc<ServiceLog> {
+        let file = std::fs::create_dir_all(path.parent().unwrap_or(std::path::Path::new("/")))
+            .and_then(|()| OpenOptions::new().create(true).append(true).open(path));
+        let file = match file {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("warning: cannot open log file {}: {e}", path.display());
+                None
+            }
+        };
+        Arc::new(ServiceLog { svc: svc.to_owned(), file: Mutex::new(file), console })
+    }
+
+    /// Logs `message` for resource `rid` (or the service when `None`).
+    pub fn log(&self, rid: Option<&str>, level: Level, message: &str) {
+        let name = match rid {
+            Some(rid) => format!("{}.{}", self.svc, rid).to_uppercase(),
+            None => self.svc.to_uppercase(),
+        };
+        let line = format!("* {name} - {} - {message}\n", level_name(level));
+        if level <= self.console {
+            let _guard = CONSOLE.lock();
+            let _ = std::io::stderr().write_all(line.as_bytes());
+        }
+        if level <= Level::Debug {
+            if let Ok(mut file) = self.file.lock() {
+                if let Some(f) = file.as_mut() {
+                    let stamp = jiff::Zoned::now().strftime("%Y-%m-%d %H:%M:%S%.3f");
+                    let _ = f.write_all(format!("{stamp} {line}").as_bytes());
+                }
+            }
+        }
+    }
+
+    pub fn info(&self, rid: Option<&str>, message: &str) {
+        self.log(rid, Level::Info, message);
+    }
+
+    pub fn warn(&self, rid: Option<&str>, message: &str) {
+        self.log(rid, Level::Warn, message);
+    }
+
+    pub fn error(&self, rid: Option<&str>, message: &str) {
+        self.log(rid, Level::Error, message);
+    }
+}
