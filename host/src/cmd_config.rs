@@ -134,10 +134,8 @@ struct EvalSection {
 /// order. Keywords at their empty default (unset `_depends`) are left out.
 fn ordered(values: &std::collections::BTreeMap<String, Resolved>, order: &[String]) -> Vec<(String, Resolved)> {
     let shown = |r: &Resolved| !(r.origin == Origin::Default && r.value.is_empty());
-    let mut out: Vec<(String, Resolved)> = order
-        .iter()
-        .filter_map(|k| values.get(k).filter(|r| shown(r)).map(|r| (k.clone(), r.clone())))
-        .collect();
+    let mut out: Vec<(String, Resolved)> =
+        order.iter().filter_map(|k| values.get(k).filter(|r| shown(r)).map(|r| (k.clone(), r.clone()))).collect();
     for (k, r) in values {
         if !order.contains(k) && shown(r) {
             out.push((k.clone(), r.clone()));
@@ -213,7 +211,11 @@ pub fn print_config(ctx: &Context, _args: &ActionArgs, eval: bool) -> anyhow::Re
         for name in &names {
             let path = ctx.paths.service_file(name);
             let bytes = std::fs::read(&path).map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
-            files.push(FileJson { service: name.clone(), file: path.display().to_string(), text: String::from_utf8_lossy(&bytes).into_owned() });
+            files.push(FileJson {
+                service: name.clone(),
+                file: path.display().to_string(),
+                text: String::from_utf8_lossy(&bytes).into_owned(),
+            });
         }
         if ctx.format == Format::Json {
             writeln!(out, "{}", serde_json::to_string_pretty(&files)?)?;
@@ -286,7 +288,11 @@ pub fn print_config(ctx: &Context, _args: &ActionArgs, eval: bool) -> anyhow::Re
         }
         let lines: Vec<(String, String)> = sections
             .iter()
-            .flat_map(|s| s.keywords.iter().map(move |(k, r)| (format!("{}.{k} = {}", s.name, one_line(&r.value)), r.origin.to_string())))
+            .flat_map(|s| {
+                s.keywords
+                    .iter()
+                    .map(move |(k, r)| (format!("{}.{k} = {}", s.name, one_line(&r.value)), r.origin.to_string()))
+            })
             .collect();
         let width = lines.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0);
         for (line, origin) in &lines {

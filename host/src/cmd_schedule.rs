@@ -40,11 +40,8 @@ pub fn parse_time(text: &str) -> Result<Zoned, String> {
         return Ok(z);
     }
     if let Ok(ts) = text.parse::<Timestamp>() {
-        let tz = Pieces::parse(text)
-            .ok()
-            .and_then(|p| p.to_numeric_offset())
-            .map(TimeZone::fixed)
-            .unwrap_or(TimeZone::UTC);
+        let tz =
+            Pieces::parse(text).ok().and_then(|p| p.to_numeric_offset()).map(TimeZone::fixed).unwrap_or(TimeZone::UTC);
         return Ok(ts.to_zoned(tz));
     }
     match text.parse::<civil::DateTime>() {
@@ -75,12 +72,17 @@ pub fn run(ctx: &Context, command: ScheduleCommand) -> anyhow::Result<ExitCode> 
         Ok(s) => s,
         Err(e) => {
             if ctx.format == Format::Json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&InvalidJson { valid: false, error: e.to_string() })?)?;
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&InvalidJson { valid: false, error: e.to_string() })?
+                )?;
             }
             return Err(UsageError(e.to_string()).into());
         }
     };
-    let now = time_arg("--now", now.as_deref())?.unwrap_or_else(|| Zoned::now().round(jiff::Unit::Second).unwrap_or_else(|_| Zoned::now()));
+    let now = time_arg("--now", now.as_deref())?
+        .unwrap_or_else(|| Zoned::now().round(jiff::Unit::Second).unwrap_or_else(|_| Zoned::now()));
     let last = time_arg("--last", last.as_deref())?;
 
     let verdict = schedule.allowed(now.clone(), last.clone());

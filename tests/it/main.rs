@@ -1,3 +1,5 @@
 //! End-to-end tests of the doppel binary: one test binary, one module per area.
 
 mod drivers;
+mod config;
+mod schedule;
