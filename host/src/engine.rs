@@ -391,7 +391,11 @@ impl Run {
     fn failed(&self, r: &ResourceDef, action: &str, message: String) -> ResourceOutcome {
         self.log.error(Some(&r.rid), &message);
         let message = if message.starts_with(&format!("{}:", r.rid)) { message } else { format!("{}: {message}", r.rid) };
-        if r.optional {
+        // `optional` keeps a failing accessory resource from blocking the service's
+        // lifecycle (start, stop, ...). An action the operator aims at the resource
+        // itself (sync resync, run, a driver action) must report its failure.
+        let lifecycle = matches!(action, "start" | "stop" | "provision" | "unprovision");
+        if r.optional && lifecycle {
             self.log.info(Some(&r.rid), &format!("ignore {action} error on optional resource"));
             return ResourceOutcome { rid: r.rid.clone(), result: "ignored", message: Some(message) };
         }

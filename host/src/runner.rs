@@ -113,7 +113,7 @@ pub fn run_command(
     let stderr_text = output.stderr.trim_end();
     if output.exit_code == Some(0) {
         if !stderr_text.is_empty() && !quiet {
-            log.warn(rid, &format!("command succesful but stderr\n\n{stderr_text}\n"));
+            log.warn(rid, &format!("command succesful but stderr\n\n{}\n", stderr_text.trim_start_matches('\n')));
         }
     } else {
         if !stderr_text.is_empty() {

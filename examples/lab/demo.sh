@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The doppel lab demo, end to end. THE ARRAY IS SIMULATED: symclone, symdev,
+# symdg and symld here are doppel's SYMCLI simulators (tests/sim), which keep a
+# fake Symmetrix under $DOPPEL_SIM_ROOT. Everything else is the real doppel.
+#
+# Usage: examples/lab/demo.sh            (after: cargo build --workspace --release)
+#   DOPPEL_LAB_BIN   where doppel, its drivers and the simulators are (target/release)
+#   DOPPEL_LAB_ROOT  where to build the lab (default: a new temp dir, kept afterwards)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bin=${DOPPEL_LAB_BIN:-$here/../../target/release}
+bin=$(cd "$bin" && pwd)
+for tool in doppel symclone symdev symdg symld symsim libdoppel_driver_symclone.so libdoppel_driver_script.so; do
+    [ -e "$bin/$tool" ] || { echo "demo: $bin/$tool is missing: run 'cargo build --workspace --release' first" >&2; exit 2; }
+done
+lab=${DOPPEL_LAB_ROOT:-$(mktemp -d /tmp/doppel-lab.XXXXXX)}
+export LAB=$lab DOPPEL_SIM_ROOT=$lab/sim
+doppel() { "$bin/doppel" --root "$lab" "$@"; }
+sim() { "$bin/$@"; }
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+say() { printf '    %s\n' "$*"; }
+
+step "Building the lab in $lab"
+mkdir -p "$lab/etc/doppel/services" "$lab/bin"
+sed "s|@SIM_BIN@|$bin|" "$here/etc/doppel/doppel.toml.in" > "$lab/etc/doppel/doppel.toml"
+cp "$here/etc/doppel/services/demo.conf" "$lab/etc/doppel/services/"
+cp "$here/bin/app.sh" "$lab/bin/"
+say "node config:   $lab/etc/doppel/doppel.toml (symclone tools: the simulators in $bin)"
+say "service:       $lab/etc/doppel/services/demo.conf"
+
+step "Setting up the SIMULATED array 000197900123 (what an array admin does once, per the seed)"
+sim symsim array create 000197900123 --devs 00B60:00B65 --copy-seconds 4
+sim symdg create -type REGULAR DGDEMO
+for pair in "00B60 DEV001 00B61 CLONE001" "00B62 DEV002 00B63 CLONE002" "00B64 DEV003 00B65 CLONE003"; do
+    set -- $pair
+    sim symld -g DGDEMO -sid 123 add dev "$1" "$2"
+    sim symld -g DGDEMO -sid 123 add dev "$3" "$4" -tgt
+done
+say "initial copy: symclone -g DGDEMO create -diff -precopy (the clones start copying)"
+sim symclone -g DGDEMO create -diff -precopy -noprompt DEV001 sym ld CLONE001 DEV002 sym ld CLONE002 DEV003 sym ld CLONE003 2>/dev/null
+sim symclone -g DGDEMO query
+
+step "doppel drivers list"
+doppel drivers list
+
+step "doppel -s demo validate"
+doppel -s demo validate
+
+step "doppel -s demo start   (activate both clone sets, then the app: start_depends + blocking trigger)"
+doppel -s demo start
+
+step "doppel -s demo print status"
+doppel -s demo print status
+
+step "doppel -s demo sync update --rid sync#1   (refresh the archive-log clones: recreate, then activate)"
+doppel -s demo sync update --rid sync#1
+
+step "doppel -s demo sync resync   (refused: the service is up; resync would pull the data from under the app)"
+if doppel -s demo sync resync; then
+    echo "demo: the resync should have been refused" >&2; exit 1
+else
+    say "refused, as expected (exit $?); --force would override"
+fi
+
+step "doppel -s demo stop"
+doppel -s demo stop
+
+step "doppel -s demo sync resync   (the service is down now: recreate the clones from production)"
+doppel -s demo sync resync
+
+step "doppel -s demo print status   (the clones are re-established, not active: no longer usable until started)"
+doppel -s demo print status
+
+step "doppel -s demo start --dry-run   (what a start would run, without running it)"
+doppel -s demo start --dry-run
+
+step "Done"
+say "the lab stays in $lab: try 'LAB=$lab $bin/doppel --root $lab -s demo print status --format json'"
+say "log file: $lab/var/log/doppel/demo.log"

@@ -1,0 +1,36 @@
+//! The lab demo (the README's main command) runs end to end.
+
+use doppel_e2e::{target_dir, workspace_root};
+
+#[test]
+fn lab_demo_runs_end_to_end() {
+    let lab = tempfile::Builder::new().prefix("doppel-lab-").tempdir().unwrap();
+    let out = std::process::Command::new(workspace_root().join("examples/lab/demo.sh"))
+        .env("DOPPEL_LAB_BIN", target_dir())
+        .env("DOPPEL_LAB_ROOT", lab.path())
+        .env_remove("DOPPEL_DRIVER_PATH")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "demo failed\n{stdout}\n{stderr}");
+    // The walk-through happened, in order.
+    let steps = [
+        "doppel -s demo start",
+        "doppel -s demo sync update --rid sync#1",
+        "refused, as expected (exit 1)",
+        "doppel -s demo stop",
+        "doppel -s demo sync resync   (the service is down now",
+        "doppel -s demo start --dry-run",
+    ];
+    let mut pos = 0;
+    for s in steps {
+        let found = stdout[pos..].find(s).unwrap_or_else(|| panic!("{s:?} missing or out of order:\n{stdout}"));
+        pos += found;
+    }
+    assert!(stderr.contains("* DEMO.SYNC#0 - INFO - ") && stderr.contains("activate -i 20 -c 30 -consistent"), "{stderr}");
+    assert!(stderr.contains("refusing to resync the clones under a running service (use --force)"), "{stderr}");
+    assert!(stdout.contains("THE ARRAY IS SIMULATED") || stdout.contains("SIMULATED array"), "{stdout}");
+    let log = std::fs::read_to_string(lab.path().join("var/log/doppel/demo.log")).unwrap();
+    assert!(log.contains("* DEMO.APP#0 - INFO - reporting database started on the clone devices"), "{log}");
+}
