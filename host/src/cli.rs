@@ -54,6 +54,9 @@ pub enum Command {
         /// The driver type, e.g. sync.symclone
         #[arg(value_name = "GROUP.TYPE")]
         type_name: String,
+        /// Print the keyword reference in Markdown instead (docs/keywords/ is made of these)
+        #[arg(long)]
+        markdown: bool,
     },
     /// Check schedule expressions
     Schedule {

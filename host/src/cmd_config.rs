@@ -309,7 +309,7 @@ struct TemplateJson<'a> {
     template: &'a str,
 }
 
-pub fn template(ctx: &Context, type_name: &str) -> anyhow::Result<ExitCode> {
+pub fn template(ctx: &Context, type_name: &str, markdown: bool) -> anyhow::Result<ExitCode> {
     let registry = load_registry(ctx);
     let Some(driver) = registry.get(type_name) else {
         warn_skipped(ctx, &registry);
@@ -321,7 +321,11 @@ pub fn template(ctx: &Context, type_name: &str) -> anyhow::Result<ExitCode> {
         ))
         .into());
     };
-    let text = doppel_core::template::render(driver.manifest());
+    let text = if markdown {
+        doppel_core::template::render_markdown(driver.manifest())
+    } else {
+        doppel_core::template::render(driver.manifest())
+    };
     let mut out = std::io::stdout().lock();
     if ctx.format == Format::Json {
         writeln!(out, "{}", serde_json::to_string_pretty(&TemplateJson { type_name, template: &text })?)?;

@@ -76,7 +76,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     match cli.command {
         Command::Drivers { command } => cmd_drivers::run(&ctx, command),
-        Command::Template { type_name } => cmd_config::template(&ctx, &type_name),
+        Command::Template { type_name, markdown } => cmd_config::template(&ctx, &type_name, markdown),
         Command::Schedule { command } => cmd_schedule::run(&ctx, command),
         Command::Validate(args) => cmd_config::validate(&ctx, &args),
         Command::Print { what: PrintCommand::Config { args, eval } } => cmd_config::print_config(&ctx, &args, eval),

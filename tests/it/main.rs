@@ -1,5 +1,6 @@
 //! End-to-end tests of the doppel binary: one test binary, one module per area.
 
+mod docs;
 mod drivers;
 mod lab;
 mod config;
