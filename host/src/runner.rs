@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
+use std::os::unix::process::CommandExt as _;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -51,6 +52,8 @@ pub fn run_command(
     }
     let mut cmd = Command::new(program);
     cmd.args(&request.argv[1..]).envs(&request.env).stdout(Stdio::piped()).stderr(Stdio::piped());
+    // Its own process group, so a timeout or a cancellation kills everything it started.
+    cmd.process_group(0);
     cmd.stdin(if request.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     if let Some(cwd) = &request.cwd {
         cmd.current_dir(cwd);
@@ -73,17 +76,8 @@ pub fn run_command(
             let _ = stdin.write_all(text.as_bytes());
         });
     }
-    let reader = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut buf);
-            }
-            String::from_utf8_lossy(&buf).into_owned()
-        })
-    };
-    let out_thread = reader(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let err_thread = reader(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let out_reader = Reader::spawn(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let err_reader = Reader::spawn(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
     let deadline = request.timeout_secs.map(|s| Instant::now() + Duration::from_secs_f64(s));
     let mut timed_out = false;
     let mut killed = false;
@@ -98,13 +92,25 @@ pub fn run_command(
         }
         if timed_out || cancelled() {
             killed = true;
+            // The whole process group: a shell's children (`sleep 30; ...`) too,
+            // or they would keep the pipes open and the wait would go on.
+            // SAFETY: plain syscall on the group this child leads.
+            unsafe {
+                libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL);
+            }
             let _ = child.kill();
             break child.wait().ok();
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let stdout = out_thread.join().unwrap_or_default();
-    let stderr = err_thread.join().unwrap_or_default();
+    // A background process the command left behind (`app &` in a start script)
+    // may hold the pipes open for ever: read what comes within a grace period.
+    let grace = Instant::now() + OUTPUT_GRACE;
+    let (stdout, out_done) = out_reader.finish(grace);
+    let (stderr, err_done) = err_reader.finish(grace);
+    if !(out_done && err_done) {
+        log.log(rid, Level::Debug, "a process started by the command still holds its output open: not waiting for it");
+    }
     let exit_code = if killed { None } else { status.and_then(|s| s.code()) };
     let output = CommandOutput { exit_code, stdout, stderr, dry_run: false, timed_out };
     if !quiet && !output.stdout.trim().is_empty() {
@@ -132,6 +138,45 @@ pub fn run_command(
         log.log(rid, if quiet { Level::Debug } else { Level::Error }, &format!("{} {how}", program.rsplit('/').next().unwrap_or(program)));
     }
     Ok(output)
+}
+
+/// How long to keep reading a command's output after it exited.
+const OUTPUT_GRACE: Duration = Duration::from_secs(2);
+
+/// Reads a pipe on a thread into a shared buffer, so the caller can stop waiting.
+struct Reader {
+    buf: Arc<Mutex<Vec<u8>>>,
+    done: mpsc::Receiver<()>,
+}
+
+impl Reader {
+    fn spawn(pipe: Option<Box<dyn Read + Send>>) -> Reader {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let (tx, done) = mpsc::channel();
+        let shared = buf.clone();
+        std::thread::spawn(move || {
+            if let Some(mut p) = pipe {
+                let mut chunk = [0u8; 8192];
+                loop {
+                    match p.read(&mut chunk) {
+                        Ok(0) => break,
+                        Ok(n) => shared.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(&chunk[..n]),
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => break,
+                    }
+                }
+            }
+            let _ = tx.send(());
+        });
+        Reader { buf, done }
+    }
+
+    /// What was read, and whether the pipe was closed by `deadline`.
+    fn finish(self, deadline: Instant) -> (String, bool) {
+        let closed = self.done.recv_timeout(deadline.saturating_duration_since(Instant::now())).is_ok();
+        let bytes = std::mem::take(&mut *self.buf.lock().unwrap_or_else(|e| e.into_inner()));
+        (String::from_utf8_lossy(&bytes).into_owned(), closed)
+    }
 }
 
 /// The host services one resource's driver gets.
