@@ -403,8 +403,7 @@ impl Run {
     }
 
     fn service_avail(&self) -> Option<Status> {
-        let path = self.paths.service_state_dir(&self.svc.name).join("status.json");
-        self.last_avail.lock().ok().and_then(|g| *g).or_else(|| state::read_json::<ServiceStatus>(&path).ok().map(|s| s.avail))
+        self.last_avail.lock().ok().and_then(|g| *g)
     }
 }
 
@@ -465,6 +464,20 @@ pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
     let action = run.spec.action.clone();
     let mut outcome =
         ServiceOutcome { service: run.svc.name.clone(), action: action.clone(), ok: true, error: None, resources: Vec::new(), status: None };
+    // The cached status: what drivers get as the service's availability, and a
+    // corrupt file reported once (it is rewritten when the action ends).
+    let cache = status_cache(&run.paths, &run.svc.name);
+    let cached = match state::read_json::<ServiceStatus>(&cache) {
+        ReadOutcome::Ok(s) => Some(s.avail),
+        ReadOutcome::Missing => None,
+        ReadOutcome::Corrupt { error } => {
+            run.log.warn(None, &format!("status cache {} is corrupt ({error}): rebuilding it", cache.display()));
+            None
+        }
+    };
+    if let Ok(mut g) = run.last_avail.lock() {
+        *g = cached;
+    }
     if action == "status" {
         let r = run.clone();
         outcome.status = tokio::task::spawn_blocking(move || r.refresh_status()).await.ok();
