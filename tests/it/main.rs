@@ -5,3 +5,4 @@ mod drivers;
 mod lab;
 mod config;
 mod schedule;
+mod engine;
