@@ -6,3 +6,4 @@ mod lab;
 mod config;
 mod schedule;
 mod engine;
+mod packaging;

@@ -1,0 +1,154 @@
+//! `cargo xtask dist` (docs/packaging.md): install the host package and one driver
+//! package into a temporary root, and the installed doppel finds exactly that driver.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use doppel_e2e::{run, target_dir, workspace_root};
+
+fn have(tool: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success())
+}
+
+fn dpkg_deb(args: &[&str], deb: &Path) -> String {
+    let (code, stdout, stderr) = run(Command::new("dpkg-deb").args(args).arg(deb));
+    assert_eq!(code, 0, "dpkg-deb {args:?} {}: {stderr}", deb.display());
+    stdout
+}
+
+/// The one file in `dir` named `<package>_*.deb`.
+fn deb(dir: &Path, package: &str) -> PathBuf {
+    let found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(&format!("{package}_")))
+        .collect();
+    assert_eq!(found.len(), 1, "{package}: {found:?}");
+    found.into_iter().next().unwrap()
+}
+
+fn non_empty(root: &Path, rel: &str) {
+    let meta = std::fs::metadata(root.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    assert!(meta.len() > 0, "{rel} is empty");
+}
+
+#[test]
+fn dist_packages_install_and_the_installed_doppel_finds_exactly_its_drivers() {
+    if !have("dpkg-deb") {
+        eprintln!("SKIPPED: dpkg-deb is not installed (`apt-get install dpkg`; .ci/run does it)");
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    // Package what the test command built (target/debug, or target/release).
+    let profile = if target_dir().file_name().is_some_and(|n| n == "release") { "--release" } else { "--debug" };
+    let (code, stdout, stderr) = run(Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(workspace_root())
+        .args(["xtask", "dist", profile, "--no-build", "--out"])
+        .arg(out.path()));
+    assert_eq!(code, 0, "cargo xtask dist failed:\n{stdout}\n{stderr}");
+
+    // One package for the host, one per first-party driver (plugins/*), and nothing
+    // else: no test driver, no simulator.
+    let mut expected: Vec<String> = std::fs::read_dir(workspace_root().join("plugins"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("Cargo.toml").is_file())
+        .map(|p| format!("doppel-driver-{}", p.file_name().unwrap().to_str().unwrap().replace('_', "-")))
+        .chain(["doppel".to_owned()])
+        .collect();
+    expected.sort();
+    let mut debs: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".deb"))
+        .map(|n| n.split('_').next().unwrap().to_owned())
+        .collect();
+    debs.sort();
+    assert_eq!(debs, expected);
+
+    let host = deb(out.path(), "doppel");
+    let script = deb(out.path(), "doppel-driver-script");
+    let info = dpkg_deb(&["-I"], &host);
+    assert!(info.contains("\n Package: doppel\n"), "{info}");
+    assert!(info.contains("\n Provides: doppel-abi-1\n"), "{info}");
+    assert!(info.contains("conffiles"), "{info}");
+    let info = dpkg_deb(&["-I"], &script);
+    assert!(info.contains("\n Depends: doppel-abi-1\n"), "{info}");
+    let (code, conffiles, _) = run(Command::new("sh").arg("-c").arg(format!(
+        "dpkg-deb --ctrl-tarfile '{}' | tar -xOf - ./conffiles",
+        host.display()
+    )));
+    assert_eq!((code, conffiles.as_str()), (0, "/etc/doppel/doppel.toml\n"));
+
+    // The driver package holds its library and nothing else; everything belongs to root.
+    let contents = dpkg_deb(&["-c"], &script);
+    let files: Vec<&str> = contents.lines().filter(|l| !l.starts_with('d')).map(|l| l.split_whitespace().last().unwrap()).collect();
+    assert_eq!(files, ["./usr/lib/doppel/drivers/libdoppel_driver_script.so"], "{contents}");
+    for deb in [&host, &script] {
+        for line in dpkg_deb(&["-c"], deb).lines() {
+            assert!(line.split_whitespace().nth(1) == Some("root/root"), "{line}");
+        }
+    }
+
+    // Install the host and the script driver (extraction: what dpkg unpacks).
+    let root = tempfile::tempdir().unwrap();
+    for deb in [&host, &script] {
+        let (code, _, stderr) = run(Command::new("dpkg-deb").arg("-x").arg(deb).arg(root.path()));
+        assert_eq!(code, 0, "{stderr}");
+    }
+    let root = root.path();
+
+    // Nothing writable by group or others: the loader would refuse it.
+    fn check_modes(dir: &Path) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            let mode = std::fs::symlink_metadata(&p).unwrap().permissions().mode();
+            assert_eq!(mode & 0o022, 0, "{} has mode {:o}", p.display(), mode & 0o7777);
+            if p.is_dir() {
+                check_modes(&p);
+            }
+        }
+    }
+    check_modes(root);
+    let bin_mode = std::fs::metadata(root.join("usr/bin/doppel")).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(bin_mode, 0o755);
+    let lib_mode = std::fs::metadata(root.join("usr/lib/doppel/drivers/libdoppel_driver_script.so")).unwrap().permissions().mode();
+    assert_eq!(lib_mode & 0o7777, 0o644);
+
+    // The installed doppel, with no DOPPEL_DRIVER_PATH and the packaged example config
+    // (--root), finds its drivers in <prefix>/lib/doppel/drivers: exactly app.script.
+    let (code, stdout, stderr) = run(Command::new(root.join("usr/bin/doppel"))
+        .env_remove("DOPPEL_DRIVER_PATH")
+        .env_remove("DOPPEL_ROOT")
+        .arg("--root")
+        .arg(root)
+        .args(["drivers", "list", "--format", "json"]));
+    assert_eq!(code, 0, "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let types: Vec<&str> = doc["drivers"].as_array().unwrap().iter().map(|d| d["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["app.script"], "{stdout}");
+    assert_eq!(doc["skipped"], serde_json::json!([]), "{stdout}");
+    let path = doc["drivers"][0]["path"].as_str().unwrap();
+    assert_eq!(Path::new(path), root.join("usr/lib/doppel/drivers/libdoppel_driver_script.so").canonicalize().unwrap());
+
+    // Man pages, completions, the unit and the example config came with the host.
+    for rel in [
+        "usr/share/man/man1/doppel.1",
+        "usr/share/man/man1/doppel-drivers.1",
+        "usr/share/man/man1/doppel-drivers-list.1",
+        "usr/share/man/man1/doppel-sync-update.1",
+        "usr/share/man/man1/doppel-print-status.1",
+        "usr/share/bash-completion/completions/doppel",
+        "usr/share/zsh/vendor-completions/_doppel",
+        "usr/share/fish/vendor_completions.d/doppel.fish",
+        "lib/systemd/system/doppel.service",
+        "etc/doppel/doppel.toml",
+    ] {
+        non_empty(root, rel);
+    }
+    let man = std::fs::read_to_string(root.join("usr/share/man/man1/doppel-drivers.1")).unwrap();
+    assert!(man.contains(".TH doppel-drivers 1"), "{man}");
+    let unit = std::fs::read_to_string(root.join("lib/systemd/system/doppel.service")).unwrap();
+    assert!(unit.contains("ExecStart=/usr/bin/doppel daemon"), "{unit}");
+}
