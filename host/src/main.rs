@@ -3,6 +3,7 @@
 mod cli;
 mod cmd_actions;
 mod cmd_config;
+mod cmd_daemon;
 mod cmd_drivers;
 mod cmd_schedule;
 mod drivers;
@@ -81,8 +82,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => cmd_config::validate(&ctx, &args),
         Command::Print { what: PrintCommand::Config { args, eval } } => cmd_config::print_config(&ctx, &args, eval),
         Command::Print { what: PrintCommand::Status { args, refresh } } => cmd_actions::print_status(&ctx, &args, refresh),
-        Command::Print { what: PrintCommand::Schedule(_) } => anyhow::bail!("print schedule: not available yet"),
-        Command::Daemon { .. } => anyhow::bail!("daemon: not available yet"),
+        Command::Print { what: PrintCommand::Schedule(args) } => cmd_daemon::print_schedule(&ctx, &args),
+        Command::Daemon { once, now } => cmd_daemon::run(&ctx, once, now.as_deref()),
         Command::Start(a) => cmd_actions::run(&ctx, "start", &a),
         Command::Stop(a) => cmd_actions::run(&ctx, "stop", &a),
         Command::Provision(a) => cmd_actions::run(&ctx, "provision", &a),

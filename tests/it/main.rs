@@ -7,3 +7,4 @@ mod config;
 mod schedule;
 mod engine;
 mod packaging;
+mod daemon;

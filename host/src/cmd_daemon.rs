@@ -1,0 +1,1053 @@
+//! The scheduler: `doppel daemon [--once] [--now T]` and `doppel -s <svc> print schedule`.
+//!
+//! # Tasks
+//!
+//! Each service has these scheduled tasks (reference/opensvc.md §7.3):
+//!
+//! * `status`: refresh the status cache, on `DEFAULT.status_schedule` (default `@10`);
+//! * for each enabled resource with a `schedule` keyword whose driver implements the
+//!   action: `sync_update` (sync resources) or `run` (task resources), run in process
+//!   by the engine like `doppel -s <svc> sync update --rid <rid>`, with `scheduled`
+//!   set (an unmet `sync_update_depends` skips the resource with a log line) and a 1 s
+//!   lock wait;
+//! * for each enabled resource with `restart > 0`: a monitor that starts the resource
+//!   (`start --rid <rid>`) when its cached status is down, warn or stdby down, at most
+//!   `restart` times until it is seen up again. A non-standby resource is restarted
+//!   only while something of its service is up (avail up, warn or stdby up): after a
+//!   `doppel -s <svc> stop` everything is down and the daemon must not undo the stop.
+//!
+//! `~` schedules are seeded with `stable_seed("<svc>/<rid>/<nodename>")`
+//! (`<svc>/<action>/<nodename>` for service tasks), so tasks and nodes spread.
+//!
+//! # Records
+//!
+//! Under `var/lib/doppel/<svc>/scheduler/`: `last_<action>_<rid>` (`last_status` for
+//! the service task) holds the start of the last run (RFC 3339, written atomically when
+//! the task starts) and `last_<action>_<rid>.success` the start of the last run that
+//! succeeded (written when it ends). `allowed(now, last)` reads the former, so a failed
+//! run waits for its interval like a successful one (it is retried in the next window).
+//! A task that finds its lock busy records nothing and is tried again on the next tick.
+//! `restart_count_<rid>` counts the restarts of a resource since it was last up.
+//! G2's epoch-float content (`1714953600.123`) is still read.
+//!
+//! # Loop
+//!
+//! A tick every 10 s (sooner when a task is due earlier) reloads the service files
+//! that changed (all of them on SIGHUP), then starts the due tasks: the tasks of one
+//! service run one after the other, services run concurrently, and a task still
+//! running is not started again. An invalid service file costs one warning, then is
+//! ignored until it changes. SIGTERM or SIGINT: no new task starts, running ones get
+//! 60 s to finish (then their commands are killed), exit 0.
+//!
+//! Decisions go to the service log with rid `scheduler` (service tasks) or the
+//! resource's rid: `* DEMO.SYNC#0 - INFO - scheduled sync_update (schedule "00:00-01:00@61 mon")`.
+//! "Not due" decisions are logged at info with `--once`, at trace in the loop (every
+//! 10 s would drown the log).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use doppel_core::lock::{self, LockDomain};
+use doppel_core::node::NodeConfig;
+use doppel_core::paths::Paths;
+use doppel_core::plan::{self, Selection};
+use doppel_core::schedule::{Schedule, stable_seed};
+use doppel_core::service::{Origin, Resolved, ResourceDef, Service};
+use doppel_core::state;
+use doppel_plugin_api::{Level, Status};
+use jiff::{Timestamp, Zoned};
+use serde::Serialize;
+
+use crate::cli::{ActionArgs, Format};
+use crate::cmd_drivers::{load_registry, warn_skipped};
+use crate::drivers::Registry;
+use crate::engine::{self, ActionSpec, Run, ServiceOutcome};
+use crate::logger::ServiceLog;
+use crate::{Context, UsageError, services};
+
+/// The longest sleep between two ticks.
+const TICK: Duration = Duration::from_secs(10);
+/// How long a scheduled action waits for its lock before giving up until the next tick.
+const WAITLOCK: Duration = Duration::from_secs(1);
+/// How long running actions get to finish after SIGTERM before their commands are killed.
+const DRAIN: Duration = Duration::from_secs(60);
+/// How long killed actions get to wind down after that.
+const KILL_GRACE: Duration = Duration::from_secs(10);
+/// The rid of service-level log lines.
+const SCHEDULER: &str = "scheduler";
+
+// ---------------------------------------------------------------------------
+// Tasks of a service
+// ---------------------------------------------------------------------------
+
+/// A scheduled task: the service status, or a resource's `sync_update` / `run`.
+#[derive(Clone, Debug)]
+struct Task {
+    action: String,
+    /// `None` for service tasks.
+    rid: Option<String>,
+    /// The expression as written.
+    raw: String,
+    /// Where it came from: `demo.conf:7`, `default`.
+    source: String,
+    /// Parsed and seeded, or the parse error.
+    schedule: Result<Schedule, String>,
+}
+
+impl Task {
+    /// The rid log lines carry.
+    fn log_rid(&self) -> &str {
+        self.rid.as_deref().unwrap_or(SCHEDULER)
+    }
+
+    /// `last_status`, `last_sync_update_sync#0`.
+    fn stamp_name(&self) -> String {
+        match &self.rid {
+            Some(rid) => format!("last_{}_{rid}", self.action),
+            None => format!("last_{}", self.action),
+        }
+    }
+
+    fn key(&self, svc: &str) -> String {
+        format!("{svc}/{}/{}", self.action, self.rid.as_deref().unwrap_or(""))
+    }
+}
+
+/// A resource watched for restarts.
+#[derive(Clone, Debug)]
+struct RestartTask {
+    rid: String,
+    max: u32,
+    source: String,
+}
+
+impl RestartTask {
+    fn key(&self, svc: &str) -> String {
+        format!("{svc}/restart/{}", self.rid)
+    }
+}
+
+/// The scheduled action of a resource group, if it has one.
+fn scheduled_action(group: &str) -> Option<&'static str> {
+    match group {
+        "sync" => Some("sync_update"),
+        "task" => Some("run"),
+        _ => None,
+    }
+}
+
+/// `demo.conf:7`, `demo.conf:7 (schedule@n1)`, `default`.
+fn source_of(resolved: Option<&Resolved>, name: &str) -> String {
+    let short = |location: &str| -> String {
+        match location.rsplit_once(':') {
+            Some((file, line)) => {
+                let file = Path::new(file).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| file.to_owned());
+                format!("{file}:{line}")
+            }
+            None => location.to_owned(),
+        }
+    };
+    match resolved.map(|r| &r.origin) {
+        Some(Origin::File { location, key }) if key == name => short(location),
+        Some(Origin::File { location, key }) => format!("{} ({key})", short(location)),
+        Some(Origin::Inherited { location, key }) => format!("{} (DEFAULT {key})", short(location)),
+        Some(Origin::Default) | None => "default".to_owned(),
+    }
+}
+
+fn parse_seeded(raw: &str, seed_key: &str) -> Result<Schedule, String> {
+    Schedule::parse(raw).map(|s| s.with_seed(stable_seed(seed_key))).map_err(|e| e.to_string())
+}
+
+/// The tasks of a service, in the order they run: status, then each resource's task
+/// (natural rid order); and the restart monitors.
+fn tasks_of(svc: &Service, registry: &Registry) -> (Vec<Task>, Vec<RestartTask>) {
+    let mut tasks = Vec::new();
+    let status_resolved = svc.default_values.get("status_schedule");
+    tasks.push(Task {
+        action: "status".into(),
+        rid: None,
+        raw: svc.status_schedule.clone(),
+        source: source_of(status_resolved.filter(|r| r.value == svc.status_schedule), "status_schedule"),
+        schedule: parse_seeded(&svc.status_schedule, &format!("{}/status/{}", svc.name, svc.nodename)),
+    });
+    let mut resources: Vec<&ResourceDef> = svc.resources.iter().filter(|r| !r.disabled).collect();
+    resources.sort_by(|a, b| plan::natural_cmp(&a.rid, &b.rid));
+    let mut restarts = Vec::new();
+    for r in resources {
+        if let (Some(raw), Some(action)) = (&r.schedule, scheduled_action(&r.group)) {
+            let implemented = registry.get(&r.type_name).is_some_and(|d| d.manifest().find_action(action).is_some());
+            if implemented {
+                tasks.push(Task {
+                    action: action.to_owned(),
+                    rid: Some(r.rid.clone()),
+                    raw: raw.clone(),
+                    source: source_of(r.values.get("schedule"), "schedule"),
+                    schedule: parse_seeded(raw, &format!("{}/{}/{}", svc.name, r.rid, svc.nodename)),
+                });
+            }
+        }
+        if r.restart > 0 {
+            restarts.push(RestartTask { rid: r.rid.clone(), max: r.restart, source: source_of(r.values.get("restart"), "restart") });
+        }
+    }
+    (tasks, restarts)
+}
+
+// ---------------------------------------------------------------------------
+// Records
+// ---------------------------------------------------------------------------
+
+/// `var/lib/doppel/<svc>/scheduler/`.
+fn scheduler_dir(paths: &Paths, svc: &str) -> PathBuf {
+    paths.service_state_dir(svc).join("scheduler")
+}
+
+/// Reads a last-run record: RFC 3339, G2's epoch float, or a local `YYYY-MM-DD HH:MM:SS`.
+/// `None` when missing or unreadable.
+fn read_stamp(path: &Path) -> Option<Timestamp> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(ts) = text.parse::<Timestamp>() {
+        return Some(ts);
+    }
+    if let Ok(secs) = text.parse::<f64>() {
+        if secs.is_finite() {
+            return Timestamp::from_millisecond((secs * 1000.0) as i64).ok();
+        }
+    }
+    let dt = text.parse::<jiff::civil::DateTime>().ok()?;
+    dt.to_zoned(jiff::tz::TimeZone::system()).ok().map(|z| z.timestamp())
+}
+
+fn write_stamp(path: &Path, at: Timestamp) -> std::io::Result<()> {
+    let at = at.round(jiff::Unit::Second).unwrap_or(at);
+    state::write_atomic(path, format!("{at}\n").as_bytes())
+}
+
+/// RFC 3339 in UTC, to the second.
+fn utc(ts: Timestamp) -> String {
+    ts.round(jiff::Unit::Second).unwrap_or(ts).to_string()
+}
+
+fn in_zone(ts: Timestamp, like: &Zoned) -> Zoned {
+    ts.to_zoned(like.time_zone().clone())
+}
+
+/// The file content before a write, to put back when the task did not run after all.
+struct Previous {
+    path: PathBuf,
+    bytes: Option<Vec<u8>>,
+}
+
+impl Previous {
+    fn save(path: PathBuf) -> Previous {
+        let bytes = std::fs::read(&path).ok();
+        Previous { path, bytes }
+    }
+
+    fn restore(self) {
+        let _ = match self.bytes {
+            Some(b) => state::write_atomic(&self.path, &b),
+            None => std::fs::remove_file(&self.path).or(Ok(())),
+        };
+    }
+}
+
+// ---------------------------------------------------------------------------
+// print schedule
+// ---------------------------------------------------------------------------
+
+#[derive(Serialize)]
+struct RestartInfo {
+    max: u32,
+    count: u32,
+}
+
+#[derive(Serialize)]
+struct Row {
+    service: String,
+    action: String,
+    rid: Option<String>,
+    schedule: Option<String>,
+    source: String,
+    last_run: Option<String>,
+    last_success: Option<String>,
+    next_run: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    restart: Option<RestartInfo>,
+}
+
+fn read_count(path: &Path) -> u32 {
+    std::fs::read_to_string(path).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0)
+}
+
+fn restart_count_path(paths: &Paths, svc: &str, rid: &str) -> PathBuf {
+    scheduler_dir(paths, svc).join(format!("restart_count_{rid}"))
+}
+
+fn rows_of(paths: &Paths, svc: &Service, registry: &Registry, selection: &Selection, now: &Zoned) -> Vec<Row> {
+    let (tasks, restarts) = tasks_of(svc, registry);
+    let dir = scheduler_dir(paths, &svc.name);
+    let selected = |rid: &Option<String>| match rid {
+        None => selection.is_empty(),
+        Some(rid) => svc.resource(rid).is_some_and(|r| selection.matches(r)),
+    };
+    let mut rows = Vec::new();
+    for t in tasks.iter().filter(|t| selected(&t.rid)) {
+        let last = read_stamp(&dir.join(t.stamp_name()));
+        let success = read_stamp(&dir.join(format!("{}.success", t.stamp_name())));
+        let (next, error) = match &t.schedule {
+            Ok(s) => (s.next(now.clone(), last.map(|l| in_zone(l, now))).map(|z| utc(z.timestamp())), None),
+            Err(e) => (None, Some(e.clone())),
+        };
+        rows.push(Row {
+            service: svc.name.clone(),
+            action: t.action.clone(),
+            rid: t.rid.clone(),
+            schedule: Some(t.raw.clone()),
+            source: t.source.clone(),
+            last_run: last.map(utc),
+            last_success: success.map(utc),
+            next_run: next,
+            error,
+            restart: None,
+        });
+    }
+    for r in restarts.iter().filter(|r| selected(&Some(r.rid.clone()))) {
+        let stamp = format!("last_restart_{}", r.rid);
+        rows.push(Row {
+            service: svc.name.clone(),
+            action: "restart".into(),
+            rid: Some(r.rid.clone()),
+            schedule: None,
+            source: r.source.clone(),
+            last_run: read_stamp(&dir.join(&stamp)).map(utc),
+            last_success: read_stamp(&dir.join(format!("{stamp}.success"))).map(utc),
+            next_run: None,
+            error: None,
+            restart: Some(RestartInfo { max: r.max, count: read_count(&restart_count_path(paths, &svc.name, &r.rid)) }),
+        });
+    }
+    rows
+}
+
+fn render_rows(rows: &[Row]) -> String {
+    let header = ["SERVICE", "ACTION", "RID", "SCHEDULE", "SOURCE", "LAST RUN", "LAST SUCCESS", "NEXT RUN"];
+    let cells: Vec<[String; 8]> = rows
+        .iter()
+        .map(|r| {
+            let schedule = match (&r.schedule, &r.restart) {
+                (Some(s), _) => s.clone(),
+                (None, Some(i)) => format!("monitor ({}/{} restarts)", i.count, i.max),
+                (None, None) => "-".into(),
+            };
+            let next = match (&r.next_run, &r.error, &r.restart) {
+                (Some(n), _, _) => n.clone(),
+                (None, Some(_), _) => "invalid".into(),
+                (None, None, Some(_)) => "-".into(),
+                (None, None, None) => "never".into(),
+            };
+            [
+                r.service.clone(),
+                r.action.clone(),
+                r.rid.clone().unwrap_or_else(|| "-".into()),
+                schedule,
+                r.source.clone(),
+                r.last_run.clone().unwrap_or_else(|| "never".into()),
+                r.last_success.clone().unwrap_or_else(|| "never".into()),
+                next,
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |row: &[&str]| -> String {
+        let mut out = String::new();
+        for (i, (c, w)) in row.iter().zip(widths).enumerate() {
+            if i + 1 == row.len() {
+                out.push_str(c);
+            } else {
+                out.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        out.truncate(out.trim_end().len());
+        out.push('\n');
+        out
+    };
+    let mut out = line(&header);
+    for row in &cells {
+        out.push_str(&line(&row.iter().map(String::as_str).collect::<Vec<_>>()));
+    }
+    for r in rows {
+        if let Some(e) = &r.error {
+            out.push_str(&format!("error: {} {}: {e}\n", r.service, r.rid.as_deref().unwrap_or(&r.action)));
+        }
+    }
+    out
+}
+
+/// `doppel -s <svc> print schedule`.
+pub fn print_schedule(ctx: &Context, args: &ActionArgs) -> anyhow::Result<ExitCode> {
+    let names = services::selected(ctx, ctx.selector.as_deref())?;
+    let registry = load_registry(ctx);
+    warn_skipped(ctx, &registry);
+    let selection = Selection { rid: args.rid.clone(), tags: args.tags.clone(), subsets: args.subsets.clone() };
+    let now = Zoned::now();
+    let mut rows = Vec::new();
+    for name in &names {
+        let svc = services::load_valid(ctx, &registry, name)?;
+        rows.extend(rows_of(&ctx.paths, &svc, &registry, &selection, &now));
+    }
+    let mut out = std::io::stdout().lock();
+    if ctx.format == Format::Json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+    } else {
+        write!(out, "{}", render_rows(&rows))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------------------
+// The daemon
+// ---------------------------------------------------------------------------
+
+/// What every job shares.
+struct Shared {
+    paths: Paths,
+    node: NodeConfig,
+    registry: Arc<Registry>,
+    /// `--now`: the time of every decision and record.
+    fixed_now: Option<Zoned>,
+    once: bool,
+    /// Keys of the tasks started and not finished.
+    running: Mutex<HashSet<String>>,
+    /// SIGTERM/SIGINT seen: start nothing new.
+    stopping: AtomicBool,
+    /// Tasks that found their lock busy: not tried again before this instant.
+    backoff: Mutex<HashMap<String, std::time::Instant>>,
+}
+
+impl Shared {
+    fn now(&self) -> Zoned {
+        self.fixed_now.clone().unwrap_or_else(Zoned::now)
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
+    }
+
+    /// Marks `key` running; false if it already was.
+    fn claim(&self, key: String) -> bool {
+        self.running.lock().expect("lock").insert(key)
+    }
+
+    fn release(&self, key: &str) {
+        self.running.lock().expect("lock").remove(key);
+    }
+
+    /// A task found its lock busy: try it again on the next regular tick, not sooner.
+    fn back_off(&self, key: String) {
+        self.backoff.lock().expect("lock").insert(key, std::time::Instant::now() + TICK);
+    }
+
+    fn backing_off(&self, key: &str) -> bool {
+        let mut map = self.backoff.lock().expect("lock");
+        map.retain(|_, until| *until > std::time::Instant::now());
+        map.contains_key(key)
+    }
+}
+
+/// A service as the daemon knows it.
+struct Entry {
+    /// The file content it was loaded from.
+    bytes: Vec<u8>,
+    log: Arc<ServiceLog>,
+    /// `None`: invalid, ignored until the file changes.
+    loaded: Option<LoadedService>,
+}
+
+struct LoadedService {
+    svc: Arc<Service>,
+    tasks: Vec<Task>,
+    restarts: Vec<RestartTask>,
+}
+
+/// One piece of work of a job.
+enum Unit {
+    Task(Task),
+    Restart(RestartTask),
+}
+
+impl Unit {
+    fn key(&self, svc: &str) -> String {
+        match self {
+            Unit::Task(t) => t.key(svc),
+            Unit::Restart(r) => r.key(svc),
+        }
+    }
+}
+
+/// How a unit ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Done {
+    Ok,
+    /// Nothing to do, or skipped by a condition, or the lock was busy.
+    Skipped,
+    Failed,
+}
+
+struct Daemon<'a> {
+    ctx: &'a Context,
+    shared: Arc<Shared>,
+    level: Level,
+    services: BTreeMap<String, Entry>,
+    /// When the restart monitors last ran: they run once per regular tick, not on the
+    /// extra ticks that follow a finished job.
+    last_monitor: Option<std::time::Instant>,
+}
+
+impl Daemon<'_> {
+    /// Reloads the service files that changed (every file when `force`), drops the
+    /// removed ones.
+    fn reload(&mut self, force: bool) {
+        let dir = self.ctx.paths.services_dir();
+        let names = match doppel_core::service::list_services(&dir) {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("doppel daemon: warning: cannot list {}: {e}", dir.display());
+                return;
+            }
+        };
+        self.services.retain(|name, _| names.contains(name));
+        for name in names {
+            let Ok(bytes) = std::fs::read(self.ctx.paths.service_file(&name)) else { continue };
+            if let Some(e) = self.services.get(&name) {
+                if !force && e.bytes == bytes {
+                    continue;
+                }
+            }
+            let log = match self.services.get(&name) {
+                Some(e) => e.log.clone(),
+                None => ServiceLog::open(&self.ctx.paths.service_log(&name), &name, self.level),
+            };
+            let known = self.services.contains_key(&name);
+            let loaded = services::load(self.ctx, &self.shared.registry, &name, true);
+            let loaded = match (loaded.service, loaded.diagnostics.first()) {
+                (Some(svc), None) => {
+                    let (tasks, restarts) = tasks_of(&svc, &self.shared.registry);
+                    for t in &tasks {
+                        if let Err(e) = &t.schedule {
+                            log.warn(Some(t.log_rid()), &format!("{} will not be scheduled: {e}", t.action));
+                        }
+                    }
+                    if known {
+                        log.info(Some(SCHEDULER), "service file reloaded");
+                    }
+                    Some(LoadedService { svc: Arc::new(svc), tasks, restarts })
+                }
+                (_, first) => {
+                    let n = loaded.diagnostics.len().max(1);
+                    let first = first.map(|d| d.to_string()).unwrap_or_else(|| "cannot be loaded".into());
+                    log.warn(
+                        Some(SCHEDULER),
+                        &format!("invalid service file ({n} error(s), first: {first}): ignored until it changes"),
+                    );
+                    None
+                }
+            };
+            self.services.insert(name, Entry { bytes, log, loaded });
+        }
+    }
+
+    /// Starts the due tasks of every service as jobs. Returns when the next task is
+    /// due (among those not due now).
+    fn dispatch(&mut self, jobs: &mut tokio::task::JoinSet<bool>) -> Option<Zoned> {
+        let now = self.shared.now();
+        let monitor = self.shared.once || self.last_monitor.is_none_or(|t| t.elapsed() + Duration::from_millis(500) >= TICK);
+        if monitor {
+            self.last_monitor = Some(std::time::Instant::now());
+        }
+        let mut wake: Option<Zoned> = None;
+        let not_due_level = if self.shared.once { Level::Info } else { Level::Trace };
+        for (name, entry) in &self.services {
+            let Some(loaded) = &entry.loaded else { continue };
+            let svc = &loaded.svc;
+            let dir = scheduler_dir(&self.shared.paths, name);
+            // Status first (restarts read the cache it refreshes), then restarts, then
+            // the resource tasks.
+            let mut units = Vec::new();
+            let mut resource_units = Vec::new();
+            for task in &loaded.tasks {
+                if svc.disabled && task.rid.is_some() {
+                    continue;
+                }
+                let Ok(schedule) = &task.schedule else { continue };
+                let key = task.key(name);
+                if self.shared.running.lock().expect("lock").contains(&key) {
+                    entry.log.log(Some(task.log_rid()), Level::Trace, &format!("{} still running", task.action));
+                    continue;
+                }
+                if self.shared.backing_off(&key) {
+                    continue;
+                }
+                let last = read_stamp(&dir.join(task.stamp_name())).map(|l| in_zone(l, &now));
+                match schedule.allowed(now.clone(), last.clone()) {
+                    Ok(()) => {
+                        if self.shared.claim(key) {
+                            match task.rid {
+                                None => units.push(Unit::Task(task.clone())),
+                                Some(_) => resource_units.push(Unit::Task(task.clone())),
+                            }
+                        }
+                    }
+                    Err(reason) => {
+                        let next = schedule.next(now.clone(), last);
+                        let when = next.as_ref().map(|n| utc(n.timestamp())).unwrap_or_else(|| "never".into());
+                        entry.log.log(
+                            Some(task.log_rid()),
+                            not_due_level,
+                            &format!("skip {}: not due: {reason} (next run {when})", task.action),
+                        );
+                        if let Some(n) = next {
+                            if n > now && wake.as_ref().is_none_or(|w| n < *w) {
+                                wake = Some(n);
+                            }
+                        }
+                    }
+                }
+            }
+            if monitor && !svc.disabled {
+                for r in &loaded.restarts {
+                    if !self.shared.backing_off(&r.key(name)) && self.shared.claim(r.key(name)) {
+                        units.push(Unit::Restart(r.clone()));
+                    }
+                }
+            }
+            units.extend(resource_units);
+            if units.is_empty() {
+                continue;
+            }
+            let (shared, svc, log) = (self.shared.clone(), svc.clone(), entry.log.clone());
+            jobs.spawn(job(shared, svc, log, units));
+        }
+        wake
+    }
+}
+
+/// Runs the units of one service one after the other. False if one failed.
+async fn job(shared: Arc<Shared>, svc: Arc<Service>, log: Arc<ServiceLog>, units: Vec<Unit>) -> bool {
+    let mut ok = true;
+    for unit in units {
+        let key = unit.key(&svc.name);
+        if shared.stopping() {
+            let what = match &unit {
+                Unit::Task(t) => (t.log_rid().to_owned(), t.action.clone()),
+                Unit::Restart(r) => (r.rid.clone(), "restart".to_owned()),
+            };
+            log.info(Some(&what.0), &format!("daemon stopping: {} not started", what.1));
+            shared.release(&key);
+            continue;
+        }
+        let done = match &unit {
+            Unit::Task(t) if t.rid.is_none() => status_task(&shared, &svc, &log, t).await,
+            Unit::Task(t) => resource_task(&shared, &svc, &log, t).await,
+            Unit::Restart(r) => restart_task(&shared, &svc, &log, r).await,
+        };
+        shared.release(&key);
+        if done == Done::Failed {
+            ok = false;
+        }
+    }
+    ok
+}
+
+fn spec(action: &str, rid: Option<&str>) -> ActionSpec {
+    ActionSpec {
+        action: action.to_owned(),
+        selection: Selection { rid: rid.map(str::to_owned), ..Selection::default() },
+        waitlock: Some(WAITLOCK),
+        scheduled: true,
+        ..ActionSpec::default()
+    }
+}
+
+async fn run_engine(shared: &Arc<Shared>, svc: &Service, log: &Arc<ServiceLog>, spec: ActionSpec) -> ServiceOutcome {
+    let run = Run::new(svc.clone(), shared.paths.clone(), shared.registry.clone(), log.clone(), spec, &shared.node);
+    engine::run_service(run).await
+}
+
+/// The engine gave up waiting for the lock.
+fn lock_timed_out(outcome: &ServiceOutcome) -> bool {
+    !outcome.ok
+        && outcome.resources.is_empty()
+        && outcome.error.as_deref().is_some_and(|e| e.starts_with("timed out after") && e.contains(" lock of svc "))
+}
+
+/// Is the `domain` lock of the service busy? Then say so and retry on the next tick.
+fn lock_busy(shared: &Shared, svc: &Service, log: &ServiceLog, rid: &str, action: &str) -> bool {
+    let dir = shared.paths.service_state_dir(&svc.name);
+    let domain = LockDomain::for_action(action);
+    if !lock::is_locked(&dir, domain) {
+        return false;
+    }
+    let who = lock::holder(&dir, domain).map(|h| format!(" by {h}")).unwrap_or_default();
+    log.info(Some(rid), &format!("skip {action}: the {domain} lock is held{who}: retry on the next tick"));
+    true
+}
+
+async fn status_task(shared: &Arc<Shared>, svc: &Arc<Service>, log: &Arc<ServiceLog>, task: &Task) -> Done {
+    let dir = scheduler_dir(&shared.paths, &svc.name);
+    let stamp = dir.join(task.stamp_name());
+    let at = shared.now().timestamp();
+    log.info(Some(SCHEDULER), &format!("scheduled status (schedule {:?})", task.raw));
+    if let Err(e) = write_stamp(&stamp, at) {
+        log.warn(Some(SCHEDULER), &format!("cannot write {}: {e}", stamp.display()));
+    }
+    let outcome = run_engine(shared, svc, log, spec("status", None)).await;
+    if outcome.status.is_some() {
+        let _ = write_stamp(&dir.join(format!("{}.success", task.stamp_name())), at);
+        Done::Ok
+    } else {
+        log.error(Some(SCHEDULER), "scheduled status failed");
+        Done::Failed
+    }
+}
+
+async fn resource_task(shared: &Arc<Shared>, svc: &Arc<Service>, log: &Arc<ServiceLog>, task: &Task) -> Done {
+    let rid = task.rid.as_deref().expect("resource task");
+    let action = task.action.as_str();
+    if lock_busy(shared, svc, log, rid, action) {
+        shared.back_off(task.key(&svc.name));
+        return Done::Skipped;
+    }
+    let dir = scheduler_dir(&shared.paths, &svc.name);
+    let stamp = dir.join(task.stamp_name());
+    let previous = Previous::save(stamp.clone());
+    let at = shared.now().timestamp();
+    log.info(Some(rid), &format!("scheduled {action} (schedule {:?})", task.raw));
+    if let Err(e) = write_stamp(&stamp, at) {
+        log.warn(Some(rid), &format!("cannot write {}: {e}", stamp.display()));
+    }
+    let outcome = run_engine(shared, svc, log, spec(action, Some(rid))).await;
+    if lock_timed_out(&outcome) {
+        previous.restore();
+        shared.back_off(task.key(&svc.name));
+        log.info(Some(rid), &format!("skip {action}: {}: retry on the next tick", outcome.error.as_deref().unwrap_or("lock busy")));
+        return Done::Skipped;
+    }
+    match outcome.resources.iter().find(|r| r.rid == rid).map(|r| r.result) {
+        Some("ok") if outcome.ok => {
+            let _ = write_stamp(&dir.join(format!("{}.success", task.stamp_name())), at);
+            log.info(Some(rid), &format!("scheduled {action} succeeded"));
+            Done::Ok
+        }
+        Some("skipped") => Done::Skipped,
+        None if outcome.ok => {
+            log.info(Some(rid), &format!("scheduled {action}: nothing to do"));
+            Done::Skipped
+        }
+        _ => {
+            let why = outcome
+                .resources
+                .iter()
+                .find(|r| r.rid == rid)
+                .and_then(|r| r.message.clone())
+                .or(outcome.error.clone())
+                .unwrap_or_else(|| "error".into());
+            log.error(Some(rid), &format!("scheduled {action} failed: {why}"));
+            Done::Failed
+        }
+    }
+}
+
+async fn restart_task(shared: &Arc<Shared>, svc: &Arc<Service>, log: &Arc<ServiceLog>, task: &RestartTask) -> Done {
+    let rid = task.rid.as_str();
+    let Some(cache) = engine::read_status_cache(&shared.paths, &svc.name) else {
+        log.log(Some(rid), Level::Trace, "restart monitor: no status cache yet");
+        return Done::Skipped;
+    };
+    let Some(res) = cache.resources.iter().find(|r| r.rid == rid) else { return Done::Skipped };
+    let count_path = restart_count_path(&shared.paths, &svc.name, rid);
+    let count = read_count(&count_path);
+    match res.status {
+        Status::Down | Status::Warn | Status::StdbyDown => {}
+        Status::Up | Status::StdbyUp => {
+            if count > 0 {
+                let _ = std::fs::remove_file(&count_path);
+                log.info(Some(rid), &format!("{} again: restart count reset", res.status));
+            }
+            return Done::Skipped;
+        }
+        Status::NotApplicable | Status::Undef => return Done::Skipped,
+    }
+    let resource = svc.resource(rid);
+    let standby = resource.is_some_and(|r| r.standby);
+    if !standby && !matches!(cache.avail, Status::Up | Status::Warn | Status::StdbyUp) {
+        log.log(Some(rid), Level::Trace, &format!("{} but the service is {}: no restart", res.status, cache.avail));
+        return Done::Skipped;
+    }
+    if count >= task.max {
+        log.log(Some(rid), Level::Trace, &format!("{}: no restart left ({}/{})", res.status, count, task.max));
+        return Done::Skipped;
+    }
+    if lock_busy(shared, svc, log, rid, "start") {
+        shared.back_off(task.key(&svc.name));
+        return Done::Skipped;
+    }
+    let dir = scheduler_dir(&shared.paths, &svc.name);
+    let stamp = dir.join(format!("last_restart_{rid}"));
+    let previous = (Previous::save(stamp.clone()), Previous::save(count_path.clone()));
+    let at = shared.now().timestamp();
+    log.info(Some(rid), &format!("{}: restart {}/{} (start --rid {rid})", res.status, count + 1, task.max));
+    let _ = write_stamp(&stamp, at);
+    if let Err(e) = state::write_atomic(&count_path, format!("{}\n", count + 1).as_bytes()) {
+        log.warn(Some(rid), &format!("cannot write {}: {e}", count_path.display()));
+    }
+    let outcome = run_engine(shared, svc, log, spec("start", Some(rid))).await;
+    if lock_timed_out(&outcome) {
+        previous.0.restore();
+        previous.1.restore();
+        shared.back_off(task.key(&svc.name));
+        log.info(Some(rid), &format!("skip restart: {}: retry on the next tick", outcome.error.as_deref().unwrap_or("lock busy")));
+        return Done::Skipped;
+    }
+    let started = outcome.ok && outcome.resources.iter().any(|r| r.rid == rid && r.result == "ok");
+    let now_status = outcome.status.as_ref().and_then(|s| s.resources.iter().find(|r| r.rid == rid)).map(|r| r.status);
+    let up = matches!(now_status, Some(Status::Up | Status::StdbyUp));
+    if started {
+        let _ = write_stamp(&dir.join(format!("last_restart_{rid}.success")), at);
+    }
+    if started && up {
+        log.info(Some(rid), "restarted");
+        Done::Ok
+    } else {
+        let state = now_status.map(|s| s.to_string()).unwrap_or_else(|| "unknown".into());
+        if count + 1 >= task.max {
+            log.warn(Some(rid), &format!("restart {}/{} did not bring it up ({state}): no more restarts until it is up again", count + 1, task.max));
+        } else {
+            log.warn(Some(rid), &format!("restart {}/{} did not bring it up ({state})", count + 1, task.max));
+        }
+        Done::Failed
+    }
+}
+
+/// Waits for the running jobs; on a stop request, at most [`DRAIN`], then kills
+/// their commands and waits [`KILL_GRACE`] more. Returns false if a job failed.
+async fn drain(jobs: &mut tokio::task::JoinSet<bool>, signals: &mut Signals, shared: &Shared) -> bool {
+    let mut ok = true;
+    let mut deadline: Option<tokio::time::Instant> =
+        if shared.stopping() { Some(tokio::time::Instant::now() + DRAIN) } else { None };
+    loop {
+        if jobs.is_empty() {
+            return ok;
+        }
+        let timer = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            j = jobs.join_next() => {
+                if let Some(r) = j {
+                    ok &= r.unwrap_or(false);
+                }
+            }
+            s = signals.next() => {
+                if s == Sig::Hup {
+                    continue;
+                }
+                if shared.stopping() {
+                    // A second request: do not wait any longer.
+                    crate::runner::CANCELLED.store(true, Ordering::Relaxed);
+                    eprintln!("doppel daemon: stopping now: running commands are killed");
+                    deadline = Some(tokio::time::Instant::now() + KILL_GRACE);
+                } else {
+                    shared.stopping.store(true, Ordering::Relaxed);
+                    eprintln!("doppel daemon: {}: stopping: waiting up to {}s for the running actions", s.name(), DRAIN.as_secs());
+                    deadline = Some(tokio::time::Instant::now() + DRAIN);
+                }
+            }
+            () = timer => {
+                if crate::runner::cancelled() {
+                    eprintln!("doppel daemon: {} action(s) still running: exiting", jobs.len());
+                    jobs.abort_all();
+                    return ok;
+                }
+                crate::runner::CANCELLED.store(true, Ordering::Relaxed);
+                eprintln!("doppel daemon: running actions did not finish in {}s: killing their commands", DRAIN.as_secs());
+                deadline = Some(tokio::time::Instant::now() + KILL_GRACE);
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sig {
+    Term,
+    Int,
+    Hup,
+}
+
+impl Sig {
+    fn name(self) -> &'static str {
+        match self {
+            Sig::Term => "SIGTERM",
+            Sig::Int => "SIGINT",
+            Sig::Hup => "SIGHUP",
+        }
+    }
+}
+
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    async fn next(&mut self) -> Sig {
+        tokio::select! {
+            _ = self.term.recv() => Sig::Term,
+            _ = self.int.recv() => Sig::Int,
+            _ = self.hup.recv() => Sig::Hup,
+        }
+    }
+}
+
+/// `doppel daemon [--once] [--now T]`.
+pub fn run(ctx: &Context, once: bool, now: Option<&str>) -> anyhow::Result<ExitCode> {
+    let fixed_now = match now {
+        Some(text) => Some(
+            crate::cmd_schedule::parse_time(text).map_err(|e| UsageError(format!("invalid --now value {text:?}: {e}")))?,
+        ),
+        None => None,
+    };
+    let registry = Arc::new(load_registry(ctx));
+    warn_skipped(ctx, &registry);
+    let shared = Arc::new(Shared {
+        paths: ctx.paths.clone(),
+        node: ctx.node.clone(),
+        registry,
+        fixed_now,
+        once,
+        running: Mutex::new(HashSet::new()),
+        stopping: AtomicBool::new(false),
+        backoff: Mutex::new(HashMap::new()),
+    });
+    let mut daemon =
+        Daemon { ctx, shared: shared.clone(), level: engine::console_level(ctx.quiet, ctx.verbose), services: BTreeMap::new(), last_monitor: None };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let ok = runtime.block_on(async {
+        let mut signals = Signals::new()?;
+        let mut jobs = tokio::task::JoinSet::new();
+        if once {
+            daemon.reload(false);
+            daemon.dispatch(&mut jobs);
+            return anyhow::Ok(drain(&mut jobs, &mut signals, &shared).await);
+        }
+        if !ctx.quiet {
+            eprintln!("doppel daemon: started (pid {}, services in {})", std::process::id(), ctx.paths.services_dir().display());
+        }
+        let mut force = false;
+        loop {
+            daemon.reload(force);
+            force = false;
+            while let Some(r) = jobs.try_join_next() {
+                let _ = r;
+            }
+            let wake = daemon.dispatch(&mut jobs);
+            let now = Zoned::now();
+            let sleep = wake
+                .and_then(|w| Duration::try_from(w.timestamp().duration_since(now.timestamp())).ok())
+                .map_or(TICK, |d| d.clamp(Duration::from_millis(500), TICK));
+            tokio::select! {
+                () = tokio::time::sleep(sleep) => {}
+                // A finished job may make another task due (or free its lock): tick now.
+                Some(_) = jobs.join_next(), if !jobs.is_empty() => {}
+                s = signals.next() => match s {
+                    Sig::Hup => {
+                        if !ctx.quiet {
+                            eprintln!("doppel daemon: SIGHUP: reloading every service file");
+                        }
+                        force = true;
+                    }
+                    Sig::Term | Sig::Int => {
+                        shared.stopping.store(true, Ordering::Relaxed);
+                        if !ctx.quiet {
+                            eprintln!("doppel daemon: {}: stopping: waiting up to {}s for {} running job(s)", s.name(), DRAIN.as_secs(), jobs.len());
+                        }
+                        break;
+                    }
+                },
+            }
+        }
+        drain(&mut jobs, &mut signals, &shared).await;
+        if !ctx.quiet {
+            eprintln!("doppel daemon: stopped");
+        }
+        Ok(true)
+    })?;
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_read_rfc3339_and_g2_epochs() {
+        let dir = tempfile_dir();
+        let p = dir.join("last");
+        std::fs::write(&p, "2024-05-06T00:30:00Z\n").unwrap();
+        assert_eq!(read_stamp(&p), Some("2024-05-06T00:30:00Z".parse().unwrap()));
+        std::fs::write(&p, "1714955400.25\n").unwrap();
+        assert_eq!(read_stamp(&p).map(|t| t.as_second()), Some(1_714_955_400));
+        std::fs::write(&p, "garbage").unwrap();
+        assert_eq!(read_stamp(&p), None);
+        write_stamp(&p, "2024-05-06T00:30:00.7Z".parse().unwrap()).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "2024-05-06T00:30:01Z\n");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("doppel-daemon-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn sources_are_short() {
+        let r = Resolved {
+            value: "@10".into(),
+            origin: Origin::File { location: "/etc/doppel/services/demo.conf:7".into(), key: "schedule@n1".into() },
+        };
+        assert_eq!(source_of(Some(&r), "schedule"), "demo.conf:7 (schedule@n1)");
+        assert_eq!(source_of(None, "schedule"), "default");
+    }
+}
