@@ -713,10 +713,12 @@ impl Symclone {
         self.wait_for(Goal::Activable, pairs, timeout, request.dry_run, initial)?;
         self.host.run_checked(&CommandRequest::new(self.activate_argv(file)?))?;
         self.wait_for(Goal::Active, pairs, timeout, request.dry_run, None)?;
-        Ok(ActionOutcome {
-            messages: vec![format!("{} clone pair(s) activated", pairs.len())],
-            noop: false,
-        })
+        let message = if request.dry_run {
+            format!("would activate {} clone pair(s)", pairs.len())
+        } else {
+            format!("{} clone pair(s) activated", pairs.len())
+        };
+        Ok(ActionOutcome { messages: vec![message], noop: false })
     }
 
     fn resync(&self, pairs: &[Pair], file: &Path, request: &ActionRequest) -> Result<ActionOutcome, Error> {
@@ -778,7 +780,12 @@ impl Symclone {
             }
         }
         self.host.run_checked(&terminate)?;
-        Ok(ActionOutcome { messages: vec![format!("{} clone pair(s) restored", pairs.len())], noop: false })
+        let message = if request.dry_run {
+            format!("would restore {} clone pair(s)", pairs.len())
+        } else {
+            format!("{} clone pair(s) restored", pairs.len())
+        };
+        Ok(ActionOutcome { messages: vec![message], noop: false })
     }
 }
 

@@ -546,6 +546,7 @@ fn dry_run_start_does_not_wait() {
     let d = driver(&fake, &[]);
     let outcome = d.action(&ActionRequest { dry_run: true, ..request("start") }).unwrap();
     assert!(!outcome.noop);
+    assert_eq!(outcome.messages, ["would activate 2 clone pair(s)"]);
     assert_eq!(commands(&fake, &d), [QUERY.to_owned(), sc("-noprompt activate -i 20 -c 30 -consistent")]);
     let infos = fake.infos();
     assert!(infos.contains(&"dry-run: would wait for activable state (recreated, precopy or created, max 300s)".to_owned()), "{infos:?}");
@@ -629,7 +630,8 @@ fn update_recreates_then_activates() {
 fn dry_run_update_passes_both_commands_and_skips_waits() {
     let fake = Fake::new(true).with_state("Copied");
     let d = driver(&fake, &[("consistent", "no"), ("precopy", "no")]);
-    d.action(&ActionRequest { dry_run: true, ..request("sync_update") }).unwrap();
+    let outcome = d.action(&ActionRequest { dry_run: true, ..request("sync_update") }).unwrap();
+    assert_eq!(outcome.messages, ["would activate 2 clone pair(s)"]);
     assert_eq!(
         commands(&fake, &d),
         [
@@ -650,7 +652,8 @@ fn dry_run_update_passes_both_commands_and_skips_waits() {
 fn restore_restores_waits_and_terminates() {
     let fake = Fake::new(false).with_state("Copied");
     let d = driver(&fake, &[("restore_timeout", "5m")]);
-    d.action(&request("sync_restore")).unwrap();
+    let outcome = d.action(&request("sync_restore")).unwrap();
+    assert_eq!(outcome.messages, ["2 clone pair(s) restored"]);
     assert_eq!(
         commands(&fake, &d),
         [
@@ -699,7 +702,8 @@ fn restore_timeout_tells_how_to_terminate() {
 fn dry_run_restore_skips_the_wait() {
     let fake = Fake::new(true).with_state("Copied");
     let d = driver(&fake, &[]);
-    d.action(&ActionRequest { dry_run: true, ..request("sync_restore") }).unwrap();
+    let outcome = d.action(&ActionRequest { dry_run: true, ..request("sync_restore") }).unwrap();
+    assert_eq!(outcome.messages, ["would restore 2 clone pair(s)"]);
     assert_eq!(commands(&fake, &d), [QUERY.to_owned(), sc("-noprompt restore"), sc("-noprompt terminate -restored")]);
     assert!(fake.infos().contains(&"dry-run: would wait for restored state (max 300s)".to_owned()));
 }
