@@ -8,3 +8,4 @@ mod schedule;
 mod engine;
 mod packaging;
 mod daemon;
+mod symclone;

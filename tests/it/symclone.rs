@@ -1,0 +1,667 @@
+//! `sync.symclone` end to end (issue 5, item 7): the real `doppel` binary and its
+//! symclone driver against the SYMCLI simulator (tests/sim), for every action,
+//! `--dry-run`, each status case and the failures the simulator can inject.
+//!
+//! Every test has its own root and its own simulated array 000197900123 with
+//! devices 00B60..00B65 and an instant copy (`--copy-seconds 0`). The clone
+//! sessions are created beforehand with the simulator, as an array admin would
+//! (`symclone -f <file> create -differential -precopy`): doppel drives them, it
+//! does not create them.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use doppel_e2e::{TestContext, doppel_snapshot, run, target_dir};
+
+const SID: &str = "000197900123";
+
+/// sync#0 on two pairs, no application.
+const SYNC0: &str = "
+[DEFAULT]
+nodes = n1
+
+[sync#0]
+type = symclone
+symid = 000197900123
+pairs = 00B60:00B61 00B62:00B63
+";
+
+/// sync#0 and an `app.script` application using the clones (up while
+/// `<root>/app.state` exists).
+const WITH_APP: &str = "
+[DEFAULT]
+nodes = n1
+
+[sync#0]
+type = symclone
+symid = 000197900123
+pairs = 00B60:00B61 00B62:00B63
+
+[app#0]
+type = script
+start = @ROOT@/app.sh start
+stop = @ROOT@/app.sh stop
+check = @ROOT@/app.sh check
+";
+
+struct Sym {
+    ctx: TestContext,
+}
+
+impl Sym {
+    /// A root on node n1 whose symclone tools are the simulators, with the array.
+    fn new() -> Sym {
+        Sym::with_bin(&target_dir().display().to_string())
+    }
+
+    /// Same, with `bin` as the driver's tool directory.
+    fn with_bin(bin: &str) -> Sym {
+        let mut ctx = TestContext::new();
+        ctx.write("etc/doppel/doppel.toml", &format!("nodename = \"n1\"\n\n[driver.symclone]\nbin = \"{bin}\"\n"));
+        let sim_root = ctx.root().join("sim").display().to_string();
+        ctx.env("DOPPEL_SIM_ROOT", sim_root);
+        ctx.env("DOPPEL_SIM_TIME_SCALE", "0.01");
+        ctx.env("DOPPEL_SYMCLONE_POLL_MS", "50");
+        let s = Sym { ctx };
+        s.sim_ok("symsim", &["array", "create", SID, "--devs", "00B60:00B65", "--copy-seconds", "0"]);
+        s
+    }
+
+    fn root(&self) -> String {
+        self.ctx.root().display().to_string()
+    }
+
+    /// The pairs file doppel keeps for `rid` of `svc`.
+    fn pairs_file(&self, svc: &str, rid: &str) -> PathBuf {
+        self.ctx.root().join(format!("var/lib/doppel/{svc}/{rid}/pairs"))
+    }
+
+    /// Writes a service file (`@ROOT@` is the root) and the app script.
+    fn service(&self, name: &str, text: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let app = self.ctx.write(
+            "app.sh",
+            "#!/bin/sh\nstate=\"$(dirname \"$0\")/app.state\"\ncase \"$1\" in\n  start) echo \"app started\"; touch \"$state\" ;;\n  stop) echo \"app stopped\"; rm -f \"$state\" ;;\n  check) test -f \"$state\" ;;\nesac\n",
+        );
+        std::fs::set_permissions(&app, std::fs::Permissions::from_mode(0o755)).unwrap();
+        self.ctx.service(name, &text.replace("@ROOT@", &self.root()));
+    }
+
+    /// A simulator tool (`symsim`, `symclone`, `symdev`) with the test's environment.
+    fn sim(&self, tool: &str, args: &[&str]) -> (i32, String, String) {
+        let mut cmd = Command::new(target_dir().join(tool));
+        cmd.env_clear();
+        for key in ["PATH", "HOME", "LANG", "TZ"] {
+            if let Some(v) = std::env::var_os(key) {
+                cmd.env(key, v);
+            }
+        }
+        for (k, v) in &self.ctx.envs {
+            cmd.env(k, v);
+        }
+        cmd.current_dir(self.ctx.root());
+        cmd.args(args);
+        run(&mut cmd)
+    }
+
+    fn sim_ok(&self, tool: &str, args: &[&str]) -> String {
+        let (code, stdout, stderr) = self.sim(tool, args);
+        assert_eq!(code, 0, "{tool} {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+        stdout
+    }
+
+    /// Creates differential precopy clone sessions for `pairs` (`src:dst`), through
+    /// a device file as the driver uses.
+    fn create_sessions(&self, pairs: &[&str]) {
+        let text: Vec<String> = pairs.iter().map(|p| p.replace(':', " ")).collect();
+        let file = self.ctx.write(&format!("setup-{}", pairs.join("_").replace(':', "-")), &text.join("\n"));
+        let file = file.display().to_string();
+        self.sim_ok("symclone", &["-sid", SID, "-f", &file, "create", "-differential", "-precopy", "-noprompt"]);
+    }
+
+    /// Activates the clones of `pairs` behind doppel's back.
+    fn activate_directly(&self, pairs: &[&str]) {
+        let text: Vec<String> = pairs.iter().map(|p| p.replace(':', " ")).collect();
+        let file = self.ctx.write("direct-pairs", &text.join("\n"));
+        self.sim_ok("symclone", &["-sid", SID, "-f", &file.display().to_string(), "-noprompt", "activate"]);
+    }
+
+    /// `symsim array show`: the whole JSON document.
+    fn array(&self) -> serde_json::Value {
+        serde_json::from_str(&self.sim_ok("symsim", &["array", "show", SID])).expect("array JSON")
+    }
+
+    /// `<tgt> <state>` of every clone session, from `symsim array show`.
+    fn states(&self) -> Vec<String> {
+        let doc = self.array();
+        doc["pairs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| format!("{} {}", p["tgt"].as_str().unwrap(), p["state"].as_str().unwrap()))
+            .collect()
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        self.ctx.doppel(args)
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        run(&mut self.cmd(args))
+    }
+
+    /// Runs doppel expecting exit 0; returns stderr (the log).
+    fn ok(&self, args: &[&str]) -> String {
+        let (code, stdout, stderr) = self.run(args);
+        assert_eq!(code, 0, "doppel {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+        stderr
+    }
+
+    /// Runs doppel expecting exit `want`; returns stderr.
+    fn fails(&self, args: &[&str], want: i32) -> String {
+        let (code, stdout, stderr) = self.run(args);
+        assert_eq!(code, want, "doppel {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+        stderr
+    }
+
+    /// The refreshed status of one resource (JSON).
+    fn resource_status(&self, svc: &str, rid: &str) -> serde_json::Value {
+        let (code, stdout, stderr) = self.run(&["-s", svc, "print", "status", "--refresh", "--format", "json"]);
+        assert_eq!(code, 0, "{stderr}");
+        let doc: serde_json::Value = serde_json::from_str(&stdout).expect("status JSON");
+        doc[0]["resources"].as_array().unwrap().iter().find(|r| r["rid"] == rid).expect(rid).clone()
+    }
+
+    /// `<level>: <text>` of every message of a resource status.
+    fn messages(status: &serde_json::Value) -> Vec<String> {
+        status["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| format!("{}: {}", m["level"].as_str().unwrap(), m["text"].as_str().unwrap()))
+            .collect()
+    }
+
+    /// `<bin>/symclone -sid <SID> -f <pairs file of rid> <args>`.
+    fn symclone_cmd(&self, svc: &str, rid: &str, args: &str) -> String {
+        format!("{}/symclone -sid {SID} -f {} {args}", target_dir().display(), self.pairs_file(svc, rid).display())
+    }
+
+    /// The log line of that command.
+    fn symclone_line(&self, svc: &str, rid: &str, args: &str) -> String {
+        format!("* {}.{} - INFO - {}", svc.to_uppercase(), rid.to_uppercase(), self.symclone_cmd(svc, rid, args))
+    }
+}
+
+fn has_line(log: &str, line: &str) -> bool {
+    log.lines().any(|l| l == line)
+}
+
+#[track_caller]
+fn assert_line(log: &str, line: &str) {
+    assert!(has_line(log, line), "missing line {line:?} in:\n{log}");
+}
+
+/// Asserts that `lines` appear in `log` as whole lines, in this order.
+#[track_caller]
+fn assert_lines_in_order(log: &str, lines: &[&str]) {
+    let all: Vec<&str> = log.lines().collect();
+    let mut pos = 0;
+    for want in lines {
+        match all[pos..].iter().position(|l| l == want) {
+            Some(i) => pos += i + 1,
+            None => panic!("line {want:?} missing or out of order in:\n{log}"),
+        }
+    }
+}
+
+// --- actions ---------------------------------------------------------------------------------
+
+#[test]
+fn start_activates_the_clones_then_has_nothing_to_do() {
+    let s = Sym::new();
+    s.service("svc", SYNC0);
+    s.create_sessions(&["00B60:00B61", "00B62:00B63"]);
+    assert_eq!(s.states(), ["00B61 Precopy", "00B63 Precopy"]);
+    doppel_snapshot!(s.ctx, "symclone_start", s.cmd(&["-s", "svc", "start"]));
+    assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied"]);
+    // The pairs file: one `<src> <dst>` line per pair, no trailing newline.
+    assert_eq!(std::fs::read_to_string(s.pairs_file("svc", "sync#0")).unwrap(), "00B60 00B61\n00B62 00B63");
+    // The log file holds the exact command line too.
+    let log = std::fs::read_to_string(s.ctx.root().join("var/log/doppel/svc.log")).unwrap();
+    assert!(
+        log.contains(&s.symclone_line("svc", "sync#0", "-noprompt activate -i 20 -c 30 -consistent")),
+        "{log}"
+    );
+
+    let before = s.array()["sessions"].clone();
+    let log = s.ok(&["-s", "svc", "start"]);
+    assert_eq!(log, "* SVC.SYNC#0 - INFO - symclone target devices are already active\n");
+    assert_eq!(s.array()["sessions"], before, "a second start changes nothing");
+}
+
+#[test]
+fn sync_break_activates_the_clones() {
+    let s = Sym::new();
+    s.service("svc", SYNC0);
+    s.create_sessions(&["00B60:00B61", "00B62:00B63"]);
+    let log = s.ok(&["-s", "svc", "sync", "break"]);
+    assert_lines_in_order(
+        &log,
+        &[
+            &s.symclone_line("svc", "sync#0", "-noprompt activate -i 20 -c 30 -consistent"),
+            "* SVC.SYNC#0 - INFO - 2 clone pair(s) activated",
+        ],
+    );
+    assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied"]);
+    let log = s.ok(&["-s", "svc", "sync", "break"]);
+    assert_eq!(log, "* SVC.SYNC#0 - INFO - symclone target devices are already active\n");
+}
+
+#[test]
+fn sync_update_recreates_then_activates_and_honours_consistent_and_precopy() {
+    let s = Sym::new();
+    s.service(
+        "svc",
+        &format!("{SYNC0}\n[sync#1]\ntype = symclone\nsymid = {SID}\npairs = 00B64:00B65\nconsistent = false\nprecopy = false\n"),
+    );
+    s.create_sessions(&["00B60:00B61", "00B62:00B63", "00B64:00B65"]);
+    s.ok(&["-s", "svc", "start"]);
+    let first = s.array()["sessions"].clone();
+
+    let log = s.ok(&["-s", "svc", "sync", "update"]);
+    assert_lines_in_order(
+        &log,
+        &[
+            &s.symclone_line("svc", "sync#0", "-noprompt recreate -i 20 -c 30 -precopy"),
+            &s.symclone_line("svc", "sync#0", "-noprompt activate -i 20 -c 30 -consistent"),
+            "* SVC.SYNC#0 - INFO - 2 clone pair(s) activated",
+            // consistent = false and precopy = false drop the flags.
+            &s.symclone_line("svc", "sync#1", "-noprompt recreate -i 20 -c 30"),
+            &s.symclone_line("svc", "sync#1", "-noprompt activate -i 20 -c 30"),
+            "* SVC.SYNC#1 - INFO - 1 clone pair(s) activated",
+        ],
+    );
+    assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied", "00B65 Copied"]);
+    // A new point in time: every session was acted upon again.
+    let second = s.array()["sessions"].clone();
+    for (a, b) in first.as_array().unwrap().iter().zip(second.as_array().unwrap()) {
+        assert!(b["last_action"].as_f64() > a["last_action"].as_f64(), "{a} -> {b}");
+    }
+    assert_eq!(std::fs::read_to_string(s.pairs_file("svc", "sync#1")).unwrap(), "00B64 00B65");
+}
+
+#[test]
+fn sync_resync_is_refused_while_the_service_is_up() {
+    let s = Sym::new();
+    s.service("svc", WITH_APP);
+    s.create_sessions(&["00B60:00B61", "00B62:00B63"]);
+    let log = s.ok(&["-s", "svc", "start"]);
+    assert_line(&log, "* SVC.APP#0 - INFO - app started");
+    assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied"]);
+
+    // Up: refused, nothing runs.
+    let log = s.fails(&["-s", "svc", "sync", "resync"], 1);
+    assert_eq!(
+        log,
+        "* SVC.SYNC#0 - ERROR - service is up: refusing to resync the clones under a running service (use --force)\n\
+         * SVC - ERROR - 'sync_resync' action stopped on execution error: sync#0: service is up: refusing to resync the clones under a running service (use --force)\n\
+         doppel: svc: sync resync failed: sync#0: service is up: refusing to resync the clones under a running service (use --force)\n"
+    );
+    assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied"]);
+
+    // Down: allowed.
+    s.ok(&["-s", "svc", "stop"]);
+    let log = s.ok(&["-s", "svc", "sync", "resync"]);
+    assert_line(&log, &s.symclone_line("svc", "sync#0", "-noprompt recreate -i 20 -c 30 -precopy"));
+    assert_eq!(s.states(), ["00B61 Precopy", "00B63 Precopy"]);
+    // Already recreated: nothing to do.
+    let log = s.ok(&["-s", "svc", "sync", "resync"]);
+    assert_eq!(log, "* SVC.SYNC#0 - INFO - symclone are already recreated\n");
+
+    // Up again, with --force: allowed, with a warning.
+    s.ok(&["-s", "svc", "start"]);
+    assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied"]);
+    let log = s.ok(&["-s", "svc", "sync", "resync", "--force"]);
+    assert_lines_in_order(
+        &log,
+        &[
+            "* SVC.SYNC#0 - WARNING - service is up: resyncing the clones anyway (--force)",
+            &s.symclone_line("svc", "sync#0", "-noprompt recreate -i 20 -c 30 -precopy"),
+        ],
+    );
+    assert_eq!(s.states(), ["00B61 Precopy", "00B63 Precopy"]);
+}
+
+#[test]
+fn sync_restore_restores_waits_and_terminates() {
+    let s = Sym::new();
+    s.service("svc", SYNC0);
+    s.create_sessions(&["00B60:00B61", "00B62:00B63"]);
+    // Not active yet: refused before any command.
+    let log = s.fails(&["-s", "svc", "sync", "restore"], 1);
+    assert!(
+        log.ends_with("doppel: svc: sync restore failed: sync#0: 00B60:00B61, 00B62:00B63 not in active state (copied, copyinprog or copyonaccess)\n"),
+        "{log}"
+    );
+    assert!(!log.contains("restore\n"), "{log}");
+
+    s.ok(&["-s", "svc", "start"]);
+    let before = s.array()["sessions"].clone();
+    let log = s.ok(&["-s", "svc", "sync", "restore"]);
+    assert_lines_in_order(
+        &log,
+        &[
+            &s.symclone_line("svc", "sync#0", "-noprompt restore"),
+            "* SVC.SYNC#0 - INFO - waiting for restored state (max 300s)",
+            &s.symclone_line("svc", "sync#0", "verify -restored -i 10 -c 30"),
+            &s.symclone_line("svc", "sync#0", "-noprompt terminate -restored"),
+            "* SVC.SYNC#0 - INFO - 2 clone pair(s) restored",
+        ],
+    );
+    assert!(log.contains("are in 'Restored' state."), "{log}");
+    // The restore session is terminated: the clone sessions stay, Copied again.
+    assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied"]);
+    let after = s.array()["sessions"].clone();
+    assert_eq!(after.as_array().unwrap().len(), 2);
+    for (a, b) in before.as_array().unwrap().iter().zip(after.as_array().unwrap()) {
+        assert!(b["last_action"].as_f64() > a["last_action"].as_f64(), "{a} -> {b}");
+    }
+    // symdev agrees.
+    let xml = s.sim_ok("symdev", &["-sid", SID, "list", "-v", "-devs", "00B61,00B63", "-output", "xml_e"]);
+    assert_eq!(xml.matches("<state>Copied</state>").count(), 2, "{xml}");
+    assert!(!xml.contains("Restored"), "{xml}");
+}
+
+#[test]
+fn dry_run_logs_the_commands_and_changes_nothing() {
+    let s = Sym::new();
+    s.service("svc", SYNC0);
+    s.create_sessions(&["00B60:00B61", "00B62:00B63"]);
+    let pristine = s.array()["sessions"].clone();
+
+    doppel_snapshot!(s.ctx, "symclone_start_dry_run", s.cmd(&["-s", "svc", "start", "--dry-run"]));
+    assert_eq!(s.array()["sessions"], pristine);
+    assert_eq!(s.states(), ["00B61 Precopy", "00B63 Precopy"]);
+
+    // The read-only query runs under --dry-run (-v shows it, without "dry-run:").
+    let log = s.ok(&["-s", "svc", "sync", "break", "--dry-run", "-v"]);
+    let query = format!(
+        "* SVC.SYNC#0 - DEBUG - {}/symdev -sid {SID} list -v -devs 00B61,00B63 -output xml_e",
+        target_dir().display()
+    );
+    assert_line(&log, &query);
+    assert!(!log.contains("activated"), "{log}");
+    assert_eq!(s.array()["sessions"], pristine);
+
+    // Active clones: the query tells there is nothing to do, dry-run or not.
+    s.ok(&["-s", "svc", "start"]);
+    let active = s.array()["sessions"].clone();
+    let log = s.ok(&["-s", "svc", "start", "--dry-run"]);
+    assert_eq!(log, "* SVC.SYNC#0 - INFO - symclone target devices are already active\n");
+
+    let dry = |args: &str| format!("* SVC.SYNC#0 - INFO - dry-run: {}", s.symclone_cmd("svc", "sync#0", args));
+    let log = s.ok(&["-s", "svc", "sync", "update", "--dry-run"]);
+    assert_lines_in_order(
+        &log,
+        &[
+            &dry("-noprompt recreate -i 20 -c 30 -precopy"),
+            "* SVC.SYNC#0 - INFO - dry-run: would wait for activable state (recreated, precopy or created, max 300s)",
+            &dry("-noprompt activate -i 20 -c 30 -consistent"),
+            "* SVC.SYNC#0 - INFO - dry-run: would wait for active state (copied, copyinprog or copyonaccess, max 300s)",
+            "* SVC.SYNC#0 - INFO - would activate 2 clone pair(s)",
+        ],
+    );
+    let log = s.ok(&["-s", "svc", "sync", "resync", "--dry-run"]);
+    assert_eq!(log, format!("{}\n", dry("-noprompt recreate -i 20 -c 30 -precopy")));
+    let log = s.ok(&["-s", "svc", "sync", "restore", "--dry-run"]);
+    assert_eq!(
+        log,
+        format!(
+            "{}\n* SVC.SYNC#0 - INFO - dry-run: would wait for restored state (max 300s)\n{}\n* SVC.SYNC#0 - INFO - would restore 2 clone pair(s)\n",
+            dry("-noprompt restore"),
+            dry("-noprompt terminate -restored")
+        )
+    );
+    assert_eq!(s.array()["sessions"], active, "no dry-run changed the array");
+    assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied"]);
+
+    // Recreated clones: `sync update --dry-run` runs the read-only verify and skips
+    // the recreate.
+    s.ok(&["-s", "svc", "sync", "resync"]);
+    let recreated = s.array()["sessions"].clone();
+    let log = s.ok(&["-s", "svc", "sync", "update", "--dry-run"]);
+    assert_lines_in_order(
+        &log,
+        &["* SVC.SYNC#0 - INFO - symclone are already recreated", &dry("-noprompt activate -i 20 -c 30 -consistent")],
+    );
+    assert!(!log.contains("recreate -i"), "{log}");
+    assert_eq!(s.array()["sessions"], recreated);
+}
+
+// --- status ----------------------------------------------------------------------------------
+
+#[test]
+fn status_is_down_without_clone_sessions() {
+    let s = Sym::new();
+    s.service("svc", SYNC0);
+    let st = s.resource_status("svc", "sync#0");
+    assert_eq!(st["status"], "down");
+    assert_eq!(Sym::messages(&st), ["info: no clone session"]);
+}
+
+#[test]
+fn status_warns_when_part_of_the_cloneset_is_active() {
+    let s = Sym::new();
+    s.service("svc", SYNC0);
+    s.create_sessions(&["00B60:00B61", "00B62:00B63"]);
+    s.activate_directly(&["00B62:00B63"]);
+    assert_eq!(s.states(), ["00B61 Precopy", "00B63 Copied"]);
+    let st = s.resource_status("svc", "sync#0");
+    assert_eq!(st["status"], "warn");
+    assert_eq!(Sym::messages(&st), ["warn: cloneset has 1/2 active devs"]);
+}
+
+#[test]
+fn status_is_up_with_the_last_sync() {
+    let s = Sym::new();
+    s.service("svc", SYNC0);
+    s.create_sessions(&["00B60:00B61", "00B62:00B63"]);
+    s.ok(&["-s", "svc", "start"]);
+    let st = s.resource_status("svc", "sync#0");
+    assert_eq!(st["status"], "up");
+    let messages = Sym::messages(&st);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let re = regex::Regex::new(r"^info: Last sync on \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$").unwrap();
+    assert!(re.is_match(&messages[0]), "{messages:?}");
+    assert!(st["last_sync"].as_str().unwrap().starts_with(&messages[0][19..29]), "{st}");
+    doppel_snapshot!(s.ctx, "symclone_status_up", s.cmd(&["-s", "svc", "print", "status"]));
+}
+
+/// doppel ages the last sync against the real clock. The simulator's clock offset
+/// only changes the `last_action` of the actions run while it is set: advancing it
+/// afterwards (`symsim clock advance`) does not age an existing sync. So the sync is
+/// made 3 minutes in the past (`symsim clock set -- -180`), then the clock reset.
+#[test]
+fn status_warns_when_the_last_sync_is_older_than_sync_max_delay() {
+    let s = Sym::new();
+    s.service("svc", &format!("{SYNC0}sync_max_delay = 1\n"));
+    s.create_sessions(&["00B60:00B61", "00B62:00B63"]);
+    s.ok(&["-s", "svc", "start"]);
+    s.sim_ok("symsim", &["clock", "advance", "120"]);
+    assert_eq!(s.resource_status("svc", "sync#0")["status"], "up", "clock advance does not age a sync");
+    s.sim_ok("symsim", &["clock", "reset"]);
+
+    s.sim_ok("symsim", &["clock", "set", "--", "-180"]);
+    s.ok(&["-s", "svc", "sync", "update"]);
+    s.sim_ok("symsim", &["clock", "reset"]);
+    let st = s.resource_status("svc", "sync#0");
+    assert_eq!(st["status"], "warn", "{st}");
+    let messages = Sym::messages(&st);
+    let re = regex::Regex::new(r"^warn: last sync on \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \S+ is older than sync_max_delay \(1m\)$")
+        .unwrap();
+    assert!(messages.iter().any(|m| re.is_match(m)), "{messages:?}");
+}
+
+#[test]
+fn status_is_undef_when_the_binary_is_missing() {
+    let empty = tempfile::Builder::new().prefix("doppel-symcli-").tempdir().unwrap();
+    let s = Sym::with_bin(&empty.path().display().to_string());
+    s.service("svc", SYNC0);
+    s.create_sessions(&["00B60:00B61", "00B62:00B63"]);
+    let st = s.resource_status("svc", "sync#0");
+    assert_eq!(st["status"], "undef");
+    let symdev = empty.path().join("symdev").display().to_string();
+    assert_eq!(Sym::messages(&st), [format!("error: cannot run {symdev}: {symdev}: command not found")]);
+    // Actions fail, naming the resource.
+    let log = s.fails(&["-s", "svc", "sync", "break"], 1);
+    assert!(
+        log.ends_with(&format!("doppel: svc: sync break failed: sync#0: cannot run {symdev}: {symdev}: command not found\n")),
+        "{log}"
+    );
+}
+
+#[test]
+fn status_is_undef_on_malformed_xml() {
+    let s = Sym::new();
+    s.service("svc", SYNC0);
+    s.create_sessions(&["00B60:00B61", "00B62:00B63"]);
+    s.sim_ok("symsim", &["fail", "xml"]);
+    let st = s.resource_status("svc", "sync#0");
+    assert_eq!(st["status"], "undef");
+    let messages = Sym::messages(&st);
+    let prefix = format!("error: cannot parse the XML output of {}/symdev: ", target_dir().display());
+    assert!(messages.len() == 1 && messages[0].starts_with(&prefix), "{messages:?}");
+    // The fault is spent: the next status reads the array again.
+    assert_eq!(s.resource_status("svc", "sync#0")["status"], "up");
+}
+
+// --- failures --------------------------------------------------------------------------------
+
+#[test]
+fn a_failed_activate_fails_the_action() {
+    let s = Sym::new();
+    s.service("svc", SYNC0);
+    s.create_sessions(&["00B60:00B61", "00B62:00B63"]);
+    s.sim_ok("symsim", &["fail", "activate"]);
+    let log = s.fails(&["-s", "svc", "sync", "break"], 1);
+    let error = "symclone exited with code 1: The Clone 'ACTIVATE' operation FAILED: an error occurred on the Symmetrix (simulated fault)";
+    assert_lines_in_order(
+        &log,
+        &[
+            &s.symclone_line("svc", "sync#0", "-noprompt activate -i 20 -c 30 -consistent"),
+            &format!("* SVC.SYNC#0 - ERROR - {error}"),
+            &format!("doppel: svc: sync break failed: sync#0: {error}"),
+        ],
+    );
+    assert!(!log.contains("activated"), "{log}");
+    assert_eq!(s.states(), ["00B61 Precopy", "00B63 Precopy"]);
+
+    // On start, a sync resource is optional by default (as in OpenSVC): the failure
+    // is logged and passed over; `optional = false` makes it fail the start.
+    s.sim_ok("symsim", &["fail", "activate"]);
+    let log = s.ok(&["-s", "svc", "start"]);
+    assert_line(&log, "* SVC.SYNC#0 - INFO - ignore start error on optional resource");
+    s.service("svc", &format!("{SYNC0}optional = false\n"));
+    s.sim_ok("symsim", &["fail", "activate"]);
+    let log = s.fails(&["-s", "svc", "start"], 1);
+    assert!(log.ends_with(&format!("doppel: svc: start failed: sync#0: {error}\n")), "{log}");
+    assert_eq!(s.states(), ["00B61 Precopy", "00B63 Precopy"]);
+}
+
+#[test]
+fn never_activable_clones_time_out() {
+    let s = Sym::new();
+    s.service("svc", &format!("{SYNC0}recreate_timeout = 2s\n"));
+    s.create_sessions(&["00B60:00B61", "00B62:00B63"]);
+    s.ok(&["-s", "svc", "start"]);
+    s.sim_ok("symsim", &["fail", "never-activable"]);
+    let t0 = Instant::now();
+    let log = s.fails(&["-s", "svc", "sync", "update"], 1);
+    let took = t0.elapsed();
+    assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(15), "{took:?}\n{log}");
+    assert_line(&log, &s.symclone_line("svc", "sync#0", "-noprompt recreate -i 20 -c 30 -precopy"));
+    assert!(log.contains("* SVC.SYNC#0 - INFO - waiting for activable state: 0/2 devs ready ("), "{log}");
+    assert!(
+        log.ends_with(
+            "doppel: svc: sync update failed: sync#0: timed out waiting for activable state (2s; recreated, precopy or created): 0/2 devs ready; 00B61 RecreateInProg, 00B63 RecreateInProg\n"
+        ),
+        "{log}"
+    );
+    assert!(!log.contains("activate -i"), "no activate after the timeout:\n{log}");
+    assert_eq!(s.states(), ["00B61 RecreateInProg", "00B63 RecreateInProg"]);
+    // Once the array lets go, the update goes through.
+    s.sim_ok("symsim", &["clear"]);
+    s.ok(&["-s", "svc", "sync", "update"]);
+    assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied"]);
+}
+
+#[test]
+fn lock_contention_is_retried() {
+    let s = Sym::new();
+    s.service("svc", SYNC0);
+    s.create_sessions(&["00B60:00B61", "00B62:00B63"]);
+    // A contended activate: symclone's own -i 20 -c 30 retries it.
+    s.sim_ok("symsim", &["fail", "lock", "--count", "1"]);
+    let log = s.ok(&["-s", "svc", "start"]);
+    assert_lines_in_order(
+        &log,
+        &[
+            &s.symclone_line("svc", "sync#0", "-noprompt activate -i 20 -c 30 -consistent"),
+            "The SYMAPI database file is locked by another process. Retrying in 20 second(s) (attempt 1 of 30)...",
+            "* SVC.SYNC#0 - INFO - 2 clone pair(s) activated",
+        ],
+    );
+    assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied"]);
+
+    // A contended status query at the start of an action: the driver retries it.
+    s.ok(&["-s", "svc", "sync", "resync"]);
+    s.sim_ok("symsim", &["fail", "lock", "--count", "2", "--on", "symdev"]);
+    let log = s.ok(&["-s", "svc", "sync", "break"]);
+    let warn = |n: u32| {
+        format!(
+            "* SVC.SYNC#0 - WARNING - {}/symdev exited with code 2: The SYMAPI database file is locked by another process (attempt {n} of 5, retrying)",
+            target_dir().display()
+        )
+    };
+    assert_lines_in_order(
+        &log,
+        &[&warn(1), &warn(2), &s.symclone_line("svc", "sync#0", "-noprompt activate -i 20 -c 30 -consistent")],
+    );
+    assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied"]);
+}
+
+// --- configuration ---------------------------------------------------------------------------
+
+#[test]
+fn validate_reports_bad_pairs_and_a_missing_symid() {
+    let s = Sym::new();
+    s.service(
+        "bad",
+        "[DEFAULT]\nnodes = n1\n\n[sync#0]\ntype = symclone\nsymid = 000197900123\npairs = 00B60-00B61\n\n[sync#1]\ntype = symclone\npairs = 00B62:00B63\n",
+    );
+    doppel_snapshot!(s.ctx, "symclone_validate", s.cmd(&["-s", "bad", "validate"]));
+}
+
+#[test]
+fn template_contains_every_seed_block() {
+    let s = Sym::new();
+    let (code, ours, stderr) = s.run(&["template", "sync.symclone"]);
+    assert_eq!(code, 0, "{stderr}");
+    let seed = std::fs::read_to_string(doppel_e2e::workspace_root().join("core/tests/data/seed-symclone-template.txt")).unwrap();
+    // Every seed block appears, byte for byte and in order; doppel may add blocks.
+    let blocks: Vec<&str> = seed.split("\n#\n# keyword:").collect();
+    assert!(blocks.len() > 20, "the seed has a block per keyword");
+    let mut pos = 0;
+    for (i, b) in blocks.iter().enumerate() {
+        let needle = if i == 0 { b.to_string() } else { format!("\n#\n# keyword:{b}") };
+        let needle = needle.trim_end_matches('\n');
+        let found = ours[pos..].find(needle).unwrap_or_else(|| panic!("seed block {i} missing or out of order:\n{needle}"));
+        pos += found + needle.len();
+    }
+    // doppel's own keywords are there too.
+    for kw in ["recreate_timeout", "restore_timeout"] {
+        assert!(ours.contains(&format!("# keyword:       {kw}\n")), "{kw} missing");
+    }
+}
