@@ -4,32 +4,48 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// doppel: a service manager for storage clones and system replicas
+///
 /// doppel drives storage clones and system replicas (Symmetrix clones, HP-UX DRD,
 /// AIX alt_disk_copy and nimadm, MultiSite replica packets) as services of
 /// resources, with dependency conditions, triggers, status, locks, logs and
 /// schedules. Each capability is a driver loaded at run time.
 #[derive(Debug, Parser)]
-#[command(name = "doppel", version, about, long_about = None, max_term_width = 100)]
-#[command(after_help = "Examples:\n  doppel drivers list\n  doppel -s demo start\n  doppel -s demo sync update --rid sync#0 --dry-run\n  doppel -s 'db*' print status --format json\n  doppel template sync.symclone")]
+#[command(name = "doppel", version, about, max_term_width = 100)]
+#[command(after_help = "\
+Examples:
+  doppel drivers list
+  doppel template sync.symclone
+  doppel -s demo validate
+  doppel -s demo start
+  doppel -s demo sync update --rid sync#0 --dry-run
+  doppel -s 'db*' print status --format json
+  doppel -s demo <ACTION> --rid sync#0        (an action a driver declares)
+
+Any action a driver declares (see `doppel drivers info <GROUP.TYPE>`) runs like start,
+with the same options. Files, all under --root: etc/doppel/doppel.toml (node config),
+etc/doppel/services/<name>.conf (services), var/lib/doppel/<name>/ (state),
+var/log/doppel/<name>.log (logs). Exit codes: 0 success, 1 an action failed, 2 a usage
+or configuration error. `doppel <command> --help` tells more; man doppel-<command>.")]
 pub struct Cli {
-    /// Prefix every path doppel uses (config, state, logs) with DIR
-    #[arg(long, global = true, env = "DOPPEL_ROOT", value_name = "DIR", default_value = "/")]
+    /// Prefix every path doppel uses (config, services, state, logs) with DIR
+    #[arg(long, global = true, env = "DOPPEL_ROOT", value_name = "DIR", default_value = "/", help_heading = "Global options")]
     pub root: PathBuf,
 
-    /// More output (-v: debug, -vv: trace)
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    /// More output on the console (-v: debug, -vv: trace)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Global options")]
     pub verbose: u8,
 
-    /// Only errors on the console
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    /// Only errors on the console (the service logs keep everything)
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = "Global options")]
     pub quiet: bool,
 
-    /// Output format
-    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    /// Output format: text for people, json for scripts
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text, help_heading = "Global options")]
     pub format: Format,
 
-    /// Services to act on: a name, a comma list or a glob ('*')
-    #[arg(short = 's', long = "service", global = true, value_name = "SELECTOR")]
+    /// Services to act on: a name, a comma list or a glob ('*'), from etc/doppel/services
+    #[arg(short = 's', long = "service", global = true, value_name = "SELECTOR", help_heading = "Global options")]
     pub selector: Option<String>,
 
     #[command(subcommand)]
@@ -44,70 +60,127 @@ pub enum Format {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Installed drivers: versions, ABI, paths and any skipped files
+    /// List the installed drivers (versions, ABI, paths, skipped files) or describe one
+    #[command(after_help = "\
+Examples:
+  doppel drivers
+  doppel drivers info sync.symclone
+  doppel drivers list --format json
+  DOPPEL_DRIVER_PATH=/opt/vendor/doppel/drivers doppel drivers list
+
+Drivers are searched in $DOPPEL_DRIVER_PATH (colon list), the node config's driver_dirs,
+<prefix>/lib/doppel/drivers next to the executable, then the executable's directory. Only
+files named libdoppel_driver_*.so are opened, never one writable by group or others or
+owned by another user.")]
     Drivers {
         #[command(subcommand)]
         command: Option<DriversCommand>,
     },
     /// Print a driver's keyword template, to start a service file from
+    #[command(after_help = "\
+Examples:
+  doppel template sync.symclone
+  doppel template app.script >> /etc/doppel/services/demo.conf
+  doppel template sync.symclone --markdown")]
     Template {
         /// The driver type, e.g. sync.symclone
         #[arg(value_name = "GROUP.TYPE")]
         type_name: String,
-        /// Print the keyword reference in Markdown instead (docs/keywords/ is made of these)
+        /// Print the driver's keyword reference in Markdown instead (as in docs/keywords/)
         #[arg(long)]
         markdown: bool,
     },
-    /// Check schedule expressions
+    /// Check schedule expressions (the schedule keywords of service files)
     Schedule {
         #[command(subcommand)]
         command: ScheduleCommand,
     },
     /// Run the scheduler: scheduled syncs, status refreshes, restarts
+    #[command(after_help = "\
+Examples:
+  doppel daemon                                         (in the foreground, as doppel.service does)
+  doppel daemon --once
+  doppel daemon --once --now 2026-01-05T00:30:00+01:00
+
+Runs in the foreground until SIGTERM or SIGINT; SIGHUP reloads every service file.
+`doppel -s '*' print schedule` shows what is due when.")]
     Daemon {
-        /// Run what is due now, then exit (for tests and cron)
+        /// Run the tasks that are due now, wait for them, then exit (for tests and cron)
         #[arg(long)]
         once: bool,
-        /// Evaluate schedules as if it were this time (RFC 3339), with --once
+        /// Evaluate the schedules as if it were TIME (RFC 3339); needs --once
         #[arg(long, value_name = "TIME", requires = "once")]
         now: Option<String>,
     },
     /// Start the selected services (activate clones, start applications)
+    #[command(after_help = "\
+Examples:
+  doppel -s demo start
+  doppel -s demo start --rid app#0 --dry-run
+  doppel -s 'db*' start --parallel --waitlock 2m")]
     Start(ActionArgs),
-    /// Stop the selected services
+    /// Stop the selected services (stop applications, release what start took)
     Stop(ActionArgs),
-    /// Provision the resources (create clones, disks...)
+    /// Provision the selected services' resources (create clones, disks, ...)
     Provision(ActionArgs),
-    /// Unprovision the resources
+    /// Unprovision the selected services' resources (delete what provision created)
     Unprovision(ActionArgs),
-    /// Run the task resources (e.g. nimadm migrations)
+    /// Run the selected services' task resources (e.g. nimadm migrations)
+    #[command(after_help = "\
+Examples:
+  doppel -s migr run --rid task#0 --dry-run
+  doppel -s migr run --rid task#0 --phase 2 --clients lpar1,lpar2")]
     Run(ActionArgs),
-    /// Refresh and print the services' status (exit 0)
+    /// Ask the drivers for the selected services' status, cache and print it (exit 0)
     Status(ActionArgs),
-    /// Check the service files: every problem, one per line (exit 2 if any)
+    /// Check the selected service files: every problem, one per line (exit 2 if any)
+    #[command(after_help = "\
+Examples:
+  doppel -s demo validate
+  doppel -s '*' validate")]
     Validate(ActionArgs),
-    /// Print status, configuration or schedules
+    /// Print the selected services' status, configuration or schedules
+    #[command(after_help = "\
+Examples:
+  doppel -s demo print status
+  doppel -s '*' print status --format json
+  doppel -s demo print config --eval
+  doppel -s demo print schedule")]
     Print {
         #[command(subcommand)]
         what: PrintCommand,
     },
-    /// Sync actions: break, resync, update, restore, all, nodes, drp
+    /// Run a sync action on the selected services: break, resync, update, restore, ...
+    #[command(after_help = "\
+Examples:
+  doppel -s demo sync update
+  doppel -s demo sync update --rid sync#0 --dry-run
+  doppel -s demo sync resync --rid sync#1 --force
+
+The one-word forms (syncupdate, syncbreak, ...) of OpenSVC are accepted too.")]
     Sync {
         #[command(subcommand)]
         what: SyncCommand,
     },
+    /// Same as `sync break` (OpenSVC's spelling)
     #[command(name = "syncbreak", hide = true)]
     SyncBreak(ActionArgs),
+    /// Same as `sync resync` (OpenSVC's spelling)
     #[command(name = "syncresync", hide = true)]
     SyncResync(ActionArgs),
+    /// Same as `sync update` (OpenSVC's spelling)
     #[command(name = "syncupdate", hide = true)]
     SyncUpdate(ActionArgs),
+    /// Same as `sync restore` (OpenSVC's spelling)
     #[command(name = "syncrestore", hide = true)]
     SyncRestore(ActionArgs),
+    /// Same as `sync all` (OpenSVC's spelling)
     #[command(name = "syncall", hide = true)]
     SyncAll(ActionArgs),
+    /// Same as `sync nodes` (OpenSVC's spelling)
     #[command(name = "syncnodes", hide = true)]
     SyncNodes(ActionArgs),
+    /// Same as `sync drp` (OpenSVC's spelling)
     #[command(name = "syncdrp", hide = true)]
     SyncDrp(ActionArgs),
     /// An action a driver declares (e.g. activate, wake, ship): see `doppel drivers info`
@@ -119,7 +192,7 @@ pub enum Command {
 pub enum DriversCommand {
     /// List the loaded drivers and the files that were skipped (the default)
     List,
-    /// Everything a driver declares: keywords and actions
+    /// Describe a driver: its keywords and actions
     Info {
         /// The driver type, e.g. sync.symclone
         #[arg(value_name = "GROUP.TYPE")]
@@ -129,14 +202,20 @@ pub enum DriversCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ScheduleCommand {
-    /// Is a run allowed now, and when is the next one?
+    /// Tell whether a run is allowed now, and when the next one is
+    #[command(after_help = "\
+Examples:
+  doppel schedule check '04:00-06:00@121'
+  doppel schedule check '10:00-11:00,14:00-15:00@30 mon-fri' --now 2026-01-05T10:15:00
+  doppel schedule check '@1h' --last 2026-01-05T09:30:00Z --now 2026-01-05T10:00:00Z
+  doppel schedule check '[\"06:00-07:00@1h *:1,-1\", \"! * * * feb\"]'")]
     Check {
-        /// The expression, e.g. '00:00-01:00@61 mon' or a JSON list
+        /// The expression, e.g. '00:00-01:00@61 mon', or a JSON list of expressions
         expr: String,
-        /// The time to evaluate (RFC 3339; without offset: local time). Default: now
+        /// Evaluate at TIME (RFC 3339; without an offset, local time) instead of now
         #[arg(long, value_name = "TIME")]
         now: Option<String>,
-        /// The last run (RFC 3339)
+        /// The last run was at TIME (RFC 3339); default: never
         #[arg(long, value_name = "TIME")]
         last: Option<String>,
     },
@@ -194,10 +273,10 @@ pub struct ActionArgs {
     /// Resources in these subsets, comma separated
     #[arg(long, value_name = "SUBSETS")]
     pub subsets: Option<String>,
-    /// Print every command a state-changing action would run, and run none
+    /// Print the commands a state-changing action would run, and run none
     #[arg(long)]
     pub dry_run: bool,
-    /// Wait this long for another action's lock (e.g. 30s, 2m)
+    /// Wait this long for another action's lock (e.g. 30s, 2m; default: the service's lock_timeout)
     #[arg(long, value_name = "DURATION")]
     pub waitlock: Option<String>,
     /// Act on several services concurrently

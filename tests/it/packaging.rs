@@ -11,6 +11,23 @@ fn have(tool: &str) -> bool {
     Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success())
 }
 
+/// `dpkg --root <root> -i <debs>` into a fresh database, unprivileged. The temporary
+/// root has no libc6 package, so only that dependency is ignored: doppel-abi-1 is checked.
+fn dpkg_install(root: &Path, debs: &[&Path]) -> (i32, String, String) {
+    std::fs::create_dir_all(root.join("var/lib/dpkg/info")).unwrap();
+    std::fs::create_dir_all(root.join("var/lib/dpkg/updates")).unwrap();
+    std::fs::write(root.join("var/lib/dpkg/status"), "").unwrap();
+    let path = format!("{}:/usr/sbin:/sbin", std::env::var("PATH").unwrap_or_default());
+    run(Command::new("dpkg")
+        .env("PATH", path)
+        .arg("--force-not-root")
+        .arg(format!("--root={}", root.display()))
+        .arg("--log=/dev/null")
+        .arg("--ignore-depends=libc6,libgcc-s1")
+        .arg("-i")
+        .args(debs))
+}
+
 fn dpkg_deb(args: &[&str], deb: &Path) -> String {
     let (code, stdout, stderr) = run(Command::new("dpkg-deb").args(args).arg(deb));
     assert_eq!(code, 0, "dpkg-deb {args:?} {}: {stderr}", deb.display());
@@ -35,8 +52,8 @@ fn non_empty(root: &Path, rel: &str) {
 
 #[test]
 fn dist_packages_install_and_the_installed_doppel_finds_exactly_its_drivers() {
-    if !have("dpkg-deb") {
-        eprintln!("SKIPPED: dpkg-deb is not installed (`apt-get install dpkg`; .ci/run does it)");
+    if !have("dpkg-deb") || !have("dpkg") {
+        eprintln!("SKIPPED: dpkg/dpkg-deb are not installed (`apt-get install dpkg`; .ci/run does it)");
         return;
     }
     let out = tempfile::tempdir().unwrap();
@@ -54,7 +71,13 @@ fn dist_packages_install_and_the_installed_doppel_finds_exactly_its_drivers() {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.join("Cargo.toml").is_file())
-        .map(|p| format!("doppel-driver-{}", p.file_name().unwrap().to_str().unwrap().replace('_', "-")))
+        .map(|p| {
+            // The library's name (`[lib] name = "doppel_driver_<name>"`), else the directory's.
+            let manifest = std::fs::read_to_string(p.join("Cargo.toml")).unwrap();
+            let lib = manifest.lines().find_map(|l| l.trim().strip_prefix("name = \"doppel_driver_")?.strip_suffix('"'));
+            let name = lib.map(str::to_owned).unwrap_or_else(|| p.file_name().unwrap().to_str().unwrap().to_owned());
+            format!("doppel-driver-{}", name.replace('_', "-"))
+        })
         .chain(["doppel".to_owned()])
         .collect();
     expected.sort();
@@ -91,12 +114,16 @@ fn dist_packages_install_and_the_installed_doppel_finds_exactly_its_drivers() {
         }
     }
 
-    // Install the host and the script driver (extraction: what dpkg unpacks).
+    // A driver alone does not install: it needs a host of its ABI major.
+    let alone = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = dpkg_install(alone.path(), &[&script]);
+    assert_ne!(code, 0, "{stdout}{stderr}");
+    assert!(stderr.contains("doppel-abi-1"), "{stderr}");
+
+    // With the host it does.
     let root = tempfile::tempdir().unwrap();
-    for deb in [&host, &script] {
-        let (code, _, stderr) = run(Command::new("dpkg-deb").arg("-x").arg(deb).arg(root.path()));
-        assert_eq!(code, 0, "{stderr}");
-    }
+    let (code, stdout, stderr) = dpkg_install(root.path(), &[&host, &script]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
     let root = root.path();
 
     // Nothing writable by group or others: the loader would refuse it.
@@ -110,7 +137,9 @@ fn dist_packages_install_and_the_installed_doppel_finds_exactly_its_drivers() {
             }
         }
     }
-    check_modes(root);
+    for dir in ["usr", "etc", "lib"] {
+        check_modes(&root.join(dir));
+    }
     let bin_mode = std::fs::metadata(root.join("usr/bin/doppel")).unwrap().permissions().mode() & 0o7777;
     assert_eq!(bin_mode, 0o755);
     let lib_mode = std::fs::metadata(root.join("usr/lib/doppel/drivers/libdoppel_driver_script.so")).unwrap().permissions().mode();
