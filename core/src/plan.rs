@@ -39,12 +39,19 @@ impl Selection {
 
     /// Does `r` pass every filter?
     pub fn matches(&self, r: &ResourceDef) -> bool {
+        self.matches_parts(&r.rid, |t| r.tags.contains(t), r.subset.as_deref())
+    }
+
+    /// [`Selection::matches`] on the parts of a resource (e.g. a cached status):
+    /// its rid (`<group>#<index>`), its tags and its subset.
+    pub fn matches_parts(&self, rid: &str, has_tag: impl Fn(&str) -> bool, subset: Option<&str>) -> bool {
+        let group = rid.split_once('#').map_or(rid, |(g, _)| g);
         if let Some(rids) = &self.rid {
             let hit = rids.split(',').map(str::trim).filter(|s| !s.is_empty()).any(|item| {
                 if !item.contains('#') && !item.contains(['*', '?', '[']) {
-                    return r.group == item;
+                    return group == item;
                 }
-                glob::Pattern::new(item).map(|p| p.matches(&r.rid)).unwrap_or(false)
+                glob::Pattern::new(item).map(|p| p.matches(rid)).unwrap_or(false)
             });
             if !hit {
                 return false;
@@ -55,13 +62,17 @@ impl Selection {
                 .split(',')
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
-                .any(|all| all.split('+').map(str::trim).all(|t| r.tags.contains(t)));
+                .any(|all| all.split('+').map(str::trim).all(&has_tag));
             if !hit {
                 return false;
             }
         }
         if let Some(subsets) = &self.subsets {
-            let hit = subsets.split(',').map(str::trim).any(|s| r.subset.as_deref() == Some(s) || r.rset() == s);
+            let rset = match subset {
+                Some(s) => format!("{group}:{s}"),
+                None => group.to_owned(),
+            };
+            let hit = subsets.split(',').map(str::trim).any(|s| subset == Some(s) || rset == s);
             if !hit {
                 return false;
             }

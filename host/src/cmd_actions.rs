@@ -151,8 +151,17 @@ pub fn print_status(ctx: &Context, args: &ActionArgs, refresh: bool) -> anyhow::
         }
         statuses.sort_by_key(|s| names.iter().position(|n| *n == s.service));
     }
+    // --rid, --tags and --subsets narrow the resources shown (the aggregates stay
+    // the service's).
     let selection = Selection { rid: args.rid.clone(), tags: args.tags.clone(), subsets: args.subsets.clone() };
-    let _ = selection;
+    if !selection.is_empty() {
+        for s in &mut statuses {
+            s.resources.retain(|r| selection.matches_parts(&r.rid, |t| r.tags.iter().any(|x| x == t), r.subset.as_deref()));
+        }
+        if statuses.iter().all(|s| s.resources.is_empty()) {
+            return Err(UsageError("no resource matches the given --rid, --tags and --subsets".into()).into());
+        }
+    }
     let mut out = std::io::stdout().lock();
     if ctx.format == Format::Json {
         writeln!(out, "{}", serde_json::to_string_pretty(&statuses)?)?;

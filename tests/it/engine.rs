@@ -11,7 +11,23 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use doppel_e2e::{TestContext, doppel_snapshot, run};
+use doppel_e2e::{TestContext, run};
+
+/// Snapshot a command's whole output with the context's filters, plus: the
+/// test driver's source location in panic messages, and the one-line warnings
+/// about driver files of other crates being rebuilt next to doppel (they are
+/// the loader's business, see drivers.rs).
+macro_rules! engine_snapshot {
+    ($e:expr, $name:expr, $cmd:expr) => {{
+        let mut filters = $e.ctx.filters();
+        filters.push((r" at tests/test-drivers/common/src/lib\.rs:\d+".to_owned(), " at [SOURCE]".to_owned()));
+        filters.push((r"(?m)^warning: skipped driver .*\n".to_owned(), String::new()));
+        let filters: Vec<(&str, &str)> = filters.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        insta::with_settings!({filters => filters, prepend_module_to_snapshot => false}, {
+            insta_cmd::assert_cmd_snapshot!($name, $cmd);
+        });
+    }};
+}
 
 /// One line of a record file.
 #[derive(Clone, Debug)]
@@ -299,7 +315,7 @@ record = @REC@
     // No driver of the service declares it.
     let stderr = e.fails(&["-s", "scripted", "poke"], 2);
     assert!(stderr.contains("unknown action 'poke' for service scripted: no resource's driver declares it"), "{stderr}");
-    doppel_snapshot!(e.ctx, "engine_unknown_action", e.cmd(&["-s", "svc", "frobnicate"]));
+    engine_snapshot!(e, "engine_unknown_action", e.cmd(&["-s", "svc", "frobnicate"]));
     assert!(e.records().is_empty());
 }
 
@@ -624,7 +640,7 @@ type = test
 record = @ROOT@/hooks
 ",
     );
-    doppel_snapshot!(e.ctx, "engine_triggers_start", e.cmd(&["-s", "trig", "start"]));
+    engine_snapshot!(e, "engine_triggers_start", e.cmd(&["-s", "trig", "start"]));
     let hooks = std::fs::read_to_string(e.path("hooks")).unwrap();
     let lines: Vec<String> =
         hooks.lines().map(|l| if l.starts_with("trig ") { l.split(' ').take(3).collect::<Vec<_>>().join(" ") } else { l.to_owned() }).collect();
@@ -1039,13 +1055,7 @@ panic = status
 fn print_status_draws_a_tree_and_json_carries_the_same() {
     let e = Eng::new();
     e.service("tree", TREE);
-    // The panic message ends with the driver source location: keep the test stable.
-    let mut filters = e.ctx.filters();
-    filters.push((r" at tests/test-drivers/common/src/lib\.rs:\d+".to_owned(), " at [SOURCE]".to_owned()));
-    let filters: Vec<(&str, &str)> = filters.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-    insta::with_settings!({filters => filters, prepend_module_to_snapshot => false}, {
-        insta_cmd::assert_cmd_snapshot!("engine_print_status_tree", e.cmd(&["-s", "tree", "print", "status"]));
-    });
+    engine_snapshot!(e, "engine_print_status_tree", e.cmd(&["-s", "tree", "print", "status"]));
     let s = e.status("tree", false);
     assert_eq!((s["avail"].as_str(), s["overall"].as_str()), (Some("up"), Some("warn")));
     let r = s["resources"].as_array().unwrap();
@@ -1058,6 +1068,20 @@ fn print_status_draws_a_tree_and_json_carries_the_same() {
     assert_eq!(r[6]["status"], "undef");
     assert_eq!(r[6]["messages"][0]["level"], "error");
     assert!(r[6]["messages"][0]["text"].as_str().unwrap().starts_with("driver testapp panicked in status: status was told to panic"));
+    // --rid, --tags and --subsets narrow the resources shown.
+    let shown = |args: &[&str]| {
+        let mut full = vec!["-s", "tree", "print", "status", "--format", "json"];
+        full.extend_from_slice(args);
+        let (code, stdout, stderr) = e.run(&full);
+        assert_eq!(code, 0, "{stderr}");
+        let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        doc[0]["resources"].as_array().unwrap().iter().map(|r| r["rid"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    assert_eq!(shown(&["--rid", "sync"]), strs(&["sync#0", "sync#1"]));
+    assert_eq!(shown(&["--tags", "noaction,nostatus"]), strs(&["fs#3", "app#1"]));
+    assert_eq!(shown(&["--rid", "fs", "--tags", "noaction"]), strs(&["fs#3"]));
+    let stderr = e.fails(&["-s", "tree", "print", "status", "--rid", "ip"], 2);
+    assert_line(&stderr, "doppel: no resource matches the given --rid, --tags and --subsets");
 }
 
 #[test]
@@ -1196,7 +1220,7 @@ type = test
 command = sh -c \"echo partial; echo bad >&2; exit 3\"
 ",
     );
-    doppel_snapshot!(e.ctx, "engine_logs_start", e.cmd(&["-s", "lg", "start"]));
+    engine_snapshot!(e, "engine_logs_start", e.cmd(&["-s", "lg", "start"]));
     let (_, _, console) = e.run(&["-s", "lg", "stop", "--rid", "fs#1"]);
     // The file gets the same records, each with a timestamp.
     let file = std::fs::read_to_string(e.path("var/log/doppel/lg.log")).unwrap();
