@@ -1,0 +1,912 @@
+//! `disk.alt_disk`: clone the running AIX rootvg to alternate disks with
+//! `alt_disk_copy`, refresh the clone, wake it up, put it to sleep, remove it.
+//!
+//! Tools come from `<bin>` (the node config's `[driver.alt_disk] bin`, default
+//! `/usr/sbin`):
+//!
+//! - `provision`: `alt_disk_copy -d "<disks>" [flags]`; `--phase 1|2|3|12|23|all`
+//!   becomes `-P<phase>`;
+//! - `sync_update` (refresh): `alt_rootvg_op -X altinst_rootvg` when the targets
+//!   hold the clone, then `alt_disk_copy` again;
+//! - `unprovision`: `alt_rootvg_op -X altinst_rootvg`;
+//! - `wake`: `alt_rootvg_op -W -d <first disk>`; `sleep`: `alt_rootvg_op -S`.
+//!
+//! Every action first reads `lspv` and refuses to touch a target disk that belongs
+//! to a volume group other than altinst_rootvg, naming the disk and the group.
+//!
+//! Status: `lspv` (targets in altinst_rootvg → up), `bootlist -m normal -o` (which
+//! disk boots next, as info), the clone time the driver records, checked against
+//! `sync_max_delay` by the driver itself (doppel applies it to the sync group
+//! only), and an `old_rootvg` left by a boot from the clone.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use doppel_plugin_api::{
+    ActionOutcome, ActionRequest, ActionSpec, CommandOutput, CommandRequest, Driver, Error, Host, KeywordSpec,
+    KeywordType, Manifest, Problem, ResourceConfig, Status, StatusReport,
+};
+
+/// Where the AIX tools live when the node config does not say.
+const DEFAULT_BIN: &str = "/usr/sbin";
+/// The volume group alt_disk_copy creates.
+const ALTINST: &str = "altinst_rootvg";
+const ROOTVG: &str = "rootvg";
+const OLD_ROOTVG: &str = "old_rootvg";
+/// Time limit of lspv and bootlist.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(120);
+/// Time limit of alt_rootvg_op.
+const OP_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Default of `copy_timeout`.
+const DEFAULT_COPY_TIMEOUT: &str = "3h";
+/// Default of `sync_max_delay`, in minutes (the seed's).
+const DEFAULT_MAX_DELAY_MINUTES: u64 = 1440;
+
+/// Keys of the driver's stored state.
+const KEY_CLONED_AT: &str = "cloned_at";
+const KEY_PHASES: &str = "phases";
+const KEY_DISKS: &str = "disks";
+
+// ---------------------------------------------------------------------------
+// Phases
+// ---------------------------------------------------------------------------
+
+/// A `-P` value: which of phases 1, 2, 3 run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Phases {
+    set: BTreeSet<u8>,
+    /// As passed to `-P` (`None`: all phases, no `-P`).
+    arg: Option<String>,
+}
+
+impl Phases {
+    fn all() -> Phases {
+        Phases { set: [1, 2, 3].into(), arg: None }
+    }
+
+    /// Parses the `--phase` option: 1, 2, 3, 12, 23 or all (123 reads as all).
+    fn parse(text: &str) -> Result<Phases, Error> {
+        let set: BTreeSet<u8> = match text.trim() {
+            "1" => [1].into(),
+            "2" => [2].into(),
+            "3" => [3].into(),
+            "12" => [1, 2].into(),
+            "23" => [2, 3].into(),
+            "all" | "123" => [1, 2, 3].into(),
+            other => {
+                return Err(Error::invalid(format!(
+                    "--phase {other}: alt_disk_copy -P accepts 1, 2, 3, 12, 23 or all"
+                )));
+            }
+        };
+        let arg = if set.len() == 3 { "all".to_owned() } else { text.trim().to_owned() };
+        Ok(Phases { set, arg: Some(arg) })
+    }
+
+    fn from_request(request: &ActionRequest) -> Result<Phases, Error> {
+        match request.options.get("phase").map(|p| p.trim()).filter(|p| !p.is_empty()) {
+            Some(p) => Phases::parse(p),
+            None => Ok(Phases::all()),
+        }
+    }
+
+    fn has(&self, phase: u8) -> bool {
+        self.set.contains(&phase)
+    }
+
+    fn label(&self) -> String {
+        match &self.arg {
+            None => "all phases".to_owned(),
+            Some(a) if a == "all" => "all phases".to_owned(),
+            Some(a) if a.len() == 1 => format!("phase {a}"),
+            Some(a) => format!("phases {}", a.chars().map(String::from).collect::<Vec<_>>().join(" and ")),
+        }
+    }
+}
+
+/// `"12"` ↔ {1, 2}.
+fn phases_text(set: &BTreeSet<u8>) -> String {
+    set.iter().map(u8::to_string).collect()
+}
+
+fn phases_from_text(text: &str) -> BTreeSet<u8> {
+    text.chars().filter_map(|c| c.to_digit(10)).map(|d| d as u8).filter(|d| (1..=3).contains(d)).collect()
+}
+
+// ---------------------------------------------------------------------------
+// lspv and bootlist
+// ---------------------------------------------------------------------------
+
+/// One `lspv` line: `hdisk1  00f6db0a...  altinst_rootvg  [active]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Pv {
+    name: String,
+    /// `None` for `None` (no volume group).
+    vg: Option<String>,
+    active: bool,
+}
+
+/// Parses the `lspv` listing (lines with fewer than three fields are skipped).
+fn parse_lspv(text: &str) -> Vec<Pv> {
+    text.lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 3 {
+                return None;
+            }
+            let vg = (!f[2].eq_ignore_ascii_case("none")).then(|| f[2].to_owned());
+            Some(Pv { name: f[0].to_owned(), vg, active: f.get(3).is_some_and(|s| *s == "active") })
+        })
+        .collect()
+}
+
+/// The disks of `bootlist -m normal -o`, in order, once each (one line per path).
+fn parse_bootlist(text: &str) -> Vec<String> {
+    let mut disks: Vec<String> = Vec::new();
+    for line in text.lines() {
+        if let Some(dev) = line.split_whitespace().next().filter(|dev| !disks.iter().any(|d| d == dev)) {
+            disks.push(dev.to_owned());
+        }
+    }
+    disks
+}
+
+/// Where the targets stand according to lspv.
+#[derive(Clone, Debug, PartialEq)]
+struct Layout {
+    pvs: Vec<Pv>,
+    targets: Vec<String>,
+}
+
+impl Layout {
+    fn pv(&self, name: &str) -> Option<&Pv> {
+        self.pvs.iter().find(|p| p.name == name)
+    }
+
+    fn vg_of(&self, name: &str) -> Option<&str> {
+        self.pv(name).and_then(|p| p.vg.as_deref())
+    }
+
+    fn missing(&self) -> Vec<&str> {
+        self.targets.iter().filter(|t| self.pv(t).is_none()).map(String::as_str).collect()
+    }
+
+    /// Targets in a volume group other than altinst_rootvg: (disk, group).
+    fn foreign(&self) -> Vec<(&str, &str)> {
+        self.targets
+            .iter()
+            .filter_map(|t| self.vg_of(t).filter(|vg| *vg != ALTINST).map(|vg| (t.as_str(), vg)))
+            .collect()
+    }
+
+    fn in_vg(&self, vg: &str) -> Vec<&str> {
+        self.targets.iter().filter(|t| self.vg_of(t) == Some(vg)).map(String::as_str).collect()
+    }
+
+    fn all_in(&self, vg: &str) -> bool {
+        self.in_vg(vg).len() == self.targets.len()
+    }
+
+    /// Disks of a volume group, whoever they belong to.
+    fn members(&self, vg: &str) -> Vec<&str> {
+        self.pvs.iter().filter(|p| p.vg.as_deref() == Some(vg)).map(|p| p.name.as_str()).collect()
+    }
+
+    /// altinst_rootvg disks that are not targets.
+    fn foreign_altinst(&self) -> Vec<&str> {
+        self.members(ALTINST).into_iter().filter(|d| !self.targets.iter().any(|t| t == d)).collect()
+    }
+
+    fn altinst_active(&self) -> bool {
+        self.pvs.iter().any(|p| p.vg.as_deref() == Some(ALTINST) && p.active && self.targets.contains(&p.name))
+    }
+
+    /// Refuses targets lspv does not list or that belong to another volume group.
+    fn check_targets(&self) -> Result<(), Error> {
+        if let Some(d) = self.missing().first() {
+            return Err(Error::failed(format!("{d} is not a disk of this node: lspv does not list it")));
+        }
+        if let Some((disk, vg)) = self.foreign().first() {
+            let why = if *vg == ROOTVG {
+                " (the running system's)".to_owned()
+            } else if *vg == OLD_ROOTVG {
+                " (the former rootvg, kept after booting an alternate disk)".to_owned()
+            } else {
+                String::new()
+            };
+            return Err(Error::failed(format!(
+                "{disk} belongs to volume group {vg}{why}: alt_disk_copy needs target disks in volume group None \
+                 (or the altinst_rootvg this resource made), refusing to touch it"
+            )));
+        }
+        let others = self.foreign_altinst();
+        if !others.is_empty() && !self.in_vg(ALTINST).is_empty() {
+            return Err(Error::failed(format!(
+                "altinst_rootvg also spans {}, which is not in 'disks': it was not made by this resource",
+                others.join(" ")
+            )));
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Durations
+// ---------------------------------------------------------------------------
+
+/// `sync_max_delay`: a bare integer is minutes, else `1d3h`-style units.
+fn parse_minutes_duration(text: &str) -> Option<u64> {
+    let t = text.trim();
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        return t.parse::<u64>().ok().and_then(|m| m.checked_mul(60));
+    }
+    doppel_plugin_api::parse_duration(t).map(|d| d.as_secs())
+}
+
+/// `97200` → `1d3h`.
+fn human_secs(secs: u64) -> String {
+    if secs == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    let mut rest = secs;
+    for (unit, size) in [("d", 86400), ("h", 3600), ("m", 60), ("s", 1)] {
+        if rest >= size {
+            out.push_str(&format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+    }
+    out
+}
+
+fn last_line(out: &CommandOutput) -> String {
+    out.stderr
+        .lines()
+        .chain(out.stdout.lines())
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn is_disk_name(name: &str) -> bool {
+    name.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+// ---------------------------------------------------------------------------
+// The driver
+// ---------------------------------------------------------------------------
+
+pub struct AltDisk {
+    config: ResourceConfig,
+    host: Host,
+}
+
+/// Keywords needing `images` (-l), with the flag they become.
+const NEED_IMAGES: &[(&str, &str)] =
+    &[("bundle", "-b"), ("fix_bundle", "-f"), ("fixes", "-F"), ("filesets", "-w"), ("installp_flags", "-I")];
+
+impl AltDisk {
+    fn bin(&self) -> String {
+        let bin = self.config.option("bin").filter(|b| !b.trim().is_empty()).unwrap_or(DEFAULT_BIN);
+        let trimmed = bin.trim_end_matches('/');
+        if trimmed.is_empty() { String::new() } else { trimmed.to_owned() }
+    }
+
+    fn tool(&self, name: &str) -> String {
+        format!("{}/{name}", self.bin())
+    }
+
+    fn targets(&self) -> Result<Vec<String>, Error> {
+        let disks = self.config.get_list("disks");
+        if disks.is_empty() {
+            return Err(Error::invalid(format!("{}: keyword 'disks' is required", self.config.rid)));
+        }
+        Ok(disks)
+    }
+
+    fn text(&self, keyword: &str) -> Option<String> {
+        self.config.get(keyword).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+    }
+
+    fn list_text(&self, keyword: &str) -> Option<String> {
+        let list = self.config.get_list(keyword);
+        (!list.is_empty()).then(|| list.join(" "))
+    }
+
+    fn copy_timeout(&self) -> Duration {
+        self.config.get_duration(
+            "copy_timeout",
+            doppel_plugin_api::parse_duration(DEFAULT_COPY_TIMEOUT).unwrap_or(Duration::from_secs(10800)),
+        )
+    }
+
+    fn max_delay_secs(&self) -> u64 {
+        self.config
+            .get("sync_max_delay")
+            .and_then(parse_minutes_duration)
+            .unwrap_or(DEFAULT_MAX_DELAY_MINUTES * 60)
+    }
+
+    /// `alt_disk_copy -d "<disks>" [-i] [-s] [-b] [-I] [-l] [-f] [-F] [-e] [-w] [-n]
+    /// [-P<phase>] [-c] [-x] [-R] [-B] [-O] [-r] [-T]`, in the order of the syntax.
+    fn copy_argv(&self, disks: &[String], phases: &Phases) -> Vec<String> {
+        let mut a = vec![self.tool("alt_disk_copy"), "-d".into(), disks.join(" ")];
+        let mut opt = |flag: &str, value: Option<String>| {
+            if let Some(v) = value {
+                a.push(flag.to_owned());
+                a.push(v);
+            }
+        };
+        opt("-i", self.text("image_data"));
+        opt("-s", self.text("script"));
+        opt("-b", self.text("bundle"));
+        opt("-I", self.text("installp_flags"));
+        opt("-l", self.text("images"));
+        opt("-f", self.text("fix_bundle"));
+        opt("-F", self.list_text("fixes"));
+        opt("-e", self.text("exclude_list"));
+        opt("-w", self.list_text("filesets"));
+        if self.config.get_bool("remain_nim_client", false) {
+            a.push("-n".into());
+        }
+        if let Some(p) = &phases.arg {
+            a.push(format!("-P{p}"));
+        }
+        let mut opt = |flag: &str, value: Option<String>| {
+            if let Some(v) = value {
+                a.push(flag.to_owned());
+                a.push(v);
+            }
+        };
+        opt("-c", self.text("console"));
+        opt("-x", self.text("first_boot_script"));
+        opt("-R", self.text("resolv_conf"));
+        if !self.config.get_bool("set_bootlist", false) {
+            a.push("-B".into());
+        }
+        if self.config.get_bool("device_reset", false) {
+            a.push("-O".into());
+        }
+        if self.config.get_bool("reboot", false) && phases.has(3) {
+            a.push("-r".into());
+        }
+        if self.config.get_bool("jfs2", false) {
+            a.push("-T".into());
+        }
+        a
+    }
+
+    /// Runs a read-only query and returns its stdout.
+    fn query(&self, argv: Vec<String>) -> Result<String, Error> {
+        let program = argv[0].rsplit('/').next().unwrap_or(&argv[0]).to_owned();
+        let out = self
+            .host
+            .run(&CommandRequest::new(argv).read_only().timeout(QUERY_TIMEOUT))
+            .map_err(|e| Error::failed(format!("cannot run {program}: {e}")))?;
+        if out.timed_out {
+            return Err(Error::failed(format!("{program} timed out")));
+        }
+        match out.exit_code {
+            Some(0) => Ok(out.stdout),
+            Some(code) => {
+                let detail = last_line(&out);
+                Err(Error::failed(if detail.is_empty() {
+                    format!("{program} exited with code {code}")
+                } else {
+                    format!("{program} exited with code {code}: {detail}")
+                }))
+            }
+            None => Err(Error::failed(format!("{program} was killed"))),
+        }
+    }
+
+    fn layout(&self) -> Result<Layout, Error> {
+        let text = self.query(vec![self.tool("lspv")])?;
+        Ok(Layout { pvs: parse_lspv(&text), targets: self.targets()? })
+    }
+
+    fn bootlist(&self) -> Result<Vec<String>, Error> {
+        let text = self.query(vec![self.tool("bootlist"), "-m".into(), "normal".into(), "-o".into()])?;
+        Ok(parse_bootlist(&text))
+    }
+
+    fn remove_altinst(&self) -> Result<(), Error> {
+        let argv = vec![self.tool("alt_rootvg_op"), "-X".into(), ALTINST.into()];
+        self.host.run_checked(&CommandRequest::new(argv).timeout(OP_TIMEOUT))?;
+        Ok(())
+    }
+
+    /// The phases this resource's clone completed, if the record is about the same disks.
+    fn recorded_phases(&self, targets: &[String]) -> Option<BTreeSet<u8>> {
+        let disks = self.host.state_get(KEY_DISKS)?;
+        if disks.split_whitespace().collect::<Vec<_>>() != targets.iter().map(String::as_str).collect::<Vec<_>>() {
+            return None;
+        }
+        let phases = self.host.state_get(KEY_PHASES)?;
+        let set = phases_from_text(&phases);
+        (!set.is_empty()).then_some(set)
+    }
+
+    fn recorded_clone_time(&self) -> Option<jiff::Timestamp> {
+        self.host.state_get(KEY_CLONED_AT).and_then(|t| t.trim().parse().ok())
+    }
+
+    fn forget(&self) -> Result<(), Error> {
+        for key in [KEY_CLONED_AT, KEY_PHASES, KEY_DISKS] {
+            self.host.state_put(key, "")?;
+        }
+        Ok(())
+    }
+
+    /// Runs alt_disk_copy and records what it did.
+    fn copy(&self, targets: &[String], phases: &Phases, request: &ActionRequest) -> Result<Vec<String>, Error> {
+        let started = jiff::Timestamp::now();
+        let argv = self.copy_argv(targets, phases);
+        self.host.run_checked(&CommandRequest::new(argv).timeout(self.copy_timeout()))?;
+        let done: BTreeSet<u8> = if phases.has(1) {
+            phases.set.clone()
+        } else {
+            let mut s = self.recorded_phases(targets).unwrap_or_default();
+            s.extend(phases.set.iter().copied());
+            s
+        };
+        if phases.has(1) {
+            self.host.state_put(KEY_CLONED_AT, &started.to_string())?;
+        }
+        self.host.state_put(KEY_PHASES, &phases_text(&done))?;
+        self.host.state_put(KEY_DISKS, &targets.join(" "))?;
+        let verb = if request.dry_run { "would clone" } else { "cloned" };
+        let mut messages = vec![format!("{verb} rootvg to {} ({})", targets.join(" "), phases.label())];
+        if phases.has(3) {
+            if self.config.get_bool("set_bootlist", false) {
+                messages.push(format!("the normal bootlist {} {}", if request.dry_run { "would point at" } else { "points at" }, targets[0]));
+            }
+            if self.config.get_bool("reboot", false) {
+                messages.push(format!("the system {} from {} (-r)", if request.dry_run { "would reboot" } else { "reboots" }, targets[0]));
+            }
+        }
+        Ok(messages)
+    }
+
+    fn provision(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {
+        let phases = Phases::from_request(request)?;
+        let layout = self.layout()?;
+        layout.check_targets()?;
+        let targets = layout.targets.clone();
+        let in_alt = layout.in_vg(ALTINST);
+        if phases.has(1) {
+            let others = layout.foreign_altinst();
+            if in_alt.is_empty() && !others.is_empty() {
+                return Err(Error::failed(format!(
+                    "altinst_rootvg already exists on {}, which is not in 'disks': alt_disk_copy makes one \
+                     altinst_rootvg at a time (remove it with alt_rootvg_op -X altinst_rootvg, or add its disks to 'disks')",
+                    others.join(" ")
+                )));
+            }
+            if !in_alt.is_empty() {
+                if in_alt.len() != targets.len() {
+                    let free: Vec<&str> = targets.iter().filter(|t| !in_alt.contains(&t.as_str())).map(String::as_str).collect();
+                    return Err(Error::failed(format!(
+                        "altinst_rootvg holds {} but not {}: unprovision it before cloning again",
+                        in_alt.join(" "),
+                        free.join(" ")
+                    )));
+                }
+                let recorded = self.recorded_phases(&targets);
+                if request.force {
+                    self.host.warn("altinst_rootvg exists: --force rebuilds it (alt_rootvg_op -X, then alt_disk_copy)");
+                    self.remove_altinst()?;
+                    let messages = self.copy(&targets, &phases, request)?;
+                    return Ok(ActionOutcome { messages, noop: false });
+                }
+                return match recorded {
+                    Some(done) if !done.contains(&3) => Err(Error::failed(format!(
+                        "{} already holds an unfinished altinst_rootvg (phases done: {}): continue with --phase {}, \
+                         or unprovision it first",
+                        targets.join(" "),
+                        phases_text(&done),
+                        if done.contains(&2) { "3" } else { "23" }
+                    ))),
+                    _ => Ok(ActionOutcome {
+                        messages: vec![format!(
+                            "altinst_rootvg already on {}: nothing to do ('sync update' refreshes it, --force rebuilds it)",
+                            targets.join(" ")
+                        )],
+                        noop: true,
+                    }),
+                };
+            }
+        } else if in_alt.len() != targets.len() {
+            let d = targets.iter().find(|t| !in_alt.contains(&t.as_str())).expect("some target is not in altinst_rootvg");
+            let vg = layout.vg_of(d).unwrap_or("None");
+            return Err(Error::failed(format!(
+                "--phase {} continues a clone made by phase 1, but {d} is in volume group {vg}: run --phase 1 first",
+                phases.arg.as_deref().unwrap_or("all")
+            )));
+        }
+        let messages = self.copy(&targets, &phases, request)?;
+        Ok(ActionOutcome { messages, noop: false })
+    }
+
+    fn refresh(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {
+        let phases = Phases::from_request(request)?;
+        if !phases.has(1) {
+            return Err(Error::invalid(format!(
+                "sync update rebuilds the clone from phase 1; --phase {} continues a provision: use `provision --phase {}`",
+                phases.arg.as_deref().unwrap_or(""),
+                phases.arg.as_deref().unwrap_or("")
+            )));
+        }
+        let layout = self.layout()?;
+        layout.check_targets()?;
+        let others = layout.foreign_altinst();
+        if layout.in_vg(ALTINST).is_empty() && !others.is_empty() {
+            return Err(Error::failed(format!(
+                "altinst_rootvg exists on {}, which is not in 'disks': it was not made by this resource, refusing to remove it",
+                others.join(" ")
+            )));
+        }
+        let mut messages = Vec::new();
+        if !layout.in_vg(ALTINST).is_empty() {
+            self.remove_altinst()?;
+            messages.push(format!(
+                "{} the previous altinst_rootvg on {}",
+                if request.dry_run { "would remove" } else { "removed" },
+                layout.in_vg(ALTINST).join(" ")
+            ));
+        }
+        messages.extend(self.copy(&layout.targets, &phases, request)?);
+        Ok(ActionOutcome { messages, noop: false })
+    }
+
+    fn unprovision(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {
+        let layout = self.layout()?;
+        let in_alt = layout.in_vg(ALTINST);
+        if in_alt.is_empty() {
+            let mut why = format!(
+                "no altinst_rootvg on {}: nothing to remove",
+                layout.targets.iter().map(|t| format!("{t} ({})", layout.vg_of(t).unwrap_or("None"))).collect::<Vec<_>>().join(", ")
+            );
+            if !layout.in_vg(ROOTVG).is_empty() {
+                why.push_str(&format!(
+                    "; the system runs from the clone, the former rootvg is old_rootvg on {} \
+                     (remove it with alt_rootvg_op -X old_rootvg once the new system is validated)",
+                    layout.members(OLD_ROOTVG).join(" ")
+                ));
+            }
+            self.forget()?;
+            return Ok(ActionOutcome { messages: vec![why], noop: true });
+        }
+        let others = layout.foreign_altinst();
+        if !others.is_empty() {
+            return Err(Error::failed(format!(
+                "altinst_rootvg also spans {}, which is not in 'disks': refusing to remove a clone this resource did not make",
+                others.join(" ")
+            )));
+        }
+        self.remove_altinst()?;
+        self.forget()?;
+        let verb = if request.dry_run { "would remove" } else { "removed" };
+        Ok(ActionOutcome { messages: vec![format!("{verb} altinst_rootvg from {}", in_alt.join(" "))], noop: false })
+    }
+
+    /// `wake` and `sleep`.
+    fn wake_or_sleep(&self, wake: bool) -> Result<ActionOutcome, Error> {
+        let layout = self.layout()?;
+        layout.check_targets()?;
+        if !layout.all_in(ALTINST) {
+            return Err(Error::failed(format!(
+                "no altinst_rootvg on {} to {}: provision it first",
+                layout.targets.join(" "),
+                if wake { "wake up" } else { "put to sleep" }
+            )));
+        }
+        let awake = layout.altinst_active();
+        match (wake, awake) {
+            (true, true) => Ok(noop("altinst_rootvg is already awake (varied on, mounted under /alt_inst)")),
+            (false, false) => Ok(noop("altinst_rootvg is already asleep")),
+            (true, false) => {
+                let argv = vec![self.tool("alt_rootvg_op"), "-W".into(), "-d".into(), layout.targets[0].clone()];
+                self.host.run_checked(&CommandRequest::new(argv).timeout(OP_TIMEOUT))?;
+                Ok(ActionOutcome { messages: vec!["altinst_rootvg woken up: its file systems are under /alt_inst".into()], noop: false })
+            }
+            (false, true) => {
+                let argv = vec![self.tool("alt_rootvg_op"), "-S".into()];
+                self.host.run_checked(&CommandRequest::new(argv).timeout(OP_TIMEOUT))?;
+                Ok(ActionOutcome { messages: vec!["altinst_rootvg put to sleep".into()], noop: false })
+            }
+        }
+    }
+
+    fn report(&self, layout: &Layout, bootlist: Result<Vec<String>, Error>, now: jiff::Timestamp) -> StatusReport {
+        let targets = layout.targets.join(" ");
+        let missing = layout.missing();
+        let foreign: Vec<(&str, &str)> = layout.foreign().into_iter().filter(|(_, vg)| *vg != ROOTVG).collect();
+        let mut report = if !missing.is_empty() {
+            StatusReport::new(Status::Warn).warn(format!("{} not listed by lspv", missing.join(" ")))
+        } else if layout.all_in(ALTINST) {
+            let mut r = StatusReport::new(Status::Up).info(format!("altinst_rootvg on {targets}"));
+            if let Some(done) = self.recorded_phases(&layout.targets).filter(|d| !d.contains(&3)) {
+                r.state = Status::Warn;
+                r = r.warn(format!(
+                    "altinst_rootvg is unfinished (phases done: {}): continue with `provision --phase {}`",
+                    phases_text(&done),
+                    if done.contains(&2) { "3" } else { "23" }
+                ));
+            }
+            if layout.altinst_active() {
+                r = r.info("altinst_rootvg is awake (varied on, mounted under /alt_inst)");
+            }
+            r
+        } else if layout.all_in(ROOTVG) {
+            StatusReport::new(Status::Warn).warn(format!(
+                "the system runs from the clone: {targets} is rootvg now (a refresh would need other target disks)"
+            ))
+        } else if !foreign.is_empty() {
+            let mut r = StatusReport::new(Status::Warn);
+            for (d, vg) in &foreign {
+                r = r.warn(format!("{d} belongs to volume group {vg}, not altinst_rootvg"));
+            }
+            r
+        } else if !layout.in_vg(ALTINST).is_empty() {
+            StatusReport::new(Status::Warn).warn(format!(
+                "altinst_rootvg holds {} but not {}",
+                layout.in_vg(ALTINST).join(" "),
+                layout.targets.iter().filter(|t| layout.vg_of(t) != Some(ALTINST)).cloned().collect::<Vec<_>>().join(" ")
+            ))
+        } else {
+            let mut r = StatusReport::new(Status::Down).info(format!("no altinst_rootvg on {targets}"));
+            let others = layout.foreign_altinst();
+            if !others.is_empty() {
+                r = r.info(format!("an altinst_rootvg not made by this resource is on {}", others.join(" ")));
+            }
+            r
+        };
+        // The clone time, and sync_max_delay (doppel applies it to the sync group only).
+        if layout.all_in(ALTINST) {
+            match self.recorded_clone_time() {
+                Some(at) => {
+                    let max = self.max_delay_secs();
+                    let age = now.as_second().saturating_sub(at.as_second());
+                    if report.state == Status::Up && age > 0 && age.unsigned_abs() > max {
+                        report.state = Status::Warn;
+                        report = report.warn(format!(
+                            "clone taken on {} is older than sync_max_delay ({})",
+                            at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                            human_secs(max)
+                        ));
+                    }
+                    report = report.last_sync(at.to_string());
+                }
+                None => report = report.info("clone time unknown: it was not made by this resource"),
+            }
+        }
+        let old = layout.members(OLD_ROOTVG);
+        if !old.is_empty() {
+            report = report.warn(format!(
+                "old_rootvg on {}: the former rootvg, left by a boot from the clone; remove it with \
+                 alt_rootvg_op -X old_rootvg once the new system is validated",
+                old.join(" ")
+            ));
+        }
+        match bootlist {
+            Ok(list) => match list.first() {
+                Some(first) => {
+                    let vg = layout.vg_of(first).unwrap_or("no volume group");
+                    let whose = if layout.targets.iter().any(|t| t == first) { ", the clone" } else { "" };
+                    report = report.info(format!("next boot: {first} ({vg}{whose}); bootlist -m normal: {}", list.join(" ")));
+                }
+                None => report = report.warn("the normal bootlist is empty"),
+            },
+            Err(e) => report = report.warn(format!("cannot read the bootlist: {}", e.message)),
+        }
+        report
+    }
+}
+
+fn noop(message: &str) -> ActionOutcome {
+    ActionOutcome { messages: vec![message.to_owned()], noop: true }
+}
+
+impl Driver for AltDisk {
+    fn manifest() -> Manifest {
+        let boolean = |name: &str, desc: &str| {
+            KeywordSpec::new(name, KeywordType::Boolean).default_value("False").candidates(&["True", "False"]).desc(desc)
+        };
+        Manifest::new("disk", "alt_disk", env!("CARGO_PKG_VERSION"))
+            .description("Clone the running AIX rootvg to alternate disks with alt_disk_copy")
+            .keyword(
+                KeywordSpec::new("disks", KeywordType::List)
+                    .required()
+                    .example("hdisk1 hdisk2")
+                    .desc(
+                        "Target disks of the alternate rootvg (altinst_rootvg), passed together in one quoted -d \
+                         argument. They must be in volume group None (lspv) before the first clone.",
+                    ),
+            )
+            .keyword(boolean(
+                "set_bootlist",
+                "Let alt_disk_copy set the normal bootlist to the first target disk after the clone. False passes \
+                 -B (the bootlist is left alone).",
+            ))
+            .keyword(boolean(
+                "reboot",
+                "Reboot from the alternate disk when alt_disk_copy finishes (-r). Needs set_bootlist = true: -r \
+                 cannot be used with -B.",
+            ))
+            .keyword(
+                KeywordSpec::new("exclude_list", KeywordType::String)
+                    .example("/etc/exclude.rootvg")
+                    .desc(
+                        "Full path of an exclude list (-e): one grep pattern per line, matched against the backup \
+                         list whose lines start with './' (^./tmp/ excludes the content of /tmp and keeps /tmp).",
+                    ),
+            )
+            .keyword(
+                KeywordSpec::new("script", KeywordType::String)
+                    .example("/usr/local/sbin/customize_clone")
+                    .desc(
+                        "Customization script (-s), run at the end of the clone on the running system while the \
+                         clone's file systems are mounted under /alt_inst. Must be executable.",
+                    ),
+            )
+            .keyword(KeywordSpec::new("first_boot_script", KeywordType::String).desc(
+                "Script run during the first boot of the alternate rootvg, after all file systems are mounted (-x).",
+            ))
+            .keyword(
+                KeywordSpec::new("resolv_conf", KeywordType::String)
+                    .desc("Full path of a resolv.conf that replaces the clone's one (-R)."),
+            )
+            .keyword(
+                KeywordSpec::new("image_data", KeywordType::String)
+                    .desc("Full path of an image.data file used instead of the one made from rootvg (-i)."),
+            )
+            .keyword(boolean("remain_nim_client", "Copy /.rhosts and /etc/niminfo to the clone: it remains a NIM client (-n)."))
+            .keyword(boolean(
+                "device_reset",
+                "Reset the clone's device configuration (-O), for a clone that boots another system (LPAR, disk swap).",
+            ))
+            .keyword(
+                KeywordSpec::new("console", KeywordType::String)
+                    .depends_on("device_reset", &["True"])
+                    .example("/dev/vty0")
+                    .desc("The clone's system console device (-c); only valid with device_reset."),
+            )
+            .keyword(boolean("jfs2", "Convert JFS file systems to JFS2 on the clone (-T)."))
+            .keyword(
+                KeywordSpec::new("images", KeywordType::String)
+                    .example("/updates")
+                    .desc("Location of installp images or updates applied to the clone (-l): a directory or a device."),
+            )
+            .keyword(
+                KeywordSpec::new("bundle", KeywordType::String)
+                    .desc("File listing packages or filesets installed on the clone (-b). Needs images."),
+            )
+            .keyword(
+                KeywordSpec::new("fix_bundle", KeywordType::String)
+                    .desc("File listing APARs installed on the clone (-f). Needs images."),
+            )
+            .keyword(
+                KeywordSpec::new("fixes", KeywordType::List)
+                    .example("IX123456")
+                    .desc("APARs installed on the clone (-F). Needs images."),
+            )
+            .keyword(
+                KeywordSpec::new("filesets", KeywordType::List)
+                    .desc("Filesets installed on the clone (-w). Needs images."),
+            )
+            .keyword(
+                KeywordSpec::new("installp_flags", KeywordType::String)
+                    .example("-acgX")
+                    .desc("installp flags for the installations on the clone (-I). Needs images."),
+            )
+            .keyword(
+                KeywordSpec::new("copy_timeout", KeywordType::Duration)
+                    .default_value(DEFAULT_COPY_TIMEOUT)
+                    .desc("Kill alt_disk_copy when it runs longer than this."),
+            )
+            .keyword(
+                KeywordSpec::new("sync_max_delay", KeywordType::DurationMinutes)
+                    .default_value("1440")
+                    .not_scopable()
+                    .desc(
+                        "Unit is minutes. The status turns warn when the clone is older than this (the clone time \
+                         is recorded by the driver when it runs alt_disk_copy).",
+                    ),
+            )
+            .action(ActionSpec::standard("provision"))
+            .action(ActionSpec::standard("unprovision"))
+            .action(ActionSpec::standard("sync_update"))
+            .action(ActionSpec::new(
+                "wake",
+                "Wake the altinst_rootvg up: vary it on and mount its file systems under /alt_inst (alt_rootvg_op -W).",
+            ))
+            .action(ActionSpec::new("sleep", "Put the woken altinst_rootvg to sleep (alt_rootvg_op -S)."))
+    }
+
+    fn validate(config: &ResourceConfig) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let disks = config.get_list("disks");
+        for (i, d) in disks.iter().enumerate() {
+            if !is_disk_name(d) {
+                problems.push(Problem::keyword("disks", format!("'{d}' is not a disk name (e.g. hdisk1)")));
+            } else if disks[..i].contains(d) {
+                problems.push(Problem::keyword("disks", format!("{d} is listed twice")));
+            }
+        }
+        let set = |k: &str| config.get(k).is_some_and(|v| !v.trim().is_empty());
+        if config.get_bool("reboot", false) && !config.get_bool("set_bootlist", false) {
+            problems.push(Problem::keyword(
+                "reboot",
+                "reboot = true needs set_bootlist = true: set_bootlist = false passes -B, which keeps alt_disk_copy \
+                 from running bootlist after the clone, and the -r flag cannot be used with -B (the reboot would \
+                 start the old rootvg again)",
+            ));
+        }
+        for (kw, flag) in NEED_IMAGES {
+            if set(kw) && !set("images") {
+                problems.push(Problem::keyword(
+                    kw,
+                    format!(
+                        "{kw} ({flag}) needs images: what it installs on the clone comes from the installp images \
+                         location, and alt_disk_copy requires the -l flag with {flag}"
+                    ),
+                ));
+            }
+        }
+        if set("console") && !config.get_bool("device_reset", false) {
+            problems.push(Problem::keyword(
+                "console",
+                "console (-c) needs device_reset = true: alt_disk_copy accepts the clone's console only with -O \
+                 (device reset)",
+            ));
+        }
+        for kw in ["exclude_list", "image_data", "resolv_conf"] {
+            if let Some(v) = config.get(kw).map(str::trim).filter(|v| !v.is_empty() && !v.starts_with('/')) {
+                problems.push(Problem::keyword(kw, format!("'{v}' must be a full path name: alt_disk_copy requires one")));
+            }
+        }
+        for kw in ["script", "first_boot_script"] {
+            if let Some(v) = config.get(kw).map(str::trim).filter(|v| !v.is_empty() && !v.starts_with('/')) {
+                problems.push(Problem::keyword(
+                    kw,
+                    format!("'{v}' must be a full path name: alt_disk_copy runs it from its own working directory"),
+                ));
+            }
+        }
+        if let Some(v) = config.get("sync_max_delay").filter(|v| parse_minutes_duration(v).is_none()) {
+            problems.push(Problem::keyword("sync_max_delay", format!("'{v}' is not a duration")));
+        }
+        problems
+    }
+
+    fn open(config: ResourceConfig, host: Host) -> Result<Self, Error> {
+        Ok(AltDisk { config, host })
+    }
+
+    fn status(&self) -> Result<StatusReport, Error> {
+        let layout = match self.layout() {
+            Ok(l) => l,
+            Err(e) => return Ok(StatusReport::new(Status::Undef).error(e.message)),
+        };
+        let bootlist = self.bootlist();
+        Ok(self.report(&layout, bootlist, jiff::Timestamp::now()))
+    }
+
+    fn action(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {
+        match request.action.as_str() {
+            "provision" => self.provision(request),
+            "sync_update" => self.refresh(request),
+            "unprovision" => self.unprovision(request),
+            "wake" => self.wake_or_sleep(true),
+            "sleep" => self.wake_or_sleep(false),
+            other => Err(Error::unsupported(other)),
+        }
+    }
+}
+
+doppel_plugin_api::export_driver!(AltDisk);
+
+#[cfg(test)]
+mod tests;
