@@ -9,3 +9,4 @@ mod engine;
 mod packaging;
 mod daemon;
 mod symclone;
+mod alt_disk;
