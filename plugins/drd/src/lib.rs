@@ -368,6 +368,7 @@ impl Drd {
             return Ok(None);
         }
         let text = combined(&out);
+        // The request is quiet (doppel logs its output at debug level only): relay it.
         if !text.trim().is_empty() {
             let level = if how == Run::Change { Level::Info } else { Level::Debug };
             self.host.log(level, text.trim_end());
