@@ -9,4 +9,5 @@ mod engine;
 mod packaging;
 mod daemon;
 mod symclone;
+mod drd;
 mod alt_disk;
