@@ -283,8 +283,9 @@ impl Run {
         status
     }
 
-    /// Runs a trigger. `Ok(false)` when it failed (the caller decides if that matters).
-    async fn trigger(self: &Arc<Self>, rid: Option<&str>, keyword: &str, command: &str) -> Result<bool, String> {
+    /// Runs a trigger. `Ok(Some(reason))` when it failed (the caller decides if that
+    /// matters): the exit code, a timeout, or why it could not start.
+    async fn trigger(self: &Arc<Self>, rid: Option<&str>, keyword: &str, command: &str) -> Result<Option<String>, String> {
         let argv = if command.contains('|') || command.contains("&&") || command.contains(';') {
             vec!["/bin/sh".to_owned(), "-c".to_owned(), command.to_owned()]
         } else {
@@ -292,7 +293,7 @@ impl Run {
         };
         if self.spec.dry_run {
             self.log.info(rid, &format!("dry-run: {keyword}: {command}"));
-            return Ok(true);
+            return Ok(None);
         }
         self.log.info(rid, &format!("{keyword}: {command}"));
         let mut request = CommandRequest::new(argv).timeout(self.svc.trigger_timeout);
@@ -303,8 +304,13 @@ impl Run {
             .await
             .map_err(|e| e.to_string())?;
         Ok(match out {
-            Ok(o) => o.exit_code == Some(0),
-            Err(_) => false,
+            Ok(o) if o.exit_code == Some(0) => None,
+            Ok(o) if o.timed_out => Some(format!("timed out after {}s, killed", self.svc.trigger_timeout.as_secs())),
+            Ok(o) => Some(match o.exit_code {
+                Some(code) => code.to_string(),
+                None => "killed".to_owned(),
+            }),
+            Err(e) => Some(e.message),
         })
     }
 
@@ -319,12 +325,11 @@ impl Run {
             };
             let Some(command) = command else { continue };
             let rid = r.map(|r| r.rid.as_str());
-            let ok = self.trigger(rid, &keyword, &command).await?;
-            if !ok {
+            if let Some(reason) = self.trigger(rid, &keyword, &command).await? {
                 if blocking {
-                    return Err(format!("{keyword}: {command} blocking error"));
+                    return Err(format!("{keyword}: {command} blocking error [{reason}]"));
                 }
-                self.log.warn(rid, &format!("{keyword}: {command} non-blocking error"));
+                self.log.warn(rid, &format!("{keyword}: {command} non-blocking error [{reason}]"));
             }
         }
         Ok(())

@@ -66,9 +66,8 @@ pub fn run_command(
                 std::io::ErrorKind::PermissionDenied => "command is not executable".to_owned(),
                 _ => e.to_string(),
             };
-            let message = format!("{program}: {why}");
-            log.error(rid, &message);
-            return Err(Error::failed(message));
+            // Not logged here: the caller reports the error (once).
+            return Err(Error::failed(format!("{program}: {why}")));
         }
     };
     if let (Some(text), Some(mut stdin)) = (request.stdin.clone(), child.stdin.take()) {
@@ -123,7 +122,8 @@ pub fn run_command(
         }
     } else {
         if !stderr_text.is_empty() {
-            log.error(rid, stderr_text);
+            // A failing query's stderr is the driver's to interpret (it may retry).
+            log.log(rid, if quiet { Level::Debug } else { Level::Error }, stderr_text);
         }
         let how = if timed_out {
             format!("timed out after {}s (killed)", request.timeout_secs.unwrap_or(0.0))
@@ -135,7 +135,9 @@ pub fn run_command(
                 None => "killed by a signal".to_owned(),
             }
         };
-        log.log(rid, if quiet { Level::Debug } else { Level::Error }, &format!("{} {how}", program.rsplit('/').next().unwrap_or(program)));
+        // The caller's error (run_checked, a trigger's "blocking error [...]") says
+        // how the command ended; repeating it here would log every failure twice.
+        log.log(rid, Level::Debug, &format!("{} {how}", program.rsplit('/').next().unwrap_or(program)));
     }
     Ok(output)
 }
