@@ -373,7 +373,9 @@ impl Drd {
             let level = if how == Run::Change { Level::Info } else { Level::Debug };
             self.host.log(level, text.trim_end());
         }
-        let what = format!("drd {mode}");
+        let what = if how == Run::Preview { format!("drd {mode} -p") } else { format!("drd {mode}") };
+        // A preview's or a query's warnings are the caller's to summarise.
+        let warn_level = if how == Run::Change { Level::Warn } else { Level::Debug };
         if out.timed_out {
             return Err(Error::failed(format!("{what} timed out")));
         }
@@ -385,12 +387,12 @@ impl Drd {
         match verdict(&text) {
             Verdict::Succeeded => {
                 for w in messages(&text, "WARNING:") {
-                    self.host.warn(&format!("{what}: {w}"));
+                    self.host.log(warn_level, &format!("{what}: {w}"));
                 }
                 match out.exit_code {
                     Some(0) => {}
-                    Some(2) => self.host.warn(&format!("{what} succeeded with warnings (exit code 2)")),
-                    _ => self.host.warn(&format!(
+                    Some(2) => self.host.log(warn_level, &format!("{what} succeeded with warnings (exit code 2)")),
+                    _ => self.host.log(warn_level, &format!(
                         "{what} reported success in its END banner but ended with {code}: drd's exit codes are unreliable, the banner is trusted"
                     )),
                 }

@@ -290,7 +290,7 @@ fn provision_dry_run_runs_the_preview_only() {
         answer(1, banner("Clone System Image", "* Selecting Target Disk\nERROR:   The disk \"/dev/disk/disk4\" is in use by the active volume group \"vg01\".", false)),
     );
     let e = s.act("provision", true, false).unwrap_err();
-    assert_eq!(e.message, "drd clone failed: The disk \"/dev/disk/disk4\" is in use by the active volume group \"vg01\".");
+    assert_eq!(e.message, "drd clone -p failed: The disk \"/dev/disk/disk4\" is in use by the active volume group \"vg01\".");
     let s = setup(&[("target", "/dev/disk/disk2")], true);
     s.act("provision", true, false).unwrap();
     let calls = s.fake.calls.lock().unwrap().clone();
