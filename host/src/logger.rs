@@ -11,6 +11,8 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
+use std::io::IsTerminal as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use doppel_plugin_api::Level;
@@ -23,6 +25,13 @@ pub struct ServiceLog {
 }
 
 static CONSOLE: Mutex<()> = Mutex::new(());
+
+/// A transient progress line is on the terminal and must be erased before the
+/// next line is written.
+static PROGRESS_SHOWN: AtomicBool = AtomicBool::new(false);
+
+/// Erases the line the cursor is on (ANSI: carriage return, clear line).
+const ERASE_LINE: &str = "\r\x1b[2K";
 
 fn level_name(level: Level) -> &'static str {
     match level {
@@ -59,7 +68,11 @@ impl ServiceLog {
         let line = format!("* {name} - {} - {message}\n", level_name(level));
         if level <= self.console {
             let _guard = CONSOLE.lock();
-            let _ = std::io::stderr().write_all(line.as_bytes());
+            let mut err = std::io::stderr().lock();
+            if PROGRESS_SHOWN.swap(false, Ordering::Relaxed) {
+                let _ = err.write_all(ERASE_LINE.as_bytes());
+            }
+            let _ = err.write_all(line.as_bytes());
         }
         if level <= Level::Debug {
             if let Ok(mut file) = self.file.lock() {
@@ -67,6 +80,33 @@ impl ServiceLog {
                     let stamp = jiff::Zoned::now().strftime("%Y-%m-%d %H:%M:%S%.3f");
                     let _ = f.write_all(format!("{stamp} {line}").as_bytes());
                 }
+            }
+        }
+    }
+
+    /// A progress line for a long wait: redrawn in place when the console is a
+    /// terminal (the next log line erases it), absent from piped output, and
+    /// kept in the log file at debug level.
+    pub fn progress(&self, rid: Option<&str>, message: &str) {
+        if self.console >= Level::Info && std::io::stderr().is_terminal() {
+            let name = match rid {
+                Some(rid) => format!("{}.{}", self.svc, rid).to_uppercase(),
+                None => self.svc.to_uppercase(),
+            };
+            let _guard = CONSOLE.lock();
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "{ERASE_LINE}* {name} - {message}");
+            let _ = err.flush();
+            PROGRESS_SHOWN.store(true, Ordering::Relaxed);
+        }
+        if let Ok(mut file) = self.file.lock() {
+            if let Some(f) = file.as_mut() {
+                let stamp = jiff::Zoned::now().strftime("%Y-%m-%d %H:%M:%S%.3f");
+                let name = match rid {
+                    Some(rid) => format!("{}.{}", self.svc, rid).to_uppercase(),
+                    None => self.svc.to_uppercase(),
+                };
+                let _ = f.write_all(format!("{stamp} * {name} - DEBUG - {message}\n").as_bytes());
             }
         }
     }

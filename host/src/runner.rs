@@ -221,6 +221,11 @@ impl HostServices for ResourceHost {
     fn call(&self, method: &str, _request: &serde_json::Value) -> Result<serde_json::Value, Error> {
         match method {
             "now" => Ok(serde_json::Value::String(jiff::Timestamp::now().to_string())),
+            "progress" => {
+                let text = _request.get("text").and_then(|t| t.as_str()).unwrap_or("");
+                self.log.progress(Some(&self.rid), text);
+                Ok(serde_json::Value::Null)
+            }
             "dry_run" => Ok(serde_json::Value::Bool(self.dry_run)),
             other => Err(Error::unsupported(other)),
         }

@@ -262,6 +262,16 @@ impl Host {
         })
     }
 
+    /// Shows a progress line for a long wait: redrawn in place on an operator's
+    /// terminal, kept out of piped output (it goes to the log file at debug level).
+    /// Call it on every poll of a wait loop.
+    ///
+    /// Added in plugin-api 1.0 through [`Host::call`] (method `progress`), so a host
+    /// that does not know it simply ignores it.
+    pub fn progress(&self, text: &str) {
+        let _ = self.services.call("progress", &serde_json::json!({ "text": text }));
+    }
+
     /// Reads a stored value.
     pub fn state_get(&self, key: &str) -> Option<String> {
         self.services.state_get(key)

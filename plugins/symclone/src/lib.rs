@@ -655,7 +655,7 @@ impl Symclone {
                     goal.list()
                 )));
             }
-            self.host.info(&format!(
+            self.host.progress(&format!(
                 "waiting for {}: {ready}/{n} devs ready ({}s/{}s)",
                 goal.name(),
                 elapsed.as_secs(),

@@ -230,7 +230,13 @@ impl HostServices for Fake {
         self.cancelled.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    fn call(&self, method: &str, _request: &serde_json::Value) -> Result<serde_json::Value, Error> {
+    fn call(&self, method: &str, request: &serde_json::Value) -> Result<serde_json::Value, Error> {
+        // Progress lines are kept with the logs so tests can see the waits.
+        if method == "progress" {
+            let text = request["text"].as_str().unwrap_or_default().to_owned();
+            self.logs.lock().unwrap().push((Level::Info, text));
+            return Ok(serde_json::Value::Null);
+        }
         Err(Error::unsupported(method))
     }
 }
