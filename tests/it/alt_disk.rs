@@ -220,7 +220,6 @@ fn refresh_takes_a_new_copy() {
     a.ok(&["-s", "alt", "provision"]);
     let first = a.status("alt")["last_sync"].as_str().unwrap().to_owned();
     std::fs::write(a.tree("rootvg").join("etc/hosts"), "10.0.0.1 db1\n").unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1100));
     let log = a.ok(&["-s", "alt", "sync", "update"]);
     assert_lines_in_order(
         &log,
