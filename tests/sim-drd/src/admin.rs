@@ -409,11 +409,11 @@ fn ipd(cmd: IpdCommand) -> SimResult<()> {
 fn populate(root: &Path) -> std::io::Result<()> {
     let files: &[(&str, u32, &str)] = &[
         ("/etc/hosts", 0o644, "127.0.0.1\tlocalhost loopback\n10.0.0.10\thpux01\n"),
-        ("/etc/passwd", 0o444, "root:x:0:3::/:/sbin/sh\nadmin:x:101:20::/home/admin:/usr/bin/sh\n"),
-        ("/etc/group", 0o444, "root::0:root\nusers::20:\n"),
+        ("/etc/passwd", 0o644, "root:x:0:3::/:/sbin/sh\nadmin:x:101:20::/home/admin:/usr/bin/sh\n"),
+        ("/etc/group", 0o644, "root::0:root\nusers::20:\n"),
         ("/etc/fstab", 0o644, "/dev/vg00/lvol3 / vxfs delaylog 0 1\n/dev/vg00/lvol1 /stand vxfs tranflush 0 1\n"),
         ("/etc/lvmtab", 0o600, "vg00 /dev/disk/disk1\n"),
-        ("/etc/rc.config.d/netconf", 0o444, "HOSTNAME=\"hpux01\"\nINTERFACE_NAME[0]=\"lan0\"\n"),
+        ("/etc/rc.config.d/netconf", 0o644, "HOSTNAME=\"hpux01\"\nINTERFACE_NAME[0]=\"lan0\"\n"),
         ("/stand/vmunix", 0o755, "simulated HP-UX kernel\n"),
         ("/stand/bootconf", 0o644, "l /dev/disk/disk1_p2\n"),
         ("/var/adm/sw/products/INDEX", 0o644, "vendor_tag HP\n"),
