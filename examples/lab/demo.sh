@@ -10,7 +10,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${DOPPEL_LAB_BIN:-$here/../../target/release}
 bin=$(cd "$bin" && pwd)
-for tool in doppel symclone symdev symdg symld symsim libdoppel_driver_symclone.so libdoppel_driver_script.so; do
+for tool in doppel symclone symdev symdg symld symsim drd drdsim lspv aixsim libdoppel_driver_symclone.so libdoppel_driver_script.so libdoppel_driver_drd.so libdoppel_driver_alt_disk.so; do
     [ -e "$bin/$tool" ] || { echo "demo: $bin/$tool is missing: run 'cargo build --workspace --release' first" >&2; exit 2; }
 done
 lab=${DOPPEL_LAB_ROOT:-$(mktemp -d /tmp/doppel-lab.XXXXXX)}
@@ -22,11 +22,12 @@ say() { printf '    %s\n' "$*"; }
 
 step "Building the lab in $lab"
 mkdir -p "$lab/etc/doppel/services" "$lab/bin"
-sed "s|@SIM_BIN@|$bin|" "$here/etc/doppel/doppel.toml.in" > "$lab/etc/doppel/doppel.toml"
-cp "$here/etc/doppel/services/demo.conf" "$lab/etc/doppel/services/"
-cp "$here/bin/app.sh" "$lab/bin/"
+sed -e "s|@SIM_BIN@|$bin|" -e "s|@SIM_ROOT@|$DOPPEL_SIM_ROOT|" "$here/etc/doppel/doppel.toml.in" > "$lab/etc/doppel/doppel.toml"
+cp "$here"/etc/doppel/services/*.conf "$lab/etc/doppel/services/"
+cp "$here"/etc/drd_exclude "$here"/etc/exclude.rootvg "$lab/etc/"
+cp "$here"/bin/*.sh "$lab/bin/"
 say "node config:   $lab/etc/doppel/doppel.toml (symclone tools: the simulators in $bin)"
-say "service:       $lab/etc/doppel/services/demo.conf"
+say "services:      $(cd "$lab/etc/doppel/services" && echo *.conf) (this demo walks demo.conf)"
 
 step "Setting up the SIMULATED array 000197900123 (what an array admin does once, per the seed)"
 sim symsim array create 000197900123 --devs 00B60:00B65 --copy-seconds 4
@@ -40,11 +41,17 @@ say "initial copy: symclone -g DGDEMO create -diff -precopy (the clones start co
 sim symclone -g DGDEMO create -diff -precopy -noprompt DEV001 sym ld CLONE001 DEV002 sym ld CLONE002 DEV003 sym ld CLONE003 2>/dev/null
 sim symclone -g DGDEMO query
 
+step "Setting up the other SIMULATED machines of the lab (HP-UX DRD, AIX)"
+sim drdsim init --sample >/dev/null
+sim aixsim init >/dev/null
+sim aixsim set copy-seconds 1 >/dev/null
+say "HP-UX root images under $DOPPEL_SIM_ROOT/drd, AIX disks under $DOPPEL_SIM_ROOT/aix"
+
 step "doppel drivers list"
 doppel drivers list
 
-step "doppel -s demo validate"
-doppel -s demo validate
+step "doppel -s '*' validate   (every service of the lab)"
+doppel -s '*' validate
 
 step "doppel -s demo start   (activate both clone sets, then the app: start_depends + blocking trigger)"
 doppel -s demo start
@@ -73,6 +80,11 @@ doppel -s demo print status
 
 step "doppel -s demo start --dry-run   (what a start would run, without running it)"
 doppel -s demo start --dry-run
+
+step "The other services of the lab"
+doppel -s rootclone,altroot print status
+say "try: doppel -s rootclone provision; doppel -s rootclone sync update --dry-run   (docs/drivers/drd.md)"
+say "try: doppel -s altroot provision; doppel -s altroot wake                         (docs/drivers/alt_disk.md)"
 
 step "Done"
 say "the lab stays in $lab: try 'LAB=$lab $bin/doppel --root $lab -s demo print status --format json'"
