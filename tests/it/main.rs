@@ -11,3 +11,4 @@ mod daemon;
 mod symclone;
 mod drd;
 mod alt_disk;
+mod replica;

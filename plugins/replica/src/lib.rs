@@ -468,8 +468,43 @@ impl Replica {
         held
     }
 
+    /// True when lspacket marks the logical packet importable here (`*`).
+    fn starred(s: &Settings, l: &Logical<'_>) -> bool {
+        l.parts.iter().any(|p| p.target(&|t| Self::is_ours(s, t)).is_some_and(|t| t.star))
+    }
+
+    /// Runs one import command. Its output is logged here rather than by doppel:
+    /// refusals of packets that wait for a predecessor are expected, not errors.
+    fn run_import(&self, s: &Settings, argv: Vec<String>, waiting: &[String], dry_run: bool) -> Result<CommandOutput, Error> {
+        let program = argv[0].clone();
+        let mut req = self.request(s, argv);
+        req.quiet = true;
+        if !dry_run {
+            self.host.info(&req.display());
+        }
+        let out = self.host.run(&req).map_err(|e| Error::failed(format!("cannot run {program}: {e}")))?;
+        for line in out.stdout.lines().filter(|l| !l.trim().is_empty()) {
+            self.host.info(line.trim_end());
+        }
+        for line in out.stderr.lines().filter(|l| !l.trim().is_empty()) {
+            if waiting.iter().any(|w| line.contains(w.as_str())) {
+                self.host.info(line.trim_end());
+            } else {
+                self.host.warn(line.trim_end());
+            }
+        }
+        Ok(out)
+    }
+
     /// Runs import passes until one applies nothing. Returns the number of
     /// packets applied.
+    ///
+    /// Each pass imports the complete logical packets that lspacket marks with
+    /// `*`: with `-receive` (or the `incoming` directory) when that is all of
+    /// them, else by naming their files, so that no part of a logical packet
+    /// whose fragments have not all arrived is imported. When no packet has a
+    /// `*`, the first pass tries the complete ones anyway (some releases never
+    /// show the asterisk, as IBM's sync_receive notes).
     fn import(&self, s: &Settings, request: &ActionRequest) -> Result<usize, Error> {
         let mut total = 0;
         let mut last_failure: Option<CommandOutput> = None;
@@ -488,32 +523,42 @@ impl Replica {
                     ));
                 }
             }
-            if complete.is_empty() {
+            let starred: Vec<&Logical<'_>> = complete.iter().copied().filter(|l| Self::starred(s, l)).collect();
+            let names = |ls: &[&Logical<'_>]| ls.iter().flat_map(|l| l.parts.iter().map(|p| p.name().to_owned())).collect::<Vec<_>>();
+            let waiting = names(&complete.iter().copied().filter(|l| !Self::starred(s, l)).collect::<Vec<_>>());
+            if request.dry_run {
+                let ready = names(&starred);
+                if !ready.is_empty() {
+                    self.host.info(&format!("would import {} packet(s): {}", ready.len(), ready.join(", ")));
+                }
+                if !waiting.is_empty() {
+                    self.host.info(&format!("held until a predecessor is imported (no * in lspacket): {}", waiting.join(", ")));
+                }
+            }
+            let chosen = if starred.is_empty() && pass == 1 { complete.clone() } else { starred };
+            if chosen.is_empty() {
                 if pass == 1 {
                     self.host.info("no packet to import");
                 }
                 break;
             }
-            if request.dry_run {
-                let star = |l: &&Logical<'_>| l.parts.iter().any(|p| p.target(&|t| Self::is_ours(s, t)).is_some_and(|t| t.star));
-                let names = |ls: Vec<&&Logical<'_>>| ls.iter().flat_map(|l| l.parts.iter().map(|p| p.name().to_owned())).collect::<Vec<_>>();
-                let ready = names(complete.iter().filter(|l| star(l)).collect());
-                let waiting = names(complete.iter().filter(|l| !star(l)).collect());
-                self.host.info(&format!("would import {} packet(s): {}", ready.len(), if ready.is_empty() { "none".to_owned() } else { ready.join(", ") }));
-                if !waiting.is_empty() {
-                    self.host.info(&format!("held until a predecessor is imported (no * in lspacket): {}", waiting.join(", ")));
-                }
-            }
-            // With incomplete logical packets around, name the complete ones so
-            // that no part of an incomplete one is imported.
-            let paths: Vec<String> = complete.iter().flat_map(|l| l.paths()).collect();
-            let argv = if incomplete.is_empty() { self.import_argv(s, false, None) } else { self.import_argv(s, false, Some(&paths)) };
-            let program = argv[0].clone();
-            let out = self.host.run(&self.request(s, argv)).map_err(|e| Error::failed(format!("cannot run {program}: {e}")))?;
+            let argv = if incomplete.is_empty() && chosen.len() == complete.len() {
+                self.import_argv(s, false, None)
+            } else {
+                let paths: Vec<String> = chosen.iter().flat_map(|l| l.paths()).collect();
+                self.import_argv(s, false, Some(&paths))
+            };
+            let out = self.run_import(s, argv, &waiting, request.dry_run)?;
             if out.dry_run {
                 return Ok(0);
             }
-            let applied = out.stdout.lines().filter(|l| l.trim_start().starts_with("Applied sync. packet")).count();
+            // Count logical packets: a packet split in n files prints n lines.
+            let applied_lines: Vec<&str> = out.stdout.lines().filter(|l| l.trim_start().starts_with("Applied sync. packet")).collect();
+            let applied = complete
+                .iter()
+                .filter(|l| l.parts.iter().any(|p| applied_lines.iter().any(|line| line.contains(p.path.as_str()))))
+                .count()
+                .max(usize::from(!applied_lines.is_empty()));
             total += applied;
             if !out.success() {
                 last_failure = Some(out.clone());
@@ -528,11 +573,7 @@ impl Replica {
         let packets = self.listing(s)?;
         let mut failed = Vec::new();
         for l in lspacket::group(&packets) {
-            if !l.complete() {
-                continue;
-            }
-            let applicable = l.parts.iter().any(|p| p.target(&|t| Self::is_ours(s, t)).is_some_and(|t| t.star));
-            if applicable {
+            if l.complete() && Self::starred(s, &l) {
                 let detail = last_failure
                     .as_ref()
                     .and_then(|o| o.stderr.lines().find(|line| l.parts.iter().any(|p| line.contains(p.name()))).map(str::trim).map(str::to_owned))
@@ -542,7 +583,12 @@ impl Replica {
             }
         }
         for h in self.held(s, &packets) {
-            self.host.warn(&format!("{} is held: {}", h.name, h.why));
+            let msg = format!("{} is held: {}", h.name, h.why);
+            if h.waited.is_some_and(|w| w > s.max_hold) {
+                self.host.warn(&format!("{msg} (for {})", human(h.waited.unwrap_or_default())));
+            } else {
+                self.host.info(&msg);
+            }
         }
         if !failed.is_empty() {
             return Err(Error::failed(format!("{} packet(s) could not be imported: {}", failed.len(), failed.join("; "))));
@@ -560,7 +606,7 @@ impl Replica {
         }
         let out = self.host.run_checked(&self.request(s, argv))?;
         if out.dry_run {
-            return Ok(format!("dry-run: export to {}", targets.join(", ")));
+            return Ok(String::new());
         }
         let message = if out.stdout.contains("Removing empty packet") {
             format!("nothing to send to {} (empty packet removed)", targets.join(", "))
@@ -590,7 +636,8 @@ impl Replica {
         }
         if s.export {
             match self.export(&s, request) {
-                Ok(m) => messages.push(m),
+                Ok(m) if !m.is_empty() => messages.push(m),
+                Ok(_) => {}
                 Err(e) => {
                     if error.is_none() {
                         error = Some(e);
@@ -599,7 +646,13 @@ impl Replica {
             }
         }
         match error {
-            Some(e) => Err(e),
+            Some(e) => {
+                // The action fails; what did succeed is still worth a line.
+                for m in &messages {
+                    self.host.info(m);
+                }
+                Err(e)
+            }
             None => Ok(ActionOutcome { messages, noop: false }),
         }
     }
@@ -685,7 +738,10 @@ impl Replica {
             messages.push(format!("epoch estimate of {t} rolled back to {since}"));
         }
         let subset = Settings { targets: wanted, ..s };
-        messages.push(self.export(&subset, request)?);
+        let m = self.export(&subset, request)?;
+        if !m.is_empty() {
+            messages.push(m);
+        }
         Ok(ActionOutcome { messages, noop: false })
     }
 

@@ -226,9 +226,35 @@ fn import_loops_until_a_pass_applies_nothing() {
     let outcome = d.action(&request("sync_update")).unwrap();
     assert_eq!(outcome.messages, ["imported 2 packet(s)", "nothing to send to tokyo@/vobs/dev, london@/vobs/dev (empty packet removed)"]);
     let cmds = fake.commands();
-    assert_eq!(cmds.iter().filter(|c| c.contains("-import -invob /vobs/dev -receive")).count(), 2, "{cmds:#?}");
+    let imports: Vec<&String> = cmds.iter().filter(|c| c.contains("-import")).collect();
+    // Pass 1 names the only packet with a `*`; pass 2 takes everything (-receive).
+    assert_eq!(
+        imports,
+        ["/sim/multitool syncreplica -import -invob /vobs/dev /in/sync_paris_1_1", "/sim/multitool syncreplica -import -invob /vobs/dev -receive"],
+        "{cmds:#?}"
+    );
+    assert!(fake.logs().contains("import pass 2: 1 packet(s) applied"));
     assert!(fake.calls.lock().unwrap().iter().all(|c| c.env.get("MTS_SITE").map(String::as_str) == Some("paris")));
     assert!(fake.state_get(LAST_IMPORT).is_some() && fake.state_get(LAST_EXPORT).is_some());
+}
+
+#[test]
+fn without_any_asterisk_the_first_pass_tries_every_complete_packet() {
+    let listing = block("/in/sync_paris_1_1", "A", (1, 1), false);
+    let fake = Fake::new(false, move |argv| match argv[1].as_str() {
+        "lspacket" => ok(&listing),
+        _ => fail("", "multitool: Error: Cannot apply sync. packet /in/sync_paris_1_1 to replica \"tokyo\": it depends on operations not yet received\n"),
+    });
+    let d = driver(&[("role", "import"), ("targets", "")], &fake);
+    let outcome = d.action(&request("sync_update")).unwrap();
+    assert_eq!(outcome.messages, ["imported 0 packet(s)"]);
+    let imports: Vec<String> = fake.commands().into_iter().filter(|c| c.contains("-import")).collect();
+    assert_eq!(imports, ["/sim/multitool syncreplica -import -invob /vobs/dev -receive"]);
+    // The refusal is expected: logged at INFO, not as an error.
+    let logs = fake.logs.lock().unwrap();
+    assert!(logs.iter().any(|(l, m)| *l == Level::Info && m.contains("it depends on operations not yet received")), "{logs:?}");
+    assert!(logs.iter().any(|(l, m)| *l == Level::Info && m == "sync_paris_1_1 is held: a predecessor is missing (no * in lspacket)"), "{logs:?}");
+    assert!(!logs.iter().any(|(l, _)| *l <= Level::Warn), "{logs:?}");
 }
 
 #[test]
