@@ -11,4 +11,5 @@ mod daemon;
 mod symclone;
 mod drd;
 mod alt_disk;
+mod nimadm;
 mod replica;

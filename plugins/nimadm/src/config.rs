@@ -79,6 +79,13 @@ impl Settings {
                 ));
             }
         }
+        let mut unique: Vec<String> = Vec::new();
+        for c in &clients {
+            if !unique.contains(c) {
+                unique.push(c.clone());
+            }
+        }
+        let clients = unique;
         let default_disks = config.get_list("disks");
         let mut overrides: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for item in config.get_list("client_disks") {

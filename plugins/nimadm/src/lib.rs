@@ -106,7 +106,7 @@ impl Outcome {
         let mut text = self.client.clone();
         if migration {
             if self.phase == 0 {
-                text.push_str(" before phase 1");
+                text.push_str(" before any phase");
             } else {
                 text.push_str(&format!(
                     " at phase {}/12 ({})",
@@ -145,15 +145,14 @@ impl Op {
     }
 }
 
-/// The last non-empty line of a command's stderr (or stdout).
+/// What nimadm said when it failed: its last (up to 3) stderr lines on one
+/// line, else its last stdout line.
 fn last_line(out: &CommandOutput) -> String {
-    out.stderr
-        .lines()
-        .rev()
-        .chain(out.stdout.lines().rev())
-        .find(|l| !l.trim().is_empty())
-        .map(|l| l.trim().to_owned())
-        .unwrap_or_default()
+    let errors: Vec<&str> = out.stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    if !errors.is_empty() {
+        return errors[errors.len().saturating_sub(3)..].join(" ");
+    }
+    out.stdout.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default().to_owned()
 }
 
 fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
@@ -528,7 +527,7 @@ impl Nimadm {
         self.say(client, &format!("{what} started: {}", command.display()));
         let record = Mutex::new(Record {
             migration: Migration::Running,
-            phase: phase.map(|p| p - 1).unwrap_or(0),
+            phase: 0,
             operation: phase
                 .map(|p| format!("phase {p}"))
                 .unwrap_or_else(|| "migrate".into()),
@@ -539,6 +538,7 @@ impl Nimadm {
             message: None,
             cleaned_up: None,
             migrated_at: None,
+            migration_secs: None,
             awake: false,
             spot: s.spot.clone(),
         });
@@ -577,7 +577,7 @@ impl Nimadm {
                 self.log(Level::Debug, client, line);
             }
         }
-        let reached = last_phase(&out.stdout).max(followed_phase).max(r.phase);
+        let reached = last_phase(&out.stdout).max(followed_phase);
         r.phase = reached;
         if out.success() {
             r.result = "ok".into();
@@ -585,6 +585,7 @@ impl Nimadm {
             if phase.is_none_or(|p| p == 12) {
                 r.migration = Migration::Migrated;
                 r.migrated_at = r.finished.clone();
+                r.migration_secs = phase.is_none().then_some(elapsed);
                 r.phase = 12;
                 self.say(
                     client,
@@ -592,6 +593,7 @@ impl Nimadm {
                 );
             } else {
                 r.migration = Migration::Partial;
+                r.phase = phase.unwrap_or(reached);
                 self.say(
                     client,
                     &format!("phase {reached}/12 done in {}", duration_text(elapsed)),
@@ -620,7 +622,7 @@ impl Nimadm {
             }
         };
         let at = if reached == 0 {
-            "before phase 1".to_owned()
+            "before any phase".to_owned()
         } else {
             format!("at phase {reached}/12 ({})", phase_label(reached))
         };
@@ -635,7 +637,12 @@ impl Nimadm {
         r.cleaned_up = None;
         records::save(&self.host, client, &r);
         let mut outcome = Outcome::failed(client, reached, detail);
-        if s.cleanup_on_failure && !self.host.cancelled() {
+        // A run refused before its first phase (nimadm's checks, another nimadm on
+        // the client, a phase out of order) changed nothing: nothing to clean up,
+        // and a cleanup could undo another run's work.
+        if reached == 0 {
+            self.log(Level::Info, client, "nothing to clean up: nimadm stopped before its first phase");
+        } else if s.cleanup_on_failure && !self.host.cancelled() {
             let cleaned = self.cleanup_after_failure(s, client);
             r.cleaned_up = Some(cleaned);
             records::save(&self.host, client, &r);
@@ -768,6 +775,7 @@ impl Nimadm {
                         r.phase = 0;
                         r.cleaned_up = None;
                         r.migrated_at = None;
+                        r.migration_secs = None;
                         r.awake = false;
                     }
                     Op::Wake => r.awake = true,

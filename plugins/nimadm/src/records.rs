@@ -54,6 +54,9 @@ pub struct Record {
     /// When the client was migrated (RFC 3339).
     #[serde(default)]
     pub migrated_at: Option<String>,
+    /// How long the migration took (seconds), when a full run did it.
+    #[serde(default)]
+    pub migration_secs: Option<f64>,
     /// Its altinst_rootvg was woken up (`wake`) and not put back to sleep.
     #[serde(default)]
     pub awake: bool,
@@ -105,7 +108,7 @@ pub fn local_time(rfc3339: &str) -> String {
 }
 
 fn took(r: &Record) -> String {
-    r.elapsed_secs
+    r.migration_secs
         .map(|s| format!(" in {}", duration_text(s)))
         .unwrap_or_default()
 }
@@ -155,12 +158,10 @@ pub fn report(clients: &[(String, Record)], svcname: &str) -> StatusReport {
                     .as_deref()
                     .map(local_time)
                     .unwrap_or(when.clone());
-                let how = if r.operation == "migrate" && r.result == "ok" {
-                    took(r)
-                } else {
-                    String::new()
-                };
-                lines.push((false, format!("{c}: migrated (12/12 phases) on {at}{how}")));
+                lines.push((
+                    false,
+                    format!("{c}: migrated (12/12 phases) on {at}{}", took(r)),
+                ));
                 if r.awake {
                     lines.push((
                         false,
@@ -176,10 +177,11 @@ pub fn report(clients: &[(String, Record)], svcname: &str) -> StatusReport {
                     Some(false) => {
                         format!("; NOT cleaned up: nimadm -C -c {c} -s {} failed", r.spot)
                     }
+                    None if r.phase == 0 => String::new(),
                     None => format!("; not cleaned up (nimadm -C -c {c} -s {})", r.spot),
                 };
                 let at = if r.phase == 0 {
-                    "failed before phase 1 (eligibility checks)".to_owned()
+                    "failed before any phase (refused by nimadm's checks)".to_owned()
                 } else {
                     format!("failed at phase {}/12 ({})", r.phase, phase_label(r.phase))
                 };

@@ -20,6 +20,8 @@ struct Fake {
     /// client → phase at which its migration fails.
     fail_at: BTreeMap<String, u8>,
     fail_cleanup: bool,
+    /// Clients whose nimadm refuses to start (no phase runs).
+    refuse: Vec<String>,
     phase_ms: u64,
     running: AtomicUsize,
     max_running: AtomicUsize,
@@ -35,6 +37,7 @@ impl Fake {
             dry_run: false,
             fail_at: BTreeMap::new(),
             fail_cleanup: false,
+            refuse: Vec::new(),
             phase_ms: 2,
             running: AtomicUsize::new(0),
             max_running: AtomicUsize::new(0),
@@ -74,6 +77,16 @@ impl Fake {
             Some(p) => vec![p.parse().unwrap()],
             None => (1..=12).collect(),
         };
+        if self.refuse.contains(&client) {
+            return CommandOutput {
+                exit_code: Some(1),
+                stdout: "Initializing the NIM master.\n".into(),
+                stderr: format!(
+                    "nimadm: Another nimadm operation is in progress for client {client}.\nnimadm: Wait for it to end.\n"
+                ),
+                ..CommandOutput::default()
+            };
+        }
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_running.fetch_max(now, Ordering::SeqCst);
         let path = self.log_dir.path().join(format!("{client}_alt_mig.log"));
@@ -728,5 +741,34 @@ fn status_of_an_unfinished_run_and_of_a_bad_config() {
             .starts_with("task#0: clients: no client"),
         "{:?}",
         status.messages
+    );
+}
+
+#[test]
+fn a_client_refused_before_any_phase_is_not_cleaned_up() {
+    let mut f = Fake::new();
+    f.refuse.push("lpar2".into());
+    let fake = Arc::new(f);
+    let d = driver(&fake, &[("clients", "lpar1 lpar2")]);
+    let e = act(&d, "run", &[], false, false).unwrap_err();
+    assert_eq!(
+        e.message,
+        "1 of 2 clients failed: lpar2 before any phase: nimadm: Another nimadm operation is in progress for client \
+         lpar2. nimadm: Wait for it to end. (exit code 1)"
+    );
+    assert!(
+        !fake.commands().iter().any(|c| c.starts_with("-C")),
+        "a cleanup could undo the other nimadm's work"
+    );
+    assert!(
+        fake.has_line("client lpar2: nothing to clean up: nimadm stopped before its first phase")
+    );
+    let status = d.status().unwrap();
+    let text: Vec<&str> = status.messages.iter().map(|m| m.text.as_str()).collect();
+    assert!(
+        text.iter().any(|t| t
+            .starts_with("lpar2: failed before any phase (refused by nimadm's checks) on ")
+            && t.ends_with("(exit code 1)")),
+        "{text:?}"
     );
 }

@@ -150,12 +150,13 @@ impl Client {
         }
     }
 
-    /// The run started by process `pid` at `start`.
-    pub fn run_mut(&mut self, pid: u32, start: f64) -> Option<&mut RunRecord> {
+    /// The unfinished run of process `pid` (its start time is not compared: a
+    /// float read back from JSON may differ in its last bit).
+    pub fn run_mut(&mut self, pid: u32) -> Option<&mut RunRecord> {
         self.runs
             .iter_mut()
             .rev()
-            .find(|r| r.pid == pid && r.start == start)
+            .find(|r| r.pid == pid && r.end.is_none())
     }
 
     pub fn push_run(&mut self, run: RunRecord) {

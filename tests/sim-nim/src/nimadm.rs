@@ -175,8 +175,8 @@ fn check_resource(db: &Db, name: &str, rtype: &str, flag: char) -> SimResult<()>
     }
 }
 
-/// Starts a run record; returns its start time.
-fn start_run(client: &str, kind: &str) -> SimResult<f64> {
+/// Records the start of a run of this process.
+fn start_run(client: &str, kind: &str) -> SimResult<()> {
     let start = now();
     let pid = std::process::id();
     with_db(|db| {
@@ -190,14 +190,13 @@ fn start_run(client: &str, kind: &str) -> SimResult<f64> {
             message: None,
         });
         Ok(())
-    })?;
-    Ok(start)
+    })
 }
 
-fn end_run(client: &str, start: f64, ok: bool, message: Option<String>) -> SimResult<()> {
+fn end_run(client: &str, ok: bool, message: Option<String>) -> SimResult<()> {
     let pid = std::process::id();
     with_db(|db| {
-        if let Some(r) = db.client_mut(client)?.run_mut(pid, start) {
+        if let Some(r) = db.client_mut(client)?.run_mut(pid) {
             r.end = Some(now());
             r.result = Some(if ok { "ok" } else { "failed" }.to_owned());
             r.message = message;
@@ -420,14 +419,14 @@ fn migrate(o: &Opts) -> SimResult<i32> {
         Some(p) => format!("phase {p}"),
         None => "migrate".to_owned(),
     };
-    let start = start_run(&client, &kind)?;
+    start_run(&client, &kind)?;
     let last = phase.unwrap_or(12);
     for p in first..=last {
         con.banner(p);
         let fault = with_db(|db| {
             let pid = std::process::id();
             let c = db.client_mut(&plan.client)?;
-            if let Some(r) = c.run_mut(pid, start) {
+            if let Some(r) = c.run_mut(pid) {
                 r.phase = Some(p);
             }
             if p == 1 {
@@ -456,7 +455,7 @@ fn migrate(o: &Opts) -> SimResult<i32> {
         }
         if let Some(f) = fault {
             clock::sleep(seconds / 2.0);
-            return fail_phase(&mut con, &plan, p, start, f);
+            return fail_phase(&mut con, &plan, p, f);
         }
         clock::sleep(seconds);
         with_db(|db| {
@@ -468,7 +467,7 @@ fn migrate(o: &Opts) -> SimResult<i32> {
             con.line(l);
         }
     }
-    end_run(&client, start, true, None)?;
+    end_run(&client, true, None)?;
     Ok(0)
 }
 
@@ -509,13 +508,7 @@ fn apply_phase(c: &mut crate::model::Client, p: u8, plan: &Plan) {
     }
 }
 
-fn fail_phase(
-    con: &mut Console,
-    plan: &Plan,
-    p: u8,
-    start: f64,
-    f: crate::model::Fault,
-) -> SimResult<i32> {
+fn fail_phase(con: &mut Console, plan: &Plan, p: u8, f: crate::model::Fault) -> SimResult<i32> {
     let client = &plan.client;
     let what = PHASES[usize::from(p - 1)];
     let message = f.message.clone().unwrap_or_else(|| {
@@ -558,7 +551,7 @@ fn fail_phase(
             plan.spot
         ));
     }
-    end_run(client, start, false, Some(summary))?;
+    end_run(client, false, Some(summary))?;
     Ok(f.rc.unwrap_or(1))
 }
 
@@ -816,13 +809,13 @@ fn cleanup(o: &Opts) -> SimResult<i32> {
     let mut con = Console::new();
     let (client, _spot, _lock, db) = begin(o, &mut con, "cleanup")?;
     con.line("Starting Alternate Disk Migration cleanup.");
-    let start = start_run(&client, "cleanup")?;
+    start_run(&client, "cleanup")?;
     let fault = with_db(|db| Ok(db.take_fault("cleanup", &client, None)))?;
     clock::sleep(db.phase_seconds(&client) / 2.0);
     if let Some(f) = fault {
         let message = f.message.unwrap_or_else(|| format!("nimadm: Unable to clean up alt_disk_migration on client {client}: simulated failure."));
         con.error(&message);
-        end_run(&client, start, false, Some(message))?;
+        end_run(&client, false, Some(message))?;
         return Ok(f.rc.unwrap_or(1));
     }
     let removed = with_db(|db| {
@@ -870,7 +863,7 @@ fn cleanup(o: &Opts) -> SimResult<i32> {
             ));
         }
     }
-    end_run(&client, start, true, None)?;
+    end_run(&client, true, None)?;
     Ok(0)
 }
 
@@ -906,7 +899,7 @@ fn wake(o: &Opts) -> SimResult<i32> {
         ));
     }
     con.line("Starting Alternate Disk Migration wake-up.");
-    let start = start_run(&client, "wake")?;
+    start_run(&client, "wake")?;
     if let Some(f) = with_db(|db| Ok(db.take_fault("wake", &client, None)))? {
         let message = f.message.unwrap_or_else(|| {
             format!(
@@ -914,7 +907,7 @@ fn wake(o: &Opts) -> SimResult<i32> {
             )
         });
         con.error(&message);
-        end_run(&client, start, false, Some(message))?;
+        end_run(&client, false, Some(message))?;
         return Ok(f.rc.unwrap_or(1));
     }
     con.line(&format!(
@@ -943,7 +936,7 @@ fn wake(o: &Opts) -> SimResult<i32> {
     con.line(&format!(
         "The altinst_rootvg of client {client} is awake and mounted on the NIM master."
     ));
-    end_run(&client, start, true, None)?;
+    end_run(&client, true, None)?;
     Ok(0)
 }
 
@@ -970,11 +963,11 @@ fn sleep(o: &Opts) -> SimResult<i32> {
         }
     }
     con.line("Starting Alternate Disk Migration sleep.");
-    let start = start_run(&client, "sleep")?;
+    start_run(&client, "sleep")?;
     if let Some(f) = with_db(|db| Ok(db.take_fault("sleep", &client, None)))? {
         let message = f.message.unwrap_or_else(|| format!("nimadm: Unable to put altinst_rootvg to sleep on client {client}: simulated failure."));
         con.error(&message);
-        end_run(&client, start, false, Some(message))?;
+        end_run(&client, false, Some(message))?;
         return Ok(f.rc.unwrap_or(1));
     }
     con.line("Unmounting client mounts on the NIM master.");
@@ -993,7 +986,7 @@ fn sleep(o: &Opts) -> SimResult<i32> {
         }
         Ok(())
     })?;
-    end_run(&client, start, true, None)?;
+    end_run(&client, true, None)?;
     Ok(0)
 }
 
