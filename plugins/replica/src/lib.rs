@@ -819,7 +819,7 @@ impl Driver for Replica {
                 KeywordSpec::new("targets", KeywordType::List)
                     .example("tokyo london")
                     .depends_on("role", &["export", "both"])
-                    .desc("The replicas to export to (names; <name>@<vob> is added for multitool). One packet is addressed to all of them."),
+                    .desc("The replicas to export to (names; multitool gets them as name@vob). One packet is addressed to all of them."),
             )
             .keyword(
                 s("transport")
