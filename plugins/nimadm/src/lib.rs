@@ -148,11 +148,22 @@ impl Op {
 /// What nimadm said when it failed: its last (up to 3) stderr lines on one
 /// line, else its last stdout line.
 fn last_line(out: &CommandOutput) -> String {
-    let errors: Vec<&str> = out.stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let errors: Vec<&str> = out
+        .stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     if !errors.is_empty() {
         return errors[errors.len().saturating_sub(3)..].join(" ");
     }
-    out.stdout.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default().to_owned()
+    out.stdout
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
@@ -641,7 +652,11 @@ impl Nimadm {
         // the client, a phase out of order) changed nothing: nothing to clean up,
         // and a cleanup could undo another run's work.
         if reached == 0 {
-            self.log(Level::Info, client, "nothing to clean up: nimadm stopped before its first phase");
+            self.log(
+                Level::Info,
+                client,
+                "nothing to clean up: nimadm stopped before its first phase",
+            );
         } else if s.cleanup_on_failure && !self.host.cancelled() {
             let cleaned = self.cleanup_after_failure(s, client);
             r.cleaned_up = Some(cleaned);
