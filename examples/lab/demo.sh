@@ -10,7 +10,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${DOPPEL_LAB_BIN:-$here/../../target/release}
 bin=$(cd "$bin" && pwd)
-for tool in doppel symclone symdev symdg symld symsim drd drdsim lspv aixsim libdoppel_driver_symclone.so libdoppel_driver_script.so libdoppel_driver_drd.so libdoppel_driver_alt_disk.so; do
+for tool in doppel symclone symdev symdg symld symsim drd drdsim lspv aixsim libdoppel_driver_symclone.so libdoppel_driver_script.so libdoppel_driver_drd.so libdoppel_driver_alt_disk.so mtsim multitool libdoppel_driver_replica.so; do
     [ -e "$bin/$tool" ] || { echo "demo: $bin/$tool is missing: run 'cargo build --workspace --release' first" >&2; exit 2; }
 done
 lab=${DOPPEL_LAB_ROOT:-$(mktemp -d /tmp/doppel-lab.XXXXXX)}
@@ -41,11 +41,13 @@ say "initial copy: symclone -g DGDEMO create -diff -precopy (the clones start co
 sim symclone -g DGDEMO create -diff -precopy -noprompt DEV001 sym ld CLONE001 DEV002 sym ld CLONE002 DEV003 sym ld CLONE003 2>/dev/null
 sim symclone -g DGDEMO query
 
-step "Setting up the other SIMULATED machines of the lab (HP-UX DRD, AIX)"
+step "Setting up the other SIMULATED machines of the lab (HP-UX DRD, AIX, MultiSite)"
 sim drdsim init --sample >/dev/null
 sim aixsim init >/dev/null
 sim aixsim set copy-seconds 1 >/dev/null
-say "HP-UX root images under $DOPPEL_SIM_ROOT/drd, AIX disks under $DOPPEL_SIM_ROOT/aix"
+sim mtsim family create /vobs/dev paris@paris tokyo@tokyo >/dev/null
+say "HP-UX root images under $DOPPEL_SIM_ROOT/drd, AIX disks under $DOPPEL_SIM_ROOT/aix,"
+say "a VOB family /vobs/dev replicated at paris and tokyo under $DOPPEL_SIM_ROOT/mts"
 
 step "doppel drivers list"
 doppel drivers list
@@ -82,9 +84,10 @@ step "doppel -s demo start --dry-run   (what a start would run, without running 
 doppel -s demo start --dry-run
 
 step "The other services of the lab"
-doppel -s rootclone,altroot print status
+doppel -s rootclone,altroot,replica-paris,replica-tokyo print status
 say "try: doppel -s rootclone provision; doppel -s rootclone sync update --dry-run   (docs/drivers/drd.md)"
 say "try: doppel -s altroot provision; doppel -s altroot wake                         (docs/drivers/alt_disk.md)"
+say "try: $bin/mtsim change paris --text fix; doppel -s replica-paris,replica-tokyo sync update (docs/drivers/replica.md)"
 
 step "Done"
 say "the lab stays in $lab: try 'LAB=$lab $bin/doppel --root $lab -s demo print status --format json'"
