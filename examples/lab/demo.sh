@@ -10,7 +10,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${DOPPEL_LAB_BIN:-$here/../../target/release}
 bin=$(cd "$bin" && pwd)
-for tool in doppel symclone symdev symdg symld symsim drd drdsim lspv aixsim libdoppel_driver_symclone.so libdoppel_driver_script.so libdoppel_driver_drd.so libdoppel_driver_alt_disk.so mtsim multitool libdoppel_driver_replica.so; do
+for tool in doppel symclone symdev symdg symld symsim drd drdsim lspv aixsim libdoppel_driver_symclone.so libdoppel_driver_script.so libdoppel_driver_drd.so libdoppel_driver_alt_disk.so mtsim multitool libdoppel_driver_replica.so nimadm nimsim libdoppel_driver_nimadm.so; do
     [ -e "$bin/$tool" ] || { echo "demo: $bin/$tool is missing: run 'cargo build --workspace --release' first" >&2; exit 2; }
 done
 lab=${DOPPEL_LAB_ROOT:-$(mktemp -d /tmp/doppel-lab.XXXXXX)}
@@ -41,12 +41,14 @@ say "initial copy: symclone -g DGDEMO create -diff -precopy (the clones start co
 sim symclone -g DGDEMO create -diff -precopy -noprompt DEV001 sym ld CLONE001 DEV002 sym ld CLONE002 DEV003 sym ld CLONE003 2>/dev/null
 sim symclone -g DGDEMO query
 
-step "Setting up the other SIMULATED machines of the lab (HP-UX DRD, AIX, MultiSite)"
+step "Setting up the other SIMULATED machines of the lab (HP-UX DRD, AIX, NIM, MultiSite)"
 sim drdsim init --sample >/dev/null
 sim aixsim init >/dev/null
 sim aixsim set copy-seconds 1 >/dev/null
 sim mtsim family create /vobs/dev paris@paris tokyo@tokyo >/dev/null
+sim nimsim setup --clients lpar1,lpar2,lpar3,lpar4 >/dev/null
 say "HP-UX root images under $DOPPEL_SIM_ROOT/drd, AIX disks under $DOPPEL_SIM_ROOT/aix,"
+say "a NIM master with clients lpar1-4 under $DOPPEL_SIM_ROOT/nim,"
 say "a VOB family /vobs/dev replicated at paris and tokyo under $DOPPEL_SIM_ROOT/mts"
 
 step "doppel drivers list"
@@ -84,9 +86,10 @@ step "doppel -s demo start --dry-run   (what a start would run, without running 
 doppel -s demo start --dry-run
 
 step "The other services of the lab"
-doppel -s rootclone,altroot,replica-paris,replica-tokyo print status
+doppel -s rootclone,altroot,migrate,replica-paris,replica-tokyo print status
 say "try: doppel -s rootclone provision; doppel -s rootclone sync update --dry-run   (docs/drivers/drd.md)"
 say "try: doppel -s altroot provision; doppel -s altroot wake                         (docs/drivers/alt_disk.md)"
+say "try: doppel -s migrate run --clients lpar1,lpar2                                (docs/drivers/nimadm.md)"
 say "try: $bin/mtsim change paris --text fix; doppel -s replica-paris,replica-tokyo sync update (docs/drivers/replica.md)"
 
 step "Done"
