@@ -297,7 +297,7 @@ fn print_schedule_lists_every_task() {
 #[test]
 fn sigterm_lets_the_running_sync_finish() {
     let ctx = setup("[sync#0]\ntype = test\nschedule = @1h\nduration = 2s\nrecord = {calls}\n");
-    let mut daemon: std::process::Child =
+    let daemon: std::process::Child =
         ctx.doppel(["daemon"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn daemon");
     let started = sched_file(&ctx, "last_sync_update_sync#0");
     let deadline = Instant::now() + Duration::from_secs(20);
