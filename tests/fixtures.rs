@@ -31,7 +31,11 @@ fn copy_dir(from: &Path, to: &Path) {
 
 fn replace_in(path: &Path, from: &str, to: &str) {
     let text = std::fs::read_to_string(path).expect("read");
-    assert!(text.contains(from), "{} does not contain {from:?}", path.display());
+    assert!(
+        text.contains(from),
+        "{} does not contain {from:?}",
+        path.display()
+    );
     std::fs::write(path, text.replacen(from, to, 1)).expect("write");
 }
 
@@ -45,10 +49,26 @@ pub fn vendor_driver_against(api_version: &str, lib_suffix: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&work);
     copy_dir(&workspace_root().join("plugin-api"), &api);
     copy_dir(&workspace_root().join("examples/vendor-driver"), &driver);
-    replace_in(&api.join("Cargo.toml"), "version = \"1.0.0\"", &format!("version = \"{api_version}\""));
-    replace_in(&driver.join("Cargo.toml"), "path = \"../../plugin-api\", version = \"1\"", "path = \"../plugin-api\"");
-    replace_in(&driver.join("Cargo.toml"), "name = \"doppel_driver_dircopy\"", &format!("name = \"doppel_driver_{lib_suffix}\""));
-    std::fs::copy(workspace_root().join("Cargo.lock"), driver.join("Cargo.lock")).expect("lock");
+    replace_in(
+        &api.join("Cargo.toml"),
+        "version = \"1.0.0\"",
+        &format!("version = \"{api_version}\""),
+    );
+    replace_in(
+        &driver.join("Cargo.toml"),
+        "path = \"../../plugin-api\", version = \"1\"",
+        "path = \"../plugin-api\"",
+    );
+    replace_in(
+        &driver.join("Cargo.toml"),
+        "name = \"doppel_driver_dircopy\"",
+        &format!("name = \"doppel_driver_{lib_suffix}\""),
+    );
+    std::fs::copy(
+        workspace_root().join("Cargo.lock"),
+        driver.join("Cargo.lock"),
+    )
+    .expect("lock");
     let target = fixtures_dir().join("target");
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["build", "--offline", "--quiet", "--manifest-path"])
@@ -57,7 +77,10 @@ pub fn vendor_driver_against(api_version: &str, lib_suffix: &str) -> PathBuf {
         .env_remove("RUSTFLAGS")
         .status()
         .expect("run cargo");
-    assert!(status.success(), "building the fixture driver against plugin-api {api_version} failed");
+    assert!(
+        status.success(),
+        "building the fixture driver against plugin-api {api_version} failed"
+    );
     let lib = format!("libdoppel_driver_{lib_suffix}.so");
     let out = work.join("lib");
     std::fs::create_dir_all(&out).expect("mkdir");
@@ -71,7 +94,14 @@ pub fn non_driver_library(dir: &Path) -> PathBuf {
     let src = dir.join("notadriver.c");
     std::fs::write(&src, "int doppel_not_a_driver(void) { return 42; }\n").expect("write");
     let lib = dir.join("libdoppel_driver_notadriver.so");
-    let status = Command::new("cc").arg("-shared").arg("-fPIC").arg("-o").arg(&lib).arg(&src).status().expect("run cc");
+    let status = Command::new("cc")
+        .arg("-shared")
+        .arg("-fPIC")
+        .arg("-o")
+        .arg(&lib)
+        .arg(&src)
+        .status()
+        .expect("run cc");
     assert!(status.success(), "cc failed");
     lib
 }

@@ -12,7 +12,10 @@ use std::process::Command;
 pub fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     // target/<profile>/deps/it-<hash>
-    exe.parent().and_then(Path::parent).expect("target dir").to_owned()
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_owned()
 }
 
 /// The built `doppel` binary.
@@ -28,7 +31,10 @@ pub fn doppel_bin() -> PathBuf {
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace")
+        .to_owned()
 }
 
 /// A temporary root (`--root`) with its own config, state and logs.
@@ -45,9 +51,15 @@ impl Default for TestContext {
 
 impl TestContext {
     pub fn new() -> TestContext {
-        let root = tempfile::Builder::new().prefix("doppel-it-").tempdir().expect("tempdir");
+        let root = tempfile::Builder::new()
+            .prefix("doppel-it-")
+            .tempdir()
+            .expect("tempdir");
         std::fs::create_dir_all(root.path().join("etc/doppel/services")).expect("mkdir");
-        TestContext { root, envs: Vec::new() }
+        TestContext {
+            root,
+            envs: Vec::new(),
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -97,15 +109,30 @@ impl TestContext {
     /// Snapshot filters: the root, the target dir, the version, times.
     pub fn filters(&self) -> Vec<(String, String)> {
         let mut f = vec![
-            (regex::escape(&self.root().display().to_string()), "[ROOT]".to_owned()),
-            (regex::escape(&target_dir().display().to_string()), "[TARGET]".to_owned()),
-            (regex::escape(&workspace_root().display().to_string()), "[WORKSPACE]".to_owned()),
-            (r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)?".to_owned(), "[TIME]".to_owned()),
+            (
+                regex::escape(&self.root().display().to_string()),
+                "[ROOT]".to_owned(),
+            ),
+            (
+                regex::escape(&target_dir().display().to_string()),
+                "[TARGET]".to_owned(),
+            ),
+            (
+                regex::escape(&workspace_root().display().to_string()),
+                "[WORKSPACE]".to_owned(),
+            ),
+            (
+                r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)?".to_owned(),
+                "[TIME]".to_owned(),
+            ),
             (r"\b\d+(\.\d+)?(ms|s)\b".to_owned(), "[DURATION]".to_owned()),
             (r"pid \d+".to_owned(), "pid [PID]".to_owned()),
         ];
         if let Ok(cwd) = std::env::current_dir() {
-            f.push((regex::escape(&cwd.display().to_string()), "[CWD]".to_owned()));
+            f.push((
+                regex::escape(&cwd.display().to_string()),
+                "[CWD]".to_owned(),
+            ));
         }
         f
     }

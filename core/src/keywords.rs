@@ -13,11 +13,24 @@ const COMMON_ACTIONS: &[&str] = &["unprovision", "provision", "start", "stop"];
 
 /// Trigger actions of the sync group, in the seed's order; `sync_restore` is
 /// doppel's addition (after the seed's, so the seed's blocks keep their order).
-const SYNC_TRIGGER_ACTIONS: &[&str] = &["sync_nodes", "sync_drp", "sync_resync", "sync_update", "sync_restore"];
+const SYNC_TRIGGER_ACTIONS: &[&str] = &[
+    "sync_nodes",
+    "sync_drp",
+    "sync_resync",
+    "sync_update",
+    "sync_restore",
+];
 
 /// `_depends` actions of the sync group, in the seed's order (`sync_break` has
 /// conditions but no triggers, as in OpenSVC).
-const SYNC_DEPENDS_ACTIONS: &[&str] = &["sync_nodes", "sync_drp", "sync_update", "sync_break", "sync_resync", "sync_restore"];
+const SYNC_DEPENDS_ACTIONS: &[&str] = &[
+    "sync_nodes",
+    "sync_drp",
+    "sync_update",
+    "sync_break",
+    "sync_resync",
+    "sync_restore",
+];
 
 /// The actions that have triggers for resources of `group`.
 pub fn trigger_actions(group: &str) -> Vec<&'static str> {
@@ -42,7 +55,10 @@ pub fn depends_actions(group: &str) -> Vec<&'static str> {
 }
 
 fn boolean(name: &str, desc: &str) -> KeywordSpec {
-    KeywordSpec::new(name, KeywordType::Boolean).default_value("False").candidates(&["True", "False"]).desc(desc)
+    KeywordSpec::new(name, KeywordType::Boolean)
+        .default_value("False")
+        .candidates(&["True", "False"])
+        .desc(desc)
 }
 
 fn trigger(kind: &str, action: &str) -> KeywordSpec {
@@ -52,8 +68,9 @@ fn trigger(kind: &str, action: &str) -> KeywordSpec {
         "blocking_pre" => ("before", "Errors interrupt the action."),
         _ => ("after", "Errors interrupt the action."),
     };
-    KeywordSpec::new(&format!("{kind}_{action}"), KeywordType::String)
-        .desc(&format!("A command or script to execute {when} the resource {action} action. {effect}"))
+    KeywordSpec::new(&format!("{kind}_{action}"), KeywordType::String).desc(&format!(
+        "A command or script to execute {when} the resource {action} action. {effect}"
+    ))
 }
 
 fn depends(action: &str) -> KeywordSpec {
@@ -159,7 +176,16 @@ pub fn default_section_keywords() -> Vec<KeywordSpec> {
             .desc("Default sync_max_delay of the service's sync resources (bare integer = minutes)."),
         KeywordSpec::new("comment", KeywordType::String).desc("Free text describing the service."),
     ];
-    for action in ["start", "stop", "provision", "unprovision", "sync_update", "sync_resync", "sync_restore", "run"] {
+    for action in [
+        "start",
+        "stop",
+        "provision",
+        "unprovision",
+        "sync_update",
+        "sync_resync",
+        "sync_restore",
+        "run",
+    ] {
         for kind in ["pre", "post", "blocking_pre", "blocking_post"] {
             let mut t = trigger(kind, action);
             t.desc = t.desc.replace("the resource", "the service");
@@ -171,7 +197,10 @@ pub fn default_section_keywords() -> Vec<KeywordSpec> {
 
 /// Keywords of `[subset#...]` sections.
 pub fn subset_keywords() -> Vec<KeywordSpec> {
-    vec![boolean("parallel", "Run the actions of this subset's resources concurrently.")]
+    vec![boolean(
+        "parallel",
+        "Run the actions of this subset's resources concurrently.",
+    )]
 }
 
 /// Every keyword of a resource of driver `manifest`: the driver's own first (as
@@ -188,7 +217,9 @@ pub fn resource_keywords(manifest: &Manifest) -> Vec<KeywordSpec> {
 
 /// `type` is accepted in every resource section (it selects the driver).
 pub fn type_keyword() -> KeywordSpec {
-    KeywordSpec::new("type", KeywordType::String).not_scopable().desc("The driver of the resource, e.g. symclone.")
+    KeywordSpec::new("type", KeywordType::String)
+        .not_scopable()
+        .desc("The driver of the resource, e.g. symclone.")
 }
 
 /// The driver-independent generic keyword named `name` for `group`, accepting
@@ -206,7 +237,10 @@ mod tests {
 
     #[test]
     fn sync_keywords_follow_the_seed_order() {
-        let names: Vec<String> = generic_resource_keywords("sync").into_iter().map(|k| k.name).collect();
+        let names: Vec<String> = generic_resource_keywords("sync")
+            .into_iter()
+            .map(|k| k.name)
+            .collect();
         let seed = "restart tags subset monitor disable optional always_on pre_unprovision post_unprovision \
             pre_provision post_provision pre_start post_start pre_stop post_stop pre_sync_nodes post_sync_nodes \
             pre_sync_drp post_sync_drp pre_sync_resync post_sync_resync pre_sync_update post_sync_update \
@@ -218,25 +252,43 @@ mod tests {
             sync_break_depends sync_resync_depends schedule sync_max_delay";
         let mut pos = 0;
         for kw in seed.split_whitespace() {
-            let found = names[pos..].iter().position(|n| n == kw).unwrap_or_else(|| panic!("{kw} missing or out of order"));
+            let found = names[pos..]
+                .iter()
+                .position(|n| n == kw)
+                .unwrap_or_else(|| panic!("{kw} missing or out of order"));
             pos += found + 1;
         }
         assert!(names.contains(&"sync_restore_depends".to_owned()));
-        assert!(!names.contains(&"pre_sync_break".to_owned()), "sync_break has no triggers");
+        assert!(
+            !names.contains(&"pre_sync_break".to_owned()),
+            "sync_break has no triggers"
+        );
     }
 
     #[test]
     fn task_has_run_and_fs_has_no_sync_keywords() {
-        let task: Vec<String> = generic_resource_keywords("task").into_iter().map(|k| k.name).collect();
-        assert!(task.contains(&"blocking_pre_run".to_owned()) && task.contains(&"run_depends".to_owned()));
-        let fs: Vec<String> = generic_resource_keywords("fs").into_iter().map(|k| k.name).collect();
+        let task: Vec<String> = generic_resource_keywords("task")
+            .into_iter()
+            .map(|k| k.name)
+            .collect();
+        assert!(
+            task.contains(&"blocking_pre_run".to_owned())
+                && task.contains(&"run_depends".to_owned())
+        );
+        let fs: Vec<String> = generic_resource_keywords("fs")
+            .into_iter()
+            .map(|k| k.name)
+            .collect();
         assert!(!fs.iter().any(|n| n.contains("sync")));
         assert!(!fs.contains(&"schedule".to_owned()));
     }
 
     #[test]
     fn requires_is_an_alias_of_depends() {
-        assert_eq!(canonical_name("sync_update_requires"), "sync_update_depends");
+        assert_eq!(
+            canonical_name("sync_update_requires"),
+            "sync_update_depends"
+        );
         assert_eq!(canonical_name("start_depends"), "start_depends");
     }
 }

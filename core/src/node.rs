@@ -68,7 +68,11 @@ impl NodeConfig {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(NodeConfig::default()),
             Err(e) => {
-                return Err(NodeConfigError { file: path.to_owned(), line: 0, message: e.to_string() });
+                return Err(NodeConfigError {
+                    file: path.to_owned(),
+                    line: 0,
+                    message: e.to_string(),
+                });
             }
         };
         let mut config = NodeConfig::parse(path, &text)?;
@@ -84,8 +88,15 @@ impl NodeConfig {
     /// Parses the text of `path`.
     pub fn parse(path: &Path, text: &str) -> Result<NodeConfig, NodeConfigError> {
         toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1).unwrap_or(0);
-            NodeConfigError { file: path.to_owned(), line, message: e.message().trim().to_owned() }
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+                .unwrap_or(0);
+            NodeConfigError {
+                file: path.to_owned(),
+                line,
+                message: e.message().trim().to_owned(),
+            }
         })
     }
 
@@ -100,7 +111,12 @@ impl NodeConfig {
             .get(name)
             .map(|t| {
                 t.iter()
-                    .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(serde_json::Value::Null)))
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -128,7 +144,11 @@ mod tests {
         let text = "nodename = \"n1\"\n\nlog_levle = \"info\"\n";
         let err = NodeConfig::parse(Path::new("/etc/doppel/doppel.toml"), text).unwrap_err();
         assert_eq!(err.line, 3);
-        assert!(err.to_string().starts_with("/etc/doppel/doppel.toml:3: unknown field `log_levle`"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("/etc/doppel/doppel.toml:3: unknown field `log_levle`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -13,7 +13,17 @@ use crate::service::{ResourceDef, Service};
 
 /// Group order for start-like actions. Array clones (`sync`) are activated right
 /// after IPs and before the disks and file systems that use them.
-pub const START_GROUPS: &[&str] = &["ip", "sync", "volume", "disk", "fs", "share", "container", "app", "task"];
+pub const START_GROUPS: &[&str] = &[
+    "ip",
+    "sync",
+    "volume",
+    "disk",
+    "fs",
+    "share",
+    "container",
+    "app",
+    "task",
+];
 
 /// Actions that walk the groups backwards.
 pub fn is_stop_like(action: &str) -> bool {
@@ -44,15 +54,26 @@ impl Selection {
 
     /// [`Selection::matches`] on the parts of a resource (e.g. a cached status):
     /// its rid (`<group>#<index>`), its tags and its subset.
-    pub fn matches_parts(&self, rid: &str, has_tag: impl Fn(&str) -> bool, subset: Option<&str>) -> bool {
+    pub fn matches_parts(
+        &self,
+        rid: &str,
+        has_tag: impl Fn(&str) -> bool,
+        subset: Option<&str>,
+    ) -> bool {
         let group = rid.split_once('#').map_or(rid, |(g, _)| g);
         if let Some(rids) = &self.rid {
-            let hit = rids.split(',').map(str::trim).filter(|s| !s.is_empty()).any(|item| {
-                if !item.contains('#') && !item.contains(['*', '?', '[']) {
-                    return group == item;
-                }
-                glob::Pattern::new(item).map(|p| p.matches(rid)).unwrap_or(false)
-            });
+            let hit = rids
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .any(|item| {
+                    if !item.contains('#') && !item.contains(['*', '?', '[']) {
+                        return group == item;
+                    }
+                    glob::Pattern::new(item)
+                        .map(|p| p.matches(rid))
+                        .unwrap_or(false)
+                });
             if !hit {
                 return false;
             }
@@ -72,7 +93,10 @@ impl Selection {
                 Some(s) => format!("{group}:{s}"),
                 None => group.to_owned(),
             };
-            let hit = subsets.split(',').map(str::trim).any(|s| subset == Some(s) || rset == s);
+            let hit = subsets
+                .split(',')
+                .map(str::trim)
+                .any(|s| subset == Some(s) || rset == s);
             if !hit {
                 return false;
             }
@@ -95,7 +119,10 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
                 let (dx, dy) = (&x[..nx], &y[..ny]);
                 let tx = dx.iter().skip_while(|c| **c == b'0').count();
                 let ty = dy.iter().skip_while(|c| **c == b'0').count();
-                let ord = tx.cmp(&ty).then_with(|| dx[nx - tx..].cmp(&dy[ny - ty..])).then(nx.cmp(&ny));
+                let ord = tx
+                    .cmp(&ty)
+                    .then_with(|| dx[nx - tx..].cmp(&dy[ny - ty..]))
+                    .then(nx.cmp(&ny));
                 if ord != Ordering::Equal {
                     return ord;
                 }
@@ -125,7 +152,10 @@ pub struct Step {
 }
 
 fn group_rank(group: &str) -> usize {
-    START_GROUPS.iter().position(|g| *g == group).unwrap_or(START_GROUPS.len())
+    START_GROUPS
+        .iter()
+        .position(|g| *g == group)
+        .unwrap_or(START_GROUPS.len())
 }
 
 /// The steps of `action` over the resources of `svc` accepted by `include`.
@@ -147,7 +177,11 @@ pub fn steps(svc: &Service, action: &str, include: impl Fn(&ResourceDef) -> bool
         let parallel = svc.parallel_subsets.contains(&rset);
         match steps.last_mut() {
             Some(last) if last.rset == rset => last.rids.push(r.rid.clone()),
-            _ => steps.push(Step { rset, parallel, rids: vec![r.rid.clone()] }),
+            _ => steps.push(Step {
+                rset,
+                parallel,
+                rids: vec![r.rid.clone()],
+            }),
         }
     }
     // A sequential set is a run of one-resource steps, so callers can treat every
@@ -158,7 +192,11 @@ pub fn steps(svc: &Service, action: &str, include: impl Fn(&ResourceDef) -> bool
             flat.push(s);
         } else {
             for rid in s.rids {
-                flat.push(Step { rset: s.rset.clone(), parallel: false, rids: vec![rid] });
+                flat.push(Step {
+                    rset: s.rset.clone(),
+                    parallel: false,
+                    rids: vec![rid],
+                });
             }
         }
     }

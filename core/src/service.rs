@@ -188,7 +188,10 @@ impl ResourceDef {
 
     /// The trigger command for `<kind>_<action>` if set and not empty.
     pub fn trigger(&self, kind: &str, action: &str) -> Option<&str> {
-        self.triggers.get(&format!("{kind}_{action}")).map(String::as_str).filter(|s| !s.trim().is_empty())
+        self.triggers
+            .get(&format!("{kind}_{action}"))
+            .map(String::as_str)
+            .filter(|s| !s.trim().is_empty())
     }
 }
 
@@ -286,7 +289,8 @@ pub fn list_services(dir: &Path) -> std::io::Result<Vec<String>> {
 pub fn select_services(selector: &str, names: &[String]) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     for part in selector.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let pattern = glob::Pattern::new(part).map_err(|e| format!("bad service selector {part:?}: {e}"))?;
+        let pattern =
+            glob::Pattern::new(part).map_err(|e| format!("bad service selector {part:?}: {e}"))?;
         let matched: Vec<&String> = names.iter().filter(|n| pattern.matches(n)).collect();
         if matched.is_empty() {
             let hint = closest(part, names.iter().map(String::as_str))
@@ -341,12 +345,25 @@ pub fn load(name: &str, file: &Path, opts: &LoadOptions<'_>) -> Loaded {
     let mut diags: Vec<Diagnostic> = parsed
         .errors
         .iter()
-        .map(|e| Diagnostic { location: Some(e.location.clone()), section: None, keyword: None, message: e.kind.to_string() })
+        .map(|e| Diagnostic {
+            location: Some(e.location.clone()),
+            section: None,
+            keyword: None,
+            message: e.kind.to_string(),
+        })
         .collect();
-    let mut builder = Builder { ini: &parsed.ini, opts, name, diags: &mut diags };
+    let mut builder = Builder {
+        ini: &parsed.ini,
+        opts,
+        name,
+        diags: &mut diags,
+    };
     let service = builder.build(file);
     sort_diagnostics(&mut diags);
-    Loaded { service: Some(service), diagnostics: diags }
+    Loaded {
+        service: Some(service),
+        diagnostics: diags,
+    }
 }
 
 fn sort_diagnostics(diags: &mut [Diagnostic]) {
@@ -403,7 +420,13 @@ fn scoped_lookup<'s>(
 const INHERITED: &[&str] = &["sync_max_delay"];
 
 impl Builder<'_, '_> {
-    fn diag(&mut self, location: Option<&Location>, section: &str, keyword: Option<&str>, message: String) {
+    fn diag(
+        &mut self,
+        location: Option<&Location>,
+        section: &str,
+        keyword: Option<&str>,
+        message: String,
+    ) {
         self.diags.push(Diagnostic {
             location: location.cloned(),
             section: Some(section.to_owned()),
@@ -416,8 +439,13 @@ impl Builder<'_, '_> {
         let nodename = self.opts.nodename.to_owned();
         let default = self.ini.section("DEFAULT");
         let raw_default = |k: &str| default.and_then(|s| s.value(k)).map(str::to_owned);
-        let nodes = raw_default("nodes").map(|v| convert::to_list(&v)).filter(|l| !l.is_empty()).unwrap_or_else(|| vec![nodename.clone()]);
-        let drpnodes = raw_default("drpnodes").map(|v| convert::to_list(&v)).unwrap_or_default();
+        let nodes = raw_default("nodes")
+            .map(|v| convert::to_list(&v))
+            .filter(|l| !l.is_empty())
+            .unwrap_or_else(|| vec![nodename.clone()]);
+        let drpnodes = raw_default("drpnodes")
+            .map(|v| convert::to_list(&v))
+            .unwrap_or_default();
 
         // Check every section and keyword; classify sections.
         let mut resource_sections = Vec::new();
@@ -454,7 +482,11 @@ impl Builder<'_, '_> {
             }
         }
         let dv = |k: &str| default_values.get(k).map(|r: &Resolved| r.value.clone());
-        let duration = |k: &str, d: u64| dv(k).and_then(|v| convert::to_duration_secs(&v).ok()).unwrap_or(d);
+        let duration = |k: &str, d: u64| {
+            dv(k)
+                .and_then(|v| convert::to_duration_secs(&v).ok())
+                .unwrap_or(d)
+        };
 
         let mut resources = Vec::new();
         for (section, group, index) in resource_sections {
@@ -467,7 +499,10 @@ impl Builder<'_, '_> {
         let mut parallel_subsets = BTreeSet::new();
         for section in self.ini.sections() {
             if let SectionKind::Subset { group, name } = section.kind() {
-                let parallel = section.value("parallel").map(|v| convert::to_bool(v).unwrap_or(false)).unwrap_or(false);
+                let parallel = section
+                    .value("parallel")
+                    .map(|v| convert::to_bool(v).unwrap_or(false))
+                    .unwrap_or(false);
                 if parallel {
                     parallel_subsets.insert(match name {
                         Some(n) => format!("{group}:{n}"),
@@ -478,7 +513,9 @@ impl Builder<'_, '_> {
         }
         let triggers = default_values
             .iter()
-            .filter(|(k, _)| k.starts_with("pre_") || k.starts_with("post_") || k.starts_with("blocking_"))
+            .filter(|(k, _)| {
+                k.starts_with("pre_") || k.starts_with("post_") || k.starts_with("blocking_")
+            })
             .map(|(k, v)| (k.clone(), v.value.clone()))
             .collect();
         Service {
@@ -487,7 +524,9 @@ impl Builder<'_, '_> {
             nodename: nodename.clone(),
             nodes: nodes.clone(),
             drpnodes: drpnodes.clone(),
-            disabled: dv("disable").and_then(|v| convert::to_bool(&v).ok()).unwrap_or(false),
+            disabled: dv("disable")
+                .and_then(|v| convert::to_bool(&v).ok())
+                .unwrap_or(false),
             lock_timeout: Duration::from_secs(duration("lock_timeout", 60)),
             trigger_timeout: Duration::from_secs(duration("trigger_timeout", 300)),
             status_schedule: dv("status_schedule").unwrap_or_else(|| "@10".to_owned()),
@@ -512,15 +551,30 @@ impl Builder<'_, '_> {
                 let hint = closest(key, specs.iter().map(|s| s.name.as_str()))
                     .map(|c| format!(" (did you mean '{c}'?)"))
                     .unwrap_or_default();
-                self.diag(Some(&e.location), section.name(), Some(&e.key), format!("unknown keyword{hint}"));
+                self.diag(
+                    Some(&e.location),
+                    section.name(),
+                    Some(&e.key),
+                    format!("unknown keyword{hint}"),
+                );
                 continue;
             };
             if let Some(scope) = scope {
                 if !spec.scopable {
-                    self.diag(Some(&e.location), section.name(), Some(&e.key), format!("keyword '{key}' does not support scoping (@{scope})"));
+                    self.diag(
+                        Some(&e.location),
+                        section.name(),
+                        Some(&e.key),
+                        format!("keyword '{key}' does not support scoping (@{scope})"),
+                    );
                 }
                 if scope.is_empty() {
-                    self.diag(Some(&e.location), section.name(), Some(&e.key), "empty scope after '@'".to_owned());
+                    self.diag(
+                        Some(&e.location),
+                        section.name(),
+                        Some(&e.key),
+                        "empty scope after '@'".to_owned(),
+                    );
                 }
             }
             // Types and candidates are checked on the raw value unless it uses
@@ -531,44 +585,86 @@ impl Builder<'_, '_> {
         }
     }
 
-    fn check_value(&mut self, location: &Location, section: &str, key: &str, spec: &KeywordSpec, value: &str) {
+    fn check_value(
+        &mut self,
+        location: &Location,
+        section: &str,
+        key: &str,
+        spec: &KeywordSpec,
+        value: &str,
+    ) {
         if let Err(err) = convert::check(spec.kind, value) {
             self.diag(Some(location), section, Some(key), err.to_string());
             return;
         }
         // always_on also accepts node names: its candidates are suggestions.
-        if let (Some(c), true) = (&spec.candidates, spec.strict_candidates && spec.name != "always_on") {
+        if let (Some(c), true) = (
+            &spec.candidates,
+            spec.strict_candidates && spec.name != "always_on",
+        ) {
             let ok = if spec.kind == KeywordType::Boolean {
                 true
             } else {
                 c.iter().any(|x| x == value)
             };
             if !ok {
-                self.diag(Some(location), section, Some(key), format!("invalid value {value:?}: expected one of {}", c.join(", ")));
+                self.diag(
+                    Some(location),
+                    section,
+                    Some(key),
+                    format!("invalid value {value:?}: expected one of {}", c.join(", ")),
+                );
             }
         }
     }
 
     /// Resolves one keyword of `section` (scopes, DEFAULT inheritance, default,
     /// references). Reports unresolved references.
-    fn resolve_keyword(&mut self, r: &Resolver<'_>, section: &Section, spec: &KeywordSpec, inherit: bool) -> Option<Resolved> {
-        let found = scoped_lookup(section, &spec.name, spec.scopable, r.nodename, r.nodes, r.drpnodes)
-            .map(|e| (e, false))
-            .or_else(|| {
-                if inherit && INHERITED.contains(&spec.name.as_str()) {
-                    let d = r.ini.section("DEFAULT")?;
-                    scoped_lookup(d, &spec.name, spec.scopable, r.nodename, r.nodes, r.drpnodes).map(|e| (e, true))
-                } else {
-                    None
-                }
-            });
+    fn resolve_keyword(
+        &mut self,
+        r: &Resolver<'_>,
+        section: &Section,
+        spec: &KeywordSpec,
+        inherit: bool,
+    ) -> Option<Resolved> {
+        let found = scoped_lookup(
+            section,
+            &spec.name,
+            spec.scopable,
+            r.nodename,
+            r.nodes,
+            r.drpnodes,
+        )
+        .map(|e| (e, false))
+        .or_else(|| {
+            if inherit && INHERITED.contains(&spec.name.as_str()) {
+                let d = r.ini.section("DEFAULT")?;
+                scoped_lookup(
+                    d,
+                    &spec.name,
+                    spec.scopable,
+                    r.nodename,
+                    r.nodes,
+                    r.drpnodes,
+                )
+                .map(|e| (e, true))
+            } else {
+                None
+            }
+        });
         let (raw, origin, location) = match found {
             Some((e, inherited)) => {
                 let loc = e.location.to_string();
                 let origin = if inherited {
-                    Origin::Inherited { location: loc, key: e.key.clone() }
+                    Origin::Inherited {
+                        location: loc,
+                        key: e.key.clone(),
+                    }
                 } else {
-                    Origin::File { location: loc, key: e.key.clone() }
+                    Origin::File {
+                        location: loc,
+                        key: e.key.clone(),
+                    }
                 };
                 (e.value.clone(), origin, Some(e.location.clone()))
             }
@@ -604,17 +700,33 @@ impl Builder<'_, '_> {
         let rid = section.name().to_owned();
         let location = section.location().clone();
         let type_entry = section.get("type");
-        let basename = type_entry.map(|e| e.value.trim().to_owned()).unwrap_or_default();
-        let type_name = if basename.contains('.') { basename.clone() } else { format!("{group}.{basename}") };
+        let basename = type_entry
+            .map(|e| e.value.trim().to_owned())
+            .unwrap_or_default();
+        let type_name = if basename.contains('.') {
+            basename.clone()
+        } else {
+            format!("{group}.{basename}")
+        };
         let manifest = if basename.is_empty() {
-            let installed: Vec<String> = self.opts.catalog.types().into_iter().filter(|t| t.starts_with(&format!("{group}."))).collect();
+            let installed: Vec<String> = self
+                .opts
+                .catalog
+                .types()
+                .into_iter()
+                .filter(|t| t.starts_with(&format!("{group}.")))
+                .collect();
             self.diag(
                 Some(&location),
                 &rid,
                 Some("type"),
                 format!(
                     "missing keyword 'type' (installed {group} drivers: {})",
-                    if installed.is_empty() { "none".to_owned() } else { installed.join(", ") }
+                    if installed.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        installed.join(", ")
+                    }
                 ),
             );
             None
@@ -625,8 +737,15 @@ impl Builder<'_, '_> {
                 let hint = closest(&type_name, types.iter().map(String::as_str))
                     .map(|c| format!(" (did you mean {c}?)"))
                     .unwrap_or_else(|| " (see `doppel drivers list`)".to_owned());
-                let loc = type_entry.map(|e| e.location.clone()).unwrap_or(location.clone());
-                self.diag(Some(&loc), &rid, Some("type"), format!("unknown driver type {type_name}{hint}"));
+                let loc = type_entry
+                    .map(|e| e.location.clone())
+                    .unwrap_or(location.clone());
+                self.diag(
+                    Some(&loc),
+                    &rid,
+                    Some("type"),
+                    format!("unknown driver type {type_name}{hint}"),
+                );
             }
             m
         };
@@ -643,15 +762,28 @@ impl Builder<'_, '_> {
             if let Some(v) = self.resolve_keyword(r, section, spec, true) {
                 values.insert(spec.name.clone(), v);
             } else if spec.required && !spec.provisioning && manifest.is_some() {
-                self.diag(Some(&location), &rid, Some(&spec.name), "missing required keyword".to_owned());
+                self.diag(
+                    Some(&location),
+                    &rid,
+                    Some(&spec.name),
+                    "missing required keyword".to_owned(),
+                );
             }
         }
         let get = |k: &str| values.get(k).map(|v: &Resolved| v.value.as_str());
         let boolean = |k: &str| get(k).and_then(|v| convert::to_bool(v).ok());
-        let tags: BTreeSet<String> = get("tags").map(convert::to_list).unwrap_or_default().into_iter().collect();
+        let tags: BTreeSet<String> = get("tags")
+            .map(convert::to_list)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         let noaction = tags.contains("noaction");
         let optional = boolean("optional")
-            .filter(|_| values.get("optional").is_some_and(|v| v.origin != Origin::Default))
+            .filter(|_| {
+                values
+                    .get("optional")
+                    .is_some_and(|v| v.origin != Origin::Default)
+            })
             .unwrap_or(group == "sync" || group == "task" || noaction);
         let always_on = get("always_on").map(convert::to_list).unwrap_or_default();
         let standby = always_on.iter().any(|a| match a.as_str() {
@@ -665,7 +797,10 @@ impl Builder<'_, '_> {
             let key = format!("{action}_depends");
             let Some(v) = values.get(&key) else { continue };
             let loc = match &v.origin {
-                Origin::File { .. } | Origin::Inherited { .. } => scoped_lookup(section, &key, true, r.nodename, r.nodes, r.drpnodes).map(|e| e.location.clone()),
+                Origin::File { .. } | Origin::Inherited { .. } => {
+                    scoped_lookup(section, &key, true, r.nodename, r.nodes, r.drpnodes)
+                        .map(|e| e.location.clone())
+                }
                 Origin::Default => None,
             };
             match parse_conditions(&v.value) {
@@ -678,19 +813,32 @@ impl Builder<'_, '_> {
         }
         let triggers = values
             .iter()
-            .filter(|(k, _)| k.starts_with("pre_") || k.starts_with("post_") || k.starts_with("blocking_"))
+            .filter(|(k, _)| {
+                k.starts_with("pre_") || k.starts_with("post_") || k.starts_with("blocking_")
+            })
             .map(|(k, v)| (k.clone(), v.value.clone()))
             .collect();
         let driver_keywords: BTreeMap<String, String> = manifest
             .map(|m| {
-                m.keywords.iter().filter_map(|k| values.get(&k.name).map(|v| (k.name.clone(), v.value.clone()))).collect()
+                m.keywords
+                    .iter()
+                    .filter_map(|k| {
+                        values
+                            .get(&k.name)
+                            .map(|v| (k.name.clone(), v.value.clone()))
+                    })
+                    .collect()
             })
             .unwrap_or_default();
         let def = ResourceDef {
             rid: rid.clone(),
             group: group.to_owned(),
             index: index.to_owned(),
-            type_name: if basename.is_empty() { String::new() } else { type_name.clone() },
+            type_name: if basename.is_empty() {
+                String::new()
+            } else {
+                type_name.clone()
+            },
             driver: basename.rsplit('.').next().unwrap_or(&basename).to_owned(),
             location: Some(location.clone()),
             tags,
@@ -698,12 +846,21 @@ impl Builder<'_, '_> {
             disabled: boolean("disable").unwrap_or(false),
             optional,
             monitor: boolean("monitor").unwrap_or(false),
-            restart: get("restart").and_then(|v| convert::to_integer(v).ok()).unwrap_or(0).max(0) as u32,
+            restart: get("restart")
+                .and_then(|v| convert::to_integer(v).ok())
+                .unwrap_or(0)
+                .max(0) as u32,
             standby,
             conditions,
             triggers,
-            schedule: get("schedule").map(str::to_owned).filter(|s| !s.trim().is_empty()),
-            sync_max_delay: if group == "sync" { get("sync_max_delay").and_then(|v| convert::to_duration_minute_secs(v).ok()) } else { None },
+            schedule: get("schedule")
+                .map(str::to_owned)
+                .filter(|s| !s.trim().is_empty()),
+            sync_max_delay: if group == "sync" {
+                get("sync_max_delay").and_then(|v| convert::to_duration_minute_secs(v).ok())
+            } else {
+                None
+            },
             driver_keywords,
             values,
         };
@@ -730,7 +887,9 @@ impl Builder<'_, '_> {
             section
                 .entries()
                 .iter()
-                .find(|e| keywords::canonical_name(split_scope(&e.key).0) == format!("{action}_depends"))
+                .find(|e| {
+                    keywords::canonical_name(split_scope(&e.key).0) == format!("{action}_depends")
+                })
                 .map(|e| e.location.clone())
         };
         let mut found = Vec::new();
@@ -741,10 +900,22 @@ impl Builder<'_, '_> {
                 for c in conds {
                     let loc = location_of(r, action);
                     if c.rid == r.rid {
-                        found.push((loc, r.rid.clone(), action.clone(), "a resource cannot depend on itself".to_owned()));
+                        found.push((
+                            loc,
+                            r.rid.clone(),
+                            action.clone(),
+                            "a resource cannot depend on itself".to_owned(),
+                        ));
                     } else if !rids.contains(c.rid.as_str()) {
-                        let hint = closest(&c.rid, rids.iter().copied().filter(|x| *x != r.rid)).map(|x| format!(" (did you mean {x}?)")).unwrap_or_default();
-                        found.push((loc, r.rid.clone(), action.clone(), format!("unknown resource {}{hint}", c.rid)));
+                        let hint = closest(&c.rid, rids.iter().copied().filter(|x| *x != r.rid))
+                            .map(|x| format!(" (did you mean {x}?)"))
+                            .unwrap_or_default();
+                        found.push((
+                            loc,
+                            r.rid.clone(),
+                            action.clone(),
+                            format!("unknown resource {}{hint}", c.rid),
+                        ));
                     }
                 }
             }
@@ -753,12 +924,24 @@ impl Builder<'_, '_> {
             let edges: HashMap<&str, Vec<&str>> = resources
                 .iter()
                 .map(|r| {
-                    let deps = r.conditions.get(&action).map(|c| c.iter().map(|c| c.rid.as_str()).filter(|d| *d != r.rid).collect()).unwrap_or_default();
+                    let deps = r
+                        .conditions
+                        .get(&action)
+                        .map(|c| {
+                            c.iter()
+                                .map(|c| c.rid.as_str())
+                                .filter(|d| *d != r.rid)
+                                .collect()
+                        })
+                        .unwrap_or_default();
                     (r.rid.as_str(), deps)
                 })
                 .collect();
             if let Some(cycle) = find_cycle(&edges) {
-                let first = resources.iter().find(|r| r.rid == cycle[0]).expect("rid in cycle exists");
+                let first = resources
+                    .iter()
+                    .find(|r| r.rid == cycle[0])
+                    .expect("rid in cycle exists");
                 found.push((
                     location_of(first, &action),
                     first.rid.clone(),
@@ -786,7 +969,8 @@ fn find_cycle<'a>(edges: &HashMap<&'a str, Vec<&'a str>>) -> Option<Vec<String>>
             match state.get(next).copied().unwrap_or(0) {
                 1 => {
                     let start = stack.iter().position(|n| *n == next).unwrap_or(0);
-                    let mut cycle: Vec<String> = stack[start..].iter().map(|s| s.to_string()).collect();
+                    let mut cycle: Vec<String> =
+                        stack[start..].iter().map(|s| s.to_string()).collect();
                     cycle.push(next.to_owned());
                     return Some(cycle);
                 }
@@ -853,7 +1037,9 @@ pub fn parse_conditions(text: &str) -> Result<Vec<Condition>, String> {
     for element in elements {
         let (rid, states) = match element.split_once('(') {
             Some((rid, rest)) => {
-                let inner = rest.strip_suffix(')').ok_or_else(|| format!("malformed condition {element:?}: text after ')'"))?;
+                let inner = rest
+                    .strip_suffix(')')
+                    .ok_or_else(|| format!("malformed condition {element:?}: text after ')'"))?;
                 let mut states = Vec::new();
                 for s in inner.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                     let status = Status::parse(s).ok_or_else(|| {
@@ -869,7 +1055,9 @@ pub fn parse_conditions(text: &str) -> Result<Vec<Condition>, String> {
             None => (element.clone(), vec![Status::Up, Status::StdbyUp]),
         };
         if !is_rid(&rid) {
-            return Err(format!("malformed condition {element:?}: {rid:?} is not a resource id like fs#1"));
+            return Err(format!(
+                "malformed condition {element:?}: {rid:?} is not a resource id like fs#1"
+            ));
         }
         out.push(Condition { rid, states });
     }
@@ -883,7 +1071,8 @@ pub fn is_rid(text: &str) -> bool {
             !g.is_empty()
                 && !i.is_empty()
                 && g.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                && i.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c))
+                && i.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c))
         }
         None => false,
     }
@@ -903,7 +1092,9 @@ fn references(text: &str) -> impl Iterator<Item = (usize, usize, &str)> {
             if bytes[i] == b'{' && (i == 0 || bytes[i - 1] != b'$') {
                 let start = i;
                 let mut j = i + 1;
-                while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || b"_#.".contains(&bytes[j])) {
+                while j < bytes.len()
+                    && (bytes[j].is_ascii_alphanumeric() || b"_#.".contains(&bytes[j]))
+                {
                     j += 1;
                 }
                 if j < bytes.len() && bytes[j] == b'}' && j > start + 1 {
@@ -939,13 +1130,26 @@ impl Resolver<'_> {
         Ok(out)
     }
 
-    fn reference(&self, name: &str, section: &str, stack: &mut Vec<String>) -> Result<String, String> {
+    fn reference(
+        &self,
+        name: &str,
+        section: &str,
+        stack: &mut Vec<String>,
+    ) -> Result<String, String> {
         match name {
             "svcname" | "name" => return Ok(self.svcname.to_owned()),
             "nodename" => return Ok(self.nodename.to_owned()),
-            "short_nodename" => return Ok(self.nodename.split('.').next().unwrap_or("").to_owned()),
+            "short_nodename" => {
+                return Ok(self.nodename.split('.').next().unwrap_or("").to_owned());
+            }
             "rid" => return Ok(section.to_owned()),
-            "rindex" => return Ok(section.split_once('#').map(|(_, i)| i).unwrap_or("").to_owned()),
+            "rindex" => {
+                return Ok(section
+                    .split_once('#')
+                    .map(|(_, i)| i)
+                    .unwrap_or("")
+                    .to_owned());
+            }
             _ => {}
         }
         let (sec, key) = match name.rsplit_once('.') {
@@ -963,9 +1167,17 @@ impl Resolver<'_> {
             return Err(format!("reference cycle: {}", stack.join(" -> ")));
         }
         let lookup = |s: &str| {
-            self.ini.section(s).and_then(|sec| scoped_lookup(sec, &key, true, self.nodename, self.nodes, self.drpnodes))
+            self.ini.section(s).and_then(|sec| {
+                scoped_lookup(sec, &key, true, self.nodename, self.nodes, self.drpnodes)
+            })
         };
-        let entry = lookup(&sec).or_else(|| if name.contains('.') { None } else { lookup("DEFAULT") });
+        let entry = lookup(&sec).or_else(|| {
+            if name.contains('.') {
+                None
+            } else {
+                lookup("DEFAULT")
+            }
+        });
         let Some(entry) = entry else {
             return Err(format!("unresolved reference {{{name}}}"));
         };
@@ -977,7 +1189,12 @@ impl Resolver<'_> {
 }
 
 /// The `ResourceConfig` a driver gets for `def`.
-pub fn resource_config(def: &ResourceDef, svcname: &str, nodename: &str, opts: &LoadOptions<'_>) -> ResourceConfig {
+pub fn resource_config(
+    def: &ResourceDef,
+    svcname: &str,
+    nodename: &str,
+    opts: &LoadOptions<'_>,
+) -> ResourceConfig {
     ResourceConfig {
         svcname: svcname.to_owned(),
         rid: def.rid.clone(),

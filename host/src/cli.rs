@@ -29,7 +29,14 @@ var/log/doppel/<name>.log (logs). Exit codes: 0 success, 1 an action failed, 2 a
 or configuration error. `doppel <command> --help` tells more; man doppel-<command>.")]
 pub struct Cli {
     /// Prefix every path doppel uses (config, services, state, logs) with DIR
-    #[arg(long, global = true, env = "DOPPEL_ROOT", value_name = "DIR", default_value = "/", help_heading = "Global options")]
+    #[arg(
+        long,
+        global = true,
+        env = "DOPPEL_ROOT",
+        value_name = "DIR",
+        default_value = "/",
+        help_heading = "Global options"
+    )]
     pub root: PathBuf,
 
     /// More output on the console (-v: debug, -vv: trace)
@@ -37,7 +44,13 @@ pub struct Cli {
     pub verbose: u8,
 
     /// Only errors on the console (the service logs keep everything)
-    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = "Global options")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        help_heading = "Global options"
+    )]
     pub quiet: bool,
 
     /// Output format: text for people, json for scripts
@@ -45,7 +58,13 @@ pub struct Cli {
     pub format: Format,
 
     /// Services to act on: a name, a comma list or a glob ('*'), from etc/doppel/services
-    #[arg(short = 's', long = "service", global = true, value_name = "SELECTOR", help_heading = "Global options")]
+    #[arg(
+        short = 's',
+        long = "service",
+        global = true,
+        value_name = "SELECTOR",
+        help_heading = "Global options"
+    )]
     pub selector: Option<String>,
 
     #[command(subcommand)]

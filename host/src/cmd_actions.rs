@@ -31,12 +31,18 @@ fn spec_from(action: &str, args: &ActionArgs) -> anyhow::Result<ActionSpec> {
         options.insert("clients".to_owned(), c.clone());
     }
     for kv in &args.opts {
-        let (k, v) = kv.split_once('=').ok_or_else(|| UsageError(format!("--opt {kv}: expected KEY=VALUE")))?;
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| UsageError(format!("--opt {kv}: expected KEY=VALUE")))?;
         options.insert(k.to_owned(), v.to_owned());
     }
     Ok(ActionSpec {
         action: action.to_owned(),
-        selection: Selection { rid: args.rid.clone(), tags: args.tags.clone(), subsets: args.subsets.clone() },
+        selection: Selection {
+            rid: args.rid.clone(),
+            tags: args.tags.clone(),
+            subsets: args.subsets.clone(),
+        },
         dry_run: args.dry_run,
         force: args.force,
         waitlock,
@@ -62,9 +68,18 @@ pub fn run(ctx: &Context, action: &str, args: &ActionArgs) -> anyhow::Result<Exi
             .into());
         }
         let log = ServiceLog::open(&ctx.paths.service_log(name), name, level);
-        runs.push(Run::new(svc, ctx.paths.clone(), registry.clone(), log, spec.clone(), &ctx.node));
+        runs.push(Run::new(
+            svc,
+            ctx.paths.clone(),
+            registry.clone(),
+            log,
+            spec.clone(),
+            &ctx.node,
+        ));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let outcomes: Vec<ServiceOutcome> = runtime.block_on(async {
         tokio::spawn(async {
             if tokio::signal::ctrl_c().await.is_ok() {
@@ -107,10 +122,17 @@ pub fn run(ctx: &Context, action: &str, args: &ActionArgs) -> anyhow::Result<Exi
         return Ok(ExitCode::SUCCESS);
     }
     for f in &failed {
-        eprintln!("doppel: {}: {} failed: {}", f.service, action.replace('_', " "), f.error.as_deref().unwrap_or("error"));
+        eprintln!(
+            "doppel: {}: {} failed: {}",
+            f.service,
+            action.replace('_', " "),
+            f.error.as_deref().unwrap_or("error")
+        );
     }
     let selection_error = failed.iter().all(|f| {
-        f.error.as_deref().is_some_and(|e| e.starts_with("no resource matches") || e.starts_with("no selected resource implements"))
+        f.error.as_deref().is_some_and(|e| {
+            e.starts_with("no resource matches") || e.starts_with("no selected resource implements")
+        })
     });
     Ok(ExitCode::from(if selection_error { 2 } else { 1 }))
 }
@@ -118,13 +140,32 @@ pub fn run(ctx: &Context, action: &str, args: &ActionArgs) -> anyhow::Result<Exi
 fn is_known_action(action: &str) -> bool {
     matches!(
         action,
-        "start" | "stop" | "provision" | "unprovision" | "run" | "status" | "sync_break" | "sync_resync" | "sync_update"
-            | "sync_restore" | "sync_all" | "sync_nodes" | "sync_drp"
+        "start"
+            | "stop"
+            | "provision"
+            | "unprovision"
+            | "run"
+            | "status"
+            | "sync_break"
+            | "sync_resync"
+            | "sync_update"
+            | "sync_restore"
+            | "sync_all"
+            | "sync_nodes"
+            | "sync_drp"
     )
 }
 
-fn supports(registry: &crate::drivers::Registry, svc: &doppel_core::service::Service, action: &str) -> bool {
-    svc.resources.iter().any(|r| registry.get(&r.type_name).is_some_and(|d| d.manifest().find_action(action).is_some()))
+fn supports(
+    registry: &crate::drivers::Registry,
+    svc: &doppel_core::service::Service,
+    action: &str,
+) -> bool {
+    svc.resources.iter().any(|r| {
+        registry
+            .get(&r.type_name)
+            .is_some_and(|d| d.manifest().find_action(action).is_some())
+    })
 }
 
 /// `print status`: from the cache, evaluated when missing or with `--refresh`.
@@ -146,20 +187,40 @@ pub fn print_status(ctx: &Context, args: &ActionArgs, refresh: bool) -> anyhow::
             let svc = services::load_valid(ctx, &registry, name)?;
             let log = ServiceLog::open(&ctx.paths.service_log(name), name, level);
             let spec = spec_from("status", args)?;
-            let run = Run::new(svc, ctx.paths.clone(), registry.clone(), log, spec, &ctx.node);
+            let run = Run::new(
+                svc,
+                ctx.paths.clone(),
+                registry.clone(),
+                log,
+                spec,
+                &ctx.node,
+            );
             statuses.push(run.refresh_status());
         }
         statuses.sort_by_key(|s| names.iter().position(|n| *n == s.service));
     }
     // --rid, --tags and --subsets narrow the resources shown (the aggregates stay
     // the service's).
-    let selection = Selection { rid: args.rid.clone(), tags: args.tags.clone(), subsets: args.subsets.clone() };
+    let selection = Selection {
+        rid: args.rid.clone(),
+        tags: args.tags.clone(),
+        subsets: args.subsets.clone(),
+    };
     if !selection.is_empty() {
         for s in &mut statuses {
-            s.resources.retain(|r| selection.matches_parts(&r.rid, |t| r.tags.iter().any(|x| x == t), r.subset.as_deref()));
+            s.resources.retain(|r| {
+                selection.matches_parts(
+                    &r.rid,
+                    |t| r.tags.iter().any(|x| x == t),
+                    r.subset.as_deref(),
+                )
+            });
         }
         if statuses.iter().all(|s| s.resources.is_empty()) {
-            return Err(UsageError("no resource matches the given --rid, --tags and --subsets".into()).into());
+            return Err(UsageError(
+                "no resource matches the given --rid, --tags and --subsets".into(),
+            )
+            .into());
         }
     }
     let mut out = std::io::stdout().lock();
@@ -190,11 +251,21 @@ fn flags(r: &engine::ResourceStatus) -> String {
 /// A status tree like `om svc print status`.
 pub fn render_tree(s: &ServiceStatus) -> String {
     let mut out = String::new();
-    let overall = if s.overall != s.avail && s.overall == Status::Warn { " (overall warn)" } else { "" };
+    let overall = if s.overall != s.avail && s.overall == Status::Warn {
+        " (overall warn)"
+    } else {
+        ""
+    };
     out.push_str(&format!("{:<32}{}{overall}\n", s.service, s.avail));
     out.push_str("`- resources\n");
     let n = s.resources.len();
-    let rid_w = s.resources.iter().map(|r| r.rid.len()).max().unwrap_or(6).max(6);
+    let rid_w = s
+        .resources
+        .iter()
+        .map(|r| r.rid.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
     for (i, r) in s.resources.iter().enumerate() {
         let last = i + 1 == n;
         let (branch, cont) = if last { ("`-", "   ") } else { ("|-", "|  ") };
@@ -202,7 +273,12 @@ pub fn render_tree(s: &ServiceStatus) -> String {
             Some(t) => format!("{}  last sync {}", r.type_name, short_time(t)),
             None => r.type_name.clone(),
         };
-        out.push_str(&format!("   {branch} {:<rid_w$}  {}  {:<10} {label}\n", r.rid, flags(r), r.status.as_str()));
+        out.push_str(&format!(
+            "   {branch} {:<rid_w$}  {}  {:<10} {label}\n",
+            r.rid,
+            flags(r),
+            r.status.as_str()
+        ));
         for m in &r.messages {
             let level = match m.level {
                 MessageLevel::Info => "info",
@@ -210,7 +286,11 @@ pub fn render_tree(s: &ServiceStatus) -> String {
                 MessageLevel::Error => "error",
             };
             for (j, line) in m.text.lines().enumerate() {
-                let head = if j == 0 { format!("{level}: ") } else { "      ".to_owned() };
+                let head = if j == 0 {
+                    format!("{level}: ")
+                } else {
+                    "      ".to_owned()
+                };
                 out.push_str(&format!("   {cont}   {head}{line}\n"));
             }
         }
@@ -220,7 +300,10 @@ pub fn render_tree(s: &ServiceStatus) -> String {
 
 fn short_time(rfc3339: &str) -> String {
     match rfc3339.parse::<jiff::Timestamp>() {
-        Ok(ts) => ts.to_zoned(jiff::tz::TimeZone::system()).strftime("%Y-%m-%d %H:%M:%S").to_string(),
+        Ok(ts) => ts
+            .to_zoned(jiff::tz::TimeZone::system())
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .to_string(),
         Err(_) => rfc3339.to_owned(),
     }
 }

@@ -53,7 +53,12 @@ pub fn validate(ctx: &Context, _args: &ActionArgs) -> anyhow::Result<ExitCode> {
     for name in &names {
         let loaded = services::load(ctx, &registry, name, true);
         let file = ctx.paths.service_file(name);
-        all.extend(loaded.diagnostics.into_iter().map(|d| (name.clone(), file.clone(), d)));
+        all.extend(
+            loaded
+                .diagnostics
+                .into_iter()
+                .map(|d| (name.clone(), file.clone(), d)),
+        );
     }
     all.sort_by_cached_key(|(_, file, d)| sort_key(d, file));
 
@@ -75,7 +80,10 @@ pub fn validate(ctx: &Context, _args: &ActionArgs) -> anyhow::Result<ExitCode> {
         for (_, _, d) in &all {
             writeln!(out, "{d}")?;
         }
-        for name in names.iter().filter(|n| !all.iter().any(|(svc, _, _)| svc == *n)) {
+        for name in names
+            .iter()
+            .filter(|n| !all.iter().any(|(svc, _, _)| svc == *n))
+        {
             writeln!(out, "{name}: ok")?;
         }
     }
@@ -86,7 +94,11 @@ pub fn validate(ctx: &Context, _args: &ActionArgs) -> anyhow::Result<ExitCode> {
     let mut broken: Vec<&str> = all.iter().map(|(svc, _, _)| svc.as_str()).collect();
     broken.sort_unstable();
     broken.dedup();
-    eprintln!("doppel: {} configuration error(s) in {}", all.len(), broken.join(", "));
+    eprintln!(
+        "doppel: {} configuration error(s) in {}",
+        all.len(),
+        broken.join(", ")
+    );
     Ok(ExitCode::from(2))
 }
 
@@ -132,10 +144,20 @@ struct EvalSection {
 
 /// Orders `values` as `order` lists them (registry order), then any other in name
 /// order. Keywords at their empty default (unset `_depends`) are left out.
-fn ordered(values: &std::collections::BTreeMap<String, Resolved>, order: &[String]) -> Vec<(String, Resolved)> {
+fn ordered(
+    values: &std::collections::BTreeMap<String, Resolved>,
+    order: &[String],
+) -> Vec<(String, Resolved)> {
     let shown = |r: &Resolved| !(r.origin == Origin::Default && r.value.is_empty());
-    let mut out: Vec<(String, Resolved)> =
-        order.iter().filter_map(|k| values.get(k).filter(|r| shown(r)).map(|r| (k.clone(), r.clone()))).collect();
+    let mut out: Vec<(String, Resolved)> = order
+        .iter()
+        .filter_map(|k| {
+            values
+                .get(k)
+                .filter(|r| shown(r))
+                .map(|r| (k.clone(), r.clone()))
+        })
+        .collect();
     for (k, r) in values {
         if !order.contains(k) && shown(r) {
             out.push((k.clone(), r.clone()));
@@ -152,11 +174,23 @@ fn eval_sections(service: &Service, registry: &Registry) -> Vec<EvalSection> {
     // What the service uses when [DEFAULT] does not say (core resolves only a
     // section that exists).
     if !default_values.contains_key("nodes") {
-        default_values.insert("nodes".to_owned(), Resolved { value: service.nodes.join(" "), origin: Origin::Default });
+        default_values.insert(
+            "nodes".to_owned(),
+            Resolved {
+                value: service.nodes.join(" "),
+                origin: Origin::Default,
+            },
+        );
     }
     for spec in &default_specs {
         if let (Some(d), false) = (&spec.default, default_values.contains_key(&spec.name)) {
-            default_values.insert(spec.name.clone(), Resolved { value: d.clone(), origin: Origin::Default });
+            default_values.insert(
+                spec.name.clone(),
+                Resolved {
+                    value: d.clone(),
+                    origin: Origin::Default,
+                },
+            );
         }
     }
     let mut sections = vec![EvalSection {
@@ -176,14 +210,20 @@ fn eval_sections(service: &Service, registry: &Registry) -> Vec<EvalSection> {
                 "type".to_owned(),
                 Resolved {
                     value: e.value.clone(),
-                    origin: Origin::File { location: e.location.to_string(), key: e.key.clone() },
+                    origin: Origin::File {
+                        location: e.location.to_string(),
+                        key: e.key.clone(),
+                    },
                 },
             ));
         }
         let mut values = r.values.clone();
         // `optional` defaults to true for sync and task resources and `noaction`
         // ones: show what the service uses, not the registry's generic default.
-        if let Some(o) = values.get_mut("optional").filter(|o| o.origin == Origin::Default) {
+        if let Some(o) = values
+            .get_mut("optional")
+            .filter(|o| o.origin == Origin::Default)
+        {
             o.value = if r.optional { "True" } else { "False" }.to_owned();
         }
         kws.extend(ordered(&values, &order));
@@ -210,7 +250,8 @@ pub fn print_config(ctx: &Context, _args: &ActionArgs, eval: bool) -> anyhow::Re
         let mut files = Vec::new();
         for name in &names {
             let path = ctx.paths.service_file(name);
-            let bytes = std::fs::read(&path).map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
+            let bytes = std::fs::read(&path)
+                .map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
             files.push(FileJson {
                 service: name.clone(),
                 file: path.display().to_string(),
@@ -269,7 +310,11 @@ pub fn print_config(ctx: &Context, _args: &ActionArgs, eval: bool) -> anyhow::Re
                             .keywords
                             .iter()
                             .filter(|(k, _)| k != "type")
-                            .map(|(k, r)| KeywordJson { keyword: k, value: &r.value, origin: &r.origin })
+                            .map(|(k, r)| KeywordJson {
+                                keyword: k,
+                                value: &r.value,
+                                origin: &r.origin,
+                            })
                             .collect(),
                     })
                     .collect(),
@@ -289,12 +334,19 @@ pub fn print_config(ctx: &Context, _args: &ActionArgs, eval: bool) -> anyhow::Re
         let lines: Vec<(String, String)> = sections
             .iter()
             .flat_map(|s| {
-                s.keywords
-                    .iter()
-                    .map(move |(k, r)| (format!("{}.{k} = {}", s.name, one_line(&r.value)), r.origin.to_string()))
+                s.keywords.iter().map(move |(k, r)| {
+                    (
+                        format!("{}.{k} = {}", s.name, one_line(&r.value)),
+                        r.origin.to_string(),
+                    )
+                })
             })
             .collect();
-        let width = lines.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0);
+        let width = lines
+            .iter()
+            .map(|(l, _)| l.chars().count())
+            .max()
+            .unwrap_or(0);
         for (line, origin) in &lines {
             writeln!(out, "{line:<width$}    # {origin}")?;
         }
@@ -314,10 +366,18 @@ pub fn template(ctx: &Context, type_name: &str, markdown: bool) -> anyhow::Resul
     let Some(driver) = registry.get(type_name) else {
         warn_skipped(ctx, &registry);
         let known: Vec<&str> = registry.types().collect();
-        let hint = if type_name.contains('.') { "" } else { " (give it as <group>.<type>, e.g. sync.symclone)" };
+        let hint = if type_name.contains('.') {
+            ""
+        } else {
+            " (give it as <group>.<type>, e.g. sync.symclone)"
+        };
         return Err(UsageError(format!(
             "no driver {type_name} is installed{hint} (installed: {})",
-            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
         ))
         .into());
     };
@@ -328,7 +388,14 @@ pub fn template(ctx: &Context, type_name: &str, markdown: bool) -> anyhow::Resul
     };
     let mut out = std::io::stdout().lock();
     if ctx.format == Format::Json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&TemplateJson { type_name, template: &text })?)?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&TemplateJson {
+                type_name,
+                template: &text
+            })?
+        )?;
     } else {
         out.write_all(text.as_bytes())?;
     }

@@ -114,7 +114,11 @@ impl Task {
     }
 
     fn key(&self, svc: &str) -> String {
-        format!("{svc}/{}/{}", self.action, self.rid.as_deref().unwrap_or(""))
+        format!(
+            "{svc}/{}/{}",
+            self.action,
+            self.rid.as_deref().unwrap_or("")
+        )
     }
 }
 
@@ -146,7 +150,10 @@ fn source_of(resolved: Option<&Resolved>, name: &str) -> String {
     let short = |location: &str| -> String {
         match location.rsplit_once(':') {
             Some((file, line)) => {
-                let file = Path::new(file).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| file.to_owned());
+                let file = Path::new(file)
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| file.to_owned());
                 format!("{file}:{line}")
             }
             None => location.to_owned(),
@@ -161,7 +168,9 @@ fn source_of(resolved: Option<&Resolved>, name: &str) -> String {
 }
 
 fn parse_seeded(raw: &str, seed_key: &str) -> Result<Schedule, String> {
-    Schedule::parse(raw).map(|s| s.with_seed(stable_seed(seed_key))).map_err(|e| e.to_string())
+    Schedule::parse(raw)
+        .map(|s| s.with_seed(stable_seed(seed_key)))
+        .map_err(|e| e.to_string())
 }
 
 /// The tasks of a service, in the order they run: status, then each resource's task
@@ -173,27 +182,42 @@ fn tasks_of(svc: &Service, registry: &Registry) -> (Vec<Task>, Vec<RestartTask>)
         action: "status".into(),
         rid: None,
         raw: svc.status_schedule.clone(),
-        source: source_of(status_resolved.filter(|r| r.value == svc.status_schedule), "status_schedule"),
-        schedule: parse_seeded(&svc.status_schedule, &format!("{}/status/{}", svc.name, svc.nodename)),
+        source: source_of(
+            status_resolved.filter(|r| r.value == svc.status_schedule),
+            "status_schedule",
+        ),
+        schedule: parse_seeded(
+            &svc.status_schedule,
+            &format!("{}/status/{}", svc.name, svc.nodename),
+        ),
     });
     let mut resources: Vec<&ResourceDef> = svc.resources.iter().filter(|r| !r.disabled).collect();
     resources.sort_by(|a, b| plan::natural_cmp(&a.rid, &b.rid));
     let mut restarts = Vec::new();
     for r in resources {
         if let (Some(raw), Some(action)) = (&r.schedule, scheduled_action(&r.group)) {
-            let implemented = registry.get(&r.type_name).is_some_and(|d| d.manifest().find_action(action).is_some());
+            let implemented = registry
+                .get(&r.type_name)
+                .is_some_and(|d| d.manifest().find_action(action).is_some());
             if implemented {
                 tasks.push(Task {
                     action: action.to_owned(),
                     rid: Some(r.rid.clone()),
                     raw: raw.clone(),
                     source: source_of(r.values.get("schedule"), "schedule"),
-                    schedule: parse_seeded(raw, &format!("{}/{}/{}", svc.name, r.rid, svc.nodename)),
+                    schedule: parse_seeded(
+                        raw,
+                        &format!("{}/{}/{}", svc.name, r.rid, svc.nodename),
+                    ),
                 });
             }
         }
         if r.restart > 0 {
-            restarts.push(RestartTask { rid: r.rid.clone(), max: r.restart, source: source_of(r.values.get("restart"), "restart") });
+            restarts.push(RestartTask {
+                rid: r.rid.clone(),
+                max: r.restart,
+                source: source_of(r.values.get("restart"), "restart"),
+            });
         }
     }
     (tasks, restarts)
@@ -225,7 +249,9 @@ fn read_stamp(path: &Path) -> Option<Timestamp> {
         }
     }
     let dt = text.parse::<jiff::civil::DateTime>().ok()?;
-    dt.to_zoned(jiff::tz::TimeZone::system()).ok().map(|z| z.timestamp())
+    dt.to_zoned(jiff::tz::TimeZone::system())
+        .ok()
+        .map(|z| z.timestamp())
 }
 
 fn write_stamp(path: &Path, at: Timestamp) -> std::io::Result<()> {
@@ -289,14 +315,23 @@ struct Row {
 }
 
 fn read_count(path: &Path) -> u32 {
-    std::fs::read_to_string(path).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0)
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 fn restart_count_path(paths: &Paths, svc: &str, rid: &str) -> PathBuf {
     scheduler_dir(paths, svc).join(format!("restart_count_{rid}"))
 }
 
-fn rows_of(paths: &Paths, svc: &Service, registry: &Registry, selection: &Selection, now: &Zoned) -> Vec<Row> {
+fn rows_of(
+    paths: &Paths,
+    svc: &Service,
+    registry: &Registry,
+    selection: &Selection,
+    now: &Zoned,
+) -> Vec<Row> {
     let (tasks, restarts) = tasks_of(svc, registry);
     let dir = scheduler_dir(paths, &svc.name);
     let selected = |rid: &Option<String>| match rid {
@@ -308,7 +343,11 @@ fn rows_of(paths: &Paths, svc: &Service, registry: &Registry, selection: &Select
         let last = read_stamp(&dir.join(t.stamp_name()));
         let success = read_stamp(&dir.join(format!("{}.success", t.stamp_name())));
         let (next, error) = match &t.schedule {
-            Ok(s) => (s.next(now.clone(), last.map(|l| in_zone(l, now))).map(|z| utc(z.timestamp())), None),
+            Ok(s) => (
+                s.next(now.clone(), last.map(|l| in_zone(l, now)))
+                    .map(|z| utc(z.timestamp())),
+                None,
+            ),
             Err(e) => (None, Some(e.clone())),
         };
         rows.push(Row {
@@ -336,14 +375,26 @@ fn rows_of(paths: &Paths, svc: &Service, registry: &Registry, selection: &Select
             last_success: read_stamp(&dir.join(format!("{stamp}.success"))).map(utc),
             next_run: None,
             error: None,
-            restart: Some(RestartInfo { max: r.max, count: read_count(&restart_count_path(paths, &svc.name, &r.rid)) }),
+            restart: Some(RestartInfo {
+                max: r.max,
+                count: read_count(&restart_count_path(paths, &svc.name, &r.rid)),
+            }),
         });
     }
     rows
 }
 
 fn render_rows(rows: &[Row]) -> String {
-    let header = ["SERVICE", "ACTION", "RID", "SCHEDULE", "SOURCE", "LAST RUN", "LAST SUCCESS", "NEXT RUN"];
+    let header = [
+        "SERVICE",
+        "ACTION",
+        "RID",
+        "SCHEDULE",
+        "SOURCE",
+        "LAST RUN",
+        "LAST SUCCESS",
+        "NEXT RUN",
+    ];
     let cells: Vec<[String; 8]> = rows
         .iter()
         .map(|r| {
@@ -395,7 +446,11 @@ fn render_rows(rows: &[Row]) -> String {
     }
     for r in rows {
         if let Some(e) = &r.error {
-            out.push_str(&format!("error: {} {}: {e}\n", r.service, r.rid.as_deref().unwrap_or(&r.action)));
+            out.push_str(&format!(
+                "error: {} {}: {e}\n",
+                r.service,
+                r.rid.as_deref().unwrap_or(&r.action)
+            ));
         }
     }
     out
@@ -406,7 +461,11 @@ pub fn print_schedule(ctx: &Context, args: &ActionArgs) -> anyhow::Result<ExitCo
     let names = services::selected(ctx, ctx.selector.as_deref())?;
     let registry = load_registry(ctx);
     warn_skipped(ctx, &registry);
-    let selection = Selection { rid: args.rid.clone(), tags: args.tags.clone(), subsets: args.subsets.clone() };
+    let selection = Selection {
+        rid: args.rid.clone(),
+        tags: args.tags.clone(),
+        subsets: args.subsets.clone(),
+    };
     let now = Zoned::now();
     let mut rows = Vec::new();
     for name in &names {
@@ -462,7 +521,10 @@ impl Shared {
 
     /// A task found its lock busy: try it again on the next regular tick, not sooner.
     fn back_off(&self, key: String) {
-        self.backoff.lock().expect("lock").insert(key, std::time::Instant::now() + TICK);
+        self.backoff
+            .lock()
+            .expect("lock")
+            .insert(key, std::time::Instant::now() + TICK);
     }
 
     fn backing_off(&self, key: &str) -> bool {
@@ -535,7 +597,9 @@ impl Daemon<'_> {
         };
         self.services.retain(|name, _| names.contains(name));
         for name in names {
-            let Ok(bytes) = std::fs::read(self.ctx.paths.service_file(&name)) else { continue };
+            let Ok(bytes) = std::fs::read(self.ctx.paths.service_file(&name)) else {
+                continue;
+            };
             if let Some(e) = self.services.get(&name) {
                 if !force && e.bytes == bytes {
                     continue;
@@ -552,17 +616,26 @@ impl Daemon<'_> {
                     let (tasks, restarts) = tasks_of(&svc, &self.shared.registry);
                     for t in &tasks {
                         if let Err(e) = &t.schedule {
-                            log.warn(Some(t.log_rid()), &format!("{} will not be scheduled: {e}", t.action));
+                            log.warn(
+                                Some(t.log_rid()),
+                                &format!("{} will not be scheduled: {e}", t.action),
+                            );
                         }
                     }
                     if known {
                         log.info(Some(SCHEDULER), "service file reloaded");
                     }
-                    Some(LoadedService { svc: Arc::new(svc), tasks, restarts })
+                    Some(LoadedService {
+                        svc: Arc::new(svc),
+                        tasks,
+                        restarts,
+                    })
                 }
                 (_, first) => {
                     let n = loaded.diagnostics.len().max(1);
-                    let first = first.map(|d| d.to_string()).unwrap_or_else(|| "cannot be loaded".into());
+                    let first = first
+                        .map(|d| d.to_string())
+                        .unwrap_or_else(|| "cannot be loaded".into());
                     log.warn(
                         Some(SCHEDULER),
                         &format!("invalid service file ({n} error(s), first: {first}): ignored until it changes"),
@@ -578,14 +651,23 @@ impl Daemon<'_> {
     /// due (among those not due now).
     fn dispatch(&mut self, jobs: &mut tokio::task::JoinSet<bool>) -> Option<Zoned> {
         let now = self.shared.now();
-        let monitor = self.shared.once || self.last_monitor.is_none_or(|t| t.elapsed() + Duration::from_millis(500) >= TICK);
+        let monitor = self.shared.once
+            || self
+                .last_monitor
+                .is_none_or(|t| t.elapsed() + Duration::from_millis(500) >= TICK);
         if monitor {
             self.last_monitor = Some(std::time::Instant::now());
         }
         let mut wake: Option<Zoned> = None;
-        let not_due_level = if self.shared.once { Level::Info } else { Level::Trace };
+        let not_due_level = if self.shared.once {
+            Level::Info
+        } else {
+            Level::Trace
+        };
         for (name, entry) in &self.services {
-            let Some(loaded) = &entry.loaded else { continue };
+            let Some(loaded) = &entry.loaded else {
+                continue;
+            };
             let svc = &loaded.svc;
             let dir = scheduler_dir(&self.shared.paths, name);
             // Status first (restarts read the cache it refreshes), then restarts, then
@@ -596,10 +678,16 @@ impl Daemon<'_> {
                 if svc.disabled && task.rid.is_some() {
                     continue;
                 }
-                let Ok(schedule) = &task.schedule else { continue };
+                let Ok(schedule) = &task.schedule else {
+                    continue;
+                };
                 let key = task.key(name);
                 if self.shared.running.lock().expect("lock").contains(&key) {
-                    entry.log.log(Some(task.log_rid()), Level::Trace, &format!("{} still running", task.action));
+                    entry.log.log(
+                        Some(task.log_rid()),
+                        Level::Trace,
+                        &format!("{} still running", task.action),
+                    );
                     continue;
                 }
                 if self.shared.backing_off(&key) {
@@ -617,7 +705,10 @@ impl Daemon<'_> {
                     }
                     Err(reason) => {
                         let next = schedule.next(now.clone(), last);
-                        let when = next.as_ref().map(|n| utc(n.timestamp())).unwrap_or_else(|| "never".into());
+                        let when = next
+                            .as_ref()
+                            .map(|n| utc(n.timestamp()))
+                            .unwrap_or_else(|| "never".into());
                         entry.log.log(
                             Some(task.log_rid()),
                             not_due_level,
@@ -650,7 +741,12 @@ impl Daemon<'_> {
 }
 
 /// Runs the units of one service one after the other. False if one failed.
-async fn job(shared: Arc<Shared>, svc: Arc<Service>, log: Arc<ServiceLog>, units: Vec<Unit>) -> bool {
+async fn job(
+    shared: Arc<Shared>,
+    svc: Arc<Service>,
+    log: Arc<ServiceLog>,
+    units: Vec<Unit>,
+) -> bool {
     let mut ok = true;
     for unit in units {
         let key = unit.key(&svc.name);
@@ -659,7 +755,10 @@ async fn job(shared: Arc<Shared>, svc: Arc<Service>, log: Arc<ServiceLog>, units
                 Unit::Task(t) => (t.log_rid().to_owned(), t.action.clone()),
                 Unit::Restart(r) => (r.rid.clone(), "restart".to_owned()),
             };
-            log.info(Some(&what.0), &format!("daemon stopping: {} not started", what.1));
+            log.info(
+                Some(&what.0),
+                &format!("daemon stopping: {} not started", what.1),
+            );
             shared.release(&key);
             continue;
         }
@@ -679,15 +778,30 @@ async fn job(shared: Arc<Shared>, svc: Arc<Service>, log: Arc<ServiceLog>, units
 fn spec(action: &str, rid: Option<&str>) -> ActionSpec {
     ActionSpec {
         action: action.to_owned(),
-        selection: Selection { rid: rid.map(str::to_owned), ..Selection::default() },
+        selection: Selection {
+            rid: rid.map(str::to_owned),
+            ..Selection::default()
+        },
         waitlock: Some(WAITLOCK),
         scheduled: true,
         ..ActionSpec::default()
     }
 }
 
-async fn run_engine(shared: &Arc<Shared>, svc: &Service, log: &Arc<ServiceLog>, spec: ActionSpec) -> ServiceOutcome {
-    let run = Run::new(svc.clone(), shared.paths.clone(), shared.registry.clone(), log.clone(), spec, &shared.node);
+async fn run_engine(
+    shared: &Arc<Shared>,
+    svc: &Service,
+    log: &Arc<ServiceLog>,
+    spec: ActionSpec,
+) -> ServiceOutcome {
+    let run = Run::new(
+        svc.clone(),
+        shared.paths.clone(),
+        shared.registry.clone(),
+        log.clone(),
+        spec,
+        &shared.node,
+    );
     engine::run_service(run).await
 }
 
@@ -695,7 +809,10 @@ async fn run_engine(shared: &Arc<Shared>, svc: &Service, log: &Arc<ServiceLog>, 
 fn lock_timed_out(outcome: &ServiceOutcome) -> bool {
     !outcome.ok
         && outcome.resources.is_empty()
-        && outcome.error.as_deref().is_some_and(|e| e.starts_with("timed out after") && e.contains(" lock of svc "))
+        && outcome
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("timed out after") && e.contains(" lock of svc "))
 }
 
 /// Is the `domain` lock of the service busy? Then say so and retry on the next tick.
@@ -705,18 +822,34 @@ fn lock_busy(shared: &Shared, svc: &Service, log: &ServiceLog, rid: &str, action
     if !lock::is_locked(&dir, domain) {
         return false;
     }
-    let who = lock::holder(&dir, domain).map(|h| format!(" by {h}")).unwrap_or_default();
-    log.info(Some(rid), &format!("skip {action}: the {domain} lock is held{who}: retry on the next tick"));
+    let who = lock::holder(&dir, domain)
+        .map(|h| format!(" by {h}"))
+        .unwrap_or_default();
+    log.info(
+        Some(rid),
+        &format!("skip {action}: the {domain} lock is held{who}: retry on the next tick"),
+    );
     true
 }
 
-async fn status_task(shared: &Arc<Shared>, svc: &Arc<Service>, log: &Arc<ServiceLog>, task: &Task) -> Done {
+async fn status_task(
+    shared: &Arc<Shared>,
+    svc: &Arc<Service>,
+    log: &Arc<ServiceLog>,
+    task: &Task,
+) -> Done {
     let dir = scheduler_dir(&shared.paths, &svc.name);
     let stamp = dir.join(task.stamp_name());
     let at = shared.now().timestamp();
-    log.info(Some(SCHEDULER), &format!("scheduled status (schedule {:?})", task.raw));
+    log.info(
+        Some(SCHEDULER),
+        &format!("scheduled status (schedule {:?})", task.raw),
+    );
     if let Err(e) = write_stamp(&stamp, at) {
-        log.warn(Some(SCHEDULER), &format!("cannot write {}: {e}", stamp.display()));
+        log.warn(
+            Some(SCHEDULER),
+            &format!("cannot write {}: {e}", stamp.display()),
+        );
     }
     let outcome = run_engine(shared, svc, log, spec("status", None)).await;
     if outcome.status.is_some() {
@@ -728,7 +861,12 @@ async fn status_task(shared: &Arc<Shared>, svc: &Arc<Service>, log: &Arc<Service
     }
 }
 
-async fn resource_task(shared: &Arc<Shared>, svc: &Arc<Service>, log: &Arc<ServiceLog>, task: &Task) -> Done {
+async fn resource_task(
+    shared: &Arc<Shared>,
+    svc: &Arc<Service>,
+    log: &Arc<ServiceLog>,
+    task: &Task,
+) -> Done {
     let rid = task.rid.as_deref().expect("resource task");
     let action = task.action.as_str();
     if lock_busy(shared, svc, log, rid, action) {
@@ -739,7 +877,10 @@ async fn resource_task(shared: &Arc<Shared>, svc: &Arc<Service>, log: &Arc<Servi
     let stamp = dir.join(task.stamp_name());
     let previous = Previous::save(stamp.clone());
     let at = shared.now().timestamp();
-    log.info(Some(rid), &format!("scheduled {action} (schedule {:?})", task.raw));
+    log.info(
+        Some(rid),
+        &format!("scheduled {action} (schedule {:?})", task.raw),
+    );
     if let Err(e) = write_stamp(&stamp, at) {
         log.warn(Some(rid), &format!("cannot write {}: {e}", stamp.display()));
     }
@@ -747,10 +888,21 @@ async fn resource_task(shared: &Arc<Shared>, svc: &Arc<Service>, log: &Arc<Servi
     if lock_timed_out(&outcome) {
         previous.restore();
         shared.back_off(task.key(&svc.name));
-        log.info(Some(rid), &format!("skip {action}: {}: retry on the next tick", outcome.error.as_deref().unwrap_or("lock busy")));
+        log.info(
+            Some(rid),
+            &format!(
+                "skip {action}: {}: retry on the next tick",
+                outcome.error.as_deref().unwrap_or("lock busy")
+            ),
+        );
         return Done::Skipped;
     }
-    match outcome.resources.iter().find(|r| r.rid == rid).map(|r| r.result) {
+    match outcome
+        .resources
+        .iter()
+        .find(|r| r.rid == rid)
+        .map(|r| r.result)
+    {
         Some("ok") if outcome.ok => {
             let _ = write_stamp(&dir.join(format!("{}.success", task.stamp_name())), at);
             log.info(Some(rid), &format!("scheduled {action} succeeded"));
@@ -775,13 +927,24 @@ async fn resource_task(shared: &Arc<Shared>, svc: &Arc<Service>, log: &Arc<Servi
     }
 }
 
-async fn restart_task(shared: &Arc<Shared>, svc: &Arc<Service>, log: &Arc<ServiceLog>, task: &RestartTask) -> Done {
+async fn restart_task(
+    shared: &Arc<Shared>,
+    svc: &Arc<Service>,
+    log: &Arc<ServiceLog>,
+    task: &RestartTask,
+) -> Done {
     let rid = task.rid.as_str();
     let Some(cache) = engine::read_status_cache(&shared.paths, &svc.name) else {
-        log.log(Some(rid), Level::Trace, "restart monitor: no status cache yet");
+        log.log(
+            Some(rid),
+            Level::Trace,
+            "restart monitor: no status cache yet",
+        );
         return Done::Skipped;
     };
-    let Some(res) = cache.resources.iter().find(|r| r.rid == rid) else { return Done::Skipped };
+    let Some(res) = cache.resources.iter().find(|r| r.rid == rid) else {
+        return Done::Skipped;
+    };
     let count_path = restart_count_path(&shared.paths, &svc.name, rid);
     let count = read_count(&count_path);
     match res.status {
@@ -789,7 +952,10 @@ async fn restart_task(shared: &Arc<Shared>, svc: &Arc<Service>, log: &Arc<Servic
         Status::Up | Status::StdbyUp => {
             if count > 0 {
                 let _ = std::fs::remove_file(&count_path);
-                log.info(Some(rid), &format!("{} again: restart count reset", res.status));
+                log.info(
+                    Some(rid),
+                    &format!("{} again: restart count reset", res.status),
+                );
             }
             return Done::Skipped;
         }
@@ -798,11 +964,22 @@ async fn restart_task(shared: &Arc<Shared>, svc: &Arc<Service>, log: &Arc<Servic
     let resource = svc.resource(rid);
     let standby = resource.is_some_and(|r| r.standby);
     if !standby && !matches!(cache.avail, Status::Up | Status::Warn | Status::StdbyUp) {
-        log.log(Some(rid), Level::Trace, &format!("{} but the service is {}: no restart", res.status, cache.avail));
+        log.log(
+            Some(rid),
+            Level::Trace,
+            &format!(
+                "{} but the service is {}: no restart",
+                res.status, cache.avail
+            ),
+        );
         return Done::Skipped;
     }
     if count >= task.max {
-        log.log(Some(rid), Level::Trace, &format!("{}: no restart left ({}/{})", res.status, count, task.max));
+        log.log(
+            Some(rid),
+            Level::Trace,
+            &format!("{}: no restart left ({}/{})", res.status, count, task.max),
+        );
         return Done::Skipped;
     }
     if lock_busy(shared, svc, log, rid, "start") {
@@ -811,23 +988,51 @@ async fn restart_task(shared: &Arc<Shared>, svc: &Arc<Service>, log: &Arc<Servic
     }
     let dir = scheduler_dir(&shared.paths, &svc.name);
     let stamp = dir.join(format!("last_restart_{rid}"));
-    let previous = (Previous::save(stamp.clone()), Previous::save(count_path.clone()));
+    let previous = (
+        Previous::save(stamp.clone()),
+        Previous::save(count_path.clone()),
+    );
     let at = shared.now().timestamp();
-    log.info(Some(rid), &format!("{}: restart {}/{} (start --rid {rid})", res.status, count + 1, task.max));
+    log.info(
+        Some(rid),
+        &format!(
+            "{}: restart {}/{} (start --rid {rid})",
+            res.status,
+            count + 1,
+            task.max
+        ),
+    );
     let _ = write_stamp(&stamp, at);
     if let Err(e) = state::write_atomic(&count_path, format!("{}\n", count + 1).as_bytes()) {
-        log.warn(Some(rid), &format!("cannot write {}: {e}", count_path.display()));
+        log.warn(
+            Some(rid),
+            &format!("cannot write {}: {e}", count_path.display()),
+        );
     }
     let outcome = run_engine(shared, svc, log, spec("start", Some(rid))).await;
     if lock_timed_out(&outcome) {
         previous.0.restore();
         previous.1.restore();
         shared.back_off(task.key(&svc.name));
-        log.info(Some(rid), &format!("skip restart: {}: retry on the next tick", outcome.error.as_deref().unwrap_or("lock busy")));
+        log.info(
+            Some(rid),
+            &format!(
+                "skip restart: {}: retry on the next tick",
+                outcome.error.as_deref().unwrap_or("lock busy")
+            ),
+        );
         return Done::Skipped;
     }
-    let started = outcome.ok && outcome.resources.iter().any(|r| r.rid == rid && r.result == "ok");
-    let now_status = outcome.status.as_ref().and_then(|s| s.resources.iter().find(|r| r.rid == rid)).map(|r| r.status);
+    let started = outcome.ok
+        && outcome
+            .resources
+            .iter()
+            .any(|r| r.rid == rid && r.result == "ok");
+    let now_status = outcome
+        .status
+        .as_ref()
+        .and_then(|s| s.resources.iter().find(|r| r.rid == rid))
+        .map(|r| r.status);
     let up = matches!(now_status, Some(Status::Up | Status::StdbyUp));
     if started {
         let _ = write_stamp(&dir.join(format!("last_restart_{rid}.success")), at);
@@ -836,11 +1041,20 @@ async fn restart_task(shared: &Arc<Shared>, svc: &Arc<Service>, log: &Arc<Servic
         log.info(Some(rid), "restarted");
         Done::Ok
     } else {
-        let state = now_status.map(|s| s.to_string()).unwrap_or_else(|| "unknown".into());
+        let state = now_status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "unknown".into());
         if count + 1 >= task.max {
             log.warn(Some(rid), &format!("restart {}/{} did not bring it up ({state}): no more restarts until it is up again", count + 1, task.max));
         } else {
-            log.warn(Some(rid), &format!("restart {}/{} did not bring it up ({state})", count + 1, task.max));
+            log.warn(
+                Some(rid),
+                &format!(
+                    "restart {}/{} did not bring it up ({state})",
+                    count + 1,
+                    task.max
+                ),
+            );
         }
         Done::Failed
     }
@@ -848,10 +1062,17 @@ async fn restart_task(shared: &Arc<Shared>, svc: &Arc<Service>, log: &Arc<Servic
 
 /// Waits for the running jobs; on a stop request, at most [`DRAIN`], then kills
 /// their commands and waits [`KILL_GRACE`] more. Returns false if a job failed.
-async fn drain(jobs: &mut tokio::task::JoinSet<bool>, signals: &mut Signals, shared: &Shared) -> bool {
+async fn drain(
+    jobs: &mut tokio::task::JoinSet<bool>,
+    signals: &mut Signals,
+    shared: &Shared,
+) -> bool {
     let mut ok = true;
-    let mut deadline: Option<tokio::time::Instant> =
-        if shared.stopping() { Some(tokio::time::Instant::now() + DRAIN) } else { None };
+    let mut deadline: Option<tokio::time::Instant> = if shared.stopping() {
+        Some(tokio::time::Instant::now() + DRAIN)
+    } else {
+        None
+    };
     loop {
         if jobs.is_empty() {
             return ok;
@@ -943,7 +1164,8 @@ impl Signals {
 pub fn run(ctx: &Context, once: bool, now: Option<&str>) -> anyhow::Result<ExitCode> {
     let fixed_now = match now {
         Some(text) => Some(
-            crate::cmd_schedule::parse_time(text).map_err(|e| UsageError(format!("invalid --now value {text:?}: {e}")))?,
+            crate::cmd_schedule::parse_time(text)
+                .map_err(|e| UsageError(format!("invalid --now value {text:?}: {e}")))?,
         ),
         None => None,
     };
@@ -959,9 +1181,16 @@ pub fn run(ctx: &Context, once: bool, now: Option<&str>) -> anyhow::Result<ExitC
         stopping: AtomicBool::new(false),
         backoff: Mutex::new(HashMap::new()),
     });
-    let mut daemon =
-        Daemon { ctx, shared: shared.clone(), level: engine::console_level(ctx.quiet, ctx.verbose), services: BTreeMap::new(), last_monitor: None };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let mut daemon = Daemon {
+        ctx,
+        shared: shared.clone(),
+        level: engine::console_level(ctx.quiet, ctx.verbose),
+        services: BTreeMap::new(),
+        last_monitor: None,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let ok = runtime.block_on(async {
         let mut signals = Signals::new()?;
         let mut jobs = tokio::task::JoinSet::new();
@@ -1013,7 +1242,11 @@ pub fn run(ctx: &Context, once: bool, now: Option<&str>) -> anyhow::Result<ExitC
         Ok(true)
     })?;
     runtime.shutdown_timeout(Duration::from_secs(1));
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 #[cfg(test)]
@@ -1025,13 +1258,19 @@ mod tests {
         let dir = tempfile_dir();
         let p = dir.join("last");
         std::fs::write(&p, "2024-05-06T00:30:00Z\n").unwrap();
-        assert_eq!(read_stamp(&p), Some("2024-05-06T00:30:00Z".parse().unwrap()));
+        assert_eq!(
+            read_stamp(&p),
+            Some("2024-05-06T00:30:00Z".parse().unwrap())
+        );
         std::fs::write(&p, "1714955400.25\n").unwrap();
         assert_eq!(read_stamp(&p).map(|t| t.as_second()), Some(1_714_955_400));
         std::fs::write(&p, "garbage").unwrap();
         assert_eq!(read_stamp(&p), None);
         write_stamp(&p, "2024-05-06T00:30:00.7Z".parse().unwrap()).unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "2024-05-06T00:30:01Z\n");
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "2024-05-06T00:30:01Z\n"
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 
@@ -1045,7 +1284,10 @@ mod tests {
     fn sources_are_short() {
         let r = Resolved {
             value: "@10".into(),
-            origin: Origin::File { location: "/etc/doppel/services/demo.conf:7".into(), key: "schedule@n1".into() },
+            origin: Origin::File {
+                location: "/etc/doppel/services/demo.conf:7".into(),
+                key: "schedule@n1".into(),
+            },
         };
         assert_eq!(source_of(Some(&r), "schedule"), "demo.conf:7 (schedule@n1)");
         assert_eq!(source_of(None, "schedule"), "default");

@@ -72,7 +72,13 @@ pub fn run(ctx: &Context, command: Option<DriversCommand>) -> anyhow::Result<Exi
                 .values()
                 .map(|d| {
                     let m = d.manifest();
-                    [m.type_name(), m.version.clone(), m.api_version.clone(), m.protocol.to_string(), d.path().display().to_string()]
+                    [
+                        m.type_name(),
+                        m.version.clone(),
+                        m.api_version.clone(),
+                        m.protocol.to_string(),
+                        d.path().display().to_string(),
+                    ]
                 })
                 .collect();
             let header = ["TYPE", "VERSION", "API", "PROTOCOL", "PATH"].map(String::from);
@@ -83,7 +89,11 @@ pub fn run(ctx: &Context, command: Option<DriversCommand>) -> anyhow::Result<Exi
                 }
             }
             for row in std::iter::once(&header).chain(&rows) {
-                let line: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+                let line: Vec<String> = row
+                    .iter()
+                    .zip(widths)
+                    .map(|(c, w)| format!("{c:<w$}"))
+                    .collect();
                 writeln!(out, "{}", line.join("  ").trim_end())?;
             }
         }
@@ -93,13 +103,21 @@ pub fn run(ctx: &Context, command: Option<DriversCommand>) -> anyhow::Result<Exi
                 let known: Vec<&str> = registry.types().collect();
                 return Err(UsageError(format!(
                     "no driver {type_name} is installed (installed: {})",
-                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
                 ))
                 .into());
             };
             let m = driver.manifest();
             if ctx.format == Format::Json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&manifest_json(m, driver.path(), true))?)?;
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&manifest_json(m, driver.path(), true))?
+                )?;
                 return Ok(ExitCode::SUCCESS);
             }
             writeln!(out, "{}  {}", m.type_name(), m.description)?;
@@ -126,7 +144,11 @@ pub fn run(ctx: &Context, command: Option<DriversCommand>) -> anyhow::Result<Exi
             }
             writeln!(out, "actions:")?;
             for a in &m.actions {
-                let desc = if a.desc.is_empty() { "standard action".to_owned() } else { a.desc.clone() };
+                let desc = if a.desc.is_empty() {
+                    "standard action".to_owned()
+                } else {
+                    a.desc.clone()
+                };
                 writeln!(out, "  {:<20} {}", a.name, desc)?;
             }
         }

@@ -40,29 +40,40 @@ pub fn parse_time(text: &str) -> Result<Zoned, String> {
         return Ok(z);
     }
     if let Ok(ts) = text.parse::<Timestamp>() {
-        let tz =
-            Pieces::parse(text).ok().and_then(|p| p.to_numeric_offset()).map(TimeZone::fixed).unwrap_or(TimeZone::UTC);
+        let tz = Pieces::parse(text)
+            .ok()
+            .and_then(|p| p.to_numeric_offset())
+            .map(TimeZone::fixed)
+            .unwrap_or(TimeZone::UTC);
         return Ok(ts.to_zoned(tz));
     }
     match text.parse::<civil::DateTime>() {
         Ok(dt) => {
-            let tz = TimeZone::try_system().map_err(|e| format!("no local time zone to read it in: {e}"))?;
+            let tz = TimeZone::try_system()
+                .map_err(|e| format!("no local time zone to read it in: {e}"))?;
             dt.to_zoned(tz).map_err(|e| e.to_string())
         }
-        Err(e) => Err(format!("{e} (expected RFC 3339, e.g. 2024-05-03T04:30:00Z, or a local 2024-05-03T04:30:00)")),
+        Err(e) => Err(format!(
+            "{e} (expected RFC 3339, e.g. 2024-05-03T04:30:00Z, or a local 2024-05-03T04:30:00)"
+        )),
     }
 }
 
 fn time_arg(name: &str, value: Option<&str>) -> anyhow::Result<Option<Zoned>> {
     match value {
         None => Ok(None),
-        Some(v) => parse_time(v).map(Some).map_err(|e| UsageError(format!("invalid {name} value {v:?}: {e}")).into()),
+        Some(v) => parse_time(v)
+            .map(Some)
+            .map_err(|e| UsageError(format!("invalid {name} value {v:?}: {e}")).into()),
     }
 }
 
 /// RFC 3339 in UTC, to the second.
 fn utc(z: &Zoned) -> String {
-    z.timestamp().round(jiff::Unit::Second).unwrap_or(z.timestamp()).to_string()
+    z.timestamp()
+        .round(jiff::Unit::Second)
+        .unwrap_or(z.timestamp())
+        .to_string()
 }
 
 pub fn run(ctx: &Context, command: ScheduleCommand) -> anyhow::Result<ExitCode> {
@@ -75,21 +86,32 @@ pub fn run(ctx: &Context, command: ScheduleCommand) -> anyhow::Result<ExitCode> 
                 writeln!(
                     out,
                     "{}",
-                    serde_json::to_string_pretty(&InvalidJson { valid: false, error: e.to_string() })?
+                    serde_json::to_string_pretty(&InvalidJson {
+                        valid: false,
+                        error: e.to_string()
+                    })?
                 )?;
             }
             return Err(UsageError(e.to_string()).into());
         }
     };
-    let now = time_arg("--now", now.as_deref())?
-        .unwrap_or_else(|| Zoned::now().round(jiff::Unit::Second).unwrap_or_else(|_| Zoned::now()));
+    let now = time_arg("--now", now.as_deref())?.unwrap_or_else(|| {
+        Zoned::now()
+            .round(jiff::Unit::Second)
+            .unwrap_or_else(|_| Zoned::now())
+    });
     let last = time_arg("--last", last.as_deref())?;
 
     let verdict = schedule.allowed(now.clone(), last.clone());
     let next = schedule.next(now, last);
     let reason = verdict.err().map(|r| r.to_string());
     if ctx.format == Format::Json {
-        let doc = CheckJson { valid: true, allowed: reason.is_none(), reason, next: next.as_ref().map(utc) };
+        let doc = CheckJson {
+            valid: true,
+            allowed: reason.is_none(),
+            reason,
+            next: next.as_ref().map(utc),
+        };
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
         match &reason {

@@ -55,18 +55,33 @@ pub fn search_dirs(config_dirs: &[PathBuf]) -> Vec<SearchDir> {
     if let Some(env) = std::env::var_os("DOPPEL_DRIVER_PATH") {
         for p in std::env::split_paths(&env) {
             if !p.as_os_str().is_empty() {
-                dirs.push(SearchDir { path: p, origin: "DOPPEL_DRIVER_PATH" });
+                dirs.push(SearchDir {
+                    path: p,
+                    origin: "DOPPEL_DRIVER_PATH",
+                });
             }
         }
     }
     for p in config_dirs {
-        dirs.push(SearchDir { path: p.clone(), origin: "driver_dirs" });
+        dirs.push(SearchDir {
+            path: p.clone(),
+            origin: "driver_dirs",
+        });
     }
-    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_owned)) {
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_owned))
+    {
         if let Some(prefix) = exe_dir.parent() {
-            dirs.push(SearchDir { path: prefix.join("lib/doppel/drivers"), origin: "install prefix" });
+            dirs.push(SearchDir {
+                path: prefix.join("lib/doppel/drivers"),
+                origin: "install prefix",
+            });
         }
-        dirs.push(SearchDir { path: exe_dir, origin: "executable directory" });
+        dirs.push(SearchDir {
+            path: exe_dir,
+            origin: "executable directory",
+        });
     }
     dirs
 }
@@ -79,12 +94,18 @@ fn unsafe_owner_or_mode(path: &Path, what: &str) -> Option<String> {
     };
     let mode = meta.mode();
     if mode & 0o022 != 0 {
-        return Some(format!("{what} is writable by group or others (mode {:o}); fix with chmod go-w", mode & 0o7777));
+        return Some(format!(
+            "{what} is writable by group or others (mode {:o}); fix with chmod go-w",
+            mode & 0o7777
+        ));
     }
     // SAFETY: geteuid has no preconditions.
     let me = unsafe { libc::geteuid() };
     if meta.uid() != 0 && meta.uid() != me {
-        return Some(format!("{what} is owned by uid {}, neither root nor the invoking user", meta.uid()));
+        return Some(format!(
+            "{what} is owned by uid {}, neither root nor the invoking user",
+            meta.uid()
+        ));
     }
     None
 }
@@ -99,15 +120,23 @@ pub fn discover(dirs: Vec<SearchDir>) -> Registry {
     let mut seen_files = HashSet::new();
     let mut seen_dirs = HashSet::new();
     for dir in &dirs {
-        let Ok(canonical_dir) = dir.path.canonicalize() else { continue };
+        let Ok(canonical_dir) = dir.path.canonicalize() else {
+            continue;
+        };
         if !seen_dirs.insert(canonical_dir.clone()) {
             continue;
         }
-        let Ok(entries) = std::fs::read_dir(&canonical_dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&canonical_dir) else {
+            continue;
+        };
         let mut files: Vec<PathBuf> = entries
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(is_driver_file_name))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(is_driver_file_name)
+            })
             .collect();
         if files.is_empty() {
             continue;
@@ -119,7 +148,10 @@ pub fn discover(dirs: Vec<SearchDir>) -> Registry {
             if !seen_files.insert(canonical.clone()) {
                 continue;
             }
-            if let Some(reason) = dir_problem.clone().or_else(|| unsafe_owner_or_mode(&canonical, "the file")) {
+            if let Some(reason) = dir_problem
+                .clone()
+                .or_else(|| unsafe_owner_or_mode(&canonical, "the file"))
+            {
                 registry.skipped.push(Skipped { path: file, reason });
                 continue;
             }
@@ -129,13 +161,19 @@ pub fn discover(dirs: Vec<SearchDir>) -> Registry {
                     if let Some(first) = registry.drivers.get(&type_name) {
                         registry.skipped.push(Skipped {
                             path: file,
-                            reason: format!("{type_name} is already provided by {}", first.path().display()),
+                            reason: format!(
+                                "{type_name} is already provided by {}",
+                                first.path().display()
+                            ),
                         });
                     } else {
                         registry.drivers.insert(type_name, Arc::new(driver));
                     }
                 }
-                Err(e) => registry.skipped.push(Skipped { path: file, reason: e.to_string() }),
+                Err(e) => registry.skipped.push(Skipped {
+                    path: file,
+                    reason: e.to_string(),
+                }),
             }
         }
     }

@@ -16,8 +16,8 @@ use doppel_core::service::{ResourceDef, Service};
 use doppel_core::state::{self, KvStore, ReadOutcome};
 use doppel_core::status::{self as agg, Aggregate, ResourceStatusInput};
 use doppel_plugin_api::{
-    ActionRequest, CommandRequest, Error as DriverError, ErrorKind, Level, MessageLevel, OpenResource, ResourceConfig,
-    Status, StatusMessage,
+    ActionRequest, CommandRequest, Error as DriverError, ErrorKind, Level, MessageLevel,
+    OpenResource, ResourceConfig, Status, StatusMessage,
 };
 use serde::{Deserialize, Serialize};
 
@@ -137,7 +137,11 @@ impl Run {
         spec: ActionSpec,
         node: &doppel_core::node::NodeConfig,
     ) -> Arc<Run> {
-        let node_options = svc.resources.iter().map(|r| (r.driver.clone(), node.driver_options(&r.driver))).collect();
+        let node_options = svc
+            .resources
+            .iter()
+            .map(|r| (r.driver.clone(), node.driver_options(&r.driver)))
+            .collect();
         Arc::new(Run {
             svc,
             paths,
@@ -157,7 +161,9 @@ impl Run {
 
     /// Does the driver of `r` implement `action`?
     fn implements(&self, r: &ResourceDef, action: &str) -> bool {
-        self.registry.get(&r.type_name).is_some_and(|d| d.manifest().find_action(action).is_some())
+        self.registry
+            .get(&r.type_name)
+            .is_some_and(|d| d.manifest().find_action(action).is_some())
     }
 
     fn state_changing(&self, r: &ResourceDef, action: &str) -> bool {
@@ -176,14 +182,22 @@ impl Run {
             rid: r.rid.clone(),
             nodename: self.svc.nodename.clone(),
             keywords: r.driver_keywords.clone(),
-            driver_options: self.node_options.get(&r.driver).cloned().unwrap_or_default(),
+            driver_options: self
+                .node_options
+                .get(&r.driver)
+                .cloned()
+                .unwrap_or_default(),
             state_dir: self.paths.resource_state_dir(&self.svc.name, &r.rid),
         }
     }
 
     fn env(&self, rid: &str) -> BTreeMap<String, String> {
         let mut env = BTreeMap::new();
-        for (k, v) in [("SVCNAME", self.svc.name.as_str()), ("RID", rid), ("ACTION", self.spec.action.as_str())] {
+        for (k, v) in [
+            ("SVCNAME", self.svc.name.as_str()),
+            ("RID", rid),
+            ("ACTION", self.spec.action.as_str()),
+        ] {
             env.insert(format!("DOPPEL_{k}"), v.to_owned());
             env.insert(format!("OPENSVC_{k}"), v.to_owned());
         }
@@ -196,10 +210,9 @@ impl Run {
             return Ok(o.clone());
         }
         let r = self.resource(rid);
-        let driver = self
-            .registry
-            .get(&r.type_name)
-            .ok_or_else(|| DriverError::failed(format!("driver {} is not installed", r.type_name)))?;
+        let driver = self.registry.get(&r.type_name).ok_or_else(|| {
+            DriverError::failed(format!("driver {} is not installed", r.type_name))
+        })?;
         let state_dir = self.paths.resource_state_dir(&self.svc.name, rid);
         let host = ResourceHost {
             log: self.log.clone(),
@@ -209,7 +222,10 @@ impl Run {
             env: self.env(rid),
         };
         let opened = Arc::new(driver.open(&self.config(r), Arc::new(host))?);
-        self.opened.lock().expect("lock").insert(rid.to_owned(), opened.clone());
+        self.opened
+            .lock()
+            .expect("lock")
+            .insert(rid.to_owned(), opened.clone());
         Ok(opened)
     }
 
@@ -234,7 +250,10 @@ impl Run {
             return out;
         }
         if r.nostatus() {
-            out.messages.push(StatusMessage { level: MessageLevel::Info, text: "nostatus tag".into() });
+            out.messages.push(StatusMessage {
+                level: MessageLevel::Info,
+                text: "nostatus tag".into(),
+            });
             return out;
         }
         let report = self.open(rid).and_then(|o| o.status());
@@ -246,10 +265,18 @@ impl Run {
                 if let (Some(max), Some(last)) = (r.sync_max_delay, report.last_sync.as_deref()) {
                     match last.parse::<jiff::Timestamp>() {
                         Ok(ts) => {
-                            let (s, msg) = agg::apply_sync_max_delay(out.status, Some(ts), jiff::Timestamp::now(), max);
+                            let (s, msg) = agg::apply_sync_max_delay(
+                                out.status,
+                                Some(ts),
+                                jiff::Timestamp::now(),
+                                max,
+                            );
                             out.status = s;
                             if let Some(m) = msg {
-                                out.messages.push(StatusMessage { level: MessageLevel::Warn, text: m });
+                                out.messages.push(StatusMessage {
+                                    level: MessageLevel::Warn,
+                                    text: m,
+                                });
                             }
                         }
                         Err(e) => out.messages.push(StatusMessage {
@@ -261,7 +288,10 @@ impl Run {
             }
             Err(e) => {
                 out.status = Status::Undef;
-                out.messages.push(StatusMessage { level: MessageLevel::Error, text: e.message });
+                out.messages.push(StatusMessage {
+                    level: MessageLevel::Error,
+                    text: e.message,
+                });
             }
         }
         if r.standby {
@@ -278,21 +308,34 @@ impl Run {
         }
         let run = self.clone();
         let id = rid.to_owned();
-        let status = tokio::task::spawn_blocking(move || run.evaluate(&id).status).await.unwrap_or(Status::Undef);
-        self.statuses.lock().expect("lock").insert(rid.to_owned(), status);
+        let status = tokio::task::spawn_blocking(move || run.evaluate(&id).status)
+            .await
+            .unwrap_or(Status::Undef);
+        self.statuses
+            .lock()
+            .expect("lock")
+            .insert(rid.to_owned(), status);
         status
     }
 
     /// Runs a trigger. `Ok(Some(reason))` when it failed (the caller decides if that
     /// matters): the exit code, a timeout, or why it could not start.
-    async fn trigger(self: &Arc<Self>, rid: Option<&str>, keyword: &str, command: &str) -> Result<Option<String>, String> {
+    async fn trigger(
+        self: &Arc<Self>,
+        rid: Option<&str>,
+        keyword: &str,
+        command: &str,
+    ) -> Result<Option<String>, String> {
         let argv = if command.contains('|') || command.contains("&&") || command.contains(';') {
             vec!["/bin/sh".to_owned(), "-c".to_owned(), command.to_owned()]
         } else {
-            shlex::split(command).filter(|v| !v.is_empty()).ok_or_else(|| format!("{keyword}: cannot split {command:?}"))?
+            shlex::split(command)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| format!("{keyword}: cannot split {command:?}"))?
         };
         if self.spec.dry_run {
-            self.log.info(rid, &format!("dry-run: {keyword}: {command}"));
+            self.log
+                .info(rid, &format!("dry-run: {keyword}: {command}"));
             return Ok(None);
         }
         self.log.info(rid, &format!("{keyword}: {command}"));
@@ -300,12 +343,17 @@ impl Run {
         request.env = self.env(rid.unwrap_or(""));
         let run = self.clone();
         let rid_owned = rid.map(str::to_owned);
-        let out = tokio::task::spawn_blocking(move || run_command(&run.log, rid_owned.as_deref(), &request, false, false))
-            .await
-            .map_err(|e| e.to_string())?;
+        let out = tokio::task::spawn_blocking(move || {
+            run_command(&run.log, rid_owned.as_deref(), &request, false, false)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
         Ok(match out {
             Ok(o) if o.exit_code == Some(0) => None,
-            Ok(o) if o.timed_out => Some(format!("timed out after {}s, killed", self.svc.trigger_timeout.as_secs())),
+            Ok(o) if o.timed_out => Some(format!(
+                "timed out after {}s, killed",
+                self.svc.trigger_timeout.as_secs()
+            )),
             Ok(o) => Some(match o.exit_code {
                 Some(code) => code.to_string(),
                 None => "killed".to_owned(),
@@ -316,12 +364,22 @@ impl Run {
 
     /// Runs the `pre`/`blocking_pre` (or `post`/`blocking_post`) triggers of a
     /// resource (or of the service when `r` is `None`).
-    async fn triggers(self: &Arc<Self>, r: Option<&ResourceDef>, when: &str, action: &str) -> Result<(), String> {
+    async fn triggers(
+        self: &Arc<Self>,
+        r: Option<&ResourceDef>,
+        when: &str,
+        action: &str,
+    ) -> Result<(), String> {
         for (kind, blocking) in [(when.to_owned(), false), (format!("blocking_{when}"), true)] {
             let keyword = format!("{kind}_{action}");
             let command = match r {
                 Some(r) => r.trigger(&kind, action).map(str::to_owned),
-                None => self.svc.triggers.get(&keyword).cloned().filter(|c| !c.trim().is_empty()),
+                None => self
+                    .svc
+                    .triggers
+                    .get(&keyword)
+                    .cloned()
+                    .filter(|c| !c.trim().is_empty()),
             };
             let Some(command) = command else { continue };
             let rid = r.map(|r| r.rid.as_str());
@@ -329,7 +387,10 @@ impl Run {
                 if blocking {
                     return Err(format!("{keyword}: {command} blocking error [{reason}]"));
                 }
-                self.log.warn(rid, &format!("{keyword}: {command} non-blocking error [{reason}]"));
+                self.log.warn(
+                    rid,
+                    &format!("{keyword}: {command} non-blocking error [{reason}]"),
+                );
             }
         }
         Ok(())
@@ -338,19 +399,30 @@ impl Run {
     /// The part of the action on one resource.
     async fn act(self: &Arc<Self>, rid: String, action: String) -> ResourceOutcome {
         let r = self.resource(&rid).clone();
-        let outcome = |result, message: Option<String>| ResourceOutcome { rid: rid.clone(), result, message };
+        let outcome = |result, message: Option<String>| ResourceOutcome {
+            rid: rid.clone(),
+            result,
+            message,
+        };
         if r.noaction() && self.state_changing(&r, &action) {
-            self.log.info(Some(&rid), &format!("noaction tag: skip {action}"));
+            self.log
+                .info(Some(&rid), &format!("noaction tag: skip {action}"));
             return outcome("skipped", Some("noaction tag".into()));
         }
         if action == "stop" && r.standby && !self.spec.force {
-            self.log.info(Some(&rid), "skip 'stop' on standby resource (--force to override)");
+            self.log.info(
+                Some(&rid),
+                "skip 'stop' on standby resource (--force to override)",
+            );
             return outcome("skipped", Some("standby".into()));
         }
         for condition in r.conditions.get(&action).into_iter().flatten() {
             let current = self.current_status(&condition.rid).await;
             if !condition.states.contains(&current) {
-                let message = format!("{rid}: {action} requires {}, current state {current}", condition.describe());
+                let message = format!(
+                    "{rid}: {action} requires {}, current state {current}",
+                    condition.describe()
+                );
                 if self.spec.scheduled {
                     self.log.info(Some(&rid), &format!("skip: {message}"));
                     return outcome("skipped", Some(message));
@@ -371,9 +443,10 @@ impl Run {
         };
         let run = self.clone();
         let id = rid.clone();
-        let result = tokio::task::spawn_blocking(move || run.open(&id).and_then(|o| o.action(&request)))
-            .await
-            .unwrap_or_else(|e| Err(DriverError::failed(format!("driver call failed: {e}"))));
+        let result =
+            tokio::task::spawn_blocking(move || run.open(&id).and_then(|o| o.action(&request)))
+                .await
+                .unwrap_or_else(|e| Err(DriverError::failed(format!("driver call failed: {e}"))));
         self.statuses.lock().expect("lock").remove(&rid);
         match result {
             Ok(done) => {
@@ -395,16 +468,31 @@ impl Run {
 
     fn failed(&self, r: &ResourceDef, action: &str, message: String) -> ResourceOutcome {
         self.log.error(Some(&r.rid), &message);
-        let message = if message.starts_with(&format!("{}:", r.rid)) { message } else { format!("{}: {message}", r.rid) };
+        let message = if message.starts_with(&format!("{}:", r.rid)) {
+            message
+        } else {
+            format!("{}: {message}", r.rid)
+        };
         // `optional` keeps a failing accessory resource from blocking the service's
         // lifecycle (start, stop, ...). An action the operator aims at the resource
         // itself (sync resync, run, a driver action) must report its failure.
         let lifecycle = matches!(action, "start" | "stop" | "provision" | "unprovision");
         if r.optional && lifecycle {
-            self.log.info(Some(&r.rid), &format!("ignore {action} error on optional resource"));
-            return ResourceOutcome { rid: r.rid.clone(), result: "ignored", message: Some(message) };
+            self.log.info(
+                Some(&r.rid),
+                &format!("ignore {action} error on optional resource"),
+            );
+            return ResourceOutcome {
+                rid: r.rid.clone(),
+                result: "ignored",
+                message: Some(message),
+            };
         }
-        ResourceOutcome { rid: r.rid.clone(), result: "failed", message: Some(message) }
+        ResourceOutcome {
+            rid: r.rid.clone(),
+            result: "failed",
+            message: Some(message),
+        }
     }
 
     fn service_avail(&self) -> Option<Status> {
@@ -415,15 +503,26 @@ impl Run {
 impl Run {
     /// Evaluates every resource and writes the cache. Blocking.
     pub fn refresh_status(&self) -> ServiceStatus {
-        let resources: Vec<ResourceStatus> = self.svc.resources.iter().map(|r| self.evaluate(&r.rid)).collect();
+        let resources: Vec<ResourceStatus> = self
+            .svc
+            .resources
+            .iter()
+            .map(|r| self.evaluate(&r.rid))
+            .collect();
         let groups: Vec<String> = self.svc.resources.iter().map(|r| r.group.clone()).collect();
-        let aggregate: Aggregate = agg::aggregate(resources.iter().zip(&groups).map(|(s, g)| ResourceStatusInput {
-            group: g,
-            status: s.status,
-            optional: s.optional,
-            disabled: s.disabled,
-            has_warnings: s.messages.iter().any(|m| m.level != MessageLevel::Info),
-        }));
+        let aggregate: Aggregate =
+            agg::aggregate(
+                resources
+                    .iter()
+                    .zip(&groups)
+                    .map(|(s, g)| ResourceStatusInput {
+                        group: g,
+                        status: s.status,
+                        optional: s.optional,
+                        disabled: s.disabled,
+                        has_warnings: s.messages.iter().any(|m| m.level != MessageLevel::Info),
+                    }),
+            );
         let status = ServiceStatus {
             service: self.svc.name.clone(),
             avail: aggregate.avail,
@@ -437,7 +536,10 @@ impl Run {
         }
         let path = status_cache(&self.paths, &self.svc.name);
         if let Err(e) = state::write_json(&path, &status) {
-            self.log.warn(None, &format!("cannot write status cache {}: {e}", path.display()));
+            self.log.warn(
+                None,
+                &format!("cannot write status cache {}: {e}", path.display()),
+            );
         }
         status
     }
@@ -455,7 +557,10 @@ pub fn read_status_cache(paths: &Paths, svc: &str) -> Option<ServiceStatus> {
         ReadOutcome::Ok(s) => Some(s),
         ReadOutcome::Missing => None,
         ReadOutcome::Corrupt { error } => {
-            eprintln!("warning: status cache {} is corrupt ({error}): rebuilding it", path.display());
+            eprintln!(
+                "warning: status cache {} is corrupt ({error}): rebuilding it",
+                path.display()
+            );
             None
         }
     }
@@ -467,8 +572,14 @@ const SYNC_ALL: &[&str] = &["sync_nodes", "sync_drp", "sync_update"];
 /// Runs the action on one service, holding its lock for state-changing actions.
 pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
     let action = run.spec.action.clone();
-    let mut outcome =
-        ServiceOutcome { service: run.svc.name.clone(), action: action.clone(), ok: true, error: None, resources: Vec::new(), status: None };
+    let mut outcome = ServiceOutcome {
+        service: run.svc.name.clone(),
+        action: action.clone(),
+        ok: true,
+        error: None,
+        resources: Vec::new(),
+        status: None,
+    };
     // The cached status: what drivers get as the service's availability, and a
     // corrupt file reported once (it is rewritten when the action ends).
     let cache = status_cache(&run.paths, &run.svc.name);
@@ -476,7 +587,13 @@ pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
         ReadOutcome::Ok(s) => Some(s.avail),
         ReadOutcome::Missing => None,
         ReadOutcome::Corrupt { error } => {
-            run.log.warn(None, &format!("status cache {} is corrupt ({error}): rebuilding it", cache.display()));
+            run.log.warn(
+                None,
+                &format!(
+                    "status cache {} is corrupt ({error}): rebuilding it",
+                    cache.display()
+                ),
+            );
             None
         }
     };
@@ -485,31 +602,57 @@ pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
     }
     if action == "status" {
         let r = run.clone();
-        outcome.status = tokio::task::spawn_blocking(move || r.refresh_status()).await.ok();
+        outcome.status = tokio::task::spawn_blocking(move || r.refresh_status())
+            .await
+            .ok();
         return outcome;
     }
     if run.svc.disabled {
-        run.log.info(None, &format!("service disabled: {action} has nothing to do"));
+        run.log.info(
+            None,
+            &format!("service disabled: {action} has nothing to do"),
+        );
         return outcome;
     }
-    let selected: Vec<&ResourceDef> = run.svc.resources.iter().filter(|r| run.spec.selection.matches(r)).collect();
+    let selected: Vec<&ResourceDef> = run
+        .svc
+        .resources
+        .iter()
+        .filter(|r| run.spec.selection.matches(r))
+        .collect();
     if selected.is_empty() {
         outcome.ok = false;
         outcome.error = Some("no resource matches the given --rid, --tags and --subsets".into());
         return outcome;
     }
-    let sub_actions: Vec<String> =
-        if action == "sync_all" { SYNC_ALL.iter().map(|s| (*s).to_owned()).collect() } else { vec![action.clone()] };
+    let sub_actions: Vec<String> = if action == "sync_all" {
+        SYNC_ALL.iter().map(|s| (*s).to_owned()).collect()
+    } else {
+        vec![action.clone()]
+    };
     let planned: Vec<(String, Vec<plan::Step>)> = sub_actions
         .iter()
         .map(|a| {
-            let steps = plan::steps(&run.svc, a, |r| run.spec.selection.matches(r) && !r.disabled && run.implements(r, a));
+            let steps = plan::steps(&run.svc, a, |r| {
+                run.spec.selection.matches(r) && !r.disabled && run.implements(r, a)
+            });
             (a.clone(), steps)
         })
         .collect();
     let driver_action = !matches!(
         action.as_str(),
-        "start" | "stop" | "provision" | "unprovision" | "run" | "sync_break" | "sync_resync" | "sync_update" | "sync_restore" | "sync_all" | "sync_nodes" | "sync_drp"
+        "start"
+            | "stop"
+            | "provision"
+            | "unprovision"
+            | "run"
+            | "sync_break"
+            | "sync_resync"
+            | "sync_update"
+            | "sync_restore"
+            | "sync_all"
+            | "sync_nodes"
+            | "sync_drp"
     );
     if driver_action && planned.iter().all(|(_, s)| s.is_empty()) {
         outcome.ok = false;
@@ -518,7 +661,11 @@ pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
     }
     let state_changing = planned
         .iter()
-        .flat_map(|(a, steps)| steps.iter().flat_map(move |s| s.rids.iter().map(move |rid| (a, rid))))
+        .flat_map(|(a, steps)| {
+            steps
+                .iter()
+                .flat_map(move |s| s.rids.iter().map(move |rid| (a, rid)))
+        })
         .any(|(a, rid)| run.state_changing(run.resource(rid), a))
         || !driver_action;
 
@@ -531,7 +678,13 @@ pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
         let intent = action.clone();
         let res = tokio::task::spawn_blocking(move || {
             lock::acquire(&dir, domain, &intent, timeout, |holder| {
-                log.info(None, &format!("waiting up to {}s for the {domain} lock held by {holder}", timeout.as_secs()));
+                log.info(
+                    None,
+                    &format!(
+                        "waiting up to {}s for the {domain} lock held by {holder}",
+                        timeout.as_secs()
+                    ),
+                );
             })
         })
         .await;
@@ -573,7 +726,10 @@ pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
                 break 'actions;
             }
             let results: Vec<ResourceOutcome> = if step.rids.len() > 1 {
-                run.log.info(None, &format!("parallel {sub} resources {}", step.rids.join(",")));
+                run.log.info(
+                    None,
+                    &format!("parallel {sub} resources {}", step.rids.join(",")),
+                );
                 let mut set = tokio::task::JoinSet::new();
                 for rid in &step.rids {
                     let r = run.clone();
@@ -591,11 +747,20 @@ pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
             } else {
                 vec![run.act(step.rids[0].clone(), sub.clone()).await]
             };
-            let failed: Vec<&ResourceOutcome> = results.iter().filter(|r| r.result == "failed").collect();
+            let failed: Vec<&ResourceOutcome> =
+                results.iter().filter(|r| r.result == "failed").collect();
             if !failed.is_empty() {
                 outcome.ok = false;
                 outcome.error = Some(
-                    failed.iter().map(|f| f.message.clone().unwrap_or_else(|| format!("{} failed", f.rid))).collect::<Vec<_>>().join("; "),
+                    failed
+                        .iter()
+                        .map(|f| {
+                            f.message
+                                .clone()
+                                .unwrap_or_else(|| format!("{} failed", f.rid))
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; "),
                 );
             }
             outcome.resources.extend(results);
@@ -613,10 +778,15 @@ pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
     }
     if !run.spec.dry_run || outcome.resources.is_empty() {
         let r = run.clone();
-        outcome.status = tokio::task::spawn_blocking(move || r.refresh_status()).await.ok();
+        outcome.status = tokio::task::spawn_blocking(move || r.refresh_status())
+            .await
+            .ok();
     }
     if let Some(e) = &outcome.error {
-        run.log.error(None, &format!("'{action}' action stopped on execution error: {e}"));
+        run.log.error(
+            None,
+            &format!("'{action}' action stopped on execution error: {e}"),
+        );
     }
     outcome
 }

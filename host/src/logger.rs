@@ -10,8 +10,8 @@
 //! mutex keeps lines whole. The file gets the same records with a timestamp.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write as _;
 use std::io::IsTerminal as _;
+use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -56,7 +56,11 @@ impl ServiceLog {
                 None
             }
         };
-        Arc::new(ServiceLog { svc: svc.to_owned(), file: Mutex::new(file), console })
+        Arc::new(ServiceLog {
+            svc: svc.to_owned(),
+            file: Mutex::new(file),
+            console,
+        })
     }
 
     /// Logs `message` for resource `rid` (or the service when `None`).

@@ -52,7 +52,9 @@ fn main() -> ExitCode {
             }
             eprintln!("doppel: {err:#}");
             let usage = err.chain().any(|e| {
-                e.is::<UsageError>() || e.is::<doppel_core::node::NodeConfigError>() || e.is::<clap::Error>()
+                e.is::<UsageError>()
+                    || e.is::<doppel_core::node::NodeConfigError>()
+                    || e.is::<clap::Error>()
             });
             ExitCode::from(if usage { 2 } else { 1 })
         }
@@ -60,13 +62,16 @@ fn main() -> ExitCode {
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain()
-        .any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let paths = Paths::new(&cli.root);
-    let node = NodeConfig::load(&paths.node_config()).context("cannot read the node configuration")?;
+    let node =
+        NodeConfig::load(&paths.node_config()).context("cannot read the node configuration")?;
     let ctx = Context {
         paths,
         node,
@@ -77,12 +82,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     match cli.command {
         Command::Drivers { command } => cmd_drivers::run(&ctx, command),
-        Command::Template { type_name, markdown } => cmd_config::template(&ctx, &type_name, markdown),
+        Command::Template {
+            type_name,
+            markdown,
+        } => cmd_config::template(&ctx, &type_name, markdown),
         Command::Schedule { command } => cmd_schedule::run(&ctx, command),
         Command::Validate(args) => cmd_config::validate(&ctx, &args),
-        Command::Print { what: PrintCommand::Config { args, eval } } => cmd_config::print_config(&ctx, &args, eval),
-        Command::Print { what: PrintCommand::Status { args, refresh } } => cmd_actions::print_status(&ctx, &args, refresh),
-        Command::Print { what: PrintCommand::Schedule(args) } => cmd_daemon::print_schedule(&ctx, &args),
+        Command::Print {
+            what: PrintCommand::Config { args, eval },
+        } => cmd_config::print_config(&ctx, &args, eval),
+        Command::Print {
+            what: PrintCommand::Status { args, refresh },
+        } => cmd_actions::print_status(&ctx, &args, refresh),
+        Command::Print {
+            what: PrintCommand::Schedule(args),
+        } => cmd_daemon::print_schedule(&ctx, &args),
         Command::Daemon { once, now } => cmd_daemon::run(&ctx, once, now.as_deref()),
         Command::Start(a) => cmd_actions::run(&ctx, "start", &a),
         Command::Stop(a) => cmd_actions::run(&ctx, "stop", &a),
@@ -124,6 +138,7 @@ fn driver_action(ctx: &Context, words: Vec<String>) -> anyhow::Result<ExitCode> 
     let Some((action, rest)) = words.split_first() else {
         return Err(UsageError("missing action".into()).into());
     };
-    let parsed = <DriverActionCli as clap::Parser>::try_parse_from(rest).map_err(|e| UsageError(e.to_string().trim().to_owned()))?;
+    let parsed = <DriverActionCli as clap::Parser>::try_parse_from(rest)
+        .map_err(|e| UsageError(e.to_string().trim().to_owned()))?;
     cmd_actions::run(ctx, &engine::action_name(&[action.as_str()]), &parsed.args)
 }

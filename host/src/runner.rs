@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt as _;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use doppel_core::state::KvStore;
@@ -25,7 +25,12 @@ pub fn cancelled() -> bool {
 /// does: the command line at INFO before it runs, stdout at INFO, stderr of a
 /// successful command as WARNING "command succesful but stderr", stderr of a failure
 /// at ERROR. Under `dry_run`, state-changing commands are logged and not run.
-pub fn run_logged(log: &ServiceLog, rid: Option<&str>, request: &CommandRequest, dry_run: bool) -> Result<CommandOutput, Error> {
+pub fn run_logged(
+    log: &ServiceLog,
+    rid: Option<&str>,
+    request: &CommandRequest,
+    dry_run: bool,
+) -> Result<CommandOutput, Error> {
     run_command(log, rid, request, dry_run, true)
 }
 
@@ -44,17 +49,31 @@ pub fn run_command(
     let display = request.display();
     if dry_run && !request.read_only {
         log.info(rid, &format!("dry-run: {display}"));
-        return Ok(CommandOutput { dry_run: true, ..CommandOutput::default() });
+        return Ok(CommandOutput {
+            dry_run: true,
+            ..CommandOutput::default()
+        });
     }
     let quiet = request.quiet;
     if announce {
-        log.log(rid, if quiet { Level::Debug } else { Level::Info }, &display);
+        log.log(
+            rid,
+            if quiet { Level::Debug } else { Level::Info },
+            &display,
+        );
     }
     let mut cmd = Command::new(program);
-    cmd.args(&request.argv[1..]).envs(&request.env).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.args(&request.argv[1..])
+        .envs(&request.env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     // Its own process group, so a timeout or a cancellation kills everything it started.
     cmd.process_group(0);
-    cmd.stdin(if request.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    cmd.stdin(if request.stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     if let Some(cwd) = &request.cwd {
         cmd.current_dir(cwd);
     }
@@ -75,9 +94,21 @@ pub fn run_command(
             let _ = stdin.write_all(text.as_bytes());
         });
     }
-    let out_reader = Reader::spawn(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let err_reader = Reader::spawn(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let deadline = request.timeout_secs.map(|s| Instant::now() + Duration::from_secs_f64(s));
+    let out_reader = Reader::spawn(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err_reader = Reader::spawn(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = request
+        .timeout_secs
+        .map(|s| Instant::now() + Duration::from_secs_f64(s));
     let mut timed_out = false;
     let mut killed = false;
     let status = loop {
@@ -108,25 +139,52 @@ pub fn run_command(
     let (stdout, out_done) = out_reader.finish(grace);
     let (stderr, err_done) = err_reader.finish(grace);
     if !(out_done && err_done) {
-        log.log(rid, Level::Debug, "a process started by the command still holds its output open: not waiting for it");
+        log.log(
+            rid,
+            Level::Debug,
+            "a process started by the command still holds its output open: not waiting for it",
+        );
     }
-    let exit_code = if killed { None } else { status.and_then(|s| s.code()) };
-    let output = CommandOutput { exit_code, stdout, stderr, dry_run: false, timed_out };
+    let exit_code = if killed {
+        None
+    } else {
+        status.and_then(|s| s.code())
+    };
+    let output = CommandOutput {
+        exit_code,
+        stdout,
+        stderr,
+        dry_run: false,
+        timed_out,
+    };
     if !quiet && !output.stdout.trim().is_empty() {
         log.info(rid, output.stdout.trim_end());
     }
     let stderr_text = output.stderr.trim_end();
     if output.exit_code == Some(0) {
         if !stderr_text.is_empty() && !quiet {
-            log.warn(rid, &format!("command succesful but stderr\n\n{}\n", stderr_text.trim_start_matches('\n')));
+            log.warn(
+                rid,
+                &format!(
+                    "command succesful but stderr\n\n{}\n",
+                    stderr_text.trim_start_matches('\n')
+                ),
+            );
         }
     } else {
         if !stderr_text.is_empty() {
             // A failing query's stderr is the driver's to interpret (it may retry).
-            log.log(rid, if quiet { Level::Debug } else { Level::Error }, stderr_text);
+            log.log(
+                rid,
+                if quiet { Level::Debug } else { Level::Error },
+                stderr_text,
+            );
         }
         let how = if timed_out {
-            format!("timed out after {}s (killed)", request.timeout_secs.unwrap_or(0.0))
+            format!(
+                "timed out after {}s (killed)",
+                request.timeout_secs.unwrap_or(0.0)
+            )
         } else if killed {
             "cancelled (killed)".to_owned()
         } else {
@@ -137,7 +195,11 @@ pub fn run_command(
         };
         // The caller's error (run_checked, a trigger's "blocking error [...]") says
         // how the command ended; repeating it here would log every failure twice.
-        log.log(rid, Level::Debug, &format!("{} {how}", program.rsplit('/').next().unwrap_or(program)));
+        log.log(
+            rid,
+            Level::Debug,
+            &format!("{} {how}", program.rsplit('/').next().unwrap_or(program)),
+        );
     }
     Ok(output)
 }
@@ -162,7 +224,10 @@ impl Reader {
                 loop {
                     match p.read(&mut chunk) {
                         Ok(0) => break,
-                        Ok(n) => shared.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(&chunk[..n]),
+                        Ok(n) => shared
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .extend_from_slice(&chunk[..n]),
                         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                         Err(_) => break,
                     }
@@ -175,7 +240,10 @@ impl Reader {
 
     /// What was read, and whether the pipe was closed by `deadline`.
     fn finish(self, deadline: Instant) -> (String, bool) {
-        let closed = self.done.recv_timeout(deadline.saturating_duration_since(Instant::now())).is_ok();
+        let closed = self
+            .done
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .is_ok();
         let bytes = std::mem::take(&mut *self.buf.lock().unwrap_or_else(|e| e.into_inner()));
         (String::from_utf8_lossy(&bytes).into_owned(), closed)
     }
@@ -211,7 +279,9 @@ impl HostServices for ResourceHost {
         if self.dry_run {
             return Ok(());
         }
-        self.kv.put(key, value).map_err(|e| Error::failed(format!("cannot store state {key}: {e}")))
+        self.kv
+            .put(key, value)
+            .map_err(|e| Error::failed(format!("cannot store state {key}: {e}")))
     }
 
     fn cancelled(&self) -> bool {
@@ -220,7 +290,9 @@ impl HostServices for ResourceHost {
 
     fn call(&self, method: &str, _request: &serde_json::Value) -> Result<serde_json::Value, Error> {
         match method {
-            "now" => Ok(serde_json::Value::String(jiff::Timestamp::now().to_string())),
+            "now" => Ok(serde_json::Value::String(
+                jiff::Timestamp::now().to_string(),
+            )),
             "progress" => {
                 let text = _request.get("text").and_then(|t| t.as_str()).unwrap_or("");
                 self.log.progress(Some(&self.rid), text);

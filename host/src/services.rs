@@ -20,7 +20,9 @@ impl DriverCatalog for Registry {
 
     fn validate(&self, type_name: &str, config: &ResourceConfig) -> Vec<Problem> {
         match self.get(type_name) {
-            Some(d) => d.validate(config).unwrap_or_else(|e| vec![Problem::resource(format!("driver validation failed: {e}"))]),
+            Some(d) => d.validate(config).unwrap_or_else(|e| {
+                vec![Problem::resource(format!("driver validation failed: {e}"))]
+            }),
             None => Vec::new(),
         }
     }
@@ -29,18 +31,30 @@ impl DriverCatalog for Registry {
 /// The names of the services matching the `-s` selector.
 pub fn selected(ctx: &Context, selector: Option<&str>) -> anyhow::Result<Vec<String>> {
     let Some(selector) = selector else {
-        return Err(UsageError("this command acts on services: give them with -s <name|a,b|glob>".into()).into());
+        return Err(UsageError(
+            "this command acts on services: give them with -s <name|a,b|glob>".into(),
+        )
+        .into());
     };
     let dir = ctx.paths.services_dir();
     let names = service::list_services(&dir)?;
     if names.is_empty() {
-        return Err(UsageError(format!("no service files in {} (files are named <service>.conf)", dir.display())).into());
+        return Err(UsageError(format!(
+            "no service files in {} (files are named <service>.conf)",
+            dir.display()
+        ))
+        .into());
     }
     service::select_services(selector, &names).map_err(|e| UsageError(e).into())
 }
 
 /// Loads service `name` with every diagnostic.
-pub fn load(ctx: &Context, registry: &Registry, name: &str, driver_validation: bool) -> service::Loaded {
+pub fn load(
+    ctx: &Context,
+    registry: &Registry,
+    name: &str,
+    driver_validation: bool,
+) -> service::Loaded {
     let nodename = ctx.node.nodename();
     let driver_options = |driver: &str| ctx.node.driver_options(driver);
     let state_dir = |svc: &str, rid: &str| -> PathBuf { ctx.paths.resource_state_dir(svc, rid) };
@@ -56,12 +70,17 @@ pub fn load(ctx: &Context, registry: &Registry, name: &str, driver_validation: b
 
 /// A configuration error listing every problem of a service file (exit 2).
 pub fn invalid(name: &str, diagnostics: &[Diagnostic]) -> anyhow::Error {
-    let mut text = format!("service {name} has {} configuration error(s); nothing was done:", diagnostics.len());
+    let mut text = format!(
+        "service {name} has {} configuration error(s); nothing was done:",
+        diagnostics.len()
+    );
     for d in diagnostics {
         text.push_str("\n  ");
         text.push_str(&d.to_string());
     }
-    text.push_str(&format!("\n  (run `doppel -s {name} validate` after fixing)"));
+    text.push_str(&format!(
+        "\n  (run `doppel -s {name} validate` after fixing)"
+    ));
     UsageError(text).into()
 }
 
@@ -71,5 +90,7 @@ pub fn load_valid(ctx: &Context, registry: &Registry, name: &str) -> anyhow::Res
     if !loaded.diagnostics.is_empty() {
         return Err(invalid(name, &loaded.diagnostics));
     }
-    loaded.service.ok_or_else(|| anyhow::anyhow!("service {name} could not be loaded"))
+    loaded
+        .service
+        .ok_or_else(|| anyhow::anyhow!("service {name} could not be loaded"))
 }

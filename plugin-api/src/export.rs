@@ -11,13 +11,15 @@ use abi_stable::prefix_type::PrefixTypeTrait;
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{ROption, RResult, RStr, RString};
 
-pub use abi_stable::library::{CheckTypeLayout, LibHeader, RootModuleResult, __call_root_module_loader};
+pub use abi_stable::library::{
+    __call_root_module_loader, CheckTypeLayout, LibHeader, RootModuleResult,
+};
 
 pub use crate::abi::DriverModuleRef;
 use crate::abi::{DriverModule, HostBox, ResourceAbi, ResourceAbi_TO, ResourceBox};
 use crate::{
-    ActionRequest, CommandOutput, CommandRequest, Driver, Error, ErrorKind, Host, HostServices, Level,
-    ResourceConfig, log_bridge,
+    ActionRequest, CommandOutput, CommandRequest, Driver, Error, ErrorKind, Host, HostServices,
+    Level, ResourceConfig, log_bridge,
 };
 
 /// The symbol abi_stable looks up in every library (`abi_stable::library::ROOT_MODULE_LOADER_NAME`).
@@ -71,11 +73,19 @@ pub fn driver_module<D: Driver>(crate_name: &'static str) -> DriverModuleRef {
     let _ = CRATE_NAME.set(crate_name.to_owned());
     install_panic_hook();
     log_bridge::install();
-    DriverModule { describe: describe::<D>, call: module_call::<D>, open: open::<D> }.leak_into_prefix()
+    DriverModule {
+        describe: describe::<D>,
+        call: module_call::<D>,
+        open: open::<D>,
+    }
+    .leak_into_prefix()
 }
 
 fn driver_name() -> String {
-    CRATE_NAME.get().map(|n| n.trim_start_matches("doppel-driver-").to_owned()).unwrap_or_else(|| "?".into())
+    CRATE_NAME
+        .get()
+        .map(|n| n.trim_start_matches("doppel-driver-").to_owned())
+        .unwrap_or_else(|| "?".into())
 }
 
 thread_local! {
@@ -89,7 +99,9 @@ fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         std::panic::set_hook(Box::new(|info| {
-            let location = info.location().map(|l| format!("{}:{}", l.file(), l.line()));
+            let location = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()));
             PANIC_LOCATION.with(|p| *p.borrow_mut() = location);
         }));
     });
@@ -136,7 +148,10 @@ extern "C" fn describe<D: Driver>() -> RResult<RString, RString> {
     })
 }
 
-extern "C" fn module_call<D: Driver>(method: RStr<'_>, request: RStr<'_>) -> RResult<RString, RString> {
+extern "C" fn module_call<D: Driver>(
+    method: RStr<'_>,
+    request: RStr<'_>,
+) -> RResult<RString, RString> {
     guarded(method.as_str(), || match method.as_str() {
         "validate" => {
             let config: ResourceConfig = from_json("resource config", request.as_str())?;
@@ -151,7 +166,9 @@ extern "C" fn open<D: Driver>(config: RStr<'_>, host: HostBox) -> RResult<Resour
     log_bridge::set_fallback(services.clone());
     let opened = catch_unwind(AssertUnwindSafe(|| {
         let config: ResourceConfig = from_json("resource config", config.as_str())?;
-        log_bridge::with_current(services.clone(), || D::open(config, Host::new(services.clone())))
+        log_bridge::with_current(services.clone(), || {
+            D::open(config, Host::new(services.clone()))
+        })
     }));
     match opened {
         Ok(Ok(driver)) => {
@@ -190,7 +207,10 @@ impl<D: Driver> ResourceAbi for Resource<D> {
 /// [`HostServices`] over the host's ABI object.
 struct AbiHost(HostBox);
 
-fn rresult_json<T: serde::de::DeserializeOwned>(what: &str, r: RResult<RString, RString>) -> Result<T, Error> {
+fn rresult_json<T: serde::de::DeserializeOwned>(
+    what: &str,
+    r: RResult<RString, RString>,
+) -> Result<T, Error> {
     match r {
         RResult::ROk(text) => from_json(what, text.as_str()),
         RResult::RErr(text) => Err(Error::from_wire(text.as_str())),
@@ -227,6 +247,9 @@ impl HostServices for AbiHost {
 
     fn call(&self, method: &str, request: &serde_json::Value) -> Result<serde_json::Value, Error> {
         let text = to_json(request)?;
-        rresult_json("reply", self.0.call(RStr::from_str(method), RStr::from_str(&text)))
+        rresult_json(
+            "reply",
+            self.0.call(RStr::from_str(method), RStr::from_str(&text)),
+        )
     }
 }

@@ -56,7 +56,10 @@ impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LoadError::Open(why) => write!(f, "cannot open as a shared library: {why}"),
-            LoadError::NotADriver => write!(f, "not a doppel driver (no driver root module in the library)"),
+            LoadError::NotADriver => write!(
+                f,
+                "not a doppel driver (no driver root module in the library)"
+            ),
             LoadError::IncompatibleVersion { host, driver } => write!(
                 f,
                 "built against doppel-plugin-api {driver}, this doppel needs {}.x (rebuild the driver)",
@@ -65,7 +68,10 @@ impl fmt::Display for LoadError {
             LoadError::AbiMismatch(why) => write!(f, "incompatible driver ABI: {why}"),
             LoadError::Describe(e) => write!(f, "cannot read the driver manifest: {e}"),
             LoadError::ProtocolTooNew { driver, host } => {
-                write!(f, "driver speaks protocol {driver}, this doppel only {host} (upgrade doppel)")
+                write!(
+                    f,
+                    "driver speaks protocol {driver}, this doppel only {host} (upgrade doppel)"
+                )
             }
         }
     }
@@ -74,22 +80,33 @@ impl fmt::Display for LoadError {
 impl std::error::Error for LoadError {}
 
 fn first_line(text: &str) -> String {
-    text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("").to_owned()
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
+        .to_owned()
 }
 
 fn map_library_error(err: LibraryError) -> LoadError {
     match err {
         LibraryError::OpenError { err, .. } => LoadError::Open(first_line(&err.to_string())),
         LibraryError::GetSymbolError { .. } => LoadError::NotADriver,
-        LibraryError::IncompatibleVersionNumber { expected_version, actual_version, .. } => {
-            LoadError::IncompatibleVersion { host: expected_version.to_string(), driver: actual_version.to_string() }
-        }
+        LibraryError::IncompatibleVersionNumber {
+            expected_version,
+            actual_version,
+            ..
+        } => LoadError::IncompatibleVersion {
+            host: expected_version.to_string(),
+            driver: actual_version.to_string(),
+        },
         LibraryError::AbiInstability(e) => {
             let text = e.to_string();
             let summary = text
                 .lines()
                 .map(str::trim)
-                .find(|l| l.contains("too many fields") || l.contains("mismatch") || l.contains("Error"))
+                .find(|l| {
+                    l.contains("too many fields") || l.contains("mismatch") || l.contains("Error")
+                })
                 .map(str::to_owned)
                 .unwrap_or_else(|| first_line(&text));
             LoadError::AbiMismatch(summary)
@@ -97,7 +114,9 @@ fn map_library_error(err: LibraryError) -> LoadError {
         LibraryError::InvalidAbiHeader(h) => {
             LoadError::AbiMismatch(format!("built with another abi_stable ABI ({h:?})"))
         }
-        LibraryError::RootModule { err, .. } => LoadError::AbiMismatch(first_line(&err.to_string())),
+        LibraryError::RootModule { err, .. } => {
+            LoadError::AbiMismatch(first_line(&err.to_string()))
+        }
         other => LoadError::AbiMismatch(first_line(&other.to_string())),
     }
 }
@@ -111,7 +130,10 @@ pub struct LoadedDriver {
 
 impl fmt::Debug for LoadedDriver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LoadedDriver").field("type", &self.manifest.type_name()).field("path", &self.path).finish()
+        f.debug_struct("LoadedDriver")
+            .field("type", &self.manifest.type_name())
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -122,7 +144,9 @@ impl fmt::Debug for LoadedDriver {
 /// exits.
 pub fn load_driver(path: &Path) -> Result<LoadedDriver, LoadError> {
     let header = lib_header_from_path(path).map_err(map_library_error)?;
-    let module = header.init_root_module::<DriverModuleRef>().map_err(map_library_error)?;
+    let module = header
+        .init_root_module::<DriverModuleRef>()
+        .map_err(map_library_error)?;
     let manifest_json = match module.describe()() {
         RResult::ROk(text) => text,
         RResult::RErr(e) => return Err(LoadError::Describe(Error::from_wire(e.as_str()))),
@@ -130,9 +154,16 @@ pub fn load_driver(path: &Path) -> Result<LoadedDriver, LoadError> {
     let manifest: Manifest = serde_json::from_str(manifest_json.as_str())
         .map_err(|e| LoadError::Describe(Error::invalid(format!("bad manifest JSON: {e}"))))?;
     if manifest.protocol > crate::PROTOCOL_VERSION {
-        return Err(LoadError::ProtocolTooNew { driver: manifest.protocol, host: crate::PROTOCOL_VERSION });
+        return Err(LoadError::ProtocolTooNew {
+            driver: manifest.protocol,
+            host: crate::PROTOCOL_VERSION,
+        });
     }
-    Ok(LoadedDriver { module, manifest, path: path.to_owned() })
+    Ok(LoadedDriver {
+        module,
+        manifest,
+        path: path.to_owned(),
+    })
 }
 
 // Make sure RootModule stays in scope for init_root_module's bound.
@@ -167,11 +198,18 @@ impl LoadedDriver {
     /// Asks the driver to check a resource's configuration.
     pub fn validate(&self, config: &ResourceConfig) -> Result<Vec<Problem>, Error> {
         let text = encode(config);
-        decode(self.module.call()(RStr::from_str("validate"), RStr::from_str(&text)))
+        decode(self.module.call()(
+            RStr::from_str("validate"),
+            RStr::from_str(&text),
+        ))
     }
 
     /// Opens a resource; `host` serves its callbacks.
-    pub fn open(&self, config: &ResourceConfig, host: Arc<dyn HostServices>) -> Result<OpenResource, Error> {
+    pub fn open(
+        &self,
+        config: &ResourceConfig,
+        host: Arc<dyn HostServices>,
+    ) -> Result<OpenResource, Error> {
         let text = encode(config);
         let host = HostAbi_TO::from_value(HostAdapter(host), TD_Opaque);
         match self.module.open()(RStr::from_str(&text), host) {
@@ -189,19 +227,32 @@ pub struct OpenResource {
 impl OpenResource {
     /// The resource's status as the driver sees it.
     pub fn status(&self) -> Result<StatusReport, Error> {
-        decode(self.resource.call(RStr::from_str("status"), RStr::from_str("{}")))
+        decode(
+            self.resource
+                .call(RStr::from_str("status"), RStr::from_str("{}")),
+        )
     }
 
     /// Runs an action.
     pub fn action(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {
         let text = encode(request);
-        decode(self.resource.call(RStr::from_str("action"), RStr::from_str(&text)))
+        decode(
+            self.resource
+                .call(RStr::from_str("action"), RStr::from_str(&text)),
+        )
     }
 
     /// A method added after protocol 1.
-    pub fn call(&self, method: &str, request: &serde_json::Value) -> Result<serde_json::Value, Error> {
+    pub fn call(
+        &self,
+        method: &str,
+        request: &serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
         let text = encode(request);
-        decode(self.resource.call(RStr::from_str(method), RStr::from_str(&text)))
+        decode(
+            self.resource
+                .call(RStr::from_str(method), RStr::from_str(&text)),
+        )
     }
 }
 
@@ -216,7 +267,13 @@ impl HostAbi for HostAdapter {
     fn run_command(&self, request: RStr<'_>) -> RResult<RString, RString> {
         let request: CommandRequest = match serde_json::from_str(request.as_str()) {
             Ok(r) => r,
-            Err(e) => return RResult::RErr(Error::invalid(format!("bad command request: {e}")).to_wire().into()),
+            Err(e) => {
+                return RResult::RErr(
+                    Error::invalid(format!("bad command request: {e}"))
+                        .to_wire()
+                        .into(),
+                );
+            }
         };
         match self.0.run_command(&request) {
             Ok(out) => RResult::ROk(encode(&out).into()),
@@ -255,7 +312,10 @@ impl HostAbi for HostAdapter {
 mod tests {
     #[test]
     fn root_module_symbol_matches_abi_stable() {
-        assert_eq!(crate::__root_module_symbol!(), abi_stable::library::ROOT_MODULE_LOADER_NAME);
+        assert_eq!(
+            crate::__root_module_symbol!(),
+            abi_stable::library::ROOT_MODULE_LOADER_NAME
+        );
     }
 }
 
@@ -270,12 +330,20 @@ mod frozen {
         // FNV-1a 64 over the file, ignoring comment lines and blank lines so the
         // documentation can still be improved.
         let mut hash: u64 = 0xcbf29ce484222325;
-        for line in source.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("//")) {
+        for line in source
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("//"))
+        {
             for b in line.bytes().chain(std::iter::once(b'\n')) {
                 hash ^= u64::from(b);
                 hash = hash.wrapping_mul(0x100000001b3);
             }
         }
-        assert_eq!(format!("{hash:016x}"), "632591ffe4ad42af", "the frozen ABI 1.0 in src/abi.rs changed");
+        assert_eq!(
+            format!("{hash:016x}"),
+            "632591ffe4ad42af",
+            "the frozen ABI 1.0 in src/abi.rs changed"
+        );
     }
 }

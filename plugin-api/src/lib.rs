@@ -105,22 +105,34 @@ pub struct Error {
 impl Error {
     /// A failed action or query.
     pub fn failed(message: impl Into<String>) -> Error {
-        Error { kind: ErrorKind::Failed, message: message.into() }
+        Error {
+            kind: ErrorKind::Failed,
+            message: message.into(),
+        }
     }
 
     /// An unusable configuration.
     pub fn invalid(message: impl Into<String>) -> Error {
-        Error { kind: ErrorKind::Invalid, message: message.into() }
+        Error {
+            kind: ErrorKind::Invalid,
+            message: message.into(),
+        }
     }
 
     /// The operator cancelled.
     pub fn cancelled() -> Error {
-        Error { kind: ErrorKind::Cancelled, message: "cancelled".into() }
+        Error {
+            kind: ErrorKind::Cancelled,
+            message: "cancelled".into(),
+        }
     }
 
     /// The driver does not implement `what`.
     pub fn unsupported(what: &str) -> Error {
-        Error { kind: ErrorKind::Unsupported, message: format!("'{what}' is not supported by this driver") }
+        Error {
+            kind: ErrorKind::Unsupported,
+            message: format!("'{what}' is not supported by this driver"),
+        }
     }
 
     /// Decodes an error sent across the ABI (JSON, or plain text from a peer that
@@ -244,7 +256,11 @@ impl Host {
         if out.success() {
             return Ok(out);
         }
-        let program = request.argv.first().map(String::as_str).unwrap_or("command");
+        let program = request
+            .argv
+            .first()
+            .map(String::as_str)
+            .unwrap_or("command");
         let why = if out.timed_out {
             "timed out".to_owned()
         } else {
@@ -253,7 +269,13 @@ impl Host {
                 None => "was killed".to_owned(),
             }
         };
-        let detail = out.stderr.lines().rev().find(|l| !l.trim().is_empty()).map(str::trim).unwrap_or("");
+        let detail = out
+            .stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .map(str::trim)
+            .unwrap_or("");
         let program = program.rsplit('/').next().unwrap_or(program);
         Err(if detail.is_empty() {
             Error::failed(format!("{program} {why}"))
@@ -269,7 +291,9 @@ impl Host {
     /// Added in plugin-api 1.0 through [`Host::call`] (method `progress`), so a host
     /// that does not know it simply ignores it.
     pub fn progress(&self, text: &str) {
-        let _ = self.services.call("progress", &serde_json::json!({ "text": text }));
+        let _ = self
+            .services
+            .call("progress", &serde_json::json!({ "text": text }));
     }
 
     /// Reads a stored value.
@@ -304,7 +328,11 @@ impl Host {
     }
 
     /// A generic request to doppel (for services added after protocol 1).
-    pub fn call(&self, method: &str, request: &serde_json::Value) -> Result<serde_json::Value, Error> {
+    pub fn call(
+        &self,
+        method: &str,
+        request: &serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
         self.services.call(method, request)
     }
 }

@@ -46,7 +46,9 @@ pub(crate) fn with_current<T>(host: Arc<dyn HostServices>, f: impl FnOnce() -> T
 }
 
 fn destination() -> Option<Arc<dyn HostServices>> {
-    CURRENT.with(|c| c.borrow().clone()).or_else(|| FALLBACK.lock().ok().and_then(|s| s.clone()))
+    CURRENT
+        .with(|c| c.borrow().clone())
+        .or_else(|| FALLBACK.lock().ok().and_then(|s| s.clone()))
 }
 
 struct Bridge;

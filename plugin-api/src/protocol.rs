@@ -341,7 +341,11 @@ pub struct ActionSpec {
 impl ActionSpec {
     /// A driver-specific action.
     pub fn new(name: &str, desc: &str) -> ActionSpec {
-        ActionSpec { name: name.to_owned(), desc: desc.to_owned(), state_changing: true }
+        ActionSpec {
+            name: name.to_owned(),
+            desc: desc.to_owned(),
+            state_changing: true,
+        }
     }
 
     /// A standard action, described by doppel.
@@ -388,22 +392,27 @@ impl ResourceConfig {
 
     /// A keyword as text, or an error naming it when absent.
     pub fn require(&self, keyword: &str) -> Result<&str, crate::Error> {
-        self.get(keyword)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| crate::Error::invalid(format!("{}: keyword '{keyword}' is required", self.rid)))
+        self.get(keyword).filter(|v| !v.is_empty()).ok_or_else(|| {
+            crate::Error::invalid(format!("{}: keyword '{keyword}' is required", self.rid))
+        })
     }
 
     /// A boolean keyword (`true`, `yes`, `1`, ... case-insensitive); `default` when unset.
     pub fn get_bool(&self, keyword: &str, default: bool) -> bool {
         match self.get(keyword) {
-            Some(v) => matches!(v.trim().to_ascii_lowercase().as_str(), "yes" | "y" | "true" | "t" | "1"),
+            Some(v) => matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "yes" | "y" | "true" | "t" | "1"
+            ),
             None => default,
         }
     }
 
     /// A whitespace-separated list keyword; empty when unset.
     pub fn get_list(&self, keyword: &str) -> Vec<String> {
-        self.get(keyword).map(|v| v.split_whitespace().map(str::to_owned).collect()).unwrap_or_default()
+        self.get(keyword)
+            .map(|v| v.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default()
     }
 
     /// An integer keyword; `default` when unset or not a number.
@@ -416,7 +425,9 @@ impl ResourceConfig {
 
     /// A duration keyword in seconds (`300`, `5m`, `1h30m`); `default` when unset.
     pub fn get_duration(&self, keyword: &str, default: std::time::Duration) -> std::time::Duration {
-        self.get(keyword).and_then(parse_duration).unwrap_or(default)
+        self.get(keyword)
+            .and_then(parse_duration)
+            .unwrap_or(default)
     }
 
     /// A string option of the driver's node-config table, e.g. `bin`.
@@ -479,12 +490,18 @@ pub struct Problem {
 impl Problem {
     /// A problem with `keyword`.
     pub fn keyword(keyword: &str, message: impl Into<String>) -> Problem {
-        Problem { keyword: Some(keyword.to_owned()), message: message.into() }
+        Problem {
+            keyword: Some(keyword.to_owned()),
+            message: message.into(),
+        }
     }
 
     /// A problem with the resource as a whole.
     pub fn resource(message: impl Into<String>) -> Problem {
-        Problem { keyword: None, message: message.into() }
+        Problem {
+            keyword: None,
+            message: message.into(),
+        }
     }
 }
 
@@ -628,24 +645,37 @@ pub struct StatusReport {
 impl StatusReport {
     /// A report with no messages.
     pub fn new(state: Status) -> StatusReport {
-        StatusReport { state, messages: Vec::new(), last_sync: None }
+        StatusReport {
+            state,
+            messages: Vec::new(),
+            last_sync: None,
+        }
     }
 
     /// Adds an info line.
     pub fn info(mut self, text: impl Into<String>) -> StatusReport {
-        self.messages.push(StatusMessage { level: MessageLevel::Info, text: text.into() });
+        self.messages.push(StatusMessage {
+            level: MessageLevel::Info,
+            text: text.into(),
+        });
         self
     }
 
     /// Adds a warning line.
     pub fn warn(mut self, text: impl Into<String>) -> StatusReport {
-        self.messages.push(StatusMessage { level: MessageLevel::Warn, text: text.into() });
+        self.messages.push(StatusMessage {
+            level: MessageLevel::Warn,
+            text: text.into(),
+        });
         self
     }
 
     /// Adds an error line.
     pub fn error(mut self, text: impl Into<String>) -> StatusReport {
-        self.messages.push(StatusMessage { level: MessageLevel::Error, text: text.into() });
+        self.messages.push(StatusMessage {
+            level: MessageLevel::Error,
+            text: text.into(),
+        });
         self
     }
 
@@ -699,7 +729,10 @@ impl CommandRequest {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        CommandRequest { argv: argv.into_iter().map(Into::into).collect(), ..CommandRequest::default() }
+        CommandRequest {
+            argv: argv.into_iter().map(Into::into).collect(),
+            ..CommandRequest::default()
+        }
     }
 
     /// Marks the command as a read-only query (it also runs under `--dry-run`, and
@@ -730,14 +763,24 @@ impl CommandRequest {
 
     /// The command line as a shell would show it.
     pub fn display(&self) -> String {
-        self.argv.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")
+        self.argv
+            .iter()
+            .map(|a| shell_quote(a))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
 fn shell_quote(arg: &str) -> String {
     let safe = !arg.is_empty()
-        && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+#".contains(c));
-    if safe { arg.to_owned() } else { format!("'{}'", arg.replace('\'', "'\\''")) }
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+#".contains(c));
+    if safe {
+        arg.to_owned()
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
+    }
 }
 
 /// How a command run by doppel ended.

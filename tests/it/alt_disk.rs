@@ -27,9 +27,15 @@ impl Aix {
         let mut ctx = TestContext::new();
         ctx.write(
             "etc/doppel/doppel.toml",
-            &format!("nodename = \"n1\"\n\n[driver.alt_disk]\nbin = \"{}\"\n", target_dir().display()),
+            &format!(
+                "nodename = \"n1\"\n\n[driver.alt_disk]\nbin = \"{}\"\n",
+                target_dir().display()
+            ),
         );
-        ctx.env("DOPPEL_SIM_ROOT", ctx.root().join("sim").display().to_string());
+        ctx.env(
+            "DOPPEL_SIM_ROOT",
+            ctx.root().join("sim").display().to_string(),
+        );
         ctx.env("DOPPEL_SIM_TIME_SCALE", "0");
         let a = Aix { ctx };
         a.sim_ok("aixsim", &["init"]);
@@ -42,7 +48,8 @@ impl Aix {
 
     /// Writes `etc/doppel/services/<name>.conf` (`@ROOT@` is the root).
     fn service(&self, name: &str, text: &str) {
-        self.ctx.service(name, &text.replace("@ROOT@", &self.root()));
+        self.ctx
+            .service(name, &text.replace("@ROOT@", &self.root()));
     }
 
     /// Writes a file under the root; returns its path.
@@ -70,14 +77,20 @@ impl Aix {
 
     fn sim_ok(&self, tool: &str, args: &[&str]) -> String {
         let (code, stdout, stderr) = self.sim(tool, args);
-        assert_eq!(code, 0, "{tool} {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+        assert_eq!(
+            code, 0,
+            "{tool} {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
         stdout
     }
 
     /// The volume group lspv shows for `disk` (`None` for none), and `active`.
     fn vg(&self, disk: &str) -> (String, bool) {
         let out = self.sim_ok("lspv", &[]);
-        let line = out.lines().find(|l| l.split_whitespace().next() == Some(disk)).unwrap_or_else(|| panic!("{disk}:\n{out}"));
+        let line = out
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(disk))
+            .unwrap_or_else(|| panic!("{disk}:\n{out}"));
         let f: Vec<&str> = line.split_whitespace().collect();
         (f[2].to_owned(), f.get(3) == Some(&"active"))
     }
@@ -97,23 +110,43 @@ impl Aix {
     /// Runs doppel expecting exit 0; returns stderr (the log).
     fn ok(&self, args: &[&str]) -> String {
         let (code, stdout, stderr) = run(&mut self.cmd(args));
-        assert_eq!(code, 0, "doppel {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+        assert_eq!(
+            code, 0,
+            "doppel {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
         stderr
     }
 
     /// Runs doppel expecting exit `want`; returns stderr.
     fn fails(&self, args: &[&str], want: i32) -> String {
         let (code, stdout, stderr) = run(&mut self.cmd(args));
-        assert_eq!(code, want, "doppel {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+        assert_eq!(
+            code, want,
+            "doppel {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
         stderr
     }
 
     /// The refreshed status of disk#0 (JSON).
     fn status(&self, svc: &str) -> serde_json::Value {
-        let (code, stdout, stderr) = run(&mut self.cmd(&["-s", svc, "print", "status", "--refresh", "--format", "json"]));
+        let (code, stdout, stderr) = run(&mut self.cmd(&[
+            "-s",
+            svc,
+            "print",
+            "status",
+            "--refresh",
+            "--format",
+            "json",
+        ]));
         assert_eq!(code, 0, "{stderr}");
         let doc: serde_json::Value = serde_json::from_str(&stdout).expect("status JSON");
-        doc[0]["resources"].as_array().unwrap().iter().find(|r| r["rid"] == "disk#0").expect("disk#0").clone()
+        doc[0]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["rid"] == "disk#0")
+            .expect("disk#0")
+            .clone()
     }
 
     /// `<level>: <text>` of the status messages.
@@ -122,13 +155,23 @@ impl Aix {
             .as_array()
             .unwrap()
             .iter()
-            .map(|m| format!("{}: {}", m["level"].as_str().unwrap(), m["text"].as_str().unwrap()))
+            .map(|m| {
+                format!(
+                    "{}: {}",
+                    m["level"].as_str().unwrap(),
+                    m["text"].as_str().unwrap()
+                )
+            })
             .collect()
     }
 
     /// The log line of a driver command (`<bin>/<tool> <args>`).
     fn line(&self, svc: &str, args: &str) -> String {
-        format!("* {}.DISK#0 - INFO - {}/{args}", svc.to_uppercase(), target_dir().display())
+        format!(
+            "* {}.DISK#0 - INFO - {}/{args}",
+            svc.to_uppercase(),
+            target_dir().display()
+        )
     }
 }
 
@@ -149,23 +192,54 @@ fn provision_with_exclusion_patterns() {
     let a = Aix::new();
     a.file("exclude.anchored", "^./tmp/\n", 0o644);
     a.file("exclude.unanchored", "tmp\n", 0o644);
-    a.service("alt", &service_text("hdisk1", "exclude_list = @ROOT@/exclude.anchored\n"));
-    doppel_snapshot!(a.ctx, "alt_disk_provision", a.cmd(&["-s", "alt", "provision"]));
+    a.service(
+        "alt",
+        &service_text("hdisk1", "exclude_list = @ROOT@/exclude.anchored\n"),
+    );
+    doppel_snapshot!(
+        a.ctx,
+        "alt_disk_provision",
+        a.cmd(&["-s", "alt", "provision"])
+    );
     assert_eq!(a.vg("hdisk1"), ("altinst_rootvg".into(), false));
     let clone = a.tree("altinst_rootvg");
     assert!(clone.join("tmp").is_dir(), "^./tmp/ keeps /tmp");
-    assert!(!clone.join("tmp/install.log").exists() && !clone.join("tmp/session").exists(), "but not its content");
-    assert!(clone.join("var/tmp/cache.db").is_file(), "an anchored pattern spares /var/tmp");
+    assert!(
+        !clone.join("tmp/install.log").exists() && !clone.join("tmp/session").exists(),
+        "but not its content"
+    );
+    assert!(
+        clone.join("var/tmp/cache.db").is_file(),
+        "an anchored pattern spares /var/tmp"
+    );
     assert!(clone.join("home/admin/tmpnotes.txt").is_file());
     assert!(clone.join("etc/hosts").is_file());
 
     a.ok(&["-s", "alt", "unprovision"]);
-    a.service("alt", &service_text("hdisk1", "exclude_list = @ROOT@/exclude.unanchored\n"));
+    a.service(
+        "alt",
+        &service_text("hdisk1", "exclude_list = @ROOT@/exclude.unanchored\n"),
+    );
     let log = a.ok(&["-s", "alt", "provision"]);
-    assert!(log.contains(&a.line("alt", &format!("alt_disk_copy -d hdisk1 -e {}/exclude.unanchored -B", a.root()))), "{log}");
-    assert!(!clone.join("tmp").exists(), "an unanchored pattern excludes every match: ./tmp");
+    assert!(
+        log.contains(&a.line(
+            "alt",
+            &format!(
+                "alt_disk_copy -d hdisk1 -e {}/exclude.unanchored -B",
+                a.root()
+            )
+        )),
+        "{log}"
+    );
+    assert!(
+        !clone.join("tmp").exists(),
+        "an unanchored pattern excludes every match: ./tmp"
+    );
     assert!(!clone.join("var/tmp").exists(), "./var/tmp");
-    assert!(!clone.join("home/admin/tmpnotes.txt").exists(), "./home/admin/tmpnotes.txt");
+    assert!(
+        !clone.join("home/admin/tmpnotes.txt").exists(),
+        "./home/admin/tmpnotes.txt"
+    );
     assert!(clone.join("home/admin/.profile").is_file());
 }
 
@@ -177,17 +251,39 @@ fn phase_by_phase_with_a_customization_script() {
         "#!/bin/sh\necho \"customizing the clone in $DOPPEL_SIM_ALT_INST\"\necho 'built by doppel' > \"$DOPPEL_SIM_ALT_INST/etc/motd\"\n",
         0o755,
     );
-    a.service("alt", &service_text("hdisk1 hdisk2", "script = @ROOT@/customize.sh\nset_bootlist = true\n"));
+    a.service(
+        "alt",
+        &service_text(
+            "hdisk1 hdisk2",
+            "script = @ROOT@/customize.sh\nset_bootlist = true\n",
+        ),
+    );
     let log = a.fails(&["-s", "alt", "provision", "--phase", "2"], 1);
     assert!(log.contains("--phase 2 continues a clone made by phase 1, but hdisk1 is in volume group None: run --phase 1 first"), "{log}");
     let log = a.fails(&["-s", "alt", "provision", "--phase", "4"], 1);
-    assert!(log.contains("--phase 4: alt_disk_copy -P accepts 1, 2, 3, 12, 23 or all"), "{log}");
+    assert!(
+        log.contains("--phase 4: alt_disk_copy -P accepts 1, 2, 3, 12, 23 or all"),
+        "{log}"
+    );
 
     let log = a.ok(&["-s", "alt", "provision", "--phase", "1"]);
     let script = format!("{}/customize.sh", a.root());
-    assert!(log.contains(&a.line("alt", &format!("alt_disk_copy -d 'hdisk1 hdisk2' -s {script} -P1"))), "{log}");
-    assert!(log.contains("* ALT.DISK#0 - INFO - cloned rootvg to hdisk1 hdisk2 (phase 1)"), "{log}");
-    assert_eq!(a.vg("hdisk1"), ("altinst_rootvg".into(), true), "phase 1 leaves the clone mounted");
+    assert!(
+        log.contains(&a.line(
+            "alt",
+            &format!("alt_disk_copy -d 'hdisk1 hdisk2' -s {script} -P1")
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains("* ALT.DISK#0 - INFO - cloned rootvg to hdisk1 hdisk2 (phase 1)"),
+        "{log}"
+    );
+    assert_eq!(
+        a.vg("hdisk1"),
+        ("altinst_rootvg".into(), true),
+        "phase 1 leaves the clone mounted"
+    );
     assert_eq!(a.vg("hdisk2"), ("altinst_rootvg".into(), true));
     let st = a.status("alt");
     assert_eq!(st["status"], "warn");
@@ -196,21 +292,55 @@ fn phase_by_phase_with_a_customization_script() {
         "{st}"
     );
     let log = a.fails(&["-s", "alt", "provision"], 1);
-    assert!(log.contains("already holds an unfinished altinst_rootvg (phases done: 1): continue with --phase 23"), "{log}");
+    assert!(
+        log.contains(
+            "already holds an unfinished altinst_rootvg (phases done: 1): continue with --phase 23"
+        ),
+        "{log}"
+    );
 
     let log = a.ok(&["-s", "alt", "provision", "--phase", "2"]);
-    assert!(log.contains(&a.line("alt", &format!("alt_disk_copy -d 'hdisk1 hdisk2' -s {script} -P2"))), "{log}");
-    assert!(log.contains(&format!("customizing the clone in {}", a.tree("altinst_rootvg").display())), "{log}");
-    assert_eq!(std::fs::read_to_string(a.tree("altinst_rootvg").join("etc/motd")).unwrap(), "built by doppel\n");
-    assert_eq!(a.bootlist(), "hdisk0 blv=hd5 pathid=0\n", "phase 3 sets the bootlist, not phase 2");
+    assert!(
+        log.contains(&a.line(
+            "alt",
+            &format!("alt_disk_copy -d 'hdisk1 hdisk2' -s {script} -P2")
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "customizing the clone in {}",
+            a.tree("altinst_rootvg").display()
+        )),
+        "{log}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(a.tree("altinst_rootvg").join("etc/motd")).unwrap(),
+        "built by doppel\n"
+    );
+    assert_eq!(
+        a.bootlist(),
+        "hdisk0 blv=hd5 pathid=0\n",
+        "phase 3 sets the bootlist, not phase 2"
+    );
 
     let log = a.ok(&["-s", "alt", "provision", "--phase", "3"]);
-    assert!(log.contains("Bootlist is set to the boot disk: hdisk1 blv=hd5"), "{log}");
-    assert_eq!(a.vg("hdisk1"), ("altinst_rootvg".into(), false), "phase 3 puts altinst_rootvg to sleep");
+    assert!(
+        log.contains("Bootlist is set to the boot disk: hdisk1 blv=hd5"),
+        "{log}"
+    );
+    assert_eq!(
+        a.vg("hdisk1"),
+        ("altinst_rootvg".into(), false),
+        "phase 3 puts altinst_rootvg to sleep"
+    );
     let st = a.status("alt");
     assert_eq!(st["status"], "up", "{st}");
     let log = a.ok(&["-s", "alt", "provision"]);
-    assert!(log.contains("altinst_rootvg already on hdisk1 hdisk2: nothing to do"), "{log}");
+    assert!(
+        log.contains("altinst_rootvg already on hdisk1 hdisk2: nothing to do"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -230,12 +360,22 @@ fn refresh_takes_a_new_copy() {
             "* ALT.DISK#0 - INFO - cloned rootvg to hdisk1 (all phases)",
         ],
     );
-    assert_eq!(std::fs::read_to_string(a.tree("altinst_rootvg").join("etc/hosts")).unwrap(), "10.0.0.1 db1\n");
+    assert_eq!(
+        std::fs::read_to_string(a.tree("altinst_rootvg").join("etc/hosts")).unwrap(),
+        "10.0.0.1 db1\n"
+    );
     let st = a.status("alt");
     assert_eq!(st["status"], "up");
-    assert_ne!(st["last_sync"].as_str().unwrap(), first, "the clone time moved");
+    assert_ne!(
+        st["last_sync"].as_str().unwrap(),
+        first,
+        "the clone time moved"
+    );
     let log = a.fails(&["-s", "alt", "sync", "update", "--phase", "23"], 1);
-    assert!(log.contains("sync update rebuilds the clone from phase 1"), "{log}");
+    assert!(
+        log.contains("sync update rebuilds the clone from phase 1"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -246,7 +386,10 @@ fn unprovision_removes_the_clone() {
     let log = a.ok(&["-s", "alt", "unprovision"]);
     assert_lines_in_order(
         &log,
-        &[&a.line("alt", "alt_rootvg_op -X altinst_rootvg"), "* ALT.DISK#0 - INFO - removed altinst_rootvg from hdisk1"],
+        &[
+            &a.line("alt", "alt_rootvg_op -X altinst_rootvg"),
+            "* ALT.DISK#0 - INFO - removed altinst_rootvg from hdisk1",
+        ],
     );
     assert_eq!(a.vg("hdisk1"), ("None".into(), false));
     assert!(!a.tree("altinst_rootvg").exists());
@@ -255,7 +398,10 @@ fn unprovision_removes_the_clone() {
     assert_eq!(Aix::messages(&st)[0], "info: no altinst_rootvg on hdisk1");
     assert!(st["last_sync"].is_null());
     let log = a.ok(&["-s", "alt", "unprovision"]);
-    assert_eq!(log, "* ALT.DISK#0 - INFO - no altinst_rootvg on hdisk1 (None): nothing to remove\n");
+    assert_eq!(
+        log,
+        "* ALT.DISK#0 - INFO - no altinst_rootvg on hdisk1 (None): nothing to remove\n"
+    );
 }
 
 #[test]
@@ -263,16 +409,34 @@ fn bootlist_on_and_off() {
     let a = Aix::new();
     a.service("alt", &service_text("hdisk1", ""));
     a.ok(&["-s", "alt", "provision"]);
-    assert_eq!(a.bootlist(), "hdisk0 blv=hd5 pathid=0\n", "set_bootlist = false passes -B");
+    assert_eq!(
+        a.bootlist(),
+        "hdisk0 blv=hd5 pathid=0\n",
+        "set_bootlist = false passes -B"
+    );
     let st = a.status("alt");
-    assert!(Aix::messages(&st).contains(&"info: next boot: hdisk0 (rootvg); bootlist -m normal: hdisk0".to_owned()), "{st}");
+    assert!(
+        Aix::messages(&st)
+            .contains(&"info: next boot: hdisk0 (rootvg); bootlist -m normal: hdisk0".to_owned()),
+        "{st}"
+    );
 
     a.service("alt", &service_text("hdisk1", "set_bootlist = true\n"));
     let log = a.ok(&["-s", "alt", "sync", "update"]);
-    assert!(log.contains(&a.line("alt", "alt_disk_copy -d hdisk1")), "{log}");
-    assert!(log.contains("* ALT.DISK#0 - INFO - the normal bootlist points at hdisk1"), "{log}");
+    assert!(
+        log.contains(&a.line("alt", "alt_disk_copy -d hdisk1")),
+        "{log}"
+    );
+    assert!(
+        log.contains("* ALT.DISK#0 - INFO - the normal bootlist points at hdisk1"),
+        "{log}"
+    );
     assert_eq!(a.bootlist(), "hdisk1 blv=hd5 pathid=0\n");
-    doppel_snapshot!(a.ctx, "alt_disk_status_up", a.cmd(&["-s", "alt", "print", "status", "--refresh"]));
+    doppel_snapshot!(
+        a.ctx,
+        "alt_disk_status_up",
+        a.cmd(&["-s", "alt", "print", "status", "--refresh"])
+    );
 }
 
 #[test]
@@ -280,21 +444,35 @@ fn refusal_on_a_disk_in_use() {
     let a = Aix::new();
     a.sim_ok("aixsim", &["vg", "create", "datavg", "--disks", "hdisk2"]);
     a.service("alt", &service_text("hdisk1 hdisk2", ""));
-    doppel_snapshot!(a.ctx, "alt_disk_disk_in_use", a.cmd(&["-s", "alt", "provision"]));
+    doppel_snapshot!(
+        a.ctx,
+        "alt_disk_disk_in_use",
+        a.cmd(&["-s", "alt", "provision"])
+    );
     for action in [&["sync", "update"][..], &["wake"][..]] {
         let mut args = vec!["-s", "alt"];
         args.extend_from_slice(action);
         let log = a.fails(&args, 1);
-        assert!(log.contains("hdisk2 belongs to volume group datavg"), "{action:?}: {log}");
+        assert!(
+            log.contains("hdisk2 belongs to volume group datavg"),
+            "{action:?}: {log}"
+        );
     }
     assert_eq!(a.vg("hdisk1"), ("None".into(), false), "nothing ran");
     let st = a.status("alt");
     assert_eq!(st["status"], "warn");
-    assert!(Aix::messages(&st).contains(&"warn: hdisk2 belongs to volume group datavg, not altinst_rootvg".to_owned()));
+    assert!(
+        Aix::messages(&st).contains(
+            &"warn: hdisk2 belongs to volume group datavg, not altinst_rootvg".to_owned()
+        )
+    );
     // The running system's disk too.
     a.service("root", &service_text("hdisk0", ""));
     let log = a.fails(&["-s", "root", "provision"], 1);
-    assert!(log.contains("hdisk0 belongs to volume group rootvg (the running system's)"), "{log}");
+    assert!(
+        log.contains("hdisk0 belongs to volume group rootvg (the running system's)"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -308,19 +486,37 @@ fn the_tools_own_failures_come_through() {
         "{log}"
     );
     assert_eq!(a.vg("hdisk3"), ("None".into(), false));
-    assert!(a.ctx.root().join("var/lib/doppel/small/disk#0/kv/cloned_at").metadata().is_err(), "no clone time recorded");
+    assert!(
+        a.ctx
+            .root()
+            .join("var/lib/doppel/small/disk#0/kv/cloned_at")
+            .metadata()
+            .is_err(),
+        "no clone time recorded"
+    );
 
-    a.file("fail.sh", "#!/bin/sh\necho 'cannot customize' >&2\nexit 4\n", 0o755);
+    a.file(
+        "fail.sh",
+        "#!/bin/sh\necho 'cannot customize' >&2\nexit 4\n",
+        0o755,
+    );
     a.service("alt", &service_text("hdisk1", "script = @ROOT@/fail.sh\n"));
     let log = a.fails(&["-s", "alt", "provision"], 1);
     assert!(log.contains("failed (exit code 4)"), "{log}");
-    assert_eq!(a.vg("hdisk1"), ("None".into(), false), "alt_disk_copy cleaned up");
+    assert_eq!(
+        a.vg("hdisk1"),
+        ("None".into(), false),
+        "alt_disk_copy cleaned up"
+    );
 
     a.service("alt", &service_text("hdisk1", ""));
     a.sim_ok("aixsim", &["fail", "lspv"]);
     let st = a.status("alt");
     assert_eq!(st["status"], "undef");
-    assert!(Aix::messages(&st)[0].starts_with("error: lspv exited with code 1"), "{st}");
+    assert!(
+        Aix::messages(&st)[0].starts_with("error: lspv exited with code 1"),
+        "{st}"
+    );
 }
 
 #[test]
@@ -340,9 +536,18 @@ fn dry_run_runs_nothing() {
     assert_eq!(a.vg("hdisk1"), ("None".into(), false));
     a.ok(&["-s", "alt", "provision"]);
     let log = a.ok(&["-s", "alt", "sync", "update", "--dry-run"]);
-    assert!(log.contains(&format!("dry-run: {}/alt_rootvg_op -X altinst_rootvg", target_dir().display())), "{log}");
+    assert!(
+        log.contains(&format!(
+            "dry-run: {}/alt_rootvg_op -X altinst_rootvg",
+            target_dir().display()
+        )),
+        "{log}"
+    );
     let log = a.ok(&["-s", "alt", "unprovision", "--dry-run"]);
-    assert!(log.contains("would remove altinst_rootvg from hdisk1"), "{log}");
+    assert!(
+        log.contains("would remove altinst_rootvg from hdisk1"),
+        "{log}"
+    );
     assert_eq!(a.vg("hdisk1"), ("altinst_rootvg".into(), false));
 }
 
@@ -351,39 +556,73 @@ fn wake_and_sleep() {
     let a = Aix::new();
     a.service("alt", &service_text("hdisk1", ""));
     let log = a.fails(&["-s", "alt", "wake"], 1);
-    assert!(log.contains("no altinst_rootvg on hdisk1 to wake up: provision it first"), "{log}");
+    assert!(
+        log.contains("no altinst_rootvg on hdisk1 to wake up: provision it first"),
+        "{log}"
+    );
     a.ok(&["-s", "alt", "provision"]);
     let log = a.ok(&["-s", "alt", "wake"]);
-    assert!(log.contains(&a.line("alt", "alt_rootvg_op -W -d hdisk1")), "{log}");
+    assert!(
+        log.contains(&a.line("alt", "alt_rootvg_op -W -d hdisk1")),
+        "{log}"
+    );
     assert_eq!(a.vg("hdisk1"), ("altinst_rootvg".into(), true));
     let st = a.status("alt");
     assert_eq!(st["status"], "up");
-    assert!(Aix::messages(&st).contains(&"info: altinst_rootvg is awake (varied on, mounted under /alt_inst)".to_owned()));
-    assert!(a.ok(&["-s", "alt", "wake"]).contains("altinst_rootvg is already awake"));
+    assert!(Aix::messages(&st).contains(
+        &"info: altinst_rootvg is awake (varied on, mounted under /alt_inst)".to_owned()
+    ));
+    assert!(
+        a.ok(&["-s", "alt", "wake"])
+            .contains("altinst_rootvg is already awake")
+    );
     let log = a.ok(&["-s", "alt", "sleep"]);
     assert!(log.contains(&a.line("alt", "alt_rootvg_op -S")), "{log}");
     assert_eq!(a.vg("hdisk1"), ("altinst_rootvg".into(), false));
-    assert!(a.ok(&["-s", "alt", "sleep"]).contains("altinst_rootvg is already asleep"));
+    assert!(
+        a.ok(&["-s", "alt", "sleep"])
+            .contains("altinst_rootvg is already asleep")
+    );
 }
 
 #[test]
 fn reboot_from_the_clone_reports_old_rootvg() {
     let a = Aix::new();
-    a.service("alt", &service_text("hdisk1", "set_bootlist = true\nreboot = true\n"));
+    a.service(
+        "alt",
+        &service_text("hdisk1", "set_bootlist = true\nreboot = true\n"),
+    );
     let log = a.ok(&["-s", "alt", "provision"]);
-    assert!(log.contains(&a.line("alt", "alt_disk_copy -d hdisk1 -r")), "{log}");
+    assert!(
+        log.contains(&a.line("alt", "alt_disk_copy -d hdisk1 -r")),
+        "{log}"
+    );
     assert!(log.contains("the system reboots from hdisk1 (-r)"), "{log}");
     assert_eq!(a.vg("hdisk0"), ("old_rootvg".into(), false));
     assert_eq!(a.vg("hdisk1"), ("rootvg".into(), true));
     let st = a.status("alt");
     assert_eq!(st["status"], "warn");
     let m = Aix::messages(&st);
-    assert!(m[0].starts_with("warn: the system runs from the clone: hdisk1 is rootvg now"), "{m:?}");
-    assert!(m[1].starts_with("warn: old_rootvg on hdisk0: the former rootvg, left by a boot from the clone"), "{m:?}");
+    assert!(
+        m[0].starts_with("warn: the system runs from the clone: hdisk1 is rootvg now"),
+        "{m:?}"
+    );
+    assert!(
+        m[1].starts_with(
+            "warn: old_rootvg on hdisk0: the former rootvg, left by a boot from the clone"
+        ),
+        "{m:?}"
+    );
     let log = a.ok(&["-s", "alt", "unprovision"]);
-    assert!(log.contains("the system runs from the clone, the former rootvg is old_rootvg on hdisk0"), "{log}");
+    assert!(
+        log.contains("the system runs from the clone, the former rootvg is old_rootvg on hdisk0"),
+        "{log}"
+    );
     let log = a.fails(&["-s", "alt", "sync", "update"], 1);
-    assert!(log.contains("hdisk1 belongs to volume group rootvg (the running system's)"), "{log}");
+    assert!(
+        log.contains("hdisk1 belongs to volume group rootvg (the running system's)"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -393,12 +632,18 @@ fn an_old_clone_is_older_than_sync_max_delay() {
     a.ok(&["-s", "alt", "provision"]);
     assert_eq!(a.status("alt")["status"], "up");
     // A clone taken two days ago (default sync_max_delay: 1440 minutes).
-    a.ctx.write("var/lib/doppel/alt/disk#0/kv/cloned_at", "2020-03-01T10:00:00Z");
+    a.ctx.write(
+        "var/lib/doppel/alt/disk#0/kv/cloned_at",
+        "2020-03-01T10:00:00Z",
+    );
     let st = a.status("alt");
     assert_eq!(st["status"], "warn");
     assert_eq!(st["last_sync"], "2020-03-01T10:00:00Z");
     assert!(
-        Aix::messages(&st).contains(&"warn: clone taken on 2020-03-01 10:00:00 UTC is older than sync_max_delay (1d)".to_owned()),
+        Aix::messages(&st).contains(
+            &"warn: clone taken on 2020-03-01 10:00:00 UTC is older than sync_max_delay (1d)"
+                .to_owned()
+        ),
         "{st}"
     );
     a.service("alt", &service_text("hdisk1", "sync_max_delay = 100000d\n"));
@@ -413,7 +658,11 @@ fn validate_explains_invalid_combinations() {
         "[DEFAULT]\nnodes = n1\n\n[disk#0]\ntype = alt_disk\ndisks = hdisk1 hdisk1\nreboot = true\nbundle = /tmp/update_all\n\
          console = /dev/vty0\nexclude_list = exclude.rootvg\n",
     );
-    doppel_snapshot!(a.ctx, "alt_disk_validate", a.cmd(&["-s", "bad", "validate"]));
+    doppel_snapshot!(
+        a.ctx,
+        "alt_disk_validate",
+        a.cmd(&["-s", "bad", "validate"])
+    );
 }
 
 #[test]
@@ -421,7 +670,18 @@ fn template_lists_the_keywords() {
     let a = Aix::new();
     let (code, stdout, stderr) = run(&mut a.cmd(&["template", "disk.alt_disk"]));
     assert_eq!(code, 0, "{stderr}");
-    for kw in ["disks", "exclude_list", "set_bootlist", "reboot", "images", "sync_max_delay", "copy_timeout"] {
-        assert!(stdout.contains(&format!("{kw} = ")) || stdout.contains(&format!(";{kw} = ")), "{kw} missing:\n{stdout}");
+    for kw in [
+        "disks",
+        "exclude_list",
+        "set_bootlist",
+        "reboot",
+        "images",
+        "sync_max_delay",
+        "copy_timeout",
+    ] {
+        assert!(
+            stdout.contains(&format!("{kw} = ")) || stdout.contains(&format!(";{kw} = ")),
+            "{kw} missing:\n{stdout}"
+        );
     }
 }

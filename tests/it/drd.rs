@@ -49,7 +49,10 @@ impl Lab {
         );
         ctx.env("DOPPEL_SIM_ROOT", sim.display().to_string());
         ctx.env("DOPPEL_SIM_TIME_SCALE", "0.05");
-        ctx.write("etc/drd_exclude", "# the application cache is rebuilt at boot\n/opt/app/cache\n");
+        ctx.write(
+            "etc/drd_exclude",
+            "# the application cache is rebuilt at boot\n/opt/app/cache\n",
+        );
         let root = ctx.root().display().to_string();
         ctx.service("root", &text.replace("@ROOT@", &root));
         let lab = Lab { ctx };
@@ -80,7 +83,11 @@ impl Lab {
     }
 
     fn image(&self, which: &str, abs: &str) -> PathBuf {
-        self.ctx.root().join("sim/drd").join(which).join(abs.trim_start_matches('/'))
+        self.ctx
+            .root()
+            .join("sim/drd")
+            .join(which)
+            .join(abs.trim_start_matches('/'))
     }
 
     fn original(&self, abs: &str) -> PathBuf {
@@ -92,11 +99,14 @@ impl Lab {
     }
 
     fn read_clone(&self, abs: &str) -> String {
-        std::fs::read_to_string(self.clone_path(abs)).unwrap_or_else(|e| panic!("{abs} on the clone: {e}"))
+        std::fs::read_to_string(self.clone_path(abs))
+            .unwrap_or_else(|e| panic!("{abs} on the clone: {e}"))
     }
 
     fn list(&self, name: &str) -> Vec<String> {
-        let text = std::fs::read_to_string(self.ctx.root().join("sim/drd/var/opt/drd/sync").join(name)).unwrap();
+        let text =
+            std::fs::read_to_string(self.ctx.root().join("sim/drd/var/opt/drd/sync").join(name))
+                .unwrap();
         text.lines().map(str::to_owned).collect()
     }
 
@@ -120,7 +130,15 @@ impl Lab {
 
     /// The refreshed status of sync#0: (state, ["level: text", ...], last_sync).
     fn status(&self) -> (String, Vec<String>, Option<String>) {
-        let (code, stdout, stderr) = run(&mut self.ctx.doppel(["-s", "root", "print", "status", "--refresh", "--format", "json"]));
+        let (code, stdout, stderr) = run(&mut self.ctx.doppel([
+            "-s",
+            "root",
+            "print",
+            "status",
+            "--refresh",
+            "--format",
+            "json",
+        ]));
         assert_eq!(code, 0, "{stderr}");
         let doc: serde_json::Value = serde_json::from_str(&stdout).expect("status JSON");
         let r = &doc[0]["resources"][0];
@@ -128,14 +146,27 @@ impl Lab {
             .as_array()
             .unwrap()
             .iter()
-            .map(|m| format!("{}: {}", m["level"].as_str().unwrap(), m["text"].as_str().unwrap()))
+            .map(|m| {
+                format!(
+                    "{}: {}",
+                    m["level"].as_str().unwrap(),
+                    m["text"].as_str().unwrap()
+                )
+            })
             .collect();
-        (r["status"].as_str().unwrap().to_owned(), messages, r["last_sync"].as_str().map(str::to_owned))
+        (
+            r["status"].as_str().unwrap().to_owned(),
+            messages,
+            r["last_sync"].as_str().map(str::to_owned),
+        )
     }
 
     fn provision(&self) {
         let out = self.ok(&["-s", "root", "provision"]);
-        assert!(out.contains("clone of the root disk created on /dev/disk/disk2"), "{out}");
+        assert!(
+            out.contains("clone of the root disk created on /dev/disk/disk2"),
+            "{out}"
+        );
     }
 }
 
@@ -144,60 +175,156 @@ fn write_at(path: &PathBuf, text: &str, secs: i64) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
     let now = SystemTime::now();
-    let when = if secs >= 0 { now + Duration::from_secs(secs as u64) } else { now - Duration::from_secs((-secs) as u64) };
-    std::fs::File::options().write(true).open(path).unwrap().set_modified(when).unwrap();
+    let when = if secs >= 0 {
+        now + Duration::from_secs(secs as u64)
+    } else {
+        now - Duration::from_secs((-secs) as u64)
+    };
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
 }
 
 #[test]
 fn clone_edit_preview_sync_copies_exactly_the_right_files() {
     let lab = Lab::new();
     lab.provision();
-    assert_eq!(lab.read_clone("/etc/hosts"), std::fs::read_to_string(lab.original("/etc/hosts")).unwrap());
+    assert_eq!(
+        lab.read_clone("/etc/hosts"),
+        std::fs::read_to_string(lab.original("/etc/hosts")).unwrap()
+    );
 
     // Edits on the booted original.
-    write_at(&lab.original("/etc/hosts"), "127.0.0.1 localhost\n10.0.0.20 newdb\n", 0);
-    write_at(&lab.original("/opt/app/etc/feature.conf"), "feature=on\n", 0);
+    write_at(
+        &lab.original("/etc/hosts"),
+        "127.0.0.1 localhost\n10.0.0.20 newdb\n",
+        0,
+    );
+    write_at(
+        &lab.original("/opt/app/etc/feature.conf"),
+        "feature=on\n",
+        0,
+    );
     write_at(&lab.original("/tmp/build.log"), "transient\n", 0);
     write_at(&lab.original("/opt/app/cache/data.bin"), "cache v2\n", 0);
     std::fs::remove_file(lab.original("/home/admin/.profile")).unwrap();
     // /etc/passwd changed on both: on the clone first (as a drd runcmd swinstall would), then on the original.
-    write_at(&lab.clone_path("/etc/passwd"), "root:x:0:3::/:/sbin/sh\nswagent:x:104:20::/:/sbin/sh\n", -60);
-    write_at(&lab.original("/etc/passwd"), "root:x:0:3::/:/sbin/sh\noperator:x:105:20::/:/sbin/sh\n", 0);
+    write_at(
+        &lab.clone_path("/etc/passwd"),
+        "root:x:0:3::/:/sbin/sh\nswagent:x:104:20::/:/sbin/sh\n",
+        -60,
+    );
+    write_at(
+        &lab.original("/etc/passwd"),
+        "root:x:0:3::/:/sbin/sh\noperator:x:105:20::/:/sbin/sh\n",
+        0,
+    );
 
     // The preview: what would be copied, nothing copied.
     let out = lab.ok(&["-s", "root", "sync", "update", "--dry-run"]);
     let list = "/var/opt/drd/sync/files_to_be_copied_by_drd_sync";
-    assert!(out.contains(&format!("dry-run: drd sync would copy 5 file(s) to the clone (listed in {list})")), "{out}");
-    assert!(out.contains("dry-run: 1 file(s) changed on the clone would not be overwritten"), "{out}");
-    assert!(out.contains(&format!("dry-run: {}/drd sync -x exclude_list=", target_dir().display())), "{out}");
-    assert!(!lab.clone_path("/opt/app/etc/feature.conf").exists(), "the preview copied a file");
+    assert!(
+        out.contains(&format!(
+            "dry-run: drd sync would copy 5 file(s) to the clone (listed in {list})"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("dry-run: 1 file(s) changed on the clone would not be overwritten"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "dry-run: {}/drd sync -x exclude_list=",
+            target_dir().display()
+        )),
+        "{out}"
+    );
+    assert!(
+        !lab.clone_path("/opt/app/etc/feature.conf").exists(),
+        "the preview copied a file"
+    );
     // Directories whose entries changed are listed too (their metadata is copied).
-    let expected = ["/etc/hosts", "/home/admin", "/opt/app/etc", "/opt/app/etc/feature.conf", "/tmp"];
+    let expected = [
+        "/etc/hosts",
+        "/home/admin",
+        "/opt/app/etc",
+        "/opt/app/etc/feature.conf",
+        "/tmp",
+    ];
     assert_eq!(lab.list("files_to_be_copied_by_drd_sync"), expected);
     let (_, messages, _) = lab.status();
-    assert!(messages.iter().any(|m| m.contains("created, never synced")), "{messages:?}");
+    assert!(
+        messages.iter().any(|m| m.contains("created, never synced")),
+        "{messages:?}"
+    );
     // -v names the files.
     let out = lab.ok(&["-v", "-s", "root", "sync", "update", "--dry-run"]);
-    assert!(out.contains("would copy /opt/app/etc/feature.conf"), "{out}");
-    assert!(out.contains("changed on the clone, kept: /etc/passwd"), "{out}");
+    assert!(
+        out.contains("would copy /opt/app/etc/feature.conf"),
+        "{out}"
+    );
+    assert!(
+        out.contains("changed on the clone, kept: /etc/passwd"),
+        "{out}"
+    );
 
     // The sync.
     let out = lab.ok(&["-s", "root", "sync", "update"]);
-    assert!(out.contains(&format!("5 file(s) copied to the clone (listed in {list})")), "{out}");
-    assert!(out.contains("END Synchronize Inactive System Image succeeded."), "{out}");
-    assert!(out.contains("drd sync succeeded with warnings (exit code 2)"), "{out}");
+    assert!(
+        out.contains(&format!("5 file(s) copied to the clone (listed in {list})")),
+        "{out}"
+    );
+    assert!(
+        out.contains("END Synchronize Inactive System Image succeeded."),
+        "{out}"
+    );
+    assert!(
+        out.contains("drd sync succeeded with warnings (exit code 2)"),
+        "{out}"
+    );
     assert_eq!(lab.list("files_to_be_copied_by_drd_sync"), expected);
-    assert_eq!(lab.read_clone("/etc/hosts"), "127.0.0.1 localhost\n10.0.0.20 newdb\n");
+    assert_eq!(
+        lab.read_clone("/etc/hosts"),
+        "127.0.0.1 localhost\n10.0.0.20 newdb\n"
+    );
     assert_eq!(lab.read_clone("/opt/app/etc/feature.conf"), "feature=on\n");
-    assert!(lab.read_clone("/etc/passwd").contains("swagent"), "the clone's own change must survive");
-    assert_eq!(lab.list("filtered_out_by_target_changed_filter_sync_phase"), ["/etc/passwd"]);
-    assert_eq!(lab.read_clone("/opt/app/cache/data.bin"), "cache v1\n", "excluded");
-    assert!(!lab.clone_path("/tmp/build.log").exists(), "/tmp is not synchronized");
-    assert_eq!(lab.list("filtered_out_by_non_synced_location_filter_sync_phase"), ["/tmp/build.log"]);
-    assert!(lab.clone_path("/home/admin/.profile").exists(), "drd sync never deletes");
+    assert!(
+        lab.read_clone("/etc/passwd").contains("swagent"),
+        "the clone's own change must survive"
+    );
+    assert_eq!(
+        lab.list("filtered_out_by_target_changed_filter_sync_phase"),
+        ["/etc/passwd"]
+    );
+    assert_eq!(
+        lab.read_clone("/opt/app/cache/data.bin"),
+        "cache v1\n",
+        "excluded"
+    );
+    assert!(
+        !lab.clone_path("/tmp/build.log").exists(),
+        "/tmp is not synchronized"
+    );
+    assert_eq!(
+        lab.list("filtered_out_by_non_synced_location_filter_sync_phase"),
+        ["/tmp/build.log"]
+    );
+    assert!(
+        lab.clone_path("/home/admin/.profile").exists(),
+        "drd sync never deletes"
+    );
     let (state, messages, last) = lab.status();
     assert_eq!(state, "up");
-    assert!(messages.iter().any(|m| m.starts_with("info: clone on /dev/disk/disk2, last synced")), "{messages:?}");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("info: clone on /dev/disk/disk2, last synced")),
+        "{messages:?}"
+    );
     assert!(last.is_some());
 
     // Nothing more to copy.
@@ -210,7 +337,10 @@ fn status_transitions() {
     let lab = Lab::new();
     let (state, messages, last) = lab.status();
     assert_eq!(state, "down");
-    assert_eq!(messages, ["info: no clone of the root disk (drd status: Clone Disk None); provision creates it"]);
+    assert_eq!(
+        messages,
+        ["info: no clone of the root disk (drd status: Clone Disk None); provision creates it"]
+    );
     assert!(last.is_none());
 
     lab.provision();
@@ -231,7 +361,10 @@ fn status_transitions() {
     assert_eq!(state, "warn");
     assert!(messages.contains(&"warn: the clone (/dev/disk/disk2) is activated: the next boot starts from it ('deactivate' undoes this)".to_owned()), "{messages:?}");
     let out = lab.ok(&["-s", "root", "deactivate"]);
-    assert!(out.contains("Primary bootpath : 0/1/1/0.0.0 [/dev/disk/disk1] after deactivate."), "{out}");
+    assert!(
+        out.contains("Primary bootpath : 0/1/1/0.0.0 [/dev/disk/disk1] after deactivate."),
+        "{out}"
+    );
     assert_eq!(lab.status().0, "up");
 
     // Activated, then rebooted: booted from the clone.
@@ -239,9 +372,17 @@ fn status_transitions() {
     lab.sim_ok(&["reboot"]);
     let (state, messages, _) = lab.status();
     assert_eq!(state, "warn");
-    assert!(messages.iter().any(|m| m.starts_with("warn: the system is booted from the clone (/dev/disk/disk2)")), "{messages:?}");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("warn: the system is booted from the clone (/dev/disk/disk2)")),
+        "{messages:?}"
+    );
     let out = lab.fails(&["-s", "root", "sync", "update"]);
-    assert!(out.contains("drd sync failed: The system is booted from the clone image."), "{out}");
+    assert!(
+        out.contains("drd sync failed: The system is booted from the clone image."),
+        "{out}"
+    );
 }
 
 #[test]
@@ -249,12 +390,21 @@ fn activate_dry_run_previews_and_mount_umount() {
     let lab = Lab::new();
     lab.provision();
     let out = lab.ok(&["-s", "root", "activate", "--dry-run"]);
-    assert!(out.contains(&format!("dry-run: {}/drd activate -x reboot=false", target_dir().display())), "{out}");
+    assert!(
+        out.contains(&format!(
+            "dry-run: {}/drd activate -x reboot=false",
+            target_dir().display()
+        )),
+        "{out}"
+    );
     assert_eq!(lab.status().0, "up", "a dry run activates nothing");
 
     let link = lab.ctx.root().join("sim/drd/var/opt/drd/mnts/sysimage_001");
     lab.ok(&["-s", "root", "mount"]);
-    assert_eq!(std::fs::read_to_string(link.join("etc/hosts")).unwrap(), lab.read_clone("/etc/hosts"));
+    assert_eq!(
+        std::fs::read_to_string(link.join("etc/hosts")).unwrap(),
+        lab.read_clone("/etc/hosts")
+    );
     lab.ok(&["-s", "root", "umount"]);
     assert!(!link.exists());
 }
@@ -264,9 +414,18 @@ fn provision_failures_and_noop() {
     // Sync resources are optional: a failed provision is logged, then passed over.
     let lab = Lab::with_service(&ROOT_SVC.replace("/dev/disk/disk2", "/dev/disk/disk4"));
     let out = lab.ok(&["-s", "root", "provision"]);
-    assert!(out.contains("is in use by the active volume group \"vg01\""), "{out}");
-    assert!(out.contains("ignore provision error on optional resource"), "{out}");
-    let svc = format!("{}optional = false\n", ROOT_SVC.replace("/dev/disk/disk2", "/dev/disk/disk4"));
+    assert!(
+        out.contains("is in use by the active volume group \"vg01\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("ignore provision error on optional resource"),
+        "{out}"
+    );
+    let svc = format!(
+        "{}optional = false\n",
+        ROOT_SVC.replace("/dev/disk/disk2", "/dev/disk/disk4")
+    );
     let lab = Lab::with_service(&svc);
     let out = lab.fails(&["-s", "root", "provision"]);
     assert!(
@@ -275,19 +434,35 @@ fn provision_failures_and_noop() {
     );
     // The dry run's preview finds it too, without cloning.
     let out = lab.fails(&["-s", "root", "provision", "--dry-run"]);
-    assert!(out.contains("is in use by the active volume group"), "{out}");
+    assert!(
+        out.contains("is in use by the active volume group"),
+        "{out}"
+    );
     assert!(!lab.clone_path("/etc").exists());
 
     // A disk with data needs overwrite = true.
-    let svc = format!("{}optional = false\n", ROOT_SVC.replace("/dev/disk/disk2", "/dev/disk/disk3"));
+    let svc = format!(
+        "{}optional = false\n",
+        ROOT_SVC.replace("/dev/disk/disk2", "/dev/disk/disk3")
+    );
     let lab = Lab::with_service(&svc);
     lab.sim_ok(&["disk", "set", "/dev/disk/disk3", "--data"]);
     let out = lab.fails(&["-s", "root", "provision"]);
-    assert!(out.contains("Use \"-x overwrite=true\" to overwrite it."), "{out}");
-    lab.ctx.service("root", &format!("{svc}overwrite = true\n").replace("@ROOT@", &lab.ctx.root().display().to_string()));
+    assert!(
+        out.contains("Use \"-x overwrite=true\" to overwrite it."),
+        "{out}"
+    );
+    lab.ctx.service(
+        "root",
+        &format!("{svc}overwrite = true\n")
+            .replace("@ROOT@", &lab.ctx.root().display().to_string()),
+    );
     lab.ok(&["-s", "root", "provision"]);
     let out = lab.ok(&["-s", "root", "provision"]);
-    assert!(out.contains("a clone of the root disk already exists on /dev/disk/disk3"), "{out}");
+    assert!(
+        out.contains("a clone of the root disk already exists on /dev/disk/disk3"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -309,7 +484,14 @@ fn the_end_banner_decides_whatever_the_exit_code() {
     write_at(&lab.original("/etc/hosts"), "changed\n", 0);
 
     // drd exits 0 but its banner says failed: the action fails.
-    lab.sim_ok(&["fail", "sync", "--rc", "0", "--message", "pax: /etc/hosts: write error on the clone"]);
+    lab.sim_ok(&[
+        "fail",
+        "sync",
+        "--rc",
+        "0",
+        "--message",
+        "pax: /etc/hosts: write error on the clone",
+    ]);
     let out = lab.fails(&["-s", "root", "sync", "update"]);
     assert!(
         out.contains("drd sync failed (its END banner says failed, although it exited 0): pax: /etc/hosts: write error on the clone"),
@@ -321,18 +503,29 @@ fn the_end_banner_decides_whatever_the_exit_code() {
     // drd exits 0 but the END banner never came: failure, outcome unknown.
     lab.sim_ok(&["fail", "truncate", "--on", "sync"]);
     let out = lab.fails(&["-s", "root", "sync", "update"]);
-    assert!(out.contains("drd sync printed no END banner (exit code 0): its outcome is unknown"), "{out}");
+    assert!(
+        out.contains("drd sync printed no END banner (exit code 0): its outcome is unknown"),
+        "{out}"
+    );
 
     // A succeeded banner with exit code 1: success, with a warning.
     lab.sim_ok(&["fail", "rc", "--on", "mount"]);
     let out = lab.ok(&["-s", "root", "mount"]);
-    assert!(out.contains("drd mount reported success in its END banner but ended with exit code 1"), "{out}");
+    assert!(
+        out.contains("drd mount reported success in its END banner but ended with exit code 1"),
+        "{out}"
+    );
 
     // drd status failing: the status is undef.
     lab.sim_ok(&["fail", "status", "--rc", "0", "--always"]);
     let (state, messages, _) = lab.status();
     assert_eq!(state, "undef");
-    assert!(messages[0].starts_with("error: drd status failed (its END banner says failed, although it exited 0)"), "{messages:?}");
+    assert!(
+        messages[0].starts_with(
+            "error: drd status failed (its END banner says failed, although it exited 0)"
+        ),
+        "{messages:?}"
+    );
 }
 
 #[test]
@@ -343,20 +536,38 @@ fn resync_needs_force_and_recreates_the_clone() {
     let out = lab.fails(&["-s", "root", "sync", "resync"]);
     assert!(out.contains("use --force"), "{out}");
     let out = lab.ok(&["-s", "root", "sync", "resync", "--dry-run"]);
-    assert!(out.contains(&format!("dry-run: {}/drd clone -t /dev/disk/disk2 -x overwrite=true", target_dir().display())), "{out}");
+    assert!(
+        out.contains(&format!(
+            "dry-run: {}/drd clone -t /dev/disk/disk2 -x overwrite=true",
+            target_dir().display()
+        )),
+        "{out}"
+    );
     assert!(lab.clone_path("/etc/motd").exists());
     lab.ok(&["-s", "root", "sync", "resync", "--force"]);
-    assert!(!lab.clone_path("/etc/motd").exists(), "the clone was re-created from the original");
+    assert!(
+        !lab.clone_path("/etc/motd").exists(),
+        "the clone was re-created from the original"
+    );
     assert_eq!(lab.status().0, "up");
 }
 
 #[test]
 fn validate_and_driver_info() {
-    let lab = Lab::with_service("[DEFAULT]\nnodes = hpux01\n\n[sync#0]\ntype = drd\ntarget = disk2\nexclude_list = exclude.txt\nverbosity = 7\n");
+    let lab = Lab::with_service(
+        "[DEFAULT]\nnodes = hpux01\n\n[sync#0]\ntype = drd\ntarget = disk2\nexclude_list = exclude.txt\nverbosity = 7\n",
+    );
     let (code, out) = lab.run(&["-s", "root", "validate"]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("'disk2' is not a device file"), "{out}");
-    assert!(out.contains("'exclude.txt' must be an absolute path"), "{out}");
+    assert!(
+        out.contains("'exclude.txt' must be an absolute path"),
+        "{out}"
+    );
     assert!(out.contains("verbosity"), "{out}");
-    doppel_snapshot!(lab.ctx, "drd_drivers_info", lab.ctx.doppel(["drivers", "info", "sync.drd"]));
+    doppel_snapshot!(
+        lab.ctx,
+        "drd_drivers_info",
+        lab.ctx.doppel(["drivers", "info", "sync.drd"])
+    );
 }

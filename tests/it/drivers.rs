@@ -5,13 +5,20 @@ use std::os::unix::fs::PermissionsExt;
 use doppel_e2e::{TestContext, doppel_snapshot, fixtures, run, target_dir};
 
 fn list_json(ctx: &TestContext) -> serde_json::Value {
-    let (code, stdout, stderr) = run(ctx.doppel(["drivers", "list", "--format", "json"]).env("DOPPEL_DRIVER_PATH", ""));
+    let (code, stdout, stderr) = run(ctx
+        .doppel(["drivers", "list", "--format", "json"])
+        .env("DOPPEL_DRIVER_PATH", ""));
     assert_eq!(code, 0, "{stderr}");
     serde_json::from_str(&stdout).expect("valid JSON")
 }
 
 fn types(doc: &serde_json::Value) -> Vec<String> {
-    doc["drivers"].as_array().unwrap().iter().map(|d| d["type"].as_str().unwrap().to_owned()).collect()
+    doc["drivers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["type"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[test]
@@ -19,14 +26,40 @@ fn first_party_drivers_load_from_the_executable_directory() {
     let ctx = TestContext::new();
     let doc = list_json(&ctx);
     let types = types(&doc);
-    for expected in ["app.script", "sync.test", "fs.test", "app.test", "disk.test", "task.test"] {
-        assert!(types.contains(&expected.to_owned()), "{expected} missing from {types:?}");
+    for expected in [
+        "app.script",
+        "sync.test",
+        "fs.test",
+        "app.test",
+        "disk.test",
+        "task.test",
+    ] {
+        assert!(
+            types.contains(&expected.to_owned()),
+            "{expected} missing from {types:?}"
+        );
     }
-    let test = doc["drivers"].as_array().unwrap().iter().find(|d| d["type"] == "sync.test").unwrap();
+    let test = doc["drivers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["type"] == "sync.test")
+        .unwrap();
     assert_eq!(test["api_version"], "1.0.0");
     assert_eq!(test["protocol"], 1);
-    assert!(test["actions"].as_array().unwrap().iter().any(|a| a == "poke"));
-    assert!(test["path"].as_str().unwrap().ends_with("libdoppel_driver_testsync.so"));
+    assert!(
+        test["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "poke")
+    );
+    assert!(
+        test["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("libdoppel_driver_testsync.so")
+    );
 }
 
 #[test]
@@ -35,20 +68,34 @@ fn drivers_info_describes_keywords_and_actions() {
     doppel_snapshot!(ctx, ctx.doppel(["drivers", "info", "sync.test"]));
     let (code, _, stderr) = run(&mut ctx.doppel(["drivers", "info", "sync.nope"]));
     assert_eq!(code, 2);
-    assert!(stderr.starts_with("doppel: no driver sync.nope is installed (installed: "), "{stderr}");
+    assert!(
+        stderr.starts_with("doppel: no driver sync.nope is installed (installed: "),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn vendor_driver_loads_from_doppel_driver_path() {
     let ctx = TestContext::new();
     let dir = fixtures::vendor_driver_against("1.0.0", "vendor_current");
-    let (code, stdout, stderr) =
-        run(ctx.doppel(["drivers", "list", "--format", "json"]).env("DOPPEL_DRIVER_PATH", &dir));
+    let (code, stdout, stderr) = run(ctx
+        .doppel(["drivers", "list", "--format", "json"])
+        .env("DOPPEL_DRIVER_PATH", &dir));
     assert_eq!(code, 0, "{stderr}");
     let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    let d = doc["drivers"].as_array().unwrap().iter().find(|d| d["type"] == "sync.dircopy").expect("vendor driver");
+    let d = doc["drivers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["type"] == "sync.dircopy")
+        .expect("vendor driver");
     assert_eq!(d["version"], "0.2.0");
-    assert!(d["path"].as_str().unwrap().starts_with(dir.to_str().unwrap()));
+    assert!(
+        d["path"]
+            .as_str()
+            .unwrap()
+            .starts_with(dir.to_str().unwrap())
+    );
 }
 
 /// The promise of plugin-api/README.md: a driver built against an earlier 1.x
@@ -61,12 +108,22 @@ fn drivers_built_against_other_1x_minors_load() {
     let ctx = TestContext::new();
     for (version, suffix) in [("1.0.0", "api_1_0"), ("1.9.0", "api_1_9")] {
         let dir = fixtures::vendor_driver_against(version, suffix);
-        let (code, stdout, stderr) =
-            run(ctx.doppel(["drivers", "list", "--format", "json"]).env("DOPPEL_DRIVER_PATH", &dir));
+        let (code, stdout, stderr) = run(ctx
+            .doppel(["drivers", "list", "--format", "json"])
+            .env("DOPPEL_DRIVER_PATH", &dir));
         assert_eq!(code, 0, "{stderr}");
         let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-        assert!(doc["skipped"].as_array().unwrap().is_empty(), "{version}: {}", doc["skipped"]);
-        let d = doc["drivers"].as_array().unwrap().iter().find(|d| d["type"] == "sync.dircopy").unwrap();
+        assert!(
+            doc["skipped"].as_array().unwrap().is_empty(),
+            "{version}: {}",
+            doc["skipped"]
+        );
+        let d = doc["drivers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["type"] == "sync.dircopy")
+            .unwrap();
         assert_eq!(d["api_version"], version);
     }
 }
@@ -82,7 +139,11 @@ fn broken_and_unsafe_drivers_are_skipped_with_one_line_each() {
     // A good driver in a world-writable directory.
     let open_dir = ctx.root().join("world-writable");
     std::fs::create_dir_all(&open_dir).unwrap();
-    std::fs::copy(target_dir().join("libdoppel_driver_testsync.so"), open_dir.join("libdoppel_driver_opensync.so")).unwrap();
+    std::fs::copy(
+        target_dir().join("libdoppel_driver_testsync.so"),
+        open_dir.join("libdoppel_driver_opensync.so"),
+    )
+    .unwrap();
     std::fs::set_permissions(&open_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     // A group-writable driver file in an otherwise fine directory.
     let gw_dir = ctx.root().join("group-writable");
@@ -96,14 +157,34 @@ fn broken_and_unsafe_drivers_are_skipped_with_one_line_each() {
     cmd.env("DOPPEL_DRIVER_PATH", &path);
     let (code, stdout, stderr) = run(&mut cmd);
     assert_eq!(code, 0);
-    assert!(stdout.contains("sync.test"), "the good drivers still load:\n{stdout}");
+    assert!(
+        stdout.contains("sync.test"),
+        "the good drivers still load:\n{stdout}"
+    );
     let warnings: Vec<&str> = stderr.lines().collect();
     assert_eq!(warnings.len(), 4, "{stderr}");
-    let find = |name: &str| *warnings.iter().find(|l| l.contains(name)).unwrap_or_else(|| panic!("{name}: {stderr}"));
-    assert!(find("libdoppel_driver_api_2.so").ends_with("built against doppel-plugin-api 2.0.0, this doppel needs 1.x (rebuild the driver)"));
-    assert!(find("libdoppel_driver_notadriver.so").ends_with("not a doppel driver (no driver root module in the library)"));
-    assert!(find("libdoppel_driver_opensync.so").ends_with("its directory is writable by group or others (mode 777); fix with chmod go-w"));
-    assert!(find("libdoppel_driver_gwsync.so").ends_with("the file is writable by group or others (mode 775); fix with chmod go-w"));
+    let find = |name: &str| {
+        *warnings
+            .iter()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name}: {stderr}"))
+    };
+    assert!(find("libdoppel_driver_api_2.so").ends_with(
+        "built against doppel-plugin-api 2.0.0, this doppel needs 1.x (rebuild the driver)"
+    ));
+    assert!(
+        find("libdoppel_driver_notadriver.so")
+            .ends_with("not a doppel driver (no driver root module in the library)")
+    );
+    assert!(
+        find("libdoppel_driver_opensync.so").ends_with(
+            "its directory is writable by group or others (mode 777); fix with chmod go-w"
+        )
+    );
+    assert!(
+        find("libdoppel_driver_gwsync.so")
+            .ends_with("the file is writable by group or others (mode 775); fix with chmod go-w")
+    );
     for w in &warnings {
         assert!(w.starts_with("warning: skipped driver "), "{w}");
     }
@@ -112,9 +193,17 @@ fn broken_and_unsafe_drivers_are_skipped_with_one_line_each() {
 #[test]
 fn a_panic_in_describe_is_reported_and_the_process_goes_on() {
     let ctx = TestContext::new();
-    let (code, stdout, stderr) = run(ctx.doppel(["drivers", "list"]).env("DOPPEL_TEST_DRIVER_PANIC", "describe"));
+    let (code, stdout, stderr) = run(ctx
+        .doppel(["drivers", "list"])
+        .env("DOPPEL_TEST_DRIVER_PANIC", "describe"));
     assert_eq!(code, 0);
     assert!(stdout.contains("app.script"), "{stdout}");
-    let line = stderr.lines().find(|l| l.contains("libdoppel_driver_testsync.so")).expect(&stderr);
-    assert!(line.contains("driver testsync panicked in describe: describe was told to panic"), "{line}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("libdoppel_driver_testsync.so"))
+        .expect(&stderr);
+    assert!(
+        line.contains("driver testsync panicked in describe: describe was told to panic"),
+        "{line}"
+    );
 }

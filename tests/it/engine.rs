@@ -61,7 +61,9 @@ impl Eng {
 
     /// Writes a service file; `@ROOT@` becomes the root, `@REC@` the record file.
     fn service(&self, name: &str, text: &str) {
-        let text = text.replace("@REC@", &format!("{}/record", self.root())).replace("@ROOT@", &self.root());
+        let text = text
+            .replace("@REC@", &format!("{}/record", self.root()))
+            .replace("@ROOT@", &self.root());
         self.ctx.service(name, &text);
     }
 
@@ -91,14 +93,20 @@ impl Eng {
     /// Runs doppel, expecting exit 0; returns stderr (the log).
     fn ok(&self, args: &[&str]) -> String {
         let (code, stdout, stderr) = self.run(args);
-        assert_eq!(code, 0, "doppel {args:?} failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+        assert_eq!(
+            code, 0,
+            "doppel {args:?} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
         stderr
     }
 
     /// Runs doppel, expecting exit `want`; returns stderr.
     fn fails(&self, args: &[&str], want: i32) -> String {
         let (code, stdout, stderr) = self.run(args);
-        assert_eq!(code, want, "doppel {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+        assert_eq!(
+            code, want,
+            "doppel {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
         stderr
     }
 
@@ -108,7 +116,13 @@ impl Eng {
             .map(|l| {
                 let f: Vec<&str> = l.split(' ').collect();
                 assert_eq!(f.len(), 5, "bad record line {l:?}");
-                Rec { svc: f[0].into(), rid: f[1].into(), action: f[2].into(), start: f[3].parse().unwrap(), end: f[4].parse().unwrap() }
+                Rec {
+                    svc: f[0].into(),
+                    rid: f[1].into(),
+                    action: f[2].into(),
+                    start: f[3].parse().unwrap(),
+                    end: f[4].parse().unwrap(),
+                }
             })
             .collect()
     }
@@ -122,7 +136,11 @@ impl Eng {
 
     /// `<rid> <action>` recorded, in order, then forgets them.
     fn take_actions(&self) -> Vec<String> {
-        let out = self.records().into_iter().map(|r| format!("{} {}", r.rid, r.action)).collect();
+        let out = self
+            .records()
+            .into_iter()
+            .map(|r| format!("{} {}", r.rid, r.action))
+            .collect();
         let _ = std::fs::remove_file(self.path("record"));
         out
     }
@@ -136,19 +154,40 @@ impl Eng {
         }
         let (code, stdout, stderr) = self.run(&args);
         assert_eq!(code, 0, "{stderr}");
-        let doc: serde_json::Value = serde_json::from_str(&stdout).expect("print status --format json is JSON");
-        doc.as_array().unwrap().iter().find(|s| s["service"] == svc).expect("the service").clone()
+        let doc: serde_json::Value =
+            serde_json::from_str(&stdout).expect("print status --format json is JSON");
+        doc.as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["service"] == svc)
+            .expect("the service")
+            .clone()
     }
 
     /// The status of every resource, `rid=status`.
     fn states(&self, svc: &str) -> Vec<String> {
         let s = self.status(svc, true);
-        s["resources"].as_array().unwrap().iter().map(|r| format!("{}={}", r["rid"].as_str().unwrap(), r["status"].as_str().unwrap())).collect()
+        s["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}={}",
+                    r["rid"].as_str().unwrap(),
+                    r["status"].as_str().unwrap()
+                )
+            })
+            .collect()
     }
 
     /// Starts doppel in the background.
     fn spawn(&self, args: &[&str]) -> Child {
-        self.cmd(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn doppel")
+        self.cmd(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn doppel")
     }
 
     /// Waits until `child` holds the `file` lock of `svc` (its record names it).
@@ -160,7 +199,10 @@ impl Eng {
             if std::fs::read_to_string(&path).is_ok_and(|t| t.contains(&want)) {
                 return;
             }
-            assert!(child.try_wait().unwrap().is_none(), "the background action ended before taking its lock");
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the background action ended before taking its lock"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("{} never held by pid {}", path.display(), child.id());
@@ -178,7 +220,10 @@ fn has_line(stderr: &str, line: &str) -> bool {
 
 #[track_caller]
 fn assert_line(stderr: &str, line: &str) {
-    assert!(has_line(stderr, line), "missing line {line:?} in:\n{stderr}");
+    assert!(
+        has_line(stderr, line),
+        "missing line {line:?} in:\n{stderr}"
+    );
 }
 
 fn strs(v: &[&str]) -> Vec<String> {
@@ -220,9 +265,13 @@ fn standard_actions_walk_the_groups_in_order() {
     e.service("svc", GROUPS);
     let forward = ["sync#0", "disk#0", "fs#0", "app#0", "task#0"];
     let backward: Vec<&str> = forward.iter().rev().copied().collect();
-    for (action, order) in
-        [("provision", &forward[..]), ("start", &forward[..]), ("run", &forward[..]), ("stop", &backward[..]), ("unprovision", &backward[..])]
-    {
+    for (action, order) in [
+        ("provision", &forward[..]),
+        ("start", &forward[..]),
+        ("run", &forward[..]),
+        ("stop", &backward[..]),
+        ("unprovision", &backward[..]),
+    ] {
         e.ok(&["-s", "svc", action]);
         let want: Vec<String> = order.iter().map(|rid| format!("{rid} {action}")).collect();
         assert_eq!(e.take_actions(), want, "{action}");
@@ -268,14 +317,28 @@ start = true
         let mut full = vec!["-s", "svc"];
         full.extend_from_slice(args);
         let stderr = e.ok(&full);
-        assert_eq!(e.take_actions(), vec![format!("sync#0 {action}"), format!("sync#1 {action}")], "{args:?}");
-        assert!(!stderr.contains("APP#0"), "app#0 must be passed over silently:\n{stderr}");
+        assert_eq!(
+            e.take_actions(),
+            vec![format!("sync#0 {action}"), format!("sync#1 {action}")],
+            "{args:?}"
+        );
+        assert!(
+            !stderr.contains("APP#0"),
+            "app#0 must be passed over silently:\n{stderr}"
+        );
     }
     // sync all: nodes, drp, then update, each over the resources in order.
     e.ok(&["-s", "svc", "sync", "all"]);
     assert_eq!(
         e.take_actions(),
-        strs(&["sync#0 sync_nodes", "sync#1 sync_nodes", "sync#0 sync_drp", "sync#1 sync_drp", "sync#0 sync_update", "sync#1 sync_update"])
+        strs(&[
+            "sync#0 sync_nodes",
+            "sync#1 sync_nodes",
+            "sync#0 sync_drp",
+            "sync#1 sync_drp",
+            "sync#0 sync_update",
+            "sync#1 sync_update"
+        ])
     );
     e.ok(&["-s", "svc", "syncall"]);
     assert_eq!(e.take_actions().len(), 6);
@@ -311,11 +374,23 @@ record = @REC@
     assert_eq!(e.take_actions(), strs(&["app#1 poke"]));
     // Aimed at a resource whose driver lacks it: nothing to do, said clearly.
     let stderr = e.fails(&["-s", "svc", "poke", "--rid", "app#0"], 2);
-    assert!(stderr.contains("doppel: svc: poke failed: no selected resource implements 'poke'"), "{stderr}");
+    assert!(
+        stderr.contains("doppel: svc: poke failed: no selected resource implements 'poke'"),
+        "{stderr}"
+    );
     // No driver of the service declares it.
     let stderr = e.fails(&["-s", "scripted", "poke"], 2);
-    assert!(stderr.contains("unknown action 'poke' for service scripted: no resource's driver declares it"), "{stderr}");
-    engine_snapshot!(e, "engine_unknown_action", e.cmd(&["-s", "svc", "frobnicate"]));
+    assert!(
+        stderr.contains(
+            "unknown action 'poke' for service scripted: no resource's driver declares it"
+        ),
+        "{stderr}"
+    );
+    engine_snapshot!(
+        e,
+        "engine_unknown_action",
+        e.cmd(&["-s", "svc", "frobnicate"])
+    );
     assert!(e.records().is_empty());
 }
 
@@ -369,7 +444,10 @@ fn rid_tags_and_subsets_select_and_intersect() {
         (&["--subsets", "x"], &["fs#1", "fs#2"]),
         (&["--subsets", "x,y"], &["fs#1", "fs#2", "fs#10"]),
         (&["--subsets", "x", "--tags", "a"], &["fs#1"]),
-        (&["--rid", "fs", "--tags", "b", "--subsets", "x"], &["fs#1", "fs#2"]),
+        (
+            &["--rid", "fs", "--tags", "b", "--subsets", "x"],
+            &["fs#1", "fs#2"],
+        ),
         (&["--rid", "fs#1*", "--subsets", "y"], &["fs#10"]),
     ];
     for (args, want) in cases {
@@ -384,11 +462,19 @@ fn rid_tags_and_subsets_select_and_intersect() {
 fn nothing_selected_is_a_clear_usage_error() {
     let e = Eng::new();
     e.service("sel", SELECTION);
-    for args in [&["--rid", "ip#0"][..], &["--tags", "nope"], &["--rid", "app", "--subsets", "x"], &["--tags", "a+b+c+d"]] {
+    for args in [
+        &["--rid", "ip#0"][..],
+        &["--tags", "nope"],
+        &["--rid", "app", "--subsets", "x"],
+        &["--tags", "a+b+c+d"],
+    ] {
         let mut full = vec!["-s", "sel", "start"];
         full.extend_from_slice(args);
         let stderr = e.fails(&full, 2);
-        assert_line(&stderr, "doppel: sel: start failed: no resource matches the given --rid, --tags and --subsets");
+        assert_line(
+            &stderr,
+            "doppel: sel: start failed: no resource matches the given --rid, --tags and --subsets",
+        );
     }
     assert!(e.records().is_empty());
 }
@@ -413,7 +499,10 @@ fn service_selectors_name_list_and_glob() {
     e.ok(&["-s", "*", "stop"]);
     assert_eq!(svcs(&e).len(), 4);
     let stderr = e.fails(&["-s", "alhpa", "start"], 2);
-    assert!(stderr.contains("no service matches \"alhpa\" (did you mean alpha?)"), "{stderr}");
+    assert!(
+        stderr.contains("no service matches \"alhpa\" (did you mean alpha?)"),
+        "{stderr}"
+    );
     assert!(e.records().is_empty());
 }
 
@@ -453,9 +542,15 @@ record = @REC@
 ",
     );
     e.ok(&["-s", "nat", "start"]);
-    assert_eq!(e.take_rids(), strs(&["sync#0", "disk#1", "fs#1", "fs#2", "fs#10", "app#1"]));
+    assert_eq!(
+        e.take_rids(),
+        strs(&["sync#0", "disk#1", "fs#1", "fs#2", "fs#10", "app#1"])
+    );
     e.ok(&["-s", "nat", "stop"]);
-    assert_eq!(e.take_rids(), strs(&["app#1", "fs#10", "fs#2", "fs#1", "disk#1", "sync#0"]));
+    assert_eq!(
+        e.take_rids(),
+        strs(&["app#1", "fs#10", "fs#2", "fs#1", "disk#1", "sync#0"])
+    );
 }
 
 /// True when every interval of `recs` overlaps every other (they ran together).
@@ -507,19 +602,35 @@ duration = 1s
     );
     let stderr = e.ok(&["-s", "par", "start"]);
     let recs = e.records();
-    let get = |rid: &str| recs.iter().find(|r| r.rid == rid).unwrap_or_else(|| panic!("{rid} did not run"));
+    let get = |rid: &str| {
+        recs.iter()
+            .find(|r| r.rid == rid)
+            .unwrap_or_else(|| panic!("{rid} did not run"))
+    };
     let a = [get("fs#1"), get("fs#2"), get("fs#3")];
-    assert!(all_overlap(&a), "the parallel subset ran in sequence: {recs:?}");
+    assert!(
+        all_overlap(&a),
+        "the parallel subset ran in sequence: {recs:?}"
+    );
     let span = a.iter().map(|r| r.end).max().unwrap() - a.iter().map(|r| r.start).min().unwrap();
     assert!(span < 2500, "3 × 1s in parallel took {span} ms");
     // Subset b is not parallel: one after the other, after subset a.
     let (f4, f5) = (get("fs#4"), get("fs#5"));
     assert!(f4.end <= f5.start, "fs#4 and fs#5 overlap: {recs:?}");
-    assert!(a.iter().all(|r| r.end <= f4.start), "subset b started before subset a ended: {recs:?}");
-    assert_line(&stderr, "* PAR - INFO - parallel start resources fs#1,fs#2,fs#3");
+    assert!(
+        a.iter().all(|r| r.end <= f4.start),
+        "subset b started before subset a ended: {recs:?}"
+    );
+    assert_line(
+        &stderr,
+        "* PAR - INFO - parallel start resources fs#1,fs#2,fs#3",
+    );
     // Concurrent output stays readable: whole lines, each naming its service and rid.
     for l in log_lines(&stderr) {
-        assert!(l.starts_with("* PAR.FS#") || l.starts_with("* PAR - "), "{l}");
+        assert!(
+            l.starts_with("* PAR.FS#") || l.starts_with("* PAR - "),
+            "{l}"
+        );
     }
     for rid in ["FS#1", "FS#2", "FS#3"] {
         assert_line(&stderr, &format!("* PAR.{rid} - INFO - start done"));
@@ -535,12 +646,18 @@ fn parallel_runs_services_concurrently() {
     e.ok(&["-s", "p1,p2", "start", "--parallel"]);
     let recs = e.records();
     assert_eq!(recs.len(), 2);
-    assert!(all_overlap(&recs.iter().collect::<Vec<_>>()), "--parallel ran the services in sequence: {recs:?}");
+    assert!(
+        all_overlap(&recs.iter().collect::<Vec<_>>()),
+        "--parallel ran the services in sequence: {recs:?}"
+    );
     let _ = std::fs::remove_file(e.path("record"));
     e.ok(&["-s", "p1,p2", "stop"]);
     let recs = e.records();
     assert_eq!((recs[0].svc.as_str(), recs[1].svc.as_str()), ("p1", "p2"));
-    assert!(recs[0].end <= recs[1].start, "without --parallel the services run one after the other: {recs:?}");
+    assert!(
+        recs[0].end <= recs[1].start,
+        "without --parallel the services run one after the other: {recs:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -568,7 +685,10 @@ sync_update_depends = fs#1(down,stdby down)
     let stderr = e.fails(&["-s", "cond", "sync", "update"], 1);
     let message = "sync#0: sync_update requires fs#1 in (down, stdby down), current state up";
     assert_line(&stderr, &format!("* COND.SYNC#0 - ERROR - {message}"));
-    assert_line(&stderr, &format!("doppel: cond: sync update failed: {message}"));
+    assert_line(
+        &stderr,
+        &format!("doppel: cond: sync update failed: {message}"),
+    );
     // fs#1 implements sync_update too and comes after sync#0: never reached.
     assert!(e.records().is_empty(), "{:?}", e.records());
     // Met: the action runs.
@@ -604,8 +724,14 @@ start_depends = fs#1
     // and app#2's (`up, stdby up` by default) holds.
     let stderr = e.ok(&["-s", "cond", "start"]);
     assert_eq!(e.take_rids(), strs(&["fs#1", "app#2"]));
-    assert_line(&stderr, "* COND.APP#1 - ERROR - app#1: start requires fs#1 in (down), current state up");
-    assert_line(&stderr, "* COND.APP#1 - INFO - ignore start error on optional resource");
+    assert_line(
+        &stderr,
+        "* COND.APP#1 - ERROR - app#1: start requires fs#1 in (down), current state up",
+    );
+    assert_line(
+        &stderr,
+        "* COND.APP#1 - INFO - ignore start error on optional resource",
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -642,8 +768,16 @@ record = @ROOT@/hooks
     );
     engine_snapshot!(e, "engine_triggers_start", e.cmd(&["-s", "trig", "start"]));
     let hooks = std::fs::read_to_string(e.path("hooks")).unwrap();
-    let lines: Vec<String> =
-        hooks.lines().map(|l| if l.starts_with("trig ") { l.split(' ').take(3).collect::<Vec<_>>().join(" ") } else { l.to_owned() }).collect();
+    let lines: Vec<String> = hooks
+        .lines()
+        .map(|l| {
+            if l.starts_with("trig ") {
+                l.split(' ').take(3).collect::<Vec<_>>().join(" ")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
     assert_eq!(
         lines,
         strs(&[
@@ -663,7 +797,10 @@ record = @ROOT@/hooks
     std::fs::remove_file(e.path("hooks")).unwrap();
     e.ok(&["-s", "trig", "stop", "--rid", "fs#1"]);
     let hooks = std::fs::read_to_string(e.path("hooks")).unwrap();
-    assert_eq!(hooks.lines().last().unwrap(), "two words|trig|fs#1|stop|trig|fs#1|stop");
+    assert_eq!(
+        hooks.lines().last().unwrap(),
+        "two words|trig|fs#1|stop|trig|fs#1|stop"
+    );
 }
 
 #[test]
@@ -681,13 +818,18 @@ blocking_post_start = echo plain > @ROOT@/plain
 ",
     );
     let stderr = e.ok(&["-s", "sh", "start"]);
-    let read = |f: &str| std::fs::read_to_string(e.path(f)).unwrap_or_else(|_| panic!("{f} not written:\n{stderr}"));
+    let read = |f: &str| {
+        std::fs::read_to_string(e.path(f)).unwrap_or_else(|_| panic!("{f} not written:\n{stderr}"))
+    };
     assert_eq!(read("pipe"), "pIped\n");
     assert_eq!(read("and"), "anded\n");
     assert_eq!(read("semi"), "semi\n");
     // No shell: `>` is an argument of echo, whose output is logged.
     assert!(!e.path("plain").exists());
-    assert_line(&stderr, &format!("* SH.FS#1 - INFO - plain > {}/plain", e.root()));
+    assert_line(
+        &stderr,
+        &format!("* SH.FS#1 - INFO - plain > {}/plain", e.root()),
+    );
 }
 
 #[test]
@@ -705,12 +847,18 @@ post_start = /nonexistent/hook --now
     );
     let stderr = e.ok(&["-s", "nb", "start"]);
     assert_eq!(e.take_rids(), strs(&["fs#1"]));
-    assert_line(&stderr, "* NB.FS#1 - WARNING - pre_start: false non-blocking error [1]");
+    assert_line(
+        &stderr,
+        "* NB.FS#1 - WARNING - pre_start: false non-blocking error [1]",
+    );
     assert_line(
         &stderr,
         "* NB.FS#1 - WARNING - post_start: /nonexistent/hook --now non-blocking error [/nonexistent/hook: command not found]",
     );
-    assert!(!stderr.contains("exited with code"), "each failure is logged once:\n{stderr}");
+    assert!(
+        !stderr.contains("exited with code"),
+        "each failure is logged once:\n{stderr}"
+    );
 }
 
 #[test]
@@ -730,9 +878,19 @@ record = @REC@
 ",
     );
     let stderr = e.fails(&["-s", "bl", "start"], 1);
-    assert!(e.records().is_empty(), "neither fs#1 nor what follows it ran: {:?}", e.records());
-    assert_line(&stderr, "* BL.FS#1 - ERROR - blocking_pre_start: false blocking error [1]");
-    assert_line(&stderr, "doppel: bl: start failed: fs#1: blocking_pre_start: false blocking error [1]");
+    assert!(
+        e.records().is_empty(),
+        "neither fs#1 nor what follows it ran: {:?}",
+        e.records()
+    );
+    assert_line(
+        &stderr,
+        "* BL.FS#1 - ERROR - blocking_pre_start: false blocking error [1]",
+    );
+    assert_line(
+        &stderr,
+        "doppel: bl: start failed: fs#1: blocking_pre_start: false blocking error [1]",
+    );
 
     e.service(
         "opt",
@@ -750,14 +908,26 @@ record = @REC@
     );
     let stderr = e.ok(&["-s", "opt", "start"]);
     assert_eq!(e.take_rids(), strs(&["fs#1", "app#1"]));
-    assert_line(&stderr, "* OPT.FS#1 - ERROR - blocking_post_start: false blocking error [1]");
-    assert_line(&stderr, "* OPT.FS#1 - INFO - ignore start error on optional resource");
+    assert_line(
+        &stderr,
+        "* OPT.FS#1 - ERROR - blocking_post_start: false blocking error [1]",
+    );
+    assert_line(
+        &stderr,
+        "* OPT.FS#1 - INFO - ignore start error on optional resource",
+    );
 
     // A blocking service trigger stops the action before any resource.
-    e.service("svcbl", "[DEFAULT]\nblocking_pre_stop = false\n\n[fs#1]\ntype = test\nrecord = @REC@\n");
+    e.service(
+        "svcbl",
+        "[DEFAULT]\nblocking_pre_stop = false\n\n[fs#1]\ntype = test\nrecord = @REC@\n",
+    );
     let stderr = e.fails(&["-s", "svcbl", "stop"], 1);
     assert!(e.records().is_empty());
-    assert_line(&stderr, "doppel: svcbl: stop failed: blocking_pre_stop: false blocking error [1]");
+    assert_line(
+        &stderr,
+        "doppel: svcbl: stop failed: blocking_pre_stop: false blocking error [1]",
+    );
 }
 
 #[test]
@@ -783,9 +953,15 @@ blocking_pre_start = sleep 30; echo never
     let started = Instant::now();
     let stderr = e.fails(&["-s", "hung", "start"], 1);
     let took = started.elapsed();
-    assert!(took < Duration::from_secs(12), "two hung hooks with a 1s timeout took {took:?}");
+    assert!(
+        took < Duration::from_secs(12),
+        "two hung hooks with a 1s timeout took {took:?}"
+    );
     // The non-blocking one: killed, reported, the action goes on.
-    assert_line(&stderr, "* HUNG.FS#1 - WARNING - pre_start: sleep 30 non-blocking error [timed out after 1s, killed]");
+    assert_line(
+        &stderr,
+        "* HUNG.FS#1 - WARNING - pre_start: sleep 30 non-blocking error [timed out after 1s, killed]",
+    );
     assert_eq!(e.take_rids(), strs(&["fs#1"]));
     // The blocking one, through a shell: the shell and its children are killed.
     assert_line(
@@ -812,9 +988,18 @@ blocking_post_start = touch @ROOT@/post; true
     );
     let stderr = e.ok(&["-s", "dry", "start", "--dry-run"]);
     let root = e.root();
-    assert_line(&stderr, &format!("* DRY - INFO - dry-run: pre_start: touch {root}/svc-pre"));
-    assert_line(&stderr, &format!("* DRY.FS#1 - INFO - dry-run: pre_start: touch {root}/pre"));
-    assert_line(&stderr, &format!("* DRY.FS#1 - INFO - dry-run: blocking_post_start: touch {root}/post; true"));
+    assert_line(
+        &stderr,
+        &format!("* DRY - INFO - dry-run: pre_start: touch {root}/svc-pre"),
+    );
+    assert_line(
+        &stderr,
+        &format!("* DRY.FS#1 - INFO - dry-run: pre_start: touch {root}/pre"),
+    );
+    assert_line(
+        &stderr,
+        &format!("* DRY.FS#1 - INFO - dry-run: blocking_post_start: touch {root}/post; true"),
+    );
     for f in ["svc-pre", "pre", "post"] {
         assert!(!e.path(f).exists(), "{f} ran under --dry-run");
     }
@@ -849,13 +1034,26 @@ initial = up
     assert!(e.records().is_empty());
     let s = e.status("dis", false);
     let fs2 = &s["resources"][1];
-    assert_eq!((fs2["rid"].as_str(), fs2["status"].as_str(), fs2["disabled"].as_bool()), (Some("fs#2"), Some("n/a"), Some(true)));
+    assert_eq!(
+        (
+            fs2["rid"].as_str(),
+            fs2["status"].as_str(),
+            fs2["disabled"].as_bool()
+        ),
+        (Some("fs#2"), Some("n/a"), Some(true))
+    );
     assert_eq!(s["avail"], "up");
 
-    e.service("off", "[DEFAULT]\ndisable = true\n\n[fs#1]\ntype = test\nrecord = @REC@\n");
+    e.service(
+        "off",
+        "[DEFAULT]\ndisable = true\n\n[fs#1]\ntype = test\nrecord = @REC@\n",
+    );
     let stderr = e.ok(&["-s", "off", "start"]);
     assert!(e.records().is_empty());
-    assert_line(&stderr, "* OFF - INFO - service disabled: start has nothing to do");
+    assert_line(
+        &stderr,
+        "* OFF - INFO - service disabled: start has nothing to do",
+    );
 }
 
 #[test]
@@ -887,7 +1085,10 @@ record = @REC@
     // nostatus: n/a whatever the driver would say.
     let s = e.status("tags", true);
     let r = s["resources"].as_array().unwrap();
-    assert_eq!((r[0]["status"].as_str(), r[0]["optional"].as_bool()), (Some("up"), Some(true)));
+    assert_eq!(
+        (r[0]["status"].as_str(), r[0]["optional"].as_bool()),
+        (Some("up"), Some(true))
+    );
     assert_eq!(r[1]["status"], "n/a");
     assert_eq!(r[1]["messages"][0]["text"], "nostatus tag");
     // A driver action that changes nothing (poke is declared state-changing) is skipped too.
@@ -917,19 +1118,34 @@ record = @REC@
 always_on = n2
 ",
     );
-    assert_eq!(e.states("sb"), strs(&["fs#1=stdby down", "fs#2=stdby down", "fs#3=down"]));
+    assert_eq!(
+        e.states("sb"),
+        strs(&["fs#1=stdby down", "fs#2=stdby down", "fs#3=down"])
+    );
     e.ok(&["-s", "sb", "start"]);
     assert_eq!(e.take_rids(), strs(&["fs#1", "fs#2", "fs#3"]));
-    assert_eq!(e.states("sb"), strs(&["fs#1=stdby up", "fs#2=stdby up", "fs#3=up"]));
+    assert_eq!(
+        e.states("sb"),
+        strs(&["fs#1=stdby up", "fs#2=stdby up", "fs#3=up"])
+    );
     let stderr = e.ok(&["-s", "sb", "stop"]);
     assert_eq!(e.take_rids(), strs(&["fs#3"]));
-    assert_line(&stderr, "* SB.FS#2 - INFO - skip 'stop' on standby resource (--force to override)");
-    assert_line(&stderr, "* SB.FS#1 - INFO - skip 'stop' on standby resource (--force to override)");
+    assert_line(
+        &stderr,
+        "* SB.FS#2 - INFO - skip 'stop' on standby resource (--force to override)",
+    );
+    assert_line(
+        &stderr,
+        "* SB.FS#1 - INFO - skip 'stop' on standby resource (--force to override)",
+    );
     let s = e.status("sb", false);
     assert_eq!(s["avail"], "stdby up");
     e.ok(&["-s", "sb", "stop", "--force"]);
     assert_eq!(e.take_rids(), strs(&["fs#3", "fs#2", "fs#1"]));
-    assert_eq!(e.states("sb"), strs(&["fs#1=stdby down", "fs#2=stdby down", "fs#3=down"]));
+    assert_eq!(
+        e.states("sb"),
+        strs(&["fs#1=stdby down", "fs#2=stdby down", "fs#3=down"])
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -971,13 +1187,29 @@ last_sync_ago = 3d
     let r = s["resources"].as_array().unwrap();
     let states: Vec<&str> = r.iter().map(|r| r["status"].as_str().unwrap()).collect();
     assert_eq!(states, ["warn", "up", "warn", "down"]);
-    let msg = |i: usize| r[i]["messages"][0]["text"].as_str().unwrap_or("").to_owned();
+    let msg = |i: usize| {
+        r[i]["messages"][0]["text"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
     let re = regex::Regex::new(r"^last sync on \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC is older than sync_max_delay \((1h|30m)\)$").unwrap();
-    assert!(re.is_match(&msg(0)) && msg(0).ends_with("(1h)"), "{}", msg(0));
-    assert!(re.is_match(&msg(2)) && msg(2).ends_with("(30m)"), "{}", msg(2));
+    assert!(
+        re.is_match(&msg(0)) && msg(0).ends_with("(1h)"),
+        "{}",
+        msg(0)
+    );
+    assert!(
+        re.is_match(&msg(2)) && msg(2).ends_with("(30m)"),
+        "{}",
+        msg(2)
+    );
     assert_eq!(r[0]["messages"][0]["level"], "warn");
     assert!(r[1]["messages"].as_array().unwrap().is_empty());
-    assert!(r[3]["messages"].as_array().unwrap().is_empty(), "a down sync is not checked for delay");
+    assert!(
+        r[3]["messages"].as_array().unwrap().is_empty(),
+        "a down sync is not checked for delay"
+    );
     assert!(r[0]["last_sync"].as_str().is_some());
 }
 
@@ -986,12 +1218,30 @@ fn status_aggregates_avail_and_overall() {
     let e = Eng::new();
     let svc = |name: &str, resources: &str| e.service(name, resources);
     // sync up counts as n/a, sync down as warn; sync resources are optional by default.
-    svc("a1", "[app#1]\ntype = test\ninitial = up\n\n[sync#0]\ntype = test\nstatus = up\n");
-    svc("a2", "[app#1]\ntype = test\ninitial = up\n\n[sync#0]\ntype = test\nstatus = down\n");
-    svc("a3", "[sync#0]\ntype = test\nstatus = up\noptional = false\n");
-    svc("a4", "[app#1]\ntype = test\ninitial = up\n\n[sync#0]\ntype = test\nstatus = down\noptional = false\n");
-    svc("a5", "[app#1]\ntype = test\ninitial = up\n\n[fs#1]\ntype = test\n");
-    svc("a6", "[app#1]\ntype = test\nstatus = warn\n\n[fs#1]\ntype = test\ninitial = up\n");
+    svc(
+        "a1",
+        "[app#1]\ntype = test\ninitial = up\n\n[sync#0]\ntype = test\nstatus = up\n",
+    );
+    svc(
+        "a2",
+        "[app#1]\ntype = test\ninitial = up\n\n[sync#0]\ntype = test\nstatus = down\n",
+    );
+    svc(
+        "a3",
+        "[sync#0]\ntype = test\nstatus = up\noptional = false\n",
+    );
+    svc(
+        "a4",
+        "[app#1]\ntype = test\ninitial = up\n\n[sync#0]\ntype = test\nstatus = down\noptional = false\n",
+    );
+    svc(
+        "a5",
+        "[app#1]\ntype = test\ninitial = up\n\n[fs#1]\ntype = test\n",
+    );
+    svc(
+        "a6",
+        "[app#1]\ntype = test\nstatus = warn\n\n[fs#1]\ntype = test\ninitial = up\n",
+    );
     let (code, stdout, stderr) = e.run(&["-s", "a*", "status", "--format", "json"]);
     assert_eq!(code, 0, "{stderr}");
     let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -1001,7 +1251,13 @@ fn status_aggregates_avail_and_overall() {
         .iter()
         .map(|o| {
             let s = &o["status"];
-            format!("{} avail={} overall={} optional={}", o["service"].as_str().unwrap(), s["avail"].as_str().unwrap(), s["overall"].as_str().unwrap(), s["optional"].as_str().unwrap())
+            format!(
+                "{} avail={} overall={} optional={}",
+                o["service"].as_str().unwrap(),
+                s["avail"].as_str().unwrap(),
+                s["overall"].as_str().unwrap(),
+                s["optional"].as_str().unwrap()
+            )
         })
         .collect();
     assert_eq!(
@@ -1058,19 +1314,37 @@ panic = status
 fn print_status_draws_a_tree_and_json_carries_the_same() {
     let e = Eng::new();
     e.service("tree", TREE);
-    engine_snapshot!(e, "engine_print_status_tree", e.cmd(&["-s", "tree", "print", "status"]));
+    engine_snapshot!(
+        e,
+        "engine_print_status_tree",
+        e.cmd(&["-s", "tree", "print", "status"])
+    );
     let s = e.status("tree", false);
-    assert_eq!((s["avail"].as_str(), s["overall"].as_str()), (Some("up"), Some("warn")));
+    assert_eq!(
+        (s["avail"].as_str(), s["overall"].as_str()),
+        (Some("up"), Some("warn"))
+    );
     let r = s["resources"].as_array().unwrap();
     let rids: Vec<&str> = r.iter().map(|r| r["rid"].as_str().unwrap()).collect();
-    assert_eq!(rids, ["sync#0", "sync#1", "fs#1", "fs#2", "fs#3", "app#1", "app#2"]);
+    assert_eq!(
+        rids,
+        ["sync#0", "sync#1", "fs#1", "fs#2", "fs#3", "app#1", "app#2"]
+    );
     assert_eq!(r[0]["type"], "sync.test");
     assert_eq!(r[4]["status"], "stdby up");
-    assert_eq!((r[4]["standby"].as_bool(), r[4]["optional"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(
+        (r[4]["standby"].as_bool(), r[4]["optional"].as_bool()),
+        (Some(true), Some(true))
+    );
     assert_eq!(r[2]["monitor"], true);
     assert_eq!(r[6]["status"], "undef");
     assert_eq!(r[6]["messages"][0]["level"], "error");
-    assert!(r[6]["messages"][0]["text"].as_str().unwrap().starts_with("driver testapp panicked in status: status was told to panic"));
+    assert!(
+        r[6]["messages"][0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("driver testapp panicked in status: status was told to panic")
+    );
     // --rid, --tags and --subsets narrow the resources shown.
     let shown = |args: &[&str]| {
         let mut full = vec!["-s", "tree", "print", "status", "--format", "json"];
@@ -1078,13 +1352,27 @@ fn print_status_draws_a_tree_and_json_carries_the_same() {
         let (code, stdout, stderr) = e.run(&full);
         assert_eq!(code, 0, "{stderr}");
         let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-        doc[0]["resources"].as_array().unwrap().iter().map(|r| r["rid"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        doc[0]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["rid"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
     };
     assert_eq!(shown(&["--rid", "sync"]), strs(&["sync#0", "sync#1"]));
-    assert_eq!(shown(&["--tags", "noaction,nostatus"]), strs(&["fs#3", "app#1"]));
-    assert_eq!(shown(&["--rid", "fs", "--tags", "noaction"]), strs(&["fs#3"]));
+    assert_eq!(
+        shown(&["--tags", "noaction,nostatus"]),
+        strs(&["fs#3", "app#1"])
+    );
+    assert_eq!(
+        shown(&["--rid", "fs", "--tags", "noaction"]),
+        strs(&["fs#3"])
+    );
     let stderr = e.fails(&["-s", "tree", "print", "status", "--rid", "ip"], 2);
-    assert_line(&stderr, "doppel: no resource matches the given --rid, --tags and --subsets");
+    assert_line(
+        &stderr,
+        "doppel: no resource matches the given --rid, --tags and --subsets",
+    );
 }
 
 #[test]
@@ -1095,8 +1383,12 @@ fn the_status_cache_is_refreshed_by_status_and_after_actions() {
     assert!(!cache.exists());
     let (code, stdout, _) = e.run(&["-s", "cache", "status"]);
     assert_eq!(code, 0);
-    assert!(stdout.starts_with(&format!("{:<32}down\n", "cache")), "{stdout}");
-    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cache).unwrap()).unwrap();
+    assert!(
+        stdout.starts_with(&format!("{:<32}down\n", "cache")),
+        "{stdout}"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cache).unwrap()).unwrap();
     assert_eq!(doc["avail"], "down");
     // After an action, without asking.
     e.ok(&["-s", "cache", "start"]);
@@ -1115,18 +1407,28 @@ fn a_corrupt_status_cache_is_reported_and_rebuilt() {
     let e = Eng::new();
     e.service("cc", "[fs#1]\ntype = test\ninitial = up\n");
     let cache = e.path("var/lib/doppel/cc/status.json");
-    let valid = |path: &PathBuf| serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(path).unwrap()).is_ok();
+    let valid = |path: &PathBuf| {
+        serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(path).unwrap()).is_ok()
+    };
     for (garbage, args) in [
-        ("{\"service\": \"cc\", \"av", &["-s", "cc", "print", "status"][..]),
+        (
+            "{\"service\": \"cc\", \"av",
+            &["-s", "cc", "print", "status"][..],
+        ),
         ("", &["-s", "cc", "status"]),
         ("\u{0}\u{0}\u{0}", &["-s", "cc", "start"]),
         ("[1, 2", &["-s", "cc", "stop"]),
     ] {
         e.ctx.write("var/lib/doppel/cc/status.json", garbage);
         let stderr = e.ok(args);
-        let line = stderr.lines().find(|l| l.contains("is corrupt")).unwrap_or_else(|| panic!("{args:?}: no warning:\n{stderr}"));
+        let line = stderr
+            .lines()
+            .find(|l| l.contains("is corrupt"))
+            .unwrap_or_else(|| panic!("{args:?}: no warning:\n{stderr}"));
         assert!(
-            line.ends_with(": rebuilding it") && (line.starts_with("warning: status cache ") || line.starts_with("* CC - WARNING - status cache ")),
+            line.ends_with(": rebuilding it")
+                && (line.starts_with("warning: status cache ")
+                    || line.starts_with("* CC - WARNING - status cache ")),
             "{line}"
         );
         assert!(valid(&cache), "{args:?} did not rebuild the cache");
@@ -1159,17 +1461,50 @@ record = @REC@
     let started = Instant::now();
     let stderr = e.fails(&["-s", "lk", "stop", "--waitlock", "1s"], 1);
     let waited = started.elapsed();
-    let want = format!("timed out after 1s waiting for the action lock of svc lk: held by pid {} running 'start' since ", holder.id());
-    assert!(stderr.contains(&format!("doppel: lk: stop failed: {want}")), "{stderr}");
-    assert!(stderr.contains(&format!("* LK - INFO - waiting up to 1s for the action lock held by pid {} running 'start'", holder.id())), "{stderr}");
-    assert!(waited >= Duration::from_millis(900), "did not wait: {waited:?}");
+    let want = format!(
+        "timed out after 1s waiting for the action lock of svc lk: held by pid {} running 'start' since ",
+        holder.id()
+    );
+    assert!(
+        stderr.contains(&format!("doppel: lk: stop failed: {want}")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "* LK - INFO - waiting up to 1s for the action lock held by pid {} running 'start'",
+            holder.id()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        waited >= Duration::from_millis(900),
+        "did not wait: {waited:?}"
+    );
     // A sync update takes the sync lock: it runs while the start holds the action lock.
-    e.ok(&["-s", "lk", "sync", "update", "--rid", "sync#0", "--waitlock", "1s"]);
-    assert!(holder.try_wait().unwrap().is_none(), "the sync did not run during the start (the start already ended)");
+    e.ok(&[
+        "-s",
+        "lk",
+        "sync",
+        "update",
+        "--rid",
+        "sync#0",
+        "--waitlock",
+        "1s",
+    ]);
+    assert!(
+        holder.try_wait().unwrap().is_none(),
+        "the sync did not run during the start (the start already ended)"
+    );
     assert!(holder.wait().unwrap().success());
     let recs = e.records();
-    let sync = recs.iter().find(|r| r.action == "sync_update").expect("sync update ran");
-    let start = recs.iter().find(|r| r.action == "start").expect("start ran");
+    let sync = recs
+        .iter()
+        .find(|r| r.action == "sync_update")
+        .expect("sync update ran");
+    let start = recs
+        .iter()
+        .find(|r| r.action == "start")
+        .expect("start ran");
     assert!(sync.start > start.start && sync.end < start.end, "{recs:?}");
     assert!(!recs.iter().any(|r| r.action == "stop"));
 }
@@ -1229,14 +1564,26 @@ command = sh -c \"echo partial; echo bad >&2; exit 3\"
     let file = std::fs::read_to_string(e.path("var/log/doppel/lg.log")).unwrap();
     let stamp = regex::Regex::new(r"(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \* ").unwrap();
     let stripped = stamp.replace_all(&file, "* ");
-    assert!(stripped.ends_with(&console), "file:\n{file}\nconsole:\n{console}");
+    assert!(
+        stripped.ends_with(&console),
+        "file:\n{file}\nconsole:\n{console}"
+    );
     assert!(stamp.is_match(&file));
     // The command line is logged before it runs, its stdout at INFO after it.
     let lines = log_lines(&console);
-    let cmd = lines.iter().position(|l| *l == "* LG.FS#1 - INFO - sh -c 'echo out; echo err >&2'").expect(&console);
+    let cmd = lines
+        .iter()
+        .position(|l| *l == "* LG.FS#1 - INFO - sh -c 'echo out; echo err >&2'")
+        .expect(&console);
     assert_eq!(lines[cmd + 1], "* LG.FS#1 - INFO - out");
-    assert_eq!(lines[cmd + 2], "* LG.FS#1 - WARNING - command succesful but stderr");
-    assert!(console.contains("command succesful but stderr\n\nerr\n"), "{console}");
+    assert_eq!(
+        lines[cmd + 2],
+        "* LG.FS#1 - WARNING - command succesful but stderr"
+    );
+    assert!(
+        console.contains("command succesful but stderr\n\nerr\n"),
+        "{console}"
+    );
 }
 
 #[test]
@@ -1256,10 +1603,19 @@ start_depends = fs#1(down)
 ",
     );
     let stderr = e.ok(&["-s", "dr", "start", "--dry-run"]);
-    assert_line(&stderr, &format!("* DR.FS#1 - INFO - dry-run: touch {}/changed", e.root()));
-    assert!(!e.path("changed").exists(), "a state-changing command ran under --dry-run");
+    assert_line(
+        &stderr,
+        &format!("* DR.FS#1 - INFO - dry-run: touch {}/changed", e.root()),
+    );
+    assert!(
+        !e.path("changed").exists(),
+        "a state-changing command ran under --dry-run"
+    );
     // app#1's condition asked fs#1's status: its read-only query ran.
-    assert!(e.path("queried").exists(), "the read-only query did not run");
+    assert!(
+        e.path("queried").exists(),
+        "the read-only query did not run"
+    );
     // Nothing changed and no lock was taken.
     assert!(!e.path("var/lib/doppel/dr/lock.generic").exists());
     assert_eq!(e.states("dr"), strs(&["fs#1=down", "app#1=down"]));
@@ -1279,17 +1635,36 @@ fn a_driver_panicking_in_open_fails_that_resource_only() {
     e.service("pb", "[app#1]\ntype = test\nrecord = @REC@\n");
     let stderr = e.fails(&["-s", "pa,pb", "start"], 1);
     assert!(
-        stderr.contains("* PA.FS#1 - ERROR - driver testfs panicked in open: open was told to panic at "),
+        stderr.contains(
+            "* PA.FS#1 - ERROR - driver testfs panicked in open: open was told to panic at "
+        ),
         "{stderr}"
     );
-    assert!(stderr.contains("doppel: pa: start failed: fs#1: driver testfs panicked in open: open was told to panic"), "{stderr}");
-    assert!(!stderr.contains("RUST_BACKTRACE") && !stderr.contains("thread '"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "doppel: pa: start failed: fs#1: driver testfs panicked in open: open was told to panic"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("RUST_BACKTRACE") && !stderr.contains("thread '"),
+        "{stderr}"
+    );
     // pa stopped at fs#1; pb went on.
-    let done: Vec<String> = e.records().iter().map(|r| format!("{} {}", r.svc, r.rid)).collect();
+    let done: Vec<String> = e
+        .records()
+        .iter()
+        .map(|r| format!("{} {}", r.svc, r.rid))
+        .collect();
     assert_eq!(done, strs(&["pb app#1"]));
     let s = e.status("pa", false);
     assert_eq!(s["resources"][0]["status"], "undef");
-    assert!(s["resources"][0]["messages"][0]["text"].as_str().unwrap().starts_with("driver testfs panicked in open"));
+    assert!(
+        s["resources"][0]["messages"][0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("driver testfs panicked in open")
+    );
 }
 
 #[test]
@@ -1309,7 +1684,12 @@ record = @REC@
 ",
     );
     let stderr = e.fails(&["-s", "pc", "start"], 1);
-    assert!(stderr.contains("* PC.FS#1 - ERROR - driver testfs panicked in action: start was told to panic at "), "{stderr}");
+    assert!(
+        stderr.contains(
+            "* PC.FS#1 - ERROR - driver testfs panicked in action: start was told to panic at "
+        ),
+        "{stderr}"
+    );
     assert!(e.records().is_empty());
     // The same resource still answers other calls.
     e.ok(&["-s", "pc", "stop"]);
@@ -1317,23 +1697,40 @@ record = @REC@
     // Optional: logged and passed over.
     e.service("pc", "[fs#1]\ntype = test\nrecord = @REC@\npanic = start\noptional = true\n\n[app#1]\ntype = test\nrecord = @REC@\n");
     let stderr = e.ok(&["-s", "pc", "start"]);
-    assert_line(&stderr, "* PC.FS#1 - INFO - ignore start error on optional resource");
+    assert_line(
+        &stderr,
+        "* PC.FS#1 - INFO - ignore start error on optional resource",
+    );
     assert_eq!(e.take_rids(), strs(&["app#1"]));
 
     // A panic in status: undef with the error, the other resources and services fine.
-    e.service("pd", "[fs#1]\ntype = test\ninitial = up\n\n[app#1]\ntype = test\npanic = status\n");
+    e.service(
+        "pd",
+        "[fs#1]\ntype = test\ninitial = up\n\n[app#1]\ntype = test\npanic = status\n",
+    );
     let (code, stdout, stderr) = e.run(&["-s", "pc,pd", "status", "--format", "json"]);
     assert_eq!(code, 0, "{stderr}");
     let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let pd = &doc[1]["status"];
     assert_eq!(pd["resources"][0]["status"], "up");
     assert_eq!(pd["resources"][1]["status"], "undef");
-    assert!(pd["resources"][1]["messages"][0]["text"].as_str().unwrap().starts_with("driver testapp panicked in status: status was told to panic"));
+    assert!(
+        pd["resources"][1]["messages"][0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("driver testapp panicked in status: status was told to panic")
+    );
     assert_eq!(doc[0]["status"]["avail"], "up");
     // A condition on it sees undef.
-    e.service("pd", "[fs#1]\ntype = test\nstart_depends = app#1\n\n[app#1]\ntype = test\npanic = status\n");
+    e.service(
+        "pd",
+        "[fs#1]\ntype = test\nstart_depends = app#1\n\n[app#1]\ntype = test\npanic = status\n",
+    );
     let stderr = e.fails(&["-s", "pd", "start", "--rid", "fs#1"], 1);
-    assert_line(&stderr, "doppel: pd: start failed: fs#1: start requires app#1 in (up, stdby up), current state undef");
+    assert_line(
+        &stderr,
+        "doppel: pd: start failed: fs#1: start requires app#1 in (up, stdby up), current state undef",
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -1359,10 +1756,16 @@ start = echo hello from app2
     );
     assert_eq!(e.states("web"), strs(&["app#1=down", "app#2=n/a"]));
     let s = e.status("web", false);
-    assert_eq!(s["resources"][0]["messages"][0]["text"], "check exited with code 1");
+    assert_eq!(
+        s["resources"][0]["messages"][0]["text"],
+        "check exited with code 1"
+    );
     let stderr = e.ok(&["-s", "web", "start"]);
     assert!(e.path("running").exists());
-    assert_line(&stderr, &format!("* WEB.APP#1 - INFO - touch {}/running", e.root()));
+    assert_line(
+        &stderr,
+        &format!("* WEB.APP#1 - INFO - touch {}/running", e.root()),
+    );
     assert_line(&stderr, "* WEB.APP#2 - INFO - echo hello from app2");
     assert_line(&stderr, "* WEB.APP#2 - INFO - hello from app2");
     assert_eq!(e.status("web", false)["resources"][0]["status"], "up");

@@ -4,7 +4,10 @@ use doppel_e2e::{target_dir, workspace_root};
 
 #[test]
 fn lab_demo_runs_end_to_end() {
-    let lab = tempfile::Builder::new().prefix("doppel-lab-").tempdir().unwrap();
+    let lab = tempfile::Builder::new()
+        .prefix("doppel-lab-")
+        .tempdir()
+        .unwrap();
     let out = std::process::Command::new(workspace_root().join("examples/lab/demo.sh"))
         .env("DOPPEL_LAB_BIN", target_dir())
         .env("DOPPEL_LAB_ROOT", lab.path())
@@ -25,12 +28,27 @@ fn lab_demo_runs_end_to_end() {
     ];
     let mut pos = 0;
     for s in steps {
-        let found = stdout[pos..].find(s).unwrap_or_else(|| panic!("{s:?} missing or out of order:\n{stdout}"));
+        let found = stdout[pos..]
+            .find(s)
+            .unwrap_or_else(|| panic!("{s:?} missing or out of order:\n{stdout}"));
         pos += found;
     }
-    assert!(stderr.contains("* DEMO.SYNC#0 - INFO - ") && stderr.contains("activate -i 20 -c 30 -consistent"), "{stderr}");
-    assert!(stderr.contains("refusing to resync the clones under a running service (use --force)"), "{stderr}");
-    assert!(stdout.contains("THE ARRAY IS SIMULATED") || stdout.contains("SIMULATED array"), "{stdout}");
+    assert!(
+        stderr.contains("* DEMO.SYNC#0 - INFO - ")
+            && stderr.contains("activate -i 20 -c 30 -consistent"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("refusing to resync the clones under a running service (use --force)"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("THE ARRAY IS SIMULATED") || stdout.contains("SIMULATED array"),
+        "{stdout}"
+    );
     let log = std::fs::read_to_string(lab.path().join("var/log/doppel/demo.log")).unwrap();
-    assert!(log.contains("* DEMO.APP#0 - INFO - reporting database started on the clone devices"), "{log}");
+    assert!(
+        log.contains("* DEMO.APP#0 - INFO - reporting database started on the clone devices"),
+        "{log}"
+    );
 }

@@ -1,15 +1,15 @@
 //! End-to-end tests of the doppel binary: one test binary, one module per area.
 
-mod docs;
-mod drivers;
-mod lab;
-mod config;
-mod schedule;
-mod engine;
-mod packaging;
-mod daemon;
-mod symclone;
-mod drd;
 mod alt_disk;
+mod config;
+mod daemon;
+mod docs;
+mod drd;
+mod drivers;
+mod engine;
+mod lab;
 mod nimadm;
+mod packaging;
 mod replica;
+mod schedule;
+mod symclone;

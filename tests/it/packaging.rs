@@ -8,7 +8,10 @@ use std::process::Command;
 use doppel_e2e::{run, target_dir, workspace_root};
 
 fn have(tool: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success())
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// `dpkg --root <root> -i <debs>` into a fresh database, unprivileged. The temporary
@@ -17,7 +20,10 @@ fn dpkg_install(root: &Path, debs: &[&Path]) -> (i32, String, String) {
     std::fs::create_dir_all(root.join("var/lib/dpkg/info")).unwrap();
     std::fs::create_dir_all(root.join("var/lib/dpkg/updates")).unwrap();
     std::fs::write(root.join("var/lib/dpkg/status"), "").unwrap();
-    let path = format!("{}:/usr/sbin:/sbin", std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:/usr/sbin:/sbin",
+        std::env::var("PATH").unwrap_or_default()
+    );
     run(Command::new("dpkg")
         .env("PATH", path)
         .arg("--force-not-root")
@@ -39,7 +45,13 @@ fn deb(dir: &Path, package: &str) -> PathBuf {
     let found: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(&format!("{package}_")))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with(&format!("{package}_"))
+        })
         .collect();
     assert_eq!(found.len(), 1, "{package}: {found:?}");
     found.into_iter().next().unwrap()
@@ -53,16 +65,24 @@ fn non_empty(root: &Path, rel: &str) {
 #[test]
 fn dist_packages_install_and_the_installed_doppel_finds_exactly_its_drivers() {
     if !have("dpkg-deb") || !have("dpkg") {
-        eprintln!("SKIPPED: dpkg/dpkg-deb are not installed (`apt-get install dpkg`; .ci/run does it)");
+        eprintln!(
+            "SKIPPED: dpkg/dpkg-deb are not installed (`apt-get install dpkg`; .ci/run does it)"
+        );
         return;
     }
     let out = tempfile::tempdir().unwrap();
     // Package what the test command built (target/debug, or target/release).
-    let profile = if target_dir().file_name().is_some_and(|n| n == "release") { "--release" } else { "--debug" };
-    let (code, stdout, stderr) = run(Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(workspace_root())
-        .args(["xtask", "dist", profile, "--no-build", "--out"])
-        .arg(out.path()));
+    let profile = if target_dir().file_name().is_some_and(|n| n == "release") {
+        "--release"
+    } else {
+        "--debug"
+    };
+    let (code, stdout, stderr) = run(Command::new(
+        std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
+    )
+    .current_dir(workspace_root())
+    .args(["xtask", "dist", profile, "--no-build", "--out"])
+    .arg(out.path()));
     assert_eq!(code, 0, "cargo xtask dist failed:\n{stdout}\n{stderr}");
 
     // One package for the host, one per first-party driver (plugins/*), and nothing
@@ -74,8 +94,14 @@ fn dist_packages_install_and_the_installed_doppel_finds_exactly_its_drivers() {
         .map(|p| {
             // The library's name (`[lib] name = "doppel_driver_<name>"`), else the directory's.
             let manifest = std::fs::read_to_string(p.join("Cargo.toml")).unwrap();
-            let lib = manifest.lines().find_map(|l| l.trim().strip_prefix("name = \"doppel_driver_")?.strip_suffix('"'));
-            let name = lib.map(str::to_owned).unwrap_or_else(|| p.file_name().unwrap().to_str().unwrap().to_owned());
+            let lib = manifest.lines().find_map(|l| {
+                l.trim()
+                    .strip_prefix("name = \"doppel_driver_")?
+                    .strip_suffix('"')
+            });
+            let name = lib
+                .map(str::to_owned)
+                .unwrap_or_else(|| p.file_name().unwrap().to_str().unwrap().to_owned());
             format!("doppel-driver-{}", name.replace('_', "-"))
         })
         .chain(["doppel".to_owned()])
@@ -106,11 +132,22 @@ fn dist_packages_install_and_the_installed_doppel_finds_exactly_its_drivers() {
 
     // The driver package holds its library and nothing else; everything belongs to root.
     let contents = dpkg_deb(&["-c"], &script);
-    let files: Vec<&str> = contents.lines().filter(|l| !l.starts_with('d')).map(|l| l.split_whitespace().last().unwrap()).collect();
-    assert_eq!(files, ["./usr/lib/doppel/drivers/libdoppel_driver_script.so"], "{contents}");
+    let files: Vec<&str> = contents
+        .lines()
+        .filter(|l| !l.starts_with('d'))
+        .map(|l| l.split_whitespace().last().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        ["./usr/lib/doppel/drivers/libdoppel_driver_script.so"],
+        "{contents}"
+    );
     for deb in [&host, &script] {
         for line in dpkg_deb(&["-c"], deb).lines() {
-            assert!(line.split_whitespace().nth(1) == Some("root/root"), "{line}");
+            assert!(
+                line.split_whitespace().nth(1) == Some("root/root"),
+                "{line}"
+            );
         }
     }
 
@@ -131,7 +168,13 @@ fn dist_packages_install_and_the_installed_doppel_finds_exactly_its_drivers() {
         for entry in std::fs::read_dir(dir).unwrap() {
             let p = entry.unwrap().path();
             let mode = std::fs::symlink_metadata(&p).unwrap().permissions().mode();
-            assert_eq!(mode & 0o022, 0, "{} has mode {:o}", p.display(), mode & 0o7777);
+            assert_eq!(
+                mode & 0o022,
+                0,
+                "{} has mode {:o}",
+                p.display(),
+                mode & 0o7777
+            );
             if p.is_dir() {
                 check_modes(&p);
             }
@@ -140,9 +183,17 @@ fn dist_packages_install_and_the_installed_doppel_finds_exactly_its_drivers() {
     for dir in ["usr", "etc", "lib"] {
         check_modes(&root.join(dir));
     }
-    let bin_mode = std::fs::metadata(root.join("usr/bin/doppel")).unwrap().permissions().mode() & 0o7777;
+    let bin_mode = std::fs::metadata(root.join("usr/bin/doppel"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777;
     assert_eq!(bin_mode, 0o755);
-    let lib_mode = std::fs::metadata(root.join("usr/lib/doppel/drivers/libdoppel_driver_script.so")).unwrap().permissions().mode();
+    let lib_mode =
+        std::fs::metadata(root.join("usr/lib/doppel/drivers/libdoppel_driver_script.so"))
+            .unwrap()
+            .permissions()
+            .mode();
     assert_eq!(lib_mode & 0o7777, 0o644);
 
     // The installed doppel, with no DOPPEL_DRIVER_PATH and the packaged example config
@@ -155,11 +206,21 @@ fn dist_packages_install_and_the_installed_doppel_finds_exactly_its_drivers() {
         .args(["drivers", "list", "--format", "json"]));
     assert_eq!(code, 0, "{stderr}");
     let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    let types: Vec<&str> = doc["drivers"].as_array().unwrap().iter().map(|d| d["type"].as_str().unwrap()).collect();
+    let types: Vec<&str> = doc["drivers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["type"].as_str().unwrap())
+        .collect();
     assert_eq!(types, ["app.script"], "{stdout}");
     assert_eq!(doc["skipped"], serde_json::json!([]), "{stdout}");
     let path = doc["drivers"][0]["path"].as_str().unwrap();
-    assert_eq!(Path::new(path), root.join("usr/lib/doppel/drivers/libdoppel_driver_script.so").canonicalize().unwrap());
+    assert_eq!(
+        Path::new(path),
+        root.join("usr/lib/doppel/drivers/libdoppel_driver_script.so")
+            .canonicalize()
+            .unwrap()
+    );
 
     // Man pages, completions, the unit and the example config came with the host.
     for rel in [

@@ -21,12 +21,22 @@ impl Sites {
         let mut ctx = TestContext::new();
         ctx.write(
             "etc/doppel/doppel.toml",
-            &format!("nodename = \"labnode\"\n\n[driver.replica]\nbin = \"{}\"\n", target_dir().display()),
+            &format!(
+                "nodename = \"labnode\"\n\n[driver.replica]\nbin = \"{}\"\n",
+                target_dir().display()
+            ),
         );
-        ctx.env("DOPPEL_SIM_ROOT", ctx.root().join("sim").display().to_string());
+        ctx.env(
+            "DOPPEL_SIM_ROOT",
+            ctx.root().join("sim").display().to_string(),
+        );
         for site in sites {
             let targets: Vec<&str> = sites.iter().copied().filter(|s| s != site).collect();
-            let more: String = extra.iter().filter(|(s, _)| s == site).map(|(_, e)| format!("{e}\n")).collect();
+            let more: String = extra
+                .iter()
+                .filter(|(s, _)| s == site)
+                .map(|(_, e)| format!("{e}\n"))
+                .collect();
             ctx.service(
                 site,
                 &format!(
@@ -36,7 +46,11 @@ impl Sites {
             );
         }
         let s = Sites { ctx };
-        let mut args = vec!["family".to_owned(), "create".to_owned(), "/vobs/dev".to_owned()];
+        let mut args = vec![
+            "family".to_owned(),
+            "create".to_owned(),
+            "/vobs/dev".to_owned(),
+        ];
         args.extend(sites.iter().map(|x| format!("{x}@{x}")));
         s.mtsim(&args.iter().map(String::as_str).collect::<Vec<_>>());
         s
@@ -44,7 +58,9 @@ impl Sites {
 
     fn mtsim(&self, args: &[&str]) -> String {
         let mut cmd = Command::new(target_dir().join("mtsim"));
-        cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).args(args);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .args(args);
         if let Some(tz) = std::env::var_os("TZ") {
             cmd.env("TZ", tz);
         }
@@ -69,7 +85,10 @@ impl Sites {
     }
 
     fn packets(&self, site: &str) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(self.incoming(site)).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.incoming(site))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         v.sort();
         v
     }
@@ -94,7 +113,15 @@ impl Sites {
 
     /// The refreshed status of sync#0: (state, ["level: text", ...]).
     fn status(&self, site: &str) -> (String, Vec<String>) {
-        let (code, stdout, stderr) = run(&mut self.ctx.doppel(["-s", site, "print", "status", "--refresh", "--format", "json"]));
+        let (code, stdout, stderr) = run(&mut self.ctx.doppel([
+            "-s",
+            site,
+            "print",
+            "status",
+            "--refresh",
+            "--format",
+            "json",
+        ]));
         assert_eq!(code, 0, "{stderr}");
         let doc: serde_json::Value = serde_json::from_str(&stdout).expect("status JSON");
         let r = &doc[0]["resources"][0];
@@ -102,7 +129,13 @@ impl Sites {
             .as_array()
             .unwrap()
             .iter()
-            .map(|m| format!("{}: {}", m["level"].as_str().unwrap(), m["text"].as_str().unwrap()))
+            .map(|m| {
+                format!(
+                    "{}: {}",
+                    m["level"].as_str().unwrap(),
+                    m["text"].as_str().unwrap()
+                )
+            })
             .collect();
         (r["status"].as_str().unwrap().to_owned(), messages)
     }
@@ -110,9 +143,15 @@ impl Sites {
     /// Snapshot with the packet names' dates and pids filtered.
     fn snapshot(&self, name: &str, mut cmd: Command) {
         let mut filters = self.ctx.filters();
-        filters.push((r"sync_(\w+?)_\d{2}-[A-Za-z]{3}-\d{2}\.\d{2}\.\d{2}\.\d{2}_\d+_(\d+)".into(), "sync_${1}_[STAMP]_${2}".into()));
+        filters.push((
+            r"sync_(\w+?)_\d{2}-[A-Za-z]{3}-\d{2}\.\d{2}\.\d{2}\.\d{2}_\d+_(\d+)".into(),
+            "sync_${1}_[STAMP]_${2}".into(),
+        ));
         filters.push((r"\b\d+m\d{2}s\b".into(), "[WAIT]".into()));
-        let filters: Vec<(&str, &str)> = filters.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let filters: Vec<(&str, &str)> = filters
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
         insta::with_settings!({filters => filters, prepend_module_to_snapshot => false}, {
             insta_cmd::assert_cmd_snapshot!(name, cmd);
         });
@@ -124,23 +163,45 @@ fn two_sites_a_change_at_one_reaches_the_other() {
     let s = Sites::new(&["paris", "tokyo"], &[]);
     s.change("paris", "hello from paris");
     let (state, messages) = s.status("tokyo");
-    assert_eq!((state.as_str(), messages[0].as_str()), ("down", "info: no successful export or import recorded yet"));
+    assert_eq!(
+        (state.as_str(), messages[0].as_str()),
+        ("down", "info: no successful export or import recorded yet")
+    );
 
     let out = s.update("paris");
-    assert!(out.contains("multitool syncreplica -export -fship tokyo@/vobs/dev"), "{out}");
-    assert!(out.contains("exported 1 packet file(s) for tokyo@/vobs/dev (forwarded)"), "{out}");
+    assert!(
+        out.contains("multitool syncreplica -export -fship tokyo@/vobs/dev"),
+        "{out}"
+    );
+    assert!(
+        out.contains("exported 1 packet file(s) for tokyo@/vobs/dev (forwarded)"),
+        "{out}"
+    );
     assert_eq!(s.packets("tokyo").len(), 1);
 
     let out = s.update("tokyo");
-    assert!(out.contains("multitool syncreplica -import -invob /vobs/dev -receive"), "{out}");
+    assert!(
+        out.contains("multitool syncreplica -import -invob /vobs/dev -receive"),
+        "{out}"
+    );
     assert!(out.contains("Applied sync. packet "), "{out}");
     assert!(out.contains("imported 1 packet(s)"), "{out}");
     // tokyo has nothing paris lacks: "Removing empty packet" is a successful export.
-    assert!(out.contains("nothing to send to paris@/vobs/dev (empty packet removed)"), "{out}");
-    assert_eq!(s.content("tokyo"), "paris.c@@/main/paris/1  hello from paris\n");
+    assert!(
+        out.contains("nothing to send to paris@/vobs/dev (empty packet removed)"),
+        "{out}"
+    );
+    assert_eq!(
+        s.content("tokyo"),
+        "paris.c@@/main/paris/1  hello from paris\n"
+    );
     assert_eq!(s.content("tokyo"), s.content("paris"));
     assert!(s.packets("tokyo").is_empty(), "applied packets are deleted");
-    s.snapshot("replica_status_up", s.ctx.doppel(["-s", "tokyo", "print", "status", "--refresh"]));
+    s.snapshot(
+        "replica_status_up",
+        s.ctx
+            .doppel(["-s", "tokyo", "print", "status", "--refresh"]),
+    );
 
     // And back.
     s.change("tokyo", "reply");
@@ -161,7 +222,8 @@ fn three_sites_converge() {
             s.update(site);
         }
     }
-    let want = "london.c@@/main/london/1  l1\nlondon.c@@/main/london/2  l2\nparis.c@@/main/paris/1  p1\n";
+    let want =
+        "london.c@@/main/london/1  l1\nlondon.c@@/main/london/2  l2\nparis.c@@/main/paris/1  p1\n";
     for site in ["paris", "tokyo", "london"] {
         assert_eq!(s.content(site), want, "{site}");
         assert!(s.packets(site).is_empty(), "{site}: {:?}", s.packets(site));
@@ -180,17 +242,30 @@ fn packets_delivered_out_of_order_are_applied_in_order() {
     s.mtsim(&["transit", "deliver", "--reverse"]);
     let (code, out) = s.doppel("tokyo", &["sync", "update", "--dry-run"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("would import 1 packet(s): sync_paris_"), "{out}");
-    assert!(out.contains("held until a predecessor is imported (no * in lspacket): sync_paris_"), "{out}");
+    assert!(
+        out.contains("would import 1 packet(s): sync_paris_"),
+        "{out}"
+    );
+    assert!(
+        out.contains("held until a predecessor is imported (no * in lspacket): sync_paris_"),
+        "{out}"
+    );
     assert_eq!(s.packets("tokyo").len(), 2, "dry-run imports nothing");
 
     let out = s.update("tokyo");
-    let first = out.find("import pass 1: 1 packet(s) applied").unwrap_or_else(|| panic!("{out}"));
-    let second = out.find("import pass 2: 1 packet(s) applied").unwrap_or_else(|| panic!("{out}"));
+    let first = out
+        .find("import pass 1: 1 packet(s) applied")
+        .unwrap_or_else(|| panic!("{out}"));
+    let second = out
+        .find("import pass 2: 1 packet(s) applied")
+        .unwrap_or_else(|| panic!("{out}"));
     assert!(first < second);
     assert!(out.contains("imported 2 packet(s)"), "{out}");
     assert!(!out.contains("ERROR"), "held packets are not errors: {out}");
-    assert_eq!(s.content("tokyo"), "paris.c@@/main/paris/1  one\nparis.c@@/main/paris/2  two\n");
+    assert_eq!(
+        s.content("tokyo"),
+        "paris.c@@/main/paris/1  one\nparis.c@@/main/paris/2  two\n"
+    );
 }
 
 #[test]
@@ -198,20 +273,43 @@ fn a_missing_fragment_holds_the_logical_packet() {
     let s = Sites::new(&["paris", "tokyo"], &[("paris", "maxsize = 300")]);
     s.mtsim(&["hold", "tokyo"]);
     for i in 0..4 {
-        s.change("paris", &format!("change {i}, long enough to need several fragments"));
+        s.change(
+            "paris",
+            &format!("change {i}, long enough to need several fragments"),
+        );
     }
     let out = s.update("paris");
-    assert!(out.contains("syncreplica -export -maxsize 300 -fship tokyo@/vobs/dev"), "{out}");
-    let transit: Vec<String> = s.mtsim(&["transit", "list"]).lines().map(|l| l.split(' ').nth(1).unwrap().to_owned()).collect();
+    assert!(
+        out.contains("syncreplica -export -maxsize 300 -fship tokyo@/vobs/dev"),
+        "{out}"
+    );
+    let transit: Vec<String> = s
+        .mtsim(&["transit", "list"])
+        .lines()
+        .map(|l| l.split(' ').nth(1).unwrap().to_owned())
+        .collect();
     let n = transit.len();
     assert!(n >= 3, "{transit:?}");
     let mut args = vec!["transit", "deliver"];
-    args.extend(transit.iter().map(String::as_str).filter(|x| !x.ends_with("_2")));
+    args.extend(
+        transit
+            .iter()
+            .map(String::as_str)
+            .filter(|x| !x.ends_with("_2")),
+    );
     s.mtsim(&args);
 
     let out = s.update("tokyo");
-    assert!(out.contains(&format!(": waiting for fragment(s) 2 of {n} before importing it")), "{out}");
-    assert!(!out.contains("syncreplica -import"), "no part of the logical packet is imported: {out}");
+    assert!(
+        out.contains(&format!(
+            ": waiting for fragment(s) 2 of {n} before importing it"
+        )),
+        "{out}"
+    );
+    assert!(
+        !out.contains("syncreplica -import"),
+        "no part of the logical packet is imported: {out}"
+    );
     assert_eq!(s.content("tokyo"), "");
     // Once it has waited too long, the status says so.
     for p in s.packets("tokyo") {
@@ -220,7 +318,12 @@ fn a_missing_fragment_holds_the_logical_packet() {
     let (state, messages) = s.status("tokyo");
     assert_eq!(state, "warn", "{messages:?}");
     let want = format!("waits in incoming for 1h00m: fragment(s) 2 of {n} not arrived");
-    assert!(messages.iter().any(|m| m.starts_with("warn: sync_paris_") && m.ends_with(&want)), "{messages:?}");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("warn: sync_paris_") && m.ends_with(&want)),
+        "{messages:?}"
+    );
 
     s.mtsim(&["transit", "deliver"]);
     let out = s.update("tokyo");
@@ -238,18 +341,30 @@ fn a_corrupted_packet_is_refused_and_nothing_is_half_applied() {
     let before = s.content("tokyo");
     s.mtsim(&["fail", "corrupt", "--to", "tokyo", "--fragment", "2"]);
     for i in 0..3 {
-        s.change("paris", &format!("second batch {i} padded padded padded padded"));
+        s.change(
+            "paris",
+            &format!("second batch {i} padded padded padded padded"),
+        );
     }
     s.update("paris");
     let (code, out) = s.doppel("tokyo", &["sync", "update"]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("1 packet(s) could not be imported: sync_paris_"), "{out}");
+    assert!(
+        out.contains("1 packet(s) could not be imported: sync_paris_"),
+        "{out}"
+    );
     assert!(out.contains("packet is corrupt (checksum "), "{out}");
     assert!(out.contains("Nothing was imported from it."), "{out}");
     assert_eq!(s.content("tokyo"), before, "nothing half-applied");
-    assert!(!s.packets("tokyo").is_empty(), "the refused packet stays for inspection");
+    assert!(
+        !s.packets("tokyo").is_empty(),
+        "the refused packet stays for inspection"
+    );
     // The export half of the action still ran.
-    assert!(out.contains("nothing to send to paris@/vobs/dev (empty packet removed)"), "{out}");
+    assert!(
+        out.contains("nothing to send to paris@/vobs/dev (empty packet removed)"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -261,7 +376,10 @@ fn a_lost_packet_is_resent_after_recover() {
     s.change("paris", "arrives");
     s.update("paris");
     let out = s.update("tokyo");
-    assert!(out.contains("is held: a predecessor is missing (no * in lspacket)"), "{out}");
+    assert!(
+        out.contains("is held: a predecessor is missing (no * in lspacket)"),
+        "{out}"
+    );
     assert_eq!(s.content("tokyo"), "");
     // Waiting long enough turns the status to warn.
     let (state, _) = s.status("tokyo");
@@ -269,22 +387,44 @@ fn a_lost_packet_is_resent_after_recover() {
     for p in s.packets("tokyo") {
         s.mtsim(&["packet", "age", p.to_str().unwrap(), "7200"]);
     }
-    s.snapshot("replica_status_held", s.ctx.doppel(["-s", "tokyo", "print", "status", "--refresh"]));
+    s.snapshot(
+        "replica_status_held",
+        s.ctx
+            .doppel(["-s", "tokyo", "print", "status", "--refresh"]),
+    );
     let out = s.ok("tokyo", &["diagnose"]);
-    assert!(out.contains("missing oplog entries from replica \"paris\": IDs 1 to 2 (replica has 0)"), "{out}");
+    assert!(
+        out.contains("missing oplog entries from replica \"paris\": IDs 1 to 2 (replica has 0)"),
+        "{out}"
+    );
 
     // The sender believes tokyo has everything.
-    assert!(s.update("paris").contains("nothing to send to tokyo@/vobs/dev"));
+    assert!(
+        s.update("paris")
+            .contains("nothing to send to tokyo@/vobs/dev")
+    );
     let (code, out) = s.doppel("paris", &["recover"]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("run it with --force once a packet is known to be lost"), "{out}");
+    assert!(
+        out.contains("run it with --force once a packet is known to be lost"),
+        "{out}"
+    );
     let out = s.ok("paris", &["recover", "--force", "--opt", "since=1h"]);
     assert!(out.contains("multitool recoverpacket -since "), "{out}");
-    assert!(out.contains("Reset the epoch row for replica \"tokyo\""), "{out}");
-    assert!(out.contains("exported 1 packet file(s) for tokyo@/vobs/dev (forwarded)"), "{out}");
+    assert!(
+        out.contains("Reset the epoch row for replica \"tokyo\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("exported 1 packet file(s) for tokyo@/vobs/dev (forwarded)"),
+        "{out}"
+    );
 
     let out = s.update("tokyo");
-    assert!(out.contains("imported 2 packet(s)"), "the re-sent packet and the held one: {out}");
+    assert!(
+        out.contains("imported 2 packet(s)"),
+        "the re-sent packet and the held one: {out}"
+    );
     assert_eq!(s.content("tokyo"), s.content("paris"));
     assert!(s.packets("tokyo").is_empty());
     assert_eq!(s.status("tokyo").0, "up");
@@ -292,16 +432,31 @@ fn a_lost_packet_is_resent_after_recover() {
 
 #[test]
 fn ship_transport_and_the_ship_action() {
-    let s = Sites::new(&["paris", "tokyo"], &[("paris", "transport = ship\nsclass = cq_default\nrole = export")]);
+    let s = Sites::new(
+        &["paris", "tokyo"],
+        &[(
+            "paris",
+            "transport = ship\nsclass = cq_default\nrole = export",
+        )],
+    );
     s.change("paris", "shipped later");
     let out = s.update("paris");
-    assert!(out.contains("syncreplica -export -ship -sclass cq_default tokyo@/vobs/dev"), "{out}");
+    assert!(
+        out.contains("syncreplica -export -ship -sclass cq_default tokyo@/vobs/dev"),
+        "{out}"
+    );
     assert!(out.contains("(left for shipping_server)"), "{out}");
-    assert!(!out.contains("lspacket"), "an export-only site does not import: {out}");
+    assert!(
+        !out.contains("lspacket"),
+        "an export-only site does not import: {out}"
+    );
     s.update("tokyo");
     assert_eq!(s.content("tokyo"), "");
     let out = s.ok("paris", &["ship"]);
-    assert!(out.contains("shipping_server -sclass cq_default -poll"), "{out}");
+    assert!(
+        out.contains("shipping_server -sclass cq_default -poll"),
+        "{out}"
+    );
     assert!(out.contains("1 packet(s) forwarded"), "{out}");
     s.update("tokyo");
     assert_eq!(s.content("tokyo"), s.content("paris"));
@@ -323,17 +478,36 @@ fn out_files_carried_by_hand() {
     );
     s.change("paris", "on a USB key");
     let out = s.update("paris");
-    assert!(out.contains(&format!("syncreplica -export -out {root}/carry/sync_paris_")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "syncreplica -export -out {root}/carry/sync_paris_"
+        )),
+        "{out}"
+    );
     assert_eq!(std::fs::read_dir(&carry).unwrap().count(), 1);
     let out = s.update("tokyo");
-    assert!(out.contains(&format!("syncreplica -import -invob /vobs/dev {root}/carry")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "syncreplica -import -invob /vobs/dev {root}/carry"
+        )),
+        "{out}"
+    );
     assert_eq!(s.content("tokyo"), s.content("paris"));
     assert_eq!(std::fs::read_dir(&carry).unwrap().count(), 0);
 }
 
 #[test]
 fn validate_and_drivers_info() {
-    let s = Sites::new(&["paris", "tokyo"], &[("paris", "transport = out\nlimit = 3")]);
-    s.snapshot("replica_validate", s.ctx.doppel(["-s", "paris", "validate"]));
-    s.snapshot("replica_drivers_info", s.ctx.doppel(["drivers", "info", "sync.replica"]));
+    let s = Sites::new(
+        &["paris", "tokyo"],
+        &[("paris", "transport = out\nlimit = 3")],
+    );
+    s.snapshot(
+        "replica_validate",
+        s.ctx.doppel(["-s", "paris", "validate"]),
+    );
+    s.snapshot(
+        "replica_drivers_info",
+        s.ctx.doppel(["drivers", "info", "sync.replica"]),
+    );
 }

@@ -14,7 +14,12 @@ struct Case {
 }
 
 const fn case(expr: &'static str, now: &'static str, last: Option<&'static str>) -> Case {
-    Case { expr, now: Some(now), last, tz: "UTC" }
+    Case {
+        expr,
+        now: Some(now),
+        last,
+        tz: "UTC",
+    }
 }
 
 fn check(ctx: &TestContext, c: &Case, json: bool) -> (i32, String, String) {
@@ -39,10 +44,18 @@ fn schedule_check_table() {
     let cases = [
         // 2024-05-03 is a Friday.
         case("04:00-06:00@121 mon-fri", "2024-05-03T04:30:00Z", None),
-        case("04:00-06:00@121 mon-fri", "2024-05-03T04:30:00Z", Some("2024-05-03T04:30:00Z")),
+        case(
+            "04:00-06:00@121 mon-fri",
+            "2024-05-03T04:30:00Z",
+            Some("2024-05-03T04:30:00Z"),
+        ),
         case("04:00-06:00@121 mon-fri", "2024-05-04T04:30:00Z", None),
         case("@10", "2024-05-03T12:00:00Z", Some("2024-05-03T11:55:00Z")),
-        case("*@30s", "2024-05-03T12:00:00Z", Some("2024-05-03T12:00:00Z")),
+        case(
+            "*@30s",
+            "2024-05-03T12:00:00Z",
+            Some("2024-05-03T12:00:00Z"),
+        ),
         case("23:00-01:00", "2024-05-03T00:30:00Z", None),
         case("23:00-01:00", "2024-05-03T12:00:00Z", None),
         case("09:00", "2024-05-03T08:00:00Z", None),
@@ -52,7 +65,11 @@ fn schedule_check_table() {
         case("* * 1-10", "2024-05-03T12:00:00Z", None),
         case("* * * %2+1", "2024-04-10T12:00:00Z", None),
         case("* * * nov-feb", "2024-12-15T12:00:00Z", None),
-        case(r#"["06:00-07:00@1h *:1,-1", "! * * * feb"]"#, "2024-02-01T06:30:00Z", None),
+        case(
+            r#"["06:00-07:00@1h *:1,-1", "! * * * feb"]"#,
+            "2024-02-01T06:30:00Z",
+            None,
+        ),
         case("!12:00-14:00", "2024-05-03T12:00:00Z", None),
         case("~00:00-06:00", "2024-05-03T00:00:00Z", None),
         case("* :0", "2024-05-03T00:00:00Z", None),
@@ -63,8 +80,18 @@ fn schedule_check_table() {
         case("04:00-06:00", "2024-05-03T05:00:00+02:00", None),
         case("04:00-06:00", "2024-05-03T05:00:00Z", None),
         // Without an offset: local time (TZ).
-        Case { expr: "04:00-06:00", now: Some("2024-05-03T05:00:00"), last: None, tz: PARIS },
-        Case { expr: "04:00-06:00", now: Some("2024-01-03T05:00:00"), last: None, tz: PARIS },
+        Case {
+            expr: "04:00-06:00",
+            now: Some("2024-05-03T05:00:00"),
+            last: None,
+            tz: PARIS,
+        },
+        Case {
+            expr: "04:00-06:00",
+            now: Some("2024-01-03T05:00:00"),
+            last: None,
+            tz: PARIS,
+        },
         // Invalid expressions and arguments.
         case("* mox", "2024-05-03T12:00:00Z", None),
         case("25:00-26:00", "2024-05-03T12:00:00Z", None),
@@ -93,7 +120,11 @@ fn schedule_check_table() {
         for l in stderr.lines() {
             report.push_str(&format!("  stderr: {l}\n"));
         }
-        assert_eq!(code == 2, stdout.is_empty(), "{title}: exit 2 exactly when nothing is printed: {stdout}{stderr}");
+        assert_eq!(
+            code == 2,
+            stdout.is_empty(),
+            "{title}: exit 2 exactly when nothing is printed: {stdout}{stderr}"
+        );
     }
     insta::with_settings!({prepend_module_to_snapshot => false}, {
         insta::assert_snapshot!("schedule_check_table", report);
@@ -105,12 +136,18 @@ fn schedule_check_json_shape() {
     let ctx = TestContext::new();
     let parse = |c: &Case| {
         let (code, stdout, stderr) = check(&ctx, c, true);
-        let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+        let doc: serde_json::Value =
+            serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
         (code, doc, stderr)
     };
-    let keys = |doc: &serde_json::Value| doc.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    let keys =
+        |doc: &serde_json::Value| doc.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
 
-    let (code, doc, _) = parse(&case("04:00-06:00@121 mon-fri", "2024-05-03T04:30:00Z", Some("2024-05-03T04:30:00Z")));
+    let (code, doc, _) = parse(&case(
+        "04:00-06:00@121 mon-fri",
+        "2024-05-03T04:30:00Z",
+        Some("2024-05-03T04:30:00Z"),
+    ));
     assert_eq!(code, 0);
     assert_eq!(
         doc,
@@ -137,8 +174,14 @@ fn schedule_check_json_shape() {
 
     let (code, doc, stderr) = parse(&case("* mox", "2024-05-03T05:00:00Z", None));
     assert_eq!(code, 2);
-    assert_eq!(doc, serde_json::json!({"valid": false, "error": "schedule \"* mox\": at 3: unknown day \"mox\""}));
-    assert_eq!(stderr, "doppel: schedule \"* mox\": at 3: unknown day \"mox\"\n");
+    assert_eq!(
+        doc,
+        serde_json::json!({"valid": false, "error": "schedule \"* mox\": at 3: unknown day \"mox\""})
+    );
+    assert_eq!(
+        stderr,
+        "doppel: schedule \"* mox\": at 3: unknown day \"mox\"\n"
+    );
 }
 
 #[test]
@@ -149,5 +192,8 @@ fn schedule_check_defaults_to_now() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines[0], "allowed: yes");
     let next = lines[1].strip_prefix("next: ").expect(&stdout);
-    assert!(next.ends_with('Z') && next.len() == "2024-05-03T04:30:00Z".len(), "{next}");
+    assert!(
+        next.ends_with('Z') && next.len() == "2024-05-03T04:30:00Z".len(),
+        "{next}"
+    );
 }

@@ -58,13 +58,27 @@ impl Sym {
     /// Same, with `bin` as the driver's tool directory.
     fn with_bin(bin: &str) -> Sym {
         let mut ctx = TestContext::new();
-        ctx.write("etc/doppel/doppel.toml", &format!("nodename = \"n1\"\n\n[driver.symclone]\nbin = \"{bin}\"\n"));
+        ctx.write(
+            "etc/doppel/doppel.toml",
+            &format!("nodename = \"n1\"\n\n[driver.symclone]\nbin = \"{bin}\"\n"),
+        );
         let sim_root = ctx.root().join("sim").display().to_string();
         ctx.env("DOPPEL_SIM_ROOT", sim_root);
         ctx.env("DOPPEL_SIM_TIME_SCALE", "0.01");
         ctx.env("DOPPEL_SYMCLONE_POLL_MS", "50");
         let s = Sym { ctx };
-        s.sim_ok("symsim", &["array", "create", SID, "--devs", "00B60:00B65", "--copy-seconds", "0"]);
+        s.sim_ok(
+            "symsim",
+            &[
+                "array",
+                "create",
+                SID,
+                "--devs",
+                "00B60:00B65",
+                "--copy-seconds",
+                "0",
+            ],
+        );
         s
     }
 
@@ -74,7 +88,9 @@ impl Sym {
 
     /// The pairs file doppel keeps for `rid` of `svc`.
     fn pairs_file(&self, svc: &str, rid: &str) -> PathBuf {
-        self.ctx.root().join(format!("var/lib/doppel/{svc}/{rid}/pairs"))
+        self.ctx
+            .root()
+            .join(format!("var/lib/doppel/{svc}/{rid}/pairs"))
     }
 
     /// Writes a service file (`@ROOT@` is the root) and the app script.
@@ -85,7 +101,8 @@ impl Sym {
             "#!/bin/sh\nstate=\"$(dirname \"$0\")/app.state\"\ncase \"$1\" in\n  start) echo \"app started\"; touch \"$state\" ;;\n  stop) echo \"app stopped\"; rm -f \"$state\" ;;\n  check) test -f \"$state\" ;;\nesac\n",
         );
         std::fs::set_permissions(&app, std::fs::Permissions::from_mode(0o755)).unwrap();
-        self.ctx.service(name, &text.replace("@ROOT@", &self.root()));
+        self.ctx
+            .service(name, &text.replace("@ROOT@", &self.root()));
     }
 
     /// A simulator tool (`symsim`, `symclone`, `symdev`) with the test's environment.
@@ -107,7 +124,10 @@ impl Sym {
 
     fn sim_ok(&self, tool: &str, args: &[&str]) -> String {
         let (code, stdout, stderr) = self.sim(tool, args);
-        assert_eq!(code, 0, "{tool} {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+        assert_eq!(
+            code, 0,
+            "{tool} {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
         stdout
     }
 
@@ -115,16 +135,41 @@ impl Sym {
     /// a device file as the driver uses.
     fn create_sessions(&self, pairs: &[&str]) {
         let text: Vec<String> = pairs.iter().map(|p| p.replace(':', " ")).collect();
-        let file = self.ctx.write(&format!("setup-{}", pairs.join("_").replace(':', "-")), &text.join("\n"));
+        let file = self.ctx.write(
+            &format!("setup-{}", pairs.join("_").replace(':', "-")),
+            &text.join("\n"),
+        );
         let file = file.display().to_string();
-        self.sim_ok("symclone", &["-sid", SID, "-f", &file, "create", "-differential", "-precopy", "-noprompt"]);
+        self.sim_ok(
+            "symclone",
+            &[
+                "-sid",
+                SID,
+                "-f",
+                &file,
+                "create",
+                "-differential",
+                "-precopy",
+                "-noprompt",
+            ],
+        );
     }
 
     /// Activates the clones of `pairs` behind doppel's back.
     fn activate_directly(&self, pairs: &[&str]) {
         let text: Vec<String> = pairs.iter().map(|p| p.replace(':', " ")).collect();
         let file = self.ctx.write("direct-pairs", &text.join("\n"));
-        self.sim_ok("symclone", &["-sid", SID, "-f", &file.display().to_string(), "-noprompt", "activate"]);
+        self.sim_ok(
+            "symclone",
+            &[
+                "-sid",
+                SID,
+                "-f",
+                &file.display().to_string(),
+                "-noprompt",
+                "activate",
+            ],
+        );
     }
 
     /// `symsim array show`: the whole JSON document.
@@ -139,7 +184,13 @@ impl Sym {
             .as_array()
             .unwrap()
             .iter()
-            .map(|p| format!("{} {}", p["tgt"].as_str().unwrap(), p["state"].as_str().unwrap()))
+            .map(|p| {
+                format!(
+                    "{} {}",
+                    p["tgt"].as_str().unwrap(),
+                    p["state"].as_str().unwrap()
+                )
+            })
             .collect()
     }
 
@@ -154,23 +205,43 @@ impl Sym {
     /// Runs doppel expecting exit 0; returns stderr (the log).
     fn ok(&self, args: &[&str]) -> String {
         let (code, stdout, stderr) = self.run(args);
-        assert_eq!(code, 0, "doppel {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+        assert_eq!(
+            code, 0,
+            "doppel {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
         stderr
     }
 
     /// Runs doppel expecting exit `want`; returns stderr.
     fn fails(&self, args: &[&str], want: i32) -> String {
         let (code, stdout, stderr) = self.run(args);
-        assert_eq!(code, want, "doppel {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+        assert_eq!(
+            code, want,
+            "doppel {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
         stderr
     }
 
     /// The refreshed status of one resource (JSON).
     fn resource_status(&self, svc: &str, rid: &str) -> serde_json::Value {
-        let (code, stdout, stderr) = self.run(&["-s", svc, "print", "status", "--refresh", "--format", "json"]);
+        let (code, stdout, stderr) = self.run(&[
+            "-s",
+            svc,
+            "print",
+            "status",
+            "--refresh",
+            "--format",
+            "json",
+        ]);
         assert_eq!(code, 0, "{stderr}");
         let doc: serde_json::Value = serde_json::from_str(&stdout).expect("status JSON");
-        doc[0]["resources"].as_array().unwrap().iter().find(|r| r["rid"] == rid).expect(rid).clone()
+        doc[0]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["rid"] == rid)
+            .expect(rid)
+            .clone()
     }
 
     /// `<level>: <text>` of every message of a resource status.
@@ -179,18 +250,33 @@ impl Sym {
             .as_array()
             .unwrap()
             .iter()
-            .map(|m| format!("{}: {}", m["level"].as_str().unwrap(), m["text"].as_str().unwrap()))
+            .map(|m| {
+                format!(
+                    "{}: {}",
+                    m["level"].as_str().unwrap(),
+                    m["text"].as_str().unwrap()
+                )
+            })
             .collect()
     }
 
     /// `<bin>/symclone -sid <SID> -f <pairs file of rid> <args>`.
     fn symclone_cmd(&self, svc: &str, rid: &str, args: &str) -> String {
-        format!("{}/symclone -sid {SID} -f {} {args}", target_dir().display(), self.pairs_file(svc, rid).display())
+        format!(
+            "{}/symclone -sid {SID} -f {} {args}",
+            target_dir().display(),
+            self.pairs_file(svc, rid).display()
+        )
     }
 
     /// The log line of that command.
     fn symclone_line(&self, svc: &str, rid: &str, args: &str) -> String {
-        format!("* {}.{} - INFO - {}", svc.to_uppercase(), rid.to_uppercase(), self.symclone_cmd(svc, rid, args))
+        format!(
+            "* {}.{} - INFO - {}",
+            svc.to_uppercase(),
+            rid.to_uppercase(),
+            self.symclone_cmd(svc, rid, args)
+        )
     }
 }
 
@@ -227,18 +313,32 @@ fn start_activates_the_clones_then_has_nothing_to_do() {
     doppel_snapshot!(s.ctx, "symclone_start", s.cmd(&["-s", "svc", "start"]));
     assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied"]);
     // The pairs file: one `<src> <dst>` line per pair, no trailing newline.
-    assert_eq!(std::fs::read_to_string(s.pairs_file("svc", "sync#0")).unwrap(), "00B60 00B61\n00B62 00B63");
+    assert_eq!(
+        std::fs::read_to_string(s.pairs_file("svc", "sync#0")).unwrap(),
+        "00B60 00B61\n00B62 00B63"
+    );
     // The log file holds the exact command line too.
     let log = std::fs::read_to_string(s.ctx.root().join("var/log/doppel/svc.log")).unwrap();
     assert!(
-        log.contains(&s.symclone_line("svc", "sync#0", "-noprompt activate -i 20 -c 30 -consistent")),
+        log.contains(&s.symclone_line(
+            "svc",
+            "sync#0",
+            "-noprompt activate -i 20 -c 30 -consistent"
+        )),
         "{log}"
     );
 
     let before = s.array()["sessions"].clone();
     let log = s.ok(&["-s", "svc", "start"]);
-    assert_eq!(log, "* SVC.SYNC#0 - INFO - symclone target devices are already active\n");
-    assert_eq!(s.array()["sessions"], before, "a second start changes nothing");
+    assert_eq!(
+        log,
+        "* SVC.SYNC#0 - INFO - symclone target devices are already active\n"
+    );
+    assert_eq!(
+        s.array()["sessions"],
+        before,
+        "a second start changes nothing"
+    );
 }
 
 #[test]
@@ -250,13 +350,20 @@ fn sync_break_activates_the_clones() {
     assert_lines_in_order(
         &log,
         &[
-            &s.symclone_line("svc", "sync#0", "-noprompt activate -i 20 -c 30 -consistent"),
+            &s.symclone_line(
+                "svc",
+                "sync#0",
+                "-noprompt activate -i 20 -c 30 -consistent",
+            ),
             "* SVC.SYNC#0 - INFO - 2 clone pair(s) activated",
         ],
     );
     assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied"]);
     let log = s.ok(&["-s", "svc", "sync", "break"]);
-    assert_eq!(log, "* SVC.SYNC#0 - INFO - symclone target devices are already active\n");
+    assert_eq!(
+        log,
+        "* SVC.SYNC#0 - INFO - symclone target devices are already active\n"
+    );
 }
 
 #[test]
@@ -275,7 +382,11 @@ fn sync_update_recreates_then_activates_and_honours_consistent_and_precopy() {
         &log,
         &[
             &s.symclone_line("svc", "sync#0", "-noprompt recreate -i 20 -c 30 -precopy"),
-            &s.symclone_line("svc", "sync#0", "-noprompt activate -i 20 -c 30 -consistent"),
+            &s.symclone_line(
+                "svc",
+                "sync#0",
+                "-noprompt activate -i 20 -c 30 -consistent",
+            ),
             "* SVC.SYNC#0 - INFO - 2 clone pair(s) activated",
             // consistent = false and precopy = false drop the flags.
             &s.symclone_line("svc", "sync#1", "-noprompt recreate -i 20 -c 30"),
@@ -286,10 +397,21 @@ fn sync_update_recreates_then_activates_and_honours_consistent_and_precopy() {
     assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied", "00B65 Copied"]);
     // A new point in time: every session was acted upon again.
     let second = s.array()["sessions"].clone();
-    for (a, b) in first.as_array().unwrap().iter().zip(second.as_array().unwrap()) {
-        assert!(b["last_action"].as_f64() > a["last_action"].as_f64(), "{a} -> {b}");
+    for (a, b) in first
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(second.as_array().unwrap())
+    {
+        assert!(
+            b["last_action"].as_f64() > a["last_action"].as_f64(),
+            "{a} -> {b}"
+        );
     }
-    assert_eq!(std::fs::read_to_string(s.pairs_file("svc", "sync#1")).unwrap(), "00B64 00B65");
+    assert_eq!(
+        std::fs::read_to_string(s.pairs_file("svc", "sync#1")).unwrap(),
+        "00B64 00B65"
+    );
 }
 
 #[test]
@@ -314,11 +436,17 @@ fn sync_resync_is_refused_while_the_service_is_up() {
     // Down: allowed.
     s.ok(&["-s", "svc", "stop"]);
     let log = s.ok(&["-s", "svc", "sync", "resync"]);
-    assert_line(&log, &s.symclone_line("svc", "sync#0", "-noprompt recreate -i 20 -c 30 -precopy"));
+    assert_line(
+        &log,
+        &s.symclone_line("svc", "sync#0", "-noprompt recreate -i 20 -c 30 -precopy"),
+    );
     assert_eq!(s.states(), ["00B61 Precopy", "00B63 Precopy"]);
     // Already recreated: nothing to do.
     let log = s.ok(&["-s", "svc", "sync", "resync"]);
-    assert_eq!(log, "* SVC.SYNC#0 - INFO - symclone are already recreated\n");
+    assert_eq!(
+        log,
+        "* SVC.SYNC#0 - INFO - symclone are already recreated\n"
+    );
 
     // Up again, with --force: allowed, with a warning.
     s.ok(&["-s", "svc", "start"]);
@@ -365,11 +493,31 @@ fn sync_restore_restores_waits_and_terminates() {
     assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied"]);
     let after = s.array()["sessions"].clone();
     assert_eq!(after.as_array().unwrap().len(), 2);
-    for (a, b) in before.as_array().unwrap().iter().zip(after.as_array().unwrap()) {
-        assert!(b["last_action"].as_f64() > a["last_action"].as_f64(), "{a} -> {b}");
+    for (a, b) in before
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(after.as_array().unwrap())
+    {
+        assert!(
+            b["last_action"].as_f64() > a["last_action"].as_f64(),
+            "{a} -> {b}"
+        );
     }
     // symdev agrees.
-    let xml = s.sim_ok("symdev", &["-sid", SID, "list", "-v", "-devs", "00B61,00B63", "-output", "xml_e"]);
+    let xml = s.sim_ok(
+        "symdev",
+        &[
+            "-sid",
+            SID,
+            "list",
+            "-v",
+            "-devs",
+            "00B61,00B63",
+            "-output",
+            "xml_e",
+        ],
+    );
     assert_eq!(xml.matches("<state>Copied</state>").count(), 2, "{xml}");
     assert!(!xml.contains("Restored"), "{xml}");
 }
@@ -381,7 +529,11 @@ fn dry_run_logs_the_commands_and_changes_nothing() {
     s.create_sessions(&["00B60:00B61", "00B62:00B63"]);
     let pristine = s.array()["sessions"].clone();
 
-    doppel_snapshot!(s.ctx, "symclone_start_dry_run", s.cmd(&["-s", "svc", "start", "--dry-run"]));
+    doppel_snapshot!(
+        s.ctx,
+        "symclone_start_dry_run",
+        s.cmd(&["-s", "svc", "start", "--dry-run"])
+    );
     assert_eq!(s.array()["sessions"], pristine);
     assert_eq!(s.states(), ["00B61 Precopy", "00B63 Precopy"]);
 
@@ -399,9 +551,17 @@ fn dry_run_logs_the_commands_and_changes_nothing() {
     s.ok(&["-s", "svc", "start"]);
     let active = s.array()["sessions"].clone();
     let log = s.ok(&["-s", "svc", "start", "--dry-run"]);
-    assert_eq!(log, "* SVC.SYNC#0 - INFO - symclone target devices are already active\n");
+    assert_eq!(
+        log,
+        "* SVC.SYNC#0 - INFO - symclone target devices are already active\n"
+    );
 
-    let dry = |args: &str| format!("* SVC.SYNC#0 - INFO - dry-run: {}", s.symclone_cmd("svc", "sync#0", args));
+    let dry = |args: &str| {
+        format!(
+            "* SVC.SYNC#0 - INFO - dry-run: {}",
+            s.symclone_cmd("svc", "sync#0", args)
+        )
+    };
     let log = s.ok(&["-s", "svc", "sync", "update", "--dry-run"]);
     assert_lines_in_order(
         &log,
@@ -414,7 +574,10 @@ fn dry_run_logs_the_commands_and_changes_nothing() {
         ],
     );
     let log = s.ok(&["-s", "svc", "sync", "resync", "--dry-run"]);
-    assert_eq!(log, format!("{}\n", dry("-noprompt recreate -i 20 -c 30 -precopy")));
+    assert_eq!(
+        log,
+        format!("{}\n", dry("-noprompt recreate -i 20 -c 30 -precopy"))
+    );
     let log = s.ok(&["-s", "svc", "sync", "restore", "--dry-run"]);
     assert_eq!(
         log,
@@ -424,7 +587,11 @@ fn dry_run_logs_the_commands_and_changes_nothing() {
             dry("-noprompt terminate -restored")
         )
     );
-    assert_eq!(s.array()["sessions"], active, "no dry-run changed the array");
+    assert_eq!(
+        s.array()["sessions"],
+        active,
+        "no dry-run changed the array"
+    );
     assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied"]);
 
     // Recreated clones: `sync update --dry-run` runs the read-only verify and skips
@@ -434,7 +601,10 @@ fn dry_run_logs_the_commands_and_changes_nothing() {
     let log = s.ok(&["-s", "svc", "sync", "update", "--dry-run"]);
     assert_lines_in_order(
         &log,
-        &["* SVC.SYNC#0 - INFO - symclone are already recreated", &dry("-noprompt activate -i 20 -c 30 -consistent")],
+        &[
+            "* SVC.SYNC#0 - INFO - symclone are already recreated",
+            &dry("-noprompt activate -i 20 -c 30 -consistent"),
+        ],
     );
     assert!(!log.contains("recreate -i"), "{log}");
     assert_eq!(s.array()["sessions"], recreated);
@@ -473,10 +643,21 @@ fn status_is_up_with_the_last_sync() {
     assert_eq!(st["status"], "up");
     let messages = Sym::messages(&st);
     assert_eq!(messages.len(), 1, "{messages:?}");
-    let re = regex::Regex::new(r"^info: Last sync on \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$").unwrap();
+    let re =
+        regex::Regex::new(r"^info: Last sync on \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$").unwrap();
     assert!(re.is_match(&messages[0]), "{messages:?}");
-    assert!(st["last_sync"].as_str().unwrap().starts_with(&messages[0][19..29]), "{st}");
-    doppel_snapshot!(s.ctx, "symclone_status_up", s.cmd(&["-s", "svc", "print", "status"]));
+    assert!(
+        st["last_sync"]
+            .as_str()
+            .unwrap()
+            .starts_with(&messages[0][19..29]),
+        "{st}"
+    );
+    doppel_snapshot!(
+        s.ctx,
+        "symclone_status_up",
+        s.cmd(&["-s", "svc", "print", "status"])
+    );
 }
 
 /// doppel ages the last sync against the real clock. The simulator's clock offset
@@ -490,7 +671,11 @@ fn status_warns_when_the_last_sync_is_older_than_sync_max_delay() {
     s.create_sessions(&["00B60:00B61", "00B62:00B63"]);
     s.ok(&["-s", "svc", "start"]);
     s.sim_ok("symsim", &["clock", "advance", "120"]);
-    assert_eq!(s.resource_status("svc", "sync#0")["status"], "up", "clock advance does not age a sync");
+    assert_eq!(
+        s.resource_status("svc", "sync#0")["status"],
+        "up",
+        "clock advance does not age a sync"
+    );
     s.sim_ok("symsim", &["clock", "reset"]);
 
     s.sim_ok("symsim", &["clock", "set", "--", "-180"]);
@@ -506,14 +691,22 @@ fn status_warns_when_the_last_sync_is_older_than_sync_max_delay() {
 
 #[test]
 fn status_is_undef_when_the_binary_is_missing() {
-    let empty = tempfile::Builder::new().prefix("doppel-symcli-").tempdir().unwrap();
+    let empty = tempfile::Builder::new()
+        .prefix("doppel-symcli-")
+        .tempdir()
+        .unwrap();
     let s = Sym::with_bin(&empty.path().display().to_string());
     s.service("svc", SYNC0);
     s.create_sessions(&["00B60:00B61", "00B62:00B63"]);
     let st = s.resource_status("svc", "sync#0");
     assert_eq!(st["status"], "undef");
     let symdev = empty.path().join("symdev").display().to_string();
-    assert_eq!(Sym::messages(&st), [format!("error: cannot run {symdev}: {symdev}: command not found")]);
+    assert_eq!(
+        Sym::messages(&st),
+        [format!(
+            "error: cannot run {symdev}: {symdev}: command not found"
+        )]
+    );
     // Actions fail, naming the resource.
     let log = s.fails(&["-s", "svc", "sync", "break"], 1);
     assert!(
@@ -531,8 +724,14 @@ fn status_is_undef_on_malformed_xml() {
     let st = s.resource_status("svc", "sync#0");
     assert_eq!(st["status"], "undef");
     let messages = Sym::messages(&st);
-    let prefix = format!("error: cannot parse the XML output of {}/symdev: ", target_dir().display());
-    assert!(messages.len() == 1 && messages[0].starts_with(&prefix), "{messages:?}");
+    let prefix = format!(
+        "error: cannot parse the XML output of {}/symdev: ",
+        target_dir().display()
+    );
+    assert!(
+        messages.len() == 1 && messages[0].starts_with(&prefix),
+        "{messages:?}"
+    );
     // The fault is spent: the next status reads the array again.
     assert_eq!(s.resource_status("svc", "sync#0")["status"], "up");
 }
@@ -550,7 +749,11 @@ fn a_failed_activate_fails_the_action() {
     assert_lines_in_order(
         &log,
         &[
-            &s.symclone_line("svc", "sync#0", "-noprompt activate -i 20 -c 30 -consistent"),
+            &s.symclone_line(
+                "svc",
+                "sync#0",
+                "-noprompt activate -i 20 -c 30 -consistent",
+            ),
             &format!("* SVC.SYNC#0 - ERROR - {error}"),
             &format!("doppel: svc: sync break failed: sync#0: {error}"),
         ],
@@ -562,11 +765,17 @@ fn a_failed_activate_fails_the_action() {
     // is logged and passed over; `optional = false` makes it fail the start.
     s.sim_ok("symsim", &["fail", "activate"]);
     let log = s.ok(&["-s", "svc", "start"]);
-    assert_line(&log, "* SVC.SYNC#0 - INFO - ignore start error on optional resource");
+    assert_line(
+        &log,
+        "* SVC.SYNC#0 - INFO - ignore start error on optional resource",
+    );
     s.service("svc", &format!("{SYNC0}optional = false\n"));
     s.sim_ok("symsim", &["fail", "activate"]);
     let log = s.fails(&["-s", "svc", "start"], 1);
-    assert!(log.ends_with(&format!("doppel: svc: start failed: sync#0: {error}\n")), "{log}");
+    assert!(
+        log.ends_with(&format!("doppel: svc: start failed: sync#0: {error}\n")),
+        "{log}"
+    );
     assert_eq!(s.states(), ["00B61 Precopy", "00B63 Precopy"]);
 }
 
@@ -580,19 +789,34 @@ fn never_activable_clones_time_out() {
     let t0 = Instant::now();
     let log = s.fails(&["-s", "svc", "sync", "update"], 1);
     let took = t0.elapsed();
-    assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(15), "{took:?}\n{log}");
-    assert_line(&log, &s.symclone_line("svc", "sync#0", "-noprompt recreate -i 20 -c 30 -precopy"));
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(15),
+        "{took:?}\n{log}"
+    );
+    assert_line(
+        &log,
+        &s.symclone_line("svc", "sync#0", "-noprompt recreate -i 20 -c 30 -precopy"),
+    );
     // The wait's progress is a transient line on a terminal; piped, it only reaches the log file.
-    assert!(!log.contains("waiting for activable state: 0/2 devs ready"), "{log}");
+    assert!(
+        !log.contains("waiting for activable state: 0/2 devs ready"),
+        "{log}"
+    );
     let file = std::fs::read_to_string(s.ctx.root().join("var/log/doppel/svc.log")).unwrap();
-    assert!(file.contains("* SVC.SYNC#0 - DEBUG - waiting for activable state: 0/2 devs ready ("), "{file}");
+    assert!(
+        file.contains("* SVC.SYNC#0 - DEBUG - waiting for activable state: 0/2 devs ready ("),
+        "{file}"
+    );
     assert!(
         log.ends_with(
             "doppel: svc: sync update failed: sync#0: timed out waiting for activable state (2s; recreated, precopy or created): 0/2 devs ready; 00B61 RecreateInProg, 00B63 RecreateInProg\n"
         ),
         "{log}"
     );
-    assert!(!log.contains("activate -i"), "no activate after the timeout:\n{log}");
+    assert!(
+        !log.contains("activate -i"),
+        "no activate after the timeout:\n{log}"
+    );
     assert_eq!(s.states(), ["00B61 RecreateInProg", "00B63 RecreateInProg"]);
     // Once the array lets go, the update goes through.
     s.sim_ok("symsim", &["clear"]);
@@ -611,7 +835,11 @@ fn lock_contention_is_retried() {
     assert_lines_in_order(
         &log,
         &[
-            &s.symclone_line("svc", "sync#0", "-noprompt activate -i 20 -c 30 -consistent"),
+            &s.symclone_line(
+                "svc",
+                "sync#0",
+                "-noprompt activate -i 20 -c 30 -consistent",
+            ),
             "The SYMAPI database file is locked by another process. Retrying in 20 second(s) (attempt 1 of 30)...",
             "* SVC.SYNC#0 - INFO - 2 clone pair(s) activated",
         ],
@@ -620,7 +848,10 @@ fn lock_contention_is_retried() {
 
     // A contended status query at the start of an action: the driver retries it.
     s.ok(&["-s", "svc", "sync", "resync"]);
-    s.sim_ok("symsim", &["fail", "lock", "--count", "2", "--on", "symdev"]);
+    s.sim_ok(
+        "symsim",
+        &["fail", "lock", "--count", "2", "--on", "symdev"],
+    );
     let log = s.ok(&["-s", "svc", "sync", "break"]);
     let warn = |n: u32| {
         format!(
@@ -630,7 +861,15 @@ fn lock_contention_is_retried() {
     };
     assert_lines_in_order(
         &log,
-        &[&warn(1), &warn(2), &s.symclone_line("svc", "sync#0", "-noprompt activate -i 20 -c 30 -consistent")],
+        &[
+            &warn(1),
+            &warn(2),
+            &s.symclone_line(
+                "svc",
+                "sync#0",
+                "-noprompt activate -i 20 -c 30 -consistent",
+            ),
+        ],
     );
     assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied"]);
 }
@@ -644,7 +883,11 @@ fn validate_reports_bad_pairs_and_a_missing_symid() {
         "bad",
         "[DEFAULT]\nnodes = n1\n\n[sync#0]\ntype = symclone\nsymid = 000197900123\npairs = 00B60-00B61\n\n[sync#1]\ntype = symclone\npairs = 00B62:00B63\n",
     );
-    doppel_snapshot!(s.ctx, "symclone_validate", s.cmd(&["-s", "bad", "validate"]));
+    doppel_snapshot!(
+        s.ctx,
+        "symclone_validate",
+        s.cmd(&["-s", "bad", "validate"])
+    );
 }
 
 #[test]
@@ -652,20 +895,32 @@ fn template_contains_every_seed_block() {
     let s = Sym::new();
     let (code, ours, stderr) = s.run(&["template", "sync.symclone"]);
     assert_eq!(code, 0, "{stderr}");
-    let seed = std::fs::read_to_string(doppel_e2e::workspace_root().join("core/tests/data/seed-symclone-template.txt")).unwrap();
+    let seed = std::fs::read_to_string(
+        doppel_e2e::workspace_root().join("core/tests/data/seed-symclone-template.txt"),
+    )
+    .unwrap();
     // Every seed block appears, byte for byte and in order; doppel may add blocks.
     let blocks: Vec<&str> = seed.split("\n#\n# keyword:").collect();
     assert!(blocks.len() > 20, "the seed has a block per keyword");
     let mut pos = 0;
     for (i, b) in blocks.iter().enumerate() {
-        let needle = if i == 0 { b.to_string() } else { format!("\n#\n# keyword:{b}") };
+        let needle = if i == 0 {
+            b.to_string()
+        } else {
+            format!("\n#\n# keyword:{b}")
+        };
         let needle = needle.trim_end_matches('\n');
-        let found = ours[pos..].find(needle).unwrap_or_else(|| panic!("seed block {i} missing or out of order:\n{needle}"));
+        let found = ours[pos..]
+            .find(needle)
+            .unwrap_or_else(|| panic!("seed block {i} missing or out of order:\n{needle}"));
         pos += found + needle.len();
     }
     // doppel's own keywords are there too.
     for kw in ["recreate_timeout", "restore_timeout"] {
-        assert!(ours.contains(&format!("# keyword:       {kw}\n")), "{kw} missing");
+        assert!(
+            ours.contains(&format!("# keyword:       {kw}\n")),
+            "{kw} missing"
+        );
     }
 }
 
@@ -693,8 +948,14 @@ fn waits_show_progress_on_a_terminal() {
     }
     let out = tty.output().expect("script(1) from util-linux");
     let seen = String::from_utf8_lossy(&out.stdout);
-    assert!(seen.contains("\r\x1b[2K* SVC.SYNC#0 - waiting for activable state: 0/2 devs ready ("), "{seen:?}");
-    assert!(seen.contains("timed out waiting for activable state"), "{seen:?}");
+    assert!(
+        seen.contains("\r\x1b[2K* SVC.SYNC#0 - waiting for activable state: 0/2 devs ready ("),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains("timed out waiting for activable state"),
+        "{seen:?}"
+    );
 }
 
 fn shell_quote(s: &str) -> String {

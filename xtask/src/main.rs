@@ -17,7 +17,11 @@ use clap::{Parser, Subcommand};
 use clap_complete::Shell;
 
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", about = "doppel's project tasks", max_term_width = 100)]
+#[command(
+    name = "cargo xtask",
+    about = "doppel's project tasks",
+    max_term_width = 100
+)]
 struct Xtask {
     #[command(subcommand)]
     task: Task,
@@ -100,20 +104,30 @@ fn cargo() -> Command {
 }
 
 fn run(cmd: &mut Command) -> Result<()> {
-    let status = cmd.status().with_context(|| format!("cannot run {cmd:?}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot run {cmd:?}"))?;
     ensure!(status.success(), "{cmd:?} failed ({status})");
     Ok(())
 }
 
 fn workspace() -> Result<Workspace> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().context("xtask has no parent directory")?.to_owned();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("xtask has no parent directory")?
+        .to_owned();
     let out = cargo()
         .current_dir(&root)
         .args(["metadata", "--format-version", "1", "--no-deps"])
         .output()
         .context("cannot run cargo metadata")?;
-    ensure!(out.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).context("cargo metadata: invalid JSON")?;
+    ensure!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("cargo metadata: invalid JSON")?;
     let str_of = |v: &serde_json::Value, key: &str| v[key].as_str().unwrap_or_default().to_owned();
     let package = |p: &serde_json::Value| Package {
         name: str_of(p, "name"),
@@ -122,30 +136,54 @@ fn workspace() -> Result<Workspace> {
         license: str_of(p, "license"),
         repository: str_of(p, "repository"),
     };
-    let packages = meta["packages"].as_array().context("cargo metadata: no packages")?;
-    let find = |name: &str| packages.iter().find(|p| p["name"] == name).with_context(|| format!("no package {name}"));
+    let packages = meta["packages"]
+        .as_array()
+        .context("cargo metadata: no packages")?;
+    let find = |name: &str| {
+        packages
+            .iter()
+            .find(|p| p["name"] == name)
+            .with_context(|| format!("no package {name}"))
+    };
     let host = package(find("doppel")?);
     let api_version = str_of(find("doppel-plugin-api")?, "version");
-    let abi_major = api_version.split('.').next().and_then(|m| m.parse().ok()).context("bad plugin-api version")?;
+    let abi_major = api_version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .context("bad plugin-api version")?;
 
     let plugins = root.join("plugins");
     let mut drivers = Vec::new();
     for p in packages {
         let manifest = PathBuf::from(str_of(p, "manifest_path"));
-        let dir = manifest.parent().context("manifest without directory")?.to_owned();
+        let dir = manifest
+            .parent()
+            .context("manifest without directory")?
+            .to_owned();
         if dir.parent() != Some(plugins.as_path()) {
             continue; // test drivers, simulators, the host...: not shipped as drivers
         }
         let Some(lib) = p["targets"].as_array().into_iter().flatten().find(|t| {
-            t["crate_types"].as_array().is_some_and(|c| c.iter().any(|c| c == "cdylib"))
+            t["crate_types"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c == "cdylib"))
         }) else {
             continue;
         };
         let lib_name = str_of(lib, "name").replace('-', "_");
         let Some(name) = lib_name.strip_prefix("doppel_driver_") else {
-            bail!("{}: a driver library must be named doppel_driver_<name>, not {lib_name}", manifest.display());
+            bail!(
+                "{}: a driver library must be named doppel_driver_<name>, not {lib_name}",
+                manifest.display()
+            );
         };
-        drivers.push(Driver { package: package(p), dir, name: name.to_owned(), file: format!("lib{lib_name}.so") });
+        drivers.push(Driver {
+            package: package(p),
+            dir,
+            name: name.to_owned(),
+            file: format!("lib{lib_name}.so"),
+        });
     }
     drivers.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Workspace {
@@ -162,7 +200,9 @@ fn dist(args: &DistArgs) -> Result<()> {
     let profile = if args.debug { "debug" } else { "release" };
     if !args.no_build {
         let mut build = cargo();
-        build.current_dir(&ws.root).args(["build", "--package", "doppel"]);
+        build
+            .current_dir(&ws.root)
+            .args(["build", "--package", "doppel"]);
         for d in &ws.drivers {
             build.args(["--package", &d.package.name]);
         }
@@ -172,7 +212,10 @@ fn dist(args: &DistArgs) -> Result<()> {
         run(&mut build)?;
     }
     let built = ws.target_dir.join(profile);
-    let out = args.out.clone().unwrap_or_else(|| ws.target_dir.join("dist"));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| ws.target_dir.join("dist"));
     fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let out = out.canonicalize()?;
 
@@ -204,11 +247,19 @@ fn dist(args: &DistArgs) -> Result<()> {
 /// Writes the whole install tree under `root`.
 fn stage(ws: &Workspace, built: &Path, root: &Path) -> Result<()> {
     let bin = built.join("doppel");
-    ensure!(bin.is_file(), "{} is missing: build first, or drop --no-build", bin.display());
+    ensure!(
+        bin.is_file(),
+        "{} is missing: build first, or drop --no-build",
+        bin.display()
+    );
     copy(&bin, &root.join("usr/bin/doppel"))?;
     for d in &ws.drivers {
         let lib = built.join(&d.file);
-        ensure!(lib.is_file(), "{} is missing: build first, or drop --no-build", lib.display());
+        ensure!(
+            lib.is_file(),
+            "{} is missing: build first, or drop --no-build",
+            lib.display()
+        );
         copy(&lib, &root.join(DRIVER_DIR).join(&d.file))?;
     }
     fs::create_dir_all(root.join(DRIVER_DIR))?;
@@ -274,7 +325,10 @@ fn example_config(ws: &Workspace) -> Result<String> {
             let _ = write!(
                 t,
                 "\n# {}\n# (package {})\n#[driver.{}]\n#bin = \"{bin}\"\n",
-                d.package.description.strip_prefix("doppel driver ").unwrap_or(&d.package.description),
+                d.package
+                    .description
+                    .strip_prefix("doppel driver ")
+                    .unwrap_or(&d.package.description),
                 d.deb_name(),
                 d.name
             );
@@ -287,17 +341,22 @@ fn example_config(ws: &Workspace) -> Result<String> {
 fn default_bin(dir: &Path) -> Result<Option<String>> {
     let mut stack = vec![dir.join("src")];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&d) else { continue };
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
         let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         paths.sort();
         for p in paths {
             if p.is_dir() {
                 stack.push(p);
             } else if p.extension().is_some_and(|e| e == "rs") {
-                let text = fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
+                let text = fs::read_to_string(&p)
+                    .with_context(|| format!("cannot read {}", p.display()))?;
                 for line in text.lines() {
                     let line = line.trim();
-                    let value = line.strip_prefix("const DEFAULT_BIN: &str = \"").and_then(|r| r.strip_suffix("\";"));
+                    let value = line
+                        .strip_prefix("const DEFAULT_BIN: &str = \"")
+                        .and_then(|r| r.strip_suffix("\";"));
                     if let Some(value) = value {
                         return Ok(Some(value.to_owned()));
                     }
@@ -315,7 +374,9 @@ fn man_pages(dir: &Path, version: &str) -> Result<()> {
         for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned() {
             generate(sub, dir, version)?;
         }
-        let man = clap_mangen::Man::new(cmd).source(format!("doppel {version}")).manual("doppel manual");
+        let man = clap_mangen::Man::new(cmd)
+            .source(format!("doppel {version}"))
+            .manual("doppel manual");
         let path = dir.join(man.get_filename());
         let mut buf = Vec::new();
         man.render(&mut buf)?;
@@ -331,7 +392,10 @@ fn completions(root: &Path) -> Result<()> {
     for (shell, path) in [
         (Shell::Bash, "usr/share/bash-completion/completions/doppel"),
         (Shell::Zsh, "usr/share/zsh/vendor-completions/_doppel"),
-        (Shell::Fish, "usr/share/fish/vendor_completions.d/doppel.fish"),
+        (
+            Shell::Fish,
+            "usr/share/fish/vendor_completions.d/doppel.fish",
+        ),
     ] {
         let mut buf = Vec::new();
         clap_complete::generate(shell, &mut doppel::command(), "doppel", &mut buf);
@@ -342,7 +406,13 @@ fn completions(root: &Path) -> Result<()> {
 
 /// Builds `doppel_<version>_<arch>.deb` and one `doppel-driver-<name>_<version>_<arch>.deb`
 /// per driver into `out`, from the staged tree `root`, using `pkg` as scratch space.
-fn packages(ws: &Workspace, root: &Path, pkg: &Path, out: &Path, fast: bool) -> Result<Vec<PathBuf>> {
+fn packages(
+    ws: &Workspace,
+    root: &Path,
+    pkg: &Path,
+    out: &Path,
+    fast: bool,
+) -> Result<Vec<PathBuf>> {
     let arch = deb_arch()?;
     let maintainer = maintainer();
     let abi = format!("doppel-abi-{}", ws.abi_major);
@@ -350,8 +420,14 @@ fn packages(ws: &Workspace, root: &Path, pkg: &Path, out: &Path, fast: bool) -> 
 
     // The host: everything but the driver libraries.
     let host_dir = pkg.join(&ws.host.name);
-    copy_tree(root, &host_dir, &|rel| !rel.starts_with(DRIVER_DIR) || rel == Path::new(DRIVER_DIR))?;
-    let summary = ws.host.description.strip_prefix("doppel: ").unwrap_or(&ws.host.description);
+    copy_tree(root, &host_dir, &|rel| {
+        !rel.starts_with(DRIVER_DIR) || rel == Path::new(DRIVER_DIR)
+    })?;
+    let summary = ws
+        .host
+        .description
+        .strip_prefix("doppel: ")
+        .unwrap_or(&ws.host.description);
     let mut fields = BTreeMap::new();
     fields.insert("Depends", "libc6, libgcc-s1".to_owned());
     fields.insert("Provides", abi.clone());
@@ -361,10 +437,29 @@ fn packages(ws: &Workspace, root: &Path, pkg: &Path, out: &Path, fast: bool) -> 
          Each capability is a driver, packaged separately as doppel-driver-<name>;\n\
          this package provides {abi}, the driver ABI they depend on."
     );
-    let control_text = control(&ws.host, &ws.host.name, &arch, &maintainer, &fields, summary, &long, &host_dir)?;
+    let control_text = control(
+        &ws.host,
+        &ws.host.name,
+        &arch,
+        &maintainer,
+        &fields,
+        summary,
+        &long,
+        &host_dir,
+    )?;
     write(&host_dir.join("DEBIAN/control"), &control_text)?;
-    write(&host_dir.join("DEBIAN/conffiles"), &format!("/{CONFIG_FILE}\n"))?;
-    debs.push(build_deb(&host_dir, out, &ws.host.name, &ws.host.version, &arch, fast)?);
+    write(
+        &host_dir.join("DEBIAN/conffiles"),
+        &format!("/{CONFIG_FILE}\n"),
+    )?;
+    debs.push(build_deb(
+        &host_dir,
+        out,
+        &ws.host.name,
+        &ws.host.version,
+        &arch,
+        fast,
+    )?);
 
     // One package per driver: only its library.
     for d in &ws.drivers {
@@ -375,15 +470,35 @@ fn packages(ws: &Workspace, root: &Path, pkg: &Path, out: &Path, fast: bool) -> 
         let mut fields = BTreeMap::new();
         fields.insert("Depends", abi.clone());
         fields.insert("Enhances", ws.host.name.clone());
-        let summary = d.package.description.strip_prefix("doppel ").unwrap_or(&d.package.description);
+        let summary = d
+            .package
+            .description
+            .strip_prefix("doppel ")
+            .unwrap_or(&d.package.description);
         let long = format!(
             "A doppel driver, loaded at run time from /{DRIVER_DIR}.\n\
              It works with any doppel that provides {abi} (doppel-plugin-api {}.x).",
             ws.abi_major
         );
-        let control_text = control(&d.package, &name, &arch, &maintainer, &fields, summary, &long, &dir)?;
+        let control_text = control(
+            &d.package,
+            &name,
+            &arch,
+            &maintainer,
+            &fields,
+            summary,
+            &long,
+            &dir,
+        )?;
         write(&dir.join("DEBIAN/control"), &control_text)?;
-        debs.push(build_deb(&dir, out, &name, &d.package.version, &arch, fast)?);
+        debs.push(build_deb(
+            &dir,
+            out,
+            &name,
+            &d.package.version,
+            &arch,
+            fast,
+        )?);
     }
     Ok(debs)
 }
@@ -416,13 +531,24 @@ fn control(
         let _ = writeln!(c, "Homepage: {}", p.repository);
     }
     let _ = writeln!(c, "Description: {summary}");
-    for line in long.lines().chain(std::iter::once("")).chain(std::iter::once(&*format!("License: {}.", p.license))) {
+    for line in long
+        .lines()
+        .chain(std::iter::once(""))
+        .chain(std::iter::once(&*format!("License: {}.", p.license)))
+    {
         let _ = writeln!(c, " {}", if line.is_empty() { "." } else { line });
     }
     Ok(c)
 }
 
-fn build_deb(dir: &Path, out: &Path, name: &str, version: &str, arch: &str, fast: bool) -> Result<PathBuf> {
+fn build_deb(
+    dir: &Path,
+    out: &Path,
+    name: &str,
+    version: &str,
+    arch: &str,
+    fast: bool,
+) -> Result<PathBuf> {
     fix_modes(dir)?;
     let deb = out.join(format!("{name}_{}_{arch}.deb", deb_version(version)));
     let mut cmd = Command::new("dpkg-deb");
@@ -450,7 +576,10 @@ fn deb_arch() -> Result<String> {
         "s390x" => "s390x".to_owned(),
         "riscv64" => "riscv64".to_owned(),
         _ => {
-            let out = Command::new("dpkg").arg("--print-architecture").output().context("cannot run dpkg")?;
+            let out = Command::new("dpkg")
+                .arg("--print-architecture")
+                .output()
+                .context("cannot run dpkg")?;
             String::from_utf8(out.stdout)?.trim().to_owned()
         }
     })
@@ -459,7 +588,9 @@ fn deb_arch() -> Result<String> {
 /// `$DEBFULLNAME <$DEBEMAIL>` when both are set (Debian's convention), else the project.
 fn maintainer() -> String {
     match (std::env::var("DEBFULLNAME"), std::env::var("DEBEMAIL")) {
-        (Ok(name), Ok(email)) if !name.is_empty() && !email.is_empty() => format!("{name} <{email}>"),
+        (Ok(name), Ok(email)) if !name.is_empty() && !email.is_empty() => {
+            format!("{name} <{email}>")
+        }
         _ => "doppel maintainers <maintainers@example.invalid>".to_owned(),
     }
 }
@@ -469,7 +600,11 @@ fn installed_size(dir: &Path) -> Result<u64> {
     let mut total = 0;
     walk(dir, &mut |p, meta| {
         if !p.starts_with(dir.join("DEBIAN")) {
-            total += if meta.is_file() { meta.len().div_ceil(1024) } else { 1 };
+            total += if meta.is_file() {
+                meta.len().div_ceil(1024)
+            } else {
+                1
+            };
         }
         Ok(())
     })?;
@@ -481,8 +616,13 @@ fn installed_size(dir: &Path) -> Result<u64> {
 fn fix_modes(root: &Path) -> Result<()> {
     let bin = root.join("usr/bin");
     walk(root, &mut |p, meta| {
-        let mode = if meta.is_dir() || p.parent() == Some(bin.as_path()) { 0o755 } else { 0o644 };
-        fs::set_permissions(p, fs::Permissions::from_mode(mode)).with_context(|| format!("chmod {}", p.display()))
+        let mode = if meta.is_dir() || p.parent() == Some(bin.as_path()) {
+            0o755
+        } else {
+            0o644
+        };
+        fs::set_permissions(p, fs::Permissions::from_mode(mode))
+            .with_context(|| format!("chmod {}", p.display()))
     })
 }
 
@@ -522,7 +662,8 @@ fn copy(from: &Path, to: &Path) -> Result<()> {
     if let Some(parent) = to.parent() {
         fs::create_dir_all(parent)?;
     }
-    fs::copy(from, to).with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+    fs::copy(from, to)
+        .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
     Ok(())
 }
 

@@ -1,7 +1,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use doppel_plugin_api::{ActionSpec, KeywordSpec, KeywordType, Manifest, Problem, ResourceConfig, Status};
+use doppel_plugin_api::{
+    ActionSpec, KeywordSpec, KeywordType, Manifest, Problem, ResourceConfig, Status,
+};
 
 use super::*;
 
@@ -16,7 +18,9 @@ impl DriverCatalog for Catalog {
     }
     fn validate(&self, _: &str, config: &ResourceConfig) -> Vec<Problem> {
         match config.get("pairs") {
-            Some(p) if p.split_whitespace().any(|x| !x.contains(':')) => vec![Problem::keyword("pairs", "malformed pair")],
+            Some(p) if p.split_whitespace().any(|x| !x.contains(':')) => {
+                vec![Problem::keyword("pairs", "malformed pair")]
+            }
             _ => Vec::new(),
         }
     }
@@ -25,7 +29,11 @@ impl DriverCatalog for Catalog {
 fn catalog() -> Catalog {
     Catalog(vec![
         Manifest::new("sync", "clone", "1")
-            .keyword(KeywordSpec::new("symid", KeywordType::String).required().not_scopable())
+            .keyword(
+                KeywordSpec::new("symid", KeywordType::String)
+                    .required()
+                    .not_scopable(),
+            )
             .keyword(KeywordSpec::new("pairs", KeywordType::List).required())
             .keyword(KeywordSpec::new("precopy", KeywordType::Boolean).default_value("True"))
             .keyword(KeywordSpec::new("mode", KeywordType::String).candidates(&["fast", "slow"]))
@@ -57,7 +65,11 @@ fn load_text(text: &str, node: &str) -> Loaded {
 }
 
 fn messages(text: &str) -> Vec<String> {
-    load_text(text, "n1").diagnostics.iter().map(ToString::to_string).collect()
+    load_text(text, "n1")
+        .diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 #[test]
@@ -73,7 +85,10 @@ fn a_valid_service_has_no_diagnostics() {
     assert_eq!(sync.driver_keywords["precopy"], "True");
     assert_eq!(
         sync.conditions["sync_update"],
-        vec![Condition { rid: "fs#1".into(), states: vec![Status::Down, Status::StdbyDown] }]
+        vec![Condition {
+            rid: "fs#1".into(),
+            states: vec![Status::Down, Status::StdbyDown]
+        }]
     );
     assert!(!svc.resource("fs#1").unwrap().optional);
 }
@@ -145,10 +160,16 @@ fn scopes_resolve_most_specific_first() {
 fn references_and_inheritance() {
     let text = "[DEFAULT]\nsync_max_delay = 2h\n\n[env]\nbase = /srv/{svcname}\n\n[sync#0]\ntype = clone\nsymid = 1\npairs = a:b\n\n[fs#1]\ntype = dir\npath = {env.base}/{rid}/{sync#0.symid}@{nodename} ${HOME}\n";
     let svc = load_text(text, "n1").service.unwrap();
-    assert_eq!(svc.resource("fs#1").unwrap().values["path"].value, "/srv/svc/fs#1/1@n1 ${HOME}");
+    assert_eq!(
+        svc.resource("fs#1").unwrap().values["path"].value,
+        "/srv/svc/fs#1/1@n1 ${HOME}"
+    );
     let sync = svc.resource("sync#0").unwrap();
     assert_eq!(sync.sync_max_delay, Some(7200));
-    assert!(matches!(sync.values["sync_max_delay"].origin, Origin::Inherited { .. }));
+    assert!(matches!(
+        sync.values["sync_max_delay"].origin,
+        Origin::Inherited { .. }
+    ));
     assert!(matches!(sync.values["precopy"].origin, Origin::Default));
 }
 
@@ -156,7 +177,10 @@ fn references_and_inheritance() {
 fn reference_cycles_are_reported() {
     let text = "[env]\na = {env.b}\nb = {env.a}\n\n[fs#1]\ntype = dir\npath = {env.a}\n";
     let m = messages(text);
-    assert_eq!(m, vec!["svc.conf:7: fs#1.path: reference cycle: env.a -> env.b -> env.a"]);
+    assert_eq!(
+        m,
+        vec!["svc.conf:7: fs#1.path: reference cycle: env.a -> env.b -> env.a"]
+    );
 }
 
 #[test]
@@ -171,8 +195,17 @@ fn conditions_parse() {
 
 #[test]
 fn selectors() {
-    let names: Vec<String> = ["db1", "db2", "web"].iter().map(|s| s.to_string()).collect();
+    let names: Vec<String> = ["db1", "db2", "web"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     assert_eq!(select_services("db*", &names).unwrap(), vec!["db1", "db2"]);
-    assert_eq!(select_services("web,db1", &names).unwrap(), vec!["web", "db1"]);
-    assert_eq!(select_services("wbe", &names).unwrap_err(), "no service matches \"wbe\" (did you mean web?)");
+    assert_eq!(
+        select_services("web,db1", &names).unwrap(),
+        vec!["web", "db1"]
+    );
+    assert_eq!(
+        select_services("wbe", &names).unwrap_err(),
+        "no service matches \"wbe\" (did you mean web?)"
+    );
 }

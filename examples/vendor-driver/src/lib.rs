@@ -16,7 +16,10 @@ pub struct DirCopy {
 
 impl DirCopy {
     fn paths(&self) -> Result<(String, String), Error> {
-        Ok((self.config.require("src")?.to_owned(), self.config.require("dst")?.to_owned()))
+        Ok((
+            self.config.require("src")?.to_owned(),
+            self.config.require("dst")?.to_owned(),
+        ))
     }
 }
 
@@ -24,10 +27,23 @@ impl Driver for DirCopy {
     fn manifest() -> Manifest {
         Manifest::new("sync", "dircopy", env!("CARGO_PKG_VERSION"))
             .description("Keep a copy of a directory (example vendor driver)")
-            .keyword(KeywordSpec::new("src", KeywordType::String).required().desc("The directory to copy.").example("/srv/data"))
-            .keyword(KeywordSpec::new("dst", KeywordType::String).required().desc("Where the copy lives.").example("/srv/copy"))
+            .keyword(
+                KeywordSpec::new("src", KeywordType::String)
+                    .required()
+                    .desc("The directory to copy.")
+                    .example("/srv/data"),
+            )
+            .keyword(
+                KeywordSpec::new("dst", KeywordType::String)
+                    .required()
+                    .desc("Where the copy lives.")
+                    .example("/srv/copy"),
+            )
             .action(ActionSpec::standard("sync_update"))
-            .action(ActionSpec::new("forget", "Forget the last copy time (status turns down)."))
+            .action(ActionSpec::new(
+                "forget",
+                "Forget the last copy time (status turns down).",
+            ))
     }
 
     fn validate(config: &ResourceConfig) -> Vec<Problem> {
@@ -35,7 +51,10 @@ impl Driver for DirCopy {
         for kw in ["src", "dst"] {
             if let Some(p) = config.get(kw) {
                 if !p.starts_with('/') {
-                    problems.push(Problem::keyword(kw, format!("must be an absolute path, got {p:?}")));
+                    problems.push(Problem::keyword(
+                        kw,
+                        format!("must be an absolute path, got {p:?}"),
+                    ));
                 }
             }
         }
@@ -64,14 +83,25 @@ impl Driver for DirCopy {
         match request.action.as_str() {
             "sync_update" => {
                 let (src, dst) = self.paths()?;
-                self.host.run_checked(&CommandRequest::new(["mkdir", "-p", dst.as_str()]))?;
-                self.host.run_checked(&CommandRequest::new(["cp", "-a", &format!("{src}/."), dst.as_str()]))?;
+                self.host
+                    .run_checked(&CommandRequest::new(["mkdir", "-p", dst.as_str()]))?;
+                self.host.run_checked(&CommandRequest::new([
+                    "cp",
+                    "-a",
+                    &format!("{src}/."),
+                    dst.as_str(),
+                ]))?;
                 if !request.dry_run {
                     let now = self.host.call("now", &serde_json::Value::Null).ok();
-                    let stamp = now.and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+                    let stamp = now
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default();
                     self.host.state_put("last_sync", &stamp)?;
                 }
-                Ok(ActionOutcome { messages: vec![format!("copied {src} to {dst}")], noop: false })
+                Ok(ActionOutcome {
+                    messages: vec![format!("copied {src} to {dst}")],
+                    noop: false,
+                })
             }
             "forget" => {
                 self.host.state_put("last_sync", "")?;

@@ -23,8 +23,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use doppel_plugin_api::{
-    ActionOutcome, ActionRequest, ActionSpec, CommandOutput, CommandRequest, Driver, Error, Host, KeywordSpec,
-    KeywordType, Manifest, Problem, ResourceConfig, Status, StatusReport,
+    ActionOutcome, ActionRequest, ActionSpec, CommandOutput, CommandRequest, Driver, Error, Host,
+    KeywordSpec, KeywordType, Manifest, Problem, ResourceConfig, Status, StatusReport,
 };
 
 /// Where the AIX tools live when the node config does not say.
@@ -61,7 +61,10 @@ struct Phases {
 
 impl Phases {
     fn all() -> Phases {
-        Phases { set: [1, 2, 3].into(), arg: None }
+        Phases {
+            set: [1, 2, 3].into(),
+            arg: None,
+        }
     }
 
     /// Parses the `--phase` option: 1, 2, 3, 12, 23 or all (123 reads as all).
@@ -79,12 +82,24 @@ impl Phases {
                 )));
             }
         };
-        let arg = if set.len() == 3 { "all".to_owned() } else { text.trim().to_owned() };
-        Ok(Phases { set, arg: Some(arg) })
+        let arg = if set.len() == 3 {
+            "all".to_owned()
+        } else {
+            text.trim().to_owned()
+        };
+        Ok(Phases {
+            set,
+            arg: Some(arg),
+        })
     }
 
     fn from_request(request: &ActionRequest) -> Result<Phases, Error> {
-        match request.options.get("phase").map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        match request
+            .options
+            .get("phase")
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty())
+        {
             Some(p) => Phases::parse(p),
             None => Ok(Phases::all()),
         }
@@ -99,7 +114,13 @@ impl Phases {
             None => "all phases".to_owned(),
             Some(a) if a == "all" => "all phases".to_owned(),
             Some(a) if a.len() == 1 => format!("phase {a}"),
-            Some(a) => format!("phases {}", a.chars().map(String::from).collect::<Vec<_>>().join(" and ")),
+            Some(a) => format!(
+                "phases {}",
+                a.chars()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ),
         }
     }
 }
@@ -110,7 +131,11 @@ fn phases_text(set: &BTreeSet<u8>) -> String {
 }
 
 fn phases_from_text(text: &str) -> BTreeSet<u8> {
-    text.chars().filter_map(|c| c.to_digit(10)).map(|d| d as u8).filter(|d| (1..=3).contains(d)).collect()
+    text.chars()
+        .filter_map(|c| c.to_digit(10))
+        .map(|d| d as u8)
+        .filter(|d| (1..=3).contains(d))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -135,7 +160,11 @@ fn parse_lspv(text: &str) -> Vec<Pv> {
                 return None;
             }
             let vg = (!f[2].eq_ignore_ascii_case("none")).then(|| f[2].to_owned());
-            Some(Pv { name: f[0].to_owned(), vg, active: f.get(3).is_some_and(|s| *s == "active") })
+            Some(Pv {
+                name: f[0].to_owned(),
+                vg,
+                active: f.get(3).is_some_and(|s| *s == "active"),
+            })
         })
         .collect()
 }
@@ -144,7 +173,11 @@ fn parse_lspv(text: &str) -> Vec<Pv> {
 fn parse_bootlist(text: &str) -> Vec<String> {
     let mut disks: Vec<String> = Vec::new();
     for line in text.lines() {
-        if let Some(dev) = line.split_whitespace().next().filter(|dev| !disks.iter().any(|d| d == dev)) {
+        if let Some(dev) = line
+            .split_whitespace()
+            .next()
+            .filter(|dev| !disks.iter().any(|d| d == dev))
+        {
             disks.push(dev.to_owned());
         }
     }
@@ -168,19 +201,31 @@ impl Layout {
     }
 
     fn missing(&self) -> Vec<&str> {
-        self.targets.iter().filter(|t| self.pv(t).is_none()).map(String::as_str).collect()
+        self.targets
+            .iter()
+            .filter(|t| self.pv(t).is_none())
+            .map(String::as_str)
+            .collect()
     }
 
     /// Targets in a volume group other than altinst_rootvg: (disk, group).
     fn foreign(&self) -> Vec<(&str, &str)> {
         self.targets
             .iter()
-            .filter_map(|t| self.vg_of(t).filter(|vg| *vg != ALTINST).map(|vg| (t.as_str(), vg)))
+            .filter_map(|t| {
+                self.vg_of(t)
+                    .filter(|vg| *vg != ALTINST)
+                    .map(|vg| (t.as_str(), vg))
+            })
             .collect()
     }
 
     fn in_vg(&self, vg: &str) -> Vec<&str> {
-        self.targets.iter().filter(|t| self.vg_of(t) == Some(vg)).map(String::as_str).collect()
+        self.targets
+            .iter()
+            .filter(|t| self.vg_of(t) == Some(vg))
+            .map(String::as_str)
+            .collect()
     }
 
     fn all_in(&self, vg: &str) -> bool {
@@ -189,22 +234,33 @@ impl Layout {
 
     /// Disks of a volume group, whoever they belong to.
     fn members(&self, vg: &str) -> Vec<&str> {
-        self.pvs.iter().filter(|p| p.vg.as_deref() == Some(vg)).map(|p| p.name.as_str()).collect()
+        self.pvs
+            .iter()
+            .filter(|p| p.vg.as_deref() == Some(vg))
+            .map(|p| p.name.as_str())
+            .collect()
     }
 
     /// altinst_rootvg disks that are not targets.
     fn foreign_altinst(&self) -> Vec<&str> {
-        self.members(ALTINST).into_iter().filter(|d| !self.targets.iter().any(|t| t == d)).collect()
+        self.members(ALTINST)
+            .into_iter()
+            .filter(|d| !self.targets.iter().any(|t| t == d))
+            .collect()
     }
 
     fn altinst_active(&self) -> bool {
-        self.pvs.iter().any(|p| p.vg.as_deref() == Some(ALTINST) && p.active && self.targets.contains(&p.name))
+        self.pvs
+            .iter()
+            .any(|p| p.vg.as_deref() == Some(ALTINST) && p.active && self.targets.contains(&p.name))
     }
 
     /// Refuses targets lspv does not list or that belong to another volume group.
     fn check_targets(&self) -> Result<(), Error> {
         if let Some(d) = self.missing().first() {
-            return Err(Error::failed(format!("{d} is not a disk of this node: lspv does not list it")));
+            return Err(Error::failed(format!(
+                "{d} is not a disk of this node: lspv does not list it"
+            )));
         }
         if let Some((disk, vg)) = self.foreign().first() {
             let why = if *vg == ROOTVG {
@@ -270,7 +326,8 @@ fn last_line(out: &CommandOutput) -> String {
 }
 
 fn is_disk_name(name: &str) -> bool {
-    name.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 // ---------------------------------------------------------------------------
@@ -283,14 +340,27 @@ pub struct AltDisk {
 }
 
 /// Keywords needing `images` (-l), with the flag they become.
-const NEED_IMAGES: &[(&str, &str)] =
-    &[("bundle", "-b"), ("fix_bundle", "-f"), ("fixes", "-F"), ("filesets", "-w"), ("installp_flags", "-I")];
+const NEED_IMAGES: &[(&str, &str)] = &[
+    ("bundle", "-b"),
+    ("fix_bundle", "-f"),
+    ("fixes", "-F"),
+    ("filesets", "-w"),
+    ("installp_flags", "-I"),
+];
 
 impl AltDisk {
     fn bin(&self) -> String {
-        let bin = self.config.option("bin").filter(|b| !b.trim().is_empty()).unwrap_or(DEFAULT_BIN);
+        let bin = self
+            .config
+            .option("bin")
+            .filter(|b| !b.trim().is_empty())
+            .unwrap_or(DEFAULT_BIN);
         let trimmed = bin.trim_end_matches('/');
-        if trimmed.is_empty() { String::new() } else { trimmed.to_owned() }
+        if trimmed.is_empty() {
+            String::new()
+        } else {
+            trimmed.to_owned()
+        }
     }
 
     fn tool(&self, name: &str) -> String {
@@ -300,13 +370,20 @@ impl AltDisk {
     fn targets(&self) -> Result<Vec<String>, Error> {
         let disks = self.config.get_list("disks");
         if disks.is_empty() {
-            return Err(Error::invalid(format!("{}: keyword 'disks' is required", self.config.rid)));
+            return Err(Error::invalid(format!(
+                "{}: keyword 'disks' is required",
+                self.config.rid
+            )));
         }
         Ok(disks)
     }
 
     fn text(&self, keyword: &str) -> Option<String> {
-        self.config.get(keyword).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+        self.config
+            .get(keyword)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
     }
 
     fn list_text(&self, keyword: &str) -> Option<String> {
@@ -317,7 +394,8 @@ impl AltDisk {
     fn copy_timeout(&self) -> Duration {
         self.config.get_duration(
             "copy_timeout",
-            doppel_plugin_api::parse_duration(DEFAULT_COPY_TIMEOUT).unwrap_or(Duration::from_secs(10800)),
+            doppel_plugin_api::parse_duration(DEFAULT_COPY_TIMEOUT)
+                .unwrap_or(Duration::from_secs(10800)),
         )
     }
 
@@ -403,24 +481,35 @@ impl AltDisk {
 
     fn layout(&self) -> Result<Layout, Error> {
         let text = self.query(vec![self.tool("lspv")])?;
-        Ok(Layout { pvs: parse_lspv(&text), targets: self.targets()? })
+        Ok(Layout {
+            pvs: parse_lspv(&text),
+            targets: self.targets()?,
+        })
     }
 
     fn bootlist(&self) -> Result<Vec<String>, Error> {
-        let text = self.query(vec![self.tool("bootlist"), "-m".into(), "normal".into(), "-o".into()])?;
+        let text = self.query(vec![
+            self.tool("bootlist"),
+            "-m".into(),
+            "normal".into(),
+            "-o".into(),
+        ])?;
         Ok(parse_bootlist(&text))
     }
 
     fn remove_altinst(&self) -> Result<(), Error> {
         let argv = vec![self.tool("alt_rootvg_op"), "-X".into(), ALTINST.into()];
-        self.host.run_checked(&CommandRequest::new(argv).timeout(OP_TIMEOUT))?;
+        self.host
+            .run_checked(&CommandRequest::new(argv).timeout(OP_TIMEOUT))?;
         Ok(())
     }
 
     /// The phases this resource's clone completed, if the record is about the same disks.
     fn recorded_phases(&self, targets: &[String]) -> Option<BTreeSet<u8>> {
         let disks = self.host.state_get(KEY_DISKS)?;
-        if disks.split_whitespace().collect::<Vec<_>>() != targets.iter().map(String::as_str).collect::<Vec<_>>() {
+        if disks.split_whitespace().collect::<Vec<_>>()
+            != targets.iter().map(String::as_str).collect::<Vec<_>>()
+        {
             return None;
         }
         let phases = self.host.state_get(KEY_PHASES)?;
@@ -429,7 +518,9 @@ impl AltDisk {
     }
 
     fn recorded_clone_time(&self) -> Option<jiff::Timestamp> {
-        self.host.state_get(KEY_CLONED_AT).and_then(|t| t.trim().parse().ok())
+        self.host
+            .state_get(KEY_CLONED_AT)
+            .and_then(|t| t.trim().parse().ok())
     }
 
     fn forget(&self) -> Result<(), Error> {
@@ -440,10 +531,16 @@ impl AltDisk {
     }
 
     /// Runs alt_disk_copy and records what it did.
-    fn copy(&self, targets: &[String], phases: &Phases, request: &ActionRequest) -> Result<Vec<String>, Error> {
+    fn copy(
+        &self,
+        targets: &[String],
+        phases: &Phases,
+        request: &ActionRequest,
+    ) -> Result<Vec<String>, Error> {
         let started = jiff::Timestamp::now();
         let argv = self.copy_argv(targets, phases);
-        self.host.run_checked(&CommandRequest::new(argv).timeout(self.copy_timeout()))?;
+        self.host
+            .run_checked(&CommandRequest::new(argv).timeout(self.copy_timeout()))?;
         let done: BTreeSet<u8> = if phases.has(1) {
             phases.set.clone()
         } else {
@@ -456,14 +553,38 @@ impl AltDisk {
         }
         self.host.state_put(KEY_PHASES, &phases_text(&done))?;
         self.host.state_put(KEY_DISKS, &targets.join(" "))?;
-        let verb = if request.dry_run { "would clone" } else { "cloned" };
-        let mut messages = vec![format!("{verb} rootvg to {} ({})", targets.join(" "), phases.label())];
+        let verb = if request.dry_run {
+            "would clone"
+        } else {
+            "cloned"
+        };
+        let mut messages = vec![format!(
+            "{verb} rootvg to {} ({})",
+            targets.join(" "),
+            phases.label()
+        )];
         if phases.has(3) {
             if self.config.get_bool("set_bootlist", false) {
-                messages.push(format!("the normal bootlist {} {}", if request.dry_run { "would point at" } else { "points at" }, targets[0]));
+                messages.push(format!(
+                    "the normal bootlist {} {}",
+                    if request.dry_run {
+                        "would point at"
+                    } else {
+                        "points at"
+                    },
+                    targets[0]
+                ));
             }
             if self.config.get_bool("reboot", false) {
-                messages.push(format!("the system {} from {} (-r)", if request.dry_run { "would reboot" } else { "reboots" }, targets[0]));
+                messages.push(format!(
+                    "the system {} from {} (-r)",
+                    if request.dry_run {
+                        "would reboot"
+                    } else {
+                        "reboots"
+                    },
+                    targets[0]
+                ));
             }
         }
         Ok(messages)
@@ -486,7 +607,11 @@ impl AltDisk {
             }
             if !in_alt.is_empty() {
                 if in_alt.len() != targets.len() {
-                    let free: Vec<&str> = targets.iter().filter(|t| !in_alt.contains(&t.as_str())).map(String::as_str).collect();
+                    let free: Vec<&str> = targets
+                        .iter()
+                        .filter(|t| !in_alt.contains(&t.as_str()))
+                        .map(String::as_str)
+                        .collect();
                     return Err(Error::failed(format!(
                         "altinst_rootvg holds {} but not {}: unprovision it before cloning again",
                         in_alt.join(" "),
@@ -498,7 +623,10 @@ impl AltDisk {
                     self.host.warn("altinst_rootvg exists: --force rebuilds it (alt_rootvg_op -X, then alt_disk_copy)");
                     self.remove_altinst()?;
                     let messages = self.copy(&targets, &phases, request)?;
-                    return Ok(ActionOutcome { messages, noop: false });
+                    return Ok(ActionOutcome {
+                        messages,
+                        noop: false,
+                    });
                 }
                 return match recorded {
                     Some(done) if !done.contains(&3) => Err(Error::failed(format!(
@@ -518,7 +646,10 @@ impl AltDisk {
                 };
             }
         } else if in_alt.len() != targets.len() {
-            let d = targets.iter().find(|t| !in_alt.contains(&t.as_str())).expect("some target is not in altinst_rootvg");
+            let d = targets
+                .iter()
+                .find(|t| !in_alt.contains(&t.as_str()))
+                .expect("some target is not in altinst_rootvg");
             let vg = layout.vg_of(d).unwrap_or("None");
             return Err(Error::failed(format!(
                 "--phase {} continues a clone made by phase 1, but {d} is in volume group {vg}: run --phase 1 first",
@@ -526,7 +657,10 @@ impl AltDisk {
             )));
         }
         let messages = self.copy(&targets, &phases, request)?;
-        Ok(ActionOutcome { messages, noop: false })
+        Ok(ActionOutcome {
+            messages,
+            noop: false,
+        })
     }
 
     fn refresh(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {
@@ -552,12 +686,19 @@ impl AltDisk {
             self.remove_altinst()?;
             messages.push(format!(
                 "{} the previous altinst_rootvg on {}",
-                if request.dry_run { "would remove" } else { "removed" },
+                if request.dry_run {
+                    "would remove"
+                } else {
+                    "removed"
+                },
                 layout.in_vg(ALTINST).join(" ")
             ));
         }
         messages.extend(self.copy(&layout.targets, &phases, request)?);
-        Ok(ActionOutcome { messages, noop: false })
+        Ok(ActionOutcome {
+            messages,
+            noop: false,
+        })
     }
 
     fn unprovision(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {
@@ -566,7 +707,12 @@ impl AltDisk {
         if in_alt.is_empty() {
             let mut why = format!(
                 "no altinst_rootvg on {}: nothing to remove",
-                layout.targets.iter().map(|t| format!("{t} ({})", layout.vg_of(t).unwrap_or("None"))).collect::<Vec<_>>().join(", ")
+                layout
+                    .targets
+                    .iter()
+                    .map(|t| format!("{t} ({})", layout.vg_of(t).unwrap_or("None")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             if !layout.in_vg(ROOTVG).is_empty() {
                 why.push_str(&format!(
@@ -576,7 +722,10 @@ impl AltDisk {
                 ));
             }
             self.forget()?;
-            return Ok(ActionOutcome { messages: vec![why], noop: true });
+            return Ok(ActionOutcome {
+                messages: vec![why],
+                noop: true,
+            });
         }
         let others = layout.foreign_altinst();
         if !others.is_empty() {
@@ -587,8 +736,15 @@ impl AltDisk {
         }
         self.remove_altinst()?;
         self.forget()?;
-        let verb = if request.dry_run { "would remove" } else { "removed" };
-        Ok(ActionOutcome { messages: vec![format!("{verb} altinst_rootvg from {}", in_alt.join(" "))], noop: false })
+        let verb = if request.dry_run {
+            "would remove"
+        } else {
+            "removed"
+        };
+        Ok(ActionOutcome {
+            messages: vec![format!("{verb} altinst_rootvg from {}", in_alt.join(" "))],
+            noop: false,
+        })
     }
 
     /// `wake` and `sleep`.
@@ -604,30 +760,60 @@ impl AltDisk {
         }
         let awake = layout.altinst_active();
         match (wake, awake) {
-            (true, true) => Ok(noop("altinst_rootvg is already awake (varied on, mounted under /alt_inst)")),
+            (true, true) => Ok(noop(
+                "altinst_rootvg is already awake (varied on, mounted under /alt_inst)",
+            )),
             (false, false) => Ok(noop("altinst_rootvg is already asleep")),
             (true, false) => {
-                let argv = vec![self.tool("alt_rootvg_op"), "-W".into(), "-d".into(), layout.targets[0].clone()];
-                self.host.run_checked(&CommandRequest::new(argv).timeout(OP_TIMEOUT))?;
-                Ok(ActionOutcome { messages: vec!["altinst_rootvg woken up: its file systems are under /alt_inst".into()], noop: false })
+                let argv = vec![
+                    self.tool("alt_rootvg_op"),
+                    "-W".into(),
+                    "-d".into(),
+                    layout.targets[0].clone(),
+                ];
+                self.host
+                    .run_checked(&CommandRequest::new(argv).timeout(OP_TIMEOUT))?;
+                Ok(ActionOutcome {
+                    messages: vec![
+                        "altinst_rootvg woken up: its file systems are under /alt_inst".into(),
+                    ],
+                    noop: false,
+                })
             }
             (false, true) => {
                 let argv = vec![self.tool("alt_rootvg_op"), "-S".into()];
-                self.host.run_checked(&CommandRequest::new(argv).timeout(OP_TIMEOUT))?;
-                Ok(ActionOutcome { messages: vec!["altinst_rootvg put to sleep".into()], noop: false })
+                self.host
+                    .run_checked(&CommandRequest::new(argv).timeout(OP_TIMEOUT))?;
+                Ok(ActionOutcome {
+                    messages: vec!["altinst_rootvg put to sleep".into()],
+                    noop: false,
+                })
             }
         }
     }
 
-    fn report(&self, layout: &Layout, bootlist: Result<Vec<String>, Error>, now: jiff::Timestamp) -> StatusReport {
+    fn report(
+        &self,
+        layout: &Layout,
+        bootlist: Result<Vec<String>, Error>,
+        now: jiff::Timestamp,
+    ) -> StatusReport {
         let targets = layout.targets.join(" ");
         let missing = layout.missing();
-        let foreign: Vec<(&str, &str)> = layout.foreign().into_iter().filter(|(_, vg)| *vg != ROOTVG).collect();
+        let foreign: Vec<(&str, &str)> = layout
+            .foreign()
+            .into_iter()
+            .filter(|(_, vg)| *vg != ROOTVG)
+            .collect();
         let mut report = if !missing.is_empty() {
-            StatusReport::new(Status::Warn).warn(format!("{} not listed by lspv", missing.join(" ")))
+            StatusReport::new(Status::Warn)
+                .warn(format!("{} not listed by lspv", missing.join(" ")))
         } else if layout.all_in(ALTINST) {
             let mut r = StatusReport::new(Status::Up).info(format!("altinst_rootvg on {targets}"));
-            if let Some(done) = self.recorded_phases(&layout.targets).filter(|d| !d.contains(&3)) {
+            if let Some(done) = self
+                .recorded_phases(&layout.targets)
+                .filter(|d| !d.contains(&3))
+            {
                 r.state = Status::Warn;
                 r = r.warn(format!(
                     "altinst_rootvg is unfinished (phases done: {}): continue with `provision --phase {}`",
@@ -646,20 +832,32 @@ impl AltDisk {
         } else if !foreign.is_empty() {
             let mut r = StatusReport::new(Status::Warn);
             for (d, vg) in &foreign {
-                r = r.warn(format!("{d} belongs to volume group {vg}, not altinst_rootvg"));
+                r = r.warn(format!(
+                    "{d} belongs to volume group {vg}, not altinst_rootvg"
+                ));
             }
             r
         } else if !layout.in_vg(ALTINST).is_empty() {
             StatusReport::new(Status::Warn).warn(format!(
                 "altinst_rootvg holds {} but not {}",
                 layout.in_vg(ALTINST).join(" "),
-                layout.targets.iter().filter(|t| layout.vg_of(t) != Some(ALTINST)).cloned().collect::<Vec<_>>().join(" ")
+                layout
+                    .targets
+                    .iter()
+                    .filter(|t| layout.vg_of(t) != Some(ALTINST))
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" ")
             ))
         } else {
-            let mut r = StatusReport::new(Status::Down).info(format!("no altinst_rootvg on {targets}"));
+            let mut r =
+                StatusReport::new(Status::Down).info(format!("no altinst_rootvg on {targets}"));
             let others = layout.foreign_altinst();
             if !others.is_empty() {
-                r = r.info(format!("an altinst_rootvg not made by this resource is on {}", others.join(" ")));
+                r = r.info(format!(
+                    "an altinst_rootvg not made by this resource is on {}",
+                    others.join(" ")
+                ));
             }
             r
         };
@@ -679,7 +877,9 @@ impl AltDisk {
                     }
                     report = report.last_sync(at.to_string());
                 }
-                None => report = report.info("clone time unknown: it was not made by this resource"),
+                None => {
+                    report = report.info("clone time unknown: it was not made by this resource")
+                }
             }
         }
         let old = layout.members(OLD_ROOTVG);
@@ -694,8 +894,15 @@ impl AltDisk {
             Ok(list) => match list.first() {
                 Some(first) => {
                     let vg = layout.vg_of(first).unwrap_or("no volume group");
-                    let whose = if layout.targets.iter().any(|t| t == first) { ", the clone" } else { "" };
-                    report = report.info(format!("next boot: {first} ({vg}{whose}); bootlist -m normal: {}", list.join(" ")));
+                    let whose = if layout.targets.iter().any(|t| t == first) {
+                        ", the clone"
+                    } else {
+                        ""
+                    };
+                    report = report.info(format!(
+                        "next boot: {first} ({vg}{whose}); bootlist -m normal: {}",
+                        list.join(" ")
+                    ));
                 }
                 None => report = report.warn("the normal bootlist is empty"),
             },
@@ -706,13 +913,19 @@ impl AltDisk {
 }
 
 fn noop(message: &str) -> ActionOutcome {
-    ActionOutcome { messages: vec![message.to_owned()], noop: true }
+    ActionOutcome {
+        messages: vec![message.to_owned()],
+        noop: true,
+    }
 }
 
 impl Driver for AltDisk {
     fn manifest() -> Manifest {
         let boolean = |name: &str, desc: &str| {
-            KeywordSpec::new(name, KeywordType::Boolean).default_value("False").candidates(&["True", "False"]).desc(desc)
+            KeywordSpec::new(name, KeywordType::Boolean)
+                .default_value("False")
+                .candidates(&["True", "False"])
+                .desc(desc)
         };
         Manifest::new("disk", "alt_disk", env!("CARGO_PKG_VERSION"))
             .description("Clone the running AIX rootvg to alternate disks with alt_disk_copy")
@@ -830,7 +1043,10 @@ impl Driver for AltDisk {
         let disks = config.get_list("disks");
         for (i, d) in disks.iter().enumerate() {
             if !is_disk_name(d) {
-                problems.push(Problem::keyword("disks", format!("'{d}' is not a disk name (e.g. hdisk1)")));
+                problems.push(Problem::keyword(
+                    "disks",
+                    format!("'{d}' is not a disk name (e.g. hdisk1)"),
+                ));
             } else if disks[..i].contains(d) {
                 problems.push(Problem::keyword("disks", format!("{d} is listed twice")));
             }
@@ -863,20 +1079,37 @@ impl Driver for AltDisk {
             ));
         }
         for kw in ["exclude_list", "image_data", "resolv_conf"] {
-            if let Some(v) = config.get(kw).map(str::trim).filter(|v| !v.is_empty() && !v.starts_with('/')) {
-                problems.push(Problem::keyword(kw, format!("'{v}' must be a full path name: alt_disk_copy requires one")));
+            if let Some(v) = config
+                .get(kw)
+                .map(str::trim)
+                .filter(|v| !v.is_empty() && !v.starts_with('/'))
+            {
+                problems.push(Problem::keyword(
+                    kw,
+                    format!("'{v}' must be a full path name: alt_disk_copy requires one"),
+                ));
             }
         }
         for kw in ["script", "first_boot_script"] {
-            if let Some(v) = config.get(kw).map(str::trim).filter(|v| !v.is_empty() && !v.starts_with('/')) {
+            if let Some(v) = config
+                .get(kw)
+                .map(str::trim)
+                .filter(|v| !v.is_empty() && !v.starts_with('/'))
+            {
                 problems.push(Problem::keyword(
                     kw,
                     format!("'{v}' must be a full path name: alt_disk_copy runs it from its own working directory"),
                 ));
             }
         }
-        if let Some(v) = config.get("sync_max_delay").filter(|v| parse_minutes_duration(v).is_none()) {
-            problems.push(Problem::keyword("sync_max_delay", format!("'{v}' is not a duration")));
+        if let Some(v) = config
+            .get("sync_max_delay")
+            .filter(|v| parse_minutes_duration(v).is_none())
+        {
+            problems.push(Problem::keyword(
+                "sync_max_delay",
+                format!("'{v}' is not a duration"),
+            ));
         }
         problems
     }

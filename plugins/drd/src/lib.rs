@@ -36,8 +36,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use doppel_plugin_api::{
-    ActionOutcome, ActionRequest, ActionSpec, CommandOutput, CommandRequest, Driver, Error, Host, KeywordSpec,
-    KeywordType, Level, Manifest, Problem, ResourceConfig, Status, StatusReport,
+    ActionOutcome, ActionRequest, ActionSpec, CommandOutput, CommandRequest, Driver, Error, Host,
+    KeywordSpec, KeywordType, Level, Manifest, Problem, ResourceConfig, Status, StatusReport,
 };
 use jiff::tz::TimeZone;
 
@@ -78,12 +78,16 @@ pub fn verdict(text: &str) -> Verdict {
     // BEGIN or END word after the date says which banner it is.
     let end = text.lines().rev().map(str::trim).find_map(|l| {
         let rest = l.strip_prefix("=======")?;
-        let mut words = rest.split_whitespace().skip_while(|w| *w != "BEGIN" && *w != "END");
+        let mut words = rest
+            .split_whitespace()
+            .skip_while(|w| *w != "BEGIN" && *w != "END");
         (words.next()? == "END").then(|| words.collect::<Vec<_>>())
     });
     match end {
         None => Verdict::Missing,
-        Some(words) if words.iter().any(|w| w.trim_end_matches('.') == "succeeded") => Verdict::Succeeded,
+        Some(words) if words.iter().any(|w| w.trim_end_matches('.') == "succeeded") => {
+            Verdict::Succeeded
+        }
         Some(_) => Verdict::Failed,
     }
 }
@@ -98,7 +102,11 @@ pub fn messages(text: &str, prefix: &str) -> Vec<String> {
         if let Some(rest) = trimmed.strip_prefix(prefix) {
             out.extend(current.take());
             current = Some(rest.trim().to_owned());
-        } else if current.is_some() && line.starts_with(' ') && !trimmed.is_empty() && !trimmed.starts_with('*') {
+        } else if current.is_some()
+            && line.starts_with(' ')
+            && !trimmed.is_empty()
+            && !trimmed.starts_with('*')
+        {
             if let Some(c) = current.as_mut() {
                 c.push(' ');
                 c.push_str(trimmed);
@@ -137,7 +145,9 @@ impl DrdStatus {
                 continue;
             }
             let line = line.strip_prefix("* ").unwrap_or(line).trim_start();
-            let Some((label, value)) = line.split_once(':') else { continue };
+            let Some((label, value)) = line.split_once(':') else {
+                continue;
+            };
             let label = label.trim();
             let known = [
                 "Original Disk",
@@ -162,7 +172,10 @@ impl DrdStatus {
 
     /// A field's value; `None` when absent, empty or `None`.
     pub fn value(&self, label: &str) -> Option<&str> {
-        self.fields.get(label).map(String::as_str).filter(|v| !v.is_empty() && !v.eq_ignore_ascii_case("none"))
+        self.fields
+            .get(label)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty() && !v.eq_ignore_ascii_case("none"))
     }
 
     /// The device inside the parentheses of `Booted Disk` / `Activated Disk`.
@@ -174,7 +187,8 @@ impl DrdStatus {
 
     /// True when `Booted Disk` / `Activated Disk` names the clone.
     pub fn is_clone(&self, label: &str) -> bool {
-        self.value(label).is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("clone"))
+        self.value(label)
+            .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("clone"))
     }
 
     pub fn has_clone(&self) -> bool {
@@ -194,7 +208,8 @@ pub fn parse_drd_date(text: &str, tz: &TimeZone) -> Option<jiff::Zoned> {
 /// The status report for a parsed `drd status`, dates read in `tz`.
 fn report(info: &DrdStatus, config: &ResourceConfig, tz: &TimeZone) -> StatusReport {
     if !info.has_clone() {
-        return StatusReport::new(Status::Down).info("no clone of the root disk (drd status: Clone Disk None); provision creates it");
+        return StatusReport::new(Status::Down)
+            .info("no clone of the root disk (drd status: Clone Disk None); provision creates it");
     }
     let clone_disk = info.value("Clone Disk").unwrap_or("?");
     let mut warnings: Vec<String> = Vec::new();
@@ -207,10 +222,15 @@ fn report(info: &DrdStatus, config: &ResourceConfig, tz: &TimeZone) -> StatusRep
     let mut last_sync = None;
     match parse_drd_date(date, tz) {
         Some(when) => {
-            infos.push(format!("clone on {clone_disk}, {label} {}", when.strftime("%Y-%m-%d %H:%M:%S")));
+            infos.push(format!(
+                "clone on {clone_disk}, {label} {}",
+                when.strftime("%Y-%m-%d %H:%M:%S")
+            ));
             last_sync = Some(when.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string());
         }
-        None => warnings.push(format!("clone on {clone_disk}: cannot read the date '{date}' of drd status")),
+        None => warnings.push(format!(
+            "clone on {clone_disk}: cannot read the date '{date}' of drd status"
+        )),
     }
     let booted = info.device("Booted Disk").unwrap_or("?");
     let activated = info.device("Activated Disk").unwrap_or("?");
@@ -219,7 +239,9 @@ fn report(info: &DrdStatus, config: &ResourceConfig, tz: &TimeZone) -> StatusRep
             "the system is booted from the clone ({booted}): the original is the inactive image, and drd sync only runs from the booted original"
         ));
         if !info.is_clone("Activated Disk") {
-            infos.push(format!("the original ({activated}) is activated: the next boot returns to it"));
+            infos.push(format!(
+                "the original ({activated}) is activated: the next boot returns to it"
+            ));
         }
     } else if info.is_clone("Activated Disk") {
         warnings.push(format!(
@@ -227,19 +249,39 @@ fn report(info: &DrdStatus, config: &ResourceConfig, tz: &TimeZone) -> StatusRep
         ));
     }
     if let Some(efi) = info.value("Clone EFI Partition")
-        && !efi.to_ascii_lowercase().contains("boot loader present") {
-            warnings.push(format!("clone EFI partition: {efi}: the clone may not boot"));
-        }
-    if let Some(target) = config.get("target").map(str::trim).filter(|t| !t.is_empty())
-        && target != clone_disk && !info.is_clone("Booted Disk") {
-            warnings.push(format!("the clone is on {clone_disk}, not on the configured target {target}"));
-        }
-    if let Some(mirror) = config.get("mirror_disk").map(str::trim).filter(|t| !t.is_empty())
-        && info.value("Clone Mirror Disk") != Some(mirror) {
-            let current = info.value("Clone Mirror Disk").unwrap_or("None");
-            warnings.push(format!("the clone mirror disk is {current}, not the configured mirror_disk {mirror}"));
-        }
-    let mut report = StatusReport::new(if warnings.is_empty() { Status::Up } else { Status::Warn });
+        && !efi.to_ascii_lowercase().contains("boot loader present")
+    {
+        warnings.push(format!(
+            "clone EFI partition: {efi}: the clone may not boot"
+        ));
+    }
+    if let Some(target) = config
+        .get("target")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        && target != clone_disk
+        && !info.is_clone("Booted Disk")
+    {
+        warnings.push(format!(
+            "the clone is on {clone_disk}, not on the configured target {target}"
+        ));
+    }
+    if let Some(mirror) = config
+        .get("mirror_disk")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        && info.value("Clone Mirror Disk") != Some(mirror)
+    {
+        let current = info.value("Clone Mirror Disk").unwrap_or("None");
+        warnings.push(format!(
+            "the clone mirror disk is {current}, not the configured mirror_disk {mirror}"
+        ));
+    }
+    let mut report = StatusReport::new(if warnings.is_empty() {
+        Status::Up
+    } else {
+        Status::Warn
+    });
     for w in warnings {
         report = report.warn(w);
     }
@@ -274,36 +316,68 @@ enum Run {
 
 impl Drd {
     fn bin(&self) -> String {
-        let bin = self.config.option("bin").filter(|b| !b.trim().is_empty()).unwrap_or(DEFAULT_BIN);
+        let bin = self
+            .config
+            .option("bin")
+            .filter(|b| !b.trim().is_empty())
+            .unwrap_or(DEFAULT_BIN);
         let trimmed = bin.trim_end_matches('/');
-        if trimmed.is_empty() { "/".into() } else { trimmed.to_owned() }
+        if trimmed.is_empty() {
+            "/".into()
+        } else {
+            trimmed.to_owned()
+        }
     }
 
     fn tool(&self) -> String {
         let bin = self.bin();
-        if bin == "/" { "/drd".into() } else { format!("{bin}/drd") }
+        if bin == "/" {
+            "/drd".into()
+        } else {
+            format!("{bin}/drd")
+        }
     }
 
     /// Where DRD's `/var/opt/drd` lives: `<sysroot>/var/opt/drd`.
     fn sysroot(&self) -> PathBuf {
-        PathBuf::from(self.config.option("sysroot").filter(|r| !r.trim().is_empty()).unwrap_or(DEFAULT_SYSROOT))
+        PathBuf::from(
+            self.config
+                .option("sysroot")
+                .filter(|r| !r.trim().is_empty())
+                .unwrap_or(DEFAULT_SYSROOT),
+        )
     }
 
     fn sync_list(&self, name: &str) -> PathBuf {
-        self.sysroot().join(SYNC_DIR.trim_start_matches('/')).join(name)
+        self.sysroot()
+            .join(SYNC_DIR.trim_start_matches('/'))
+            .join(name)
     }
 
     /// Reads a sync list: its non-empty lines.
     fn read_list(&self, name: &str) -> Result<Vec<String>, String> {
         let path = self.sync_list(name);
         std::fs::read_to_string(&path)
-            .map(|t| t.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect())
+            .map(|t| {
+                t.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
             .map_err(|e| format!("cannot read {}: {e}", path.display()))
     }
 
     fn verbosity_args(&self) -> Vec<String> {
-        if self.config.get("verbosity").is_some_and(|v| !v.trim().is_empty()) {
-            vec!["-x".into(), format!("verbosity={}", self.config.get_int("verbosity", 3))]
+        if self
+            .config
+            .get("verbosity")
+            .is_some_and(|v| !v.trim().is_empty())
+        {
+            vec![
+                "-x".into(),
+                format!("verbosity={}", self.config.get_int("verbosity", 3)),
+            ]
         } else {
             Vec::new()
         }
@@ -318,7 +392,12 @@ impl Drd {
         if overwrite {
             args.extend(["-x".into(), "overwrite=true".into()]);
         }
-        if let Some(m) = self.config.get("mirror_disk").map(str::trim).filter(|m| !m.is_empty()) {
+        if let Some(m) = self
+            .config
+            .get("mirror_disk")
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+        {
             args.extend(["-x".into(), format!("mirror_disk={m}")]);
         }
         args.extend(self.verbosity_args());
@@ -330,7 +409,12 @@ impl Drd {
         if preview {
             args.push("-p".into());
         }
-        if let Some(f) = self.config.get("exclude_list").map(str::trim).filter(|f| !f.is_empty()) {
+        if let Some(f) = self
+            .config
+            .get("exclude_list")
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+        {
             args.extend(["-x".into(), format!("exclude_list={f}")]);
         }
         args.extend(self.verbosity_args());
@@ -370,12 +454,24 @@ impl Drd {
         let text = combined(&out);
         // The request is quiet (doppel logs its output at debug level only): relay it.
         if !text.trim().is_empty() {
-            let level = if how == Run::Change { Level::Info } else { Level::Debug };
+            let level = if how == Run::Change {
+                Level::Info
+            } else {
+                Level::Debug
+            };
             self.host.log(level, text.trim_end());
         }
-        let what = if how == Run::Preview { format!("drd {mode} -p") } else { format!("drd {mode}") };
+        let what = if how == Run::Preview {
+            format!("drd {mode} -p")
+        } else {
+            format!("drd {mode}")
+        };
         // A preview's or a query's warnings are the caller's to summarise.
-        let warn_level = if how == Run::Change { Level::Warn } else { Level::Debug };
+        let warn_level = if how == Run::Change {
+            Level::Warn
+        } else {
+            Level::Debug
+        };
         if out.timed_out {
             return Err(Error::failed(format!("{what} timed out")));
         }
@@ -399,13 +495,26 @@ impl Drd {
                 Ok(Some(text))
             }
             Verdict::Failed => {
-                let why = if errors.is_empty() { "see /var/opt/drd/drd.log".to_owned() } else { errors.join("; ") };
-                let code_note = if out.exit_code == Some(0) { " (its END banner says failed, although it exited 0)" } else { "" };
+                let why = if errors.is_empty() {
+                    "see /var/opt/drd/drd.log".to_owned()
+                } else {
+                    errors.join("; ")
+                };
+                let code_note = if out.exit_code == Some(0) {
+                    " (its END banner says failed, although it exited 0)"
+                } else {
+                    ""
+                };
                 Err(Error::failed(format!("{what} failed{code_note}: {why}")))
             }
             Verdict::Missing => {
                 let detail = if errors.is_empty() {
-                    text.lines().rev().map(str::trim).find(|l| !l.is_empty()).map(|l| format!("; last line: {l}")).unwrap_or_default()
+                    text.lines()
+                        .rev()
+                        .map(str::trim)
+                        .find(|l| !l.is_empty())
+                        .map(|l| format!("; last line: {l}"))
+                        .unwrap_or_default()
                 } else {
                     format!(": {}", errors.join("; "))
                 };
@@ -418,18 +527,27 @@ impl Drd {
 
     /// `drd status`, parsed.
     fn query(&self) -> Result<DrdStatus, Error> {
-        let text = self.drd(vec!["status".into()], Run::Query, false)?.unwrap_or_default();
+        let text = self
+            .drd(vec!["status".into()], Run::Query, false)?
+            .unwrap_or_default();
         Ok(DrdStatus::parse(&text))
     }
 
     fn target(&self) -> Option<String> {
-        self.config.get("target").map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned)
+        self.config
+            .get("target")
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
     }
 
     fn provision(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {
-        let target = self
-            .target()
-            .ok_or_else(|| Error::invalid(format!("{}: keyword 'target' (the clone disk) is required to provision", self.config.rid)))?;
+        let target = self.target().ok_or_else(|| {
+            Error::invalid(format!(
+                "{}: keyword 'target' (the clone disk) is required to provision",
+                self.config.rid
+            ))
+        })?;
         match self.query() {
             Ok(info) if info.has_clone() && info.value("Clone Disk") == Some(target.as_str()) => {
                 let created = info.value("Clone Creation Date").unwrap_or("?");
@@ -445,16 +563,32 @@ impl Drd {
                 self.host.warn(&format!("a clone exists on {other}: drd clone makes a new one on {target}, and the clone on {other} is left behind"));
             }
             Ok(_) => {}
-            Err(e) => self.host.warn(&format!("cannot read the clone status ({e}): cloning anyway")),
+            Err(e) => self.host.warn(&format!(
+                "cannot read the clone status ({e}): cloning anyway"
+            )),
         }
         let overwrite = self.config.get_bool("overwrite", false);
         if request.dry_run {
-            self.drd(self.clone_args(&target, overwrite, true), Run::Preview, true)?;
-            self.host.info(&format!("dry-run: the drd clone preview accepts {target} as the clone target"));
+            self.drd(
+                self.clone_args(&target, overwrite, true),
+                Run::Preview,
+                true,
+            )?;
+            self.host.info(&format!(
+                "dry-run: the drd clone preview accepts {target} as the clone target"
+            ));
         }
-        let ran = self.drd(self.clone_args(&target, overwrite, false), Run::Change, request.dry_run)?;
+        let ran = self.drd(
+            self.clone_args(&target, overwrite, false),
+            Run::Change,
+            request.dry_run,
+        )?;
         Ok(ActionOutcome {
-            messages: if ran.is_some() { vec![format!("clone of the root disk created on {target}")] } else { Vec::new() },
+            messages: if ran.is_some() {
+                vec![format!("clone of the root disk created on {target}")]
+            } else {
+                Vec::new()
+            },
             noop: false,
         })
     }
@@ -466,31 +600,44 @@ impl Drd {
             let mut messages = Vec::new();
             match self.read_list(FILES_TO_BE_COPIED) {
                 Ok(files) => {
-                    messages.push(format!("dry-run: drd sync would copy {} file(s) to the clone (listed in {list})", files.len()));
+                    messages.push(format!(
+                        "dry-run: drd sync would copy {} file(s) to the clone (listed in {list})",
+                        files.len()
+                    ));
                     for f in &files {
                         self.host.log(Level::Debug, &format!("would copy {f}"));
                     }
                 }
-                Err(e) => self.host.warn(&format!("drd sync -p succeeded but its list is unreadable: {e}")),
+                Err(e) => self.host.warn(&format!(
+                    "drd sync -p succeeded but its list is unreadable: {e}"
+                )),
             }
             if let Ok(changed) = self.read_list(TARGET_CHANGED)
-                && !changed.is_empty() {
-                    messages.push(format!(
+                && !changed.is_empty()
+            {
+                messages.push(format!(
                         "dry-run: {} file(s) changed on the clone would not be overwritten (listed in {SYNC_DIR}/{TARGET_CHANGED})",
                         changed.len()
                     ));
-                    for f in &changed {
-                        self.host.log(Level::Debug, &format!("changed on the clone, kept: {f}"));
-                    }
+                for f in &changed {
+                    self.host
+                        .log(Level::Debug, &format!("changed on the clone, kept: {f}"));
                 }
+            }
             self.drd(self.sync_args(false), Run::Change, true)?;
-            return Ok(ActionOutcome { messages, noop: false });
+            return Ok(ActionOutcome {
+                messages,
+                noop: false,
+            });
         }
         self.drd(self.sync_args(false), Run::Change, false)?;
         let mut messages = Vec::new();
         match self.read_list(FILES_TO_BE_COPIED) {
             Ok(files) => {
-                messages.push(format!("{} file(s) copied to the clone (listed in {list})", files.len()));
+                messages.push(format!(
+                    "{} file(s) copied to the clone (listed in {list})",
+                    files.len()
+                ));
                 for f in &files {
                     self.host.log(Level::Debug, &format!("copied {f}"));
                 }
@@ -498,13 +645,17 @@ impl Drd {
             Err(e) => tracing::debug!("{e}"),
         }
         if let Ok(changed) = self.read_list(TARGET_CHANGED)
-            && !changed.is_empty() {
-                messages.push(format!(
+            && !changed.is_empty()
+        {
+            messages.push(format!(
                     "{} file(s) changed on the clone were kept, not overwritten (listed in {SYNC_DIR}/{TARGET_CHANGED})",
                     changed.len()
                 ));
-            }
-        Ok(ActionOutcome { messages, noop: false })
+        }
+        Ok(ActionOutcome {
+            messages,
+            noop: false,
+        })
     }
 
     fn sync_resync(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {
@@ -525,21 +676,39 @@ impl Drd {
         if request.dry_run {
             self.drd(self.clone_args(&target, true, true), Run::Preview, true)?;
             if !request.force {
-                self.host.warn("dry-run: without --dry-run, sync resync needs --force (it replaces the clone)");
+                self.host.warn(
+                    "dry-run: without --dry-run, sync resync needs --force (it replaces the clone)",
+                );
             }
         }
-        let ran = self.drd(self.clone_args(&target, true, false), Run::Change, request.dry_run)?;
+        let ran = self.drd(
+            self.clone_args(&target, true, false),
+            Run::Change,
+            request.dry_run,
+        )?;
         Ok(ActionOutcome {
-            messages: if ran.is_some() { vec![format!("clone of the root disk re-created on {target}")] } else { Vec::new() },
+            messages: if ran.is_some() {
+                vec![format!("clone of the root disk re-created on {target}")]
+            } else {
+                Vec::new()
+            },
             noop: false,
         })
     }
 
     fn activate(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {
         if request.dry_run {
-            self.drd(self.simple_args("activate", &["-p", "-x", "reboot=false"]), Run::Preview, true)?;
+            self.drd(
+                self.simple_args("activate", &["-p", "-x", "reboot=false"]),
+                Run::Preview,
+                true,
+            )?;
         }
-        let ran = self.drd(self.simple_args("activate", &["-x", "reboot=false"]), Run::Change, request.dry_run)?;
+        let ran = self.drd(
+            self.simple_args("activate", &["-x", "reboot=false"]),
+            Run::Change,
+            request.dry_run,
+        )?;
         Ok(ActionOutcome {
             messages: if ran.is_some() {
                 vec!["the clone is activated: the system boots from it at the next reboot".into()]
@@ -550,9 +719,21 @@ impl Drd {
         })
     }
 
-    fn plain(&self, mode: &str, done: &str, request: &ActionRequest) -> Result<ActionOutcome, Error> {
+    fn plain(
+        &self,
+        mode: &str,
+        done: &str,
+        request: &ActionRequest,
+    ) -> Result<ActionOutcome, Error> {
         let ran = self.drd(self.simple_args(mode, &[]), Run::Change, request.dry_run)?;
-        Ok(ActionOutcome { messages: if ran.is_some() { vec![done.to_owned()] } else { Vec::new() }, noop: false })
+        Ok(ActionOutcome {
+            messages: if ran.is_some() {
+                vec![done.to_owned()]
+            } else {
+                Vec::new()
+            },
+            noop: false,
+        })
     }
 }
 
@@ -561,7 +742,12 @@ fn device_problem(config: &ResourceConfig, keyword: &str) -> Option<Problem> {
     if v.is_empty() || v.starts_with("/dev/") {
         return None;
     }
-    Some(Problem::keyword(keyword, format!("'{v}' is not a device file: expected /dev/disk/diskN (or a legacy /dev/dsk/cXtYdZ)")))
+    Some(Problem::keyword(
+        keyword,
+        format!(
+            "'{v}' is not a device file: expected /dev/disk/diskN (or a legacy /dev/dsk/cXtYdZ)"
+        ),
+    ))
 }
 
 impl Driver for Drd {
@@ -606,15 +792,30 @@ impl Driver for Drd {
     }
 
     fn validate(config: &ResourceConfig) -> Vec<Problem> {
-        let mut problems: Vec<Problem> = ["target", "mirror_disk"].iter().filter_map(|k| device_problem(config, k)).collect();
+        let mut problems: Vec<Problem> = ["target", "mirror_disk"]
+            .iter()
+            .filter_map(|k| device_problem(config, k))
+            .collect();
         if let (Some(t), Some(m)) = (config.get("target"), config.get("mirror_disk"))
-            && !t.trim().is_empty() && t.trim() == m.trim() {
-                problems.push(Problem::keyword("mirror_disk", "the mirror disk must differ from the target disk"));
-            }
-        if let Some(f) = config.get("exclude_list").map(str::trim).filter(|f| !f.is_empty())
-            && !f.starts_with('/') {
-                problems.push(Problem::keyword("exclude_list", format!("'{f}' must be an absolute path (drd reads it on the host)")));
-            }
+            && !t.trim().is_empty()
+            && t.trim() == m.trim()
+        {
+            problems.push(Problem::keyword(
+                "mirror_disk",
+                "the mirror disk must differ from the target disk",
+            ));
+        }
+        if let Some(f) = config
+            .get("exclude_list")
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            && !f.starts_with('/')
+        {
+            problems.push(Problem::keyword(
+                "exclude_list",
+                format!("'{f}' must be an absolute path (drd reads it on the host)"),
+            ));
+        }
         problems
     }
 
@@ -635,8 +836,16 @@ impl Driver for Drd {
             "sync_update" => self.sync_update(request),
             "sync_resync" => self.sync_resync(request),
             "activate" => self.activate(request),
-            "deactivate" => self.plain("deactivate", "the booted image is the primary boot image again", request),
-            "mount" => self.plain("mount", "the inactive image is mounted under /var/opt/drd/mnts", request),
+            "deactivate" => self.plain(
+                "deactivate",
+                "the booted image is the primary boot image again",
+                request,
+            ),
+            "mount" => self.plain(
+                "mount",
+                "the inactive image is mounted under /var/opt/drd/mnts",
+                request,
+            ),
             "umount" => self.plain("umount", "the inactive image is unmounted", request),
             other => Err(Error::unsupported(other)),
         }

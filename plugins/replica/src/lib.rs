@@ -23,8 +23,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use doppel_plugin_api::{
-    ActionOutcome, ActionRequest, ActionSpec, CommandOutput, CommandRequest, Driver, Error, Host, KeywordSpec,
-    KeywordType, Manifest, Problem, ResourceConfig, Status, StatusReport, parse_duration,
+    ActionOutcome, ActionRequest, ActionSpec, CommandOutput, CommandRequest, Driver, Error, Host,
+    KeywordSpec, KeywordType, Manifest, Problem, ResourceConfig, Status, StatusReport,
+    parse_duration,
 };
 
 pub mod lspacket;
@@ -85,7 +86,11 @@ struct Settings {
 }
 
 fn text(config: &ResourceConfig, kw: &str) -> Option<String> {
-    config.get(kw).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+    config
+        .get(kw)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
 }
 
 /// Splits `replica:name@vob` / `name@vob` into (vob, Some(name)); a plain tag
@@ -108,7 +113,10 @@ fn settings(config: &ResourceConfig) -> Result<Settings, Vec<Problem>> {
         "multiutil" => Tool::MultiUtil,
         "multitool" | "" => Tool::MultiTool,
         other => {
-            problems.push(Problem::keyword("tool", format!("unknown tool '{other}': expected multitool or multiutil")));
+            problems.push(Problem::keyword(
+                "tool",
+                format!("unknown tool '{other}': expected multitool or multiutil"),
+            ));
             Tool::MultiTool
         }
     };
@@ -122,38 +130,59 @@ fn settings(config: &ResourceConfig) -> Result<Settings, Vec<Problem>> {
         "import" => (false, true),
         "both" | "" => (true, true),
         other => {
-            problems.push(Problem::keyword("role", format!("unknown role '{other}': expected export, import or both")));
+            problems.push(Problem::keyword(
+                "role",
+                format!("unknown role '{other}': expected export, import or both"),
+            ));
             (true, true)
         }
     };
     let targets = config.get_list("targets");
     if export && targets.is_empty() {
-        problems.push(Problem::keyword("targets", "the export role needs 'targets': the replicas to send packets to"));
+        problems.push(Problem::keyword(
+            "targets",
+            "the export role needs 'targets': the replicas to send packets to",
+        ));
     }
     if let Some(l) = &local
-        && targets.iter().any(|t| t.trim_start_matches("replica:").split('@').next() == Some(l.as_str())) {
-            problems.push(Problem::keyword("targets", format!("'{l}' is the local replica (vob = {raw_vob}): a replica cannot send packets to itself")));
-        }
+        && targets
+            .iter()
+            .any(|t| t.trim_start_matches("replica:").split('@').next() == Some(l.as_str()))
+    {
+        problems.push(Problem::keyword("targets", format!("'{l}' is the local replica (vob = {raw_vob}): a replica cannot send packets to itself")));
+    }
     let transport = match config.get("transport").map(str::trim).unwrap_or("fship") {
         "fship" | "" => Transport::Fship,
         "ship" => Transport::Ship,
         "out" => Transport::Out,
         other => {
-            problems.push(Problem::keyword("transport", format!("unknown transport '{other}': expected fship, ship or out")));
+            problems.push(Problem::keyword(
+                "transport",
+                format!("unknown transport '{other}': expected fship, ship or out"),
+            ));
             Transport::Fship
         }
     };
     let out_dir = text(config, "out_dir");
     if transport == Transport::Out && export && out_dir.is_none() {
-        problems.push(Problem::keyword("out_dir", "transport = out needs 'out_dir': the directory the packet files are written to"));
+        problems.push(Problem::keyword(
+            "out_dir",
+            "transport = out needs 'out_dir': the directory the packet files are written to",
+        ));
     }
     let maxsize = text(config, "maxsize");
     let limit = text(config, "limit").map(|_| config.get_int("limit", 0));
     if limit.is_some() && maxsize.is_none() {
-        problems.push(Problem::keyword("limit", "'limit' caps a logical packet at limit × maxsize: it needs 'maxsize'"));
+        problems.push(Problem::keyword(
+            "limit",
+            "'limit' caps a logical packet at limit × maxsize: it needs 'maxsize'",
+        ));
     }
     if limit.is_some_and(|l| l <= 0) {
-        problems.push(Problem::keyword("limit", "'limit' must be a positive number of packets"));
+        problems.push(Problem::keyword(
+            "limit",
+            "'limit' must be a positive number of packets",
+        ));
     }
     let lockwait = text(config, "lockwait").map(|_| config.get_int("lockwait", 0));
     let mut env: BTreeMap<String, String> = BTreeMap::new();
@@ -171,7 +200,10 @@ fn settings(config: &ResourceConfig) -> Result<Settings, Vec<Problem>> {
             Some((k, v)) if !k.is_empty() => {
                 env.insert(k.to_owned(), v.to_owned());
             }
-            _ => problems.push(Problem::keyword("env", format!("'{item}' is not KEY=VALUE"))),
+            _ => problems.push(Problem::keyword(
+                "env",
+                format!("'{item}' is not KEY=VALUE"),
+            )),
         }
     }
     let s = Settings {
@@ -201,18 +233,28 @@ fn settings(config: &ResourceConfig) -> Result<Settings, Vec<Problem>> {
     if s.tool == Tool::MultiUtil {
         for kw in ["user", "password"] {
             if text(config, kw).is_none() {
-                problems.push(Problem::keyword(kw, format!("tool = multiutil needs '{kw}' (multiutil -{kw})")));
+                problems.push(Problem::keyword(
+                    kw,
+                    format!("tool = multiutil needs '{kw}' (multiutil -{kw})"),
+                ));
             }
         }
         if s.export {
             for kw in ["clan", "site"] {
                 if text(config, kw).is_none() {
-                    problems.push(Problem::keyword(kw, format!("tool = multiutil exports need '{kw}' (multiutil -{kw})")));
+                    problems.push(Problem::keyword(
+                        kw,
+                        format!("tool = multiutil exports need '{kw}' (multiutil -{kw})"),
+                    ));
                 }
             }
         }
     }
-    if problems.is_empty() { Ok(s) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(s)
+    } else {
+        Err(problems)
+    }
 }
 
 /// Formats a duration for messages: `45s`, `12m05s`, `3h07m`, `2d04h`.
@@ -279,11 +321,16 @@ impl Replica {
     }
 
     fn dir_option(&self, name: &str) -> Option<String> {
-        self.config.option(name).map(|b| b.trim().trim_end_matches('/').to_owned()).filter(|b| !b.is_empty())
+        self.config
+            .option(name)
+            .map(|b| b.trim().trim_end_matches('/').to_owned())
+            .filter(|b| !b.is_empty())
     }
 
     fn tool_path(&self, s: &Settings) -> String {
-        let bin = self.dir_option("bin").unwrap_or_else(|| DEFAULT_BIN.to_owned());
+        let bin = self
+            .dir_option("bin")
+            .unwrap_or_else(|| DEFAULT_BIN.to_owned());
         let name = match s.tool {
             Tool::MultiTool => "multitool",
             Tool::MultiUtil => "multiutil",
@@ -292,7 +339,10 @@ impl Replica {
     }
 
     fn shipping_server_path(&self) -> String {
-        let etc = self.dir_option("etc").or_else(|| self.dir_option("bin")).unwrap_or_else(|| DEFAULT_ETC.to_owned());
+        let etc = self
+            .dir_option("etc")
+            .or_else(|| self.dir_option("bin"))
+            .unwrap_or_else(|| DEFAULT_ETC.to_owned());
         format!("{etc}/shipping_server")
     }
 
@@ -349,9 +399,17 @@ impl Replica {
 
     /// The `-out` pathname of the next export.
     fn out_pname(&self, s: &Settings, dir: &str) -> String {
-        let seq = self.host.state_get(OUT_SEQ).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0) + 1;
+        let seq = self
+            .host
+            .state_get(OUT_SEQ)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+            + 1;
         let _ = self.host.state_put(OUT_SEQ, &seq.to_string());
-        let who = s.local.clone().unwrap_or_else(|| self.config.svcname.clone());
+        let who = s
+            .local
+            .clone()
+            .unwrap_or_else(|| self.config.svcname.clone());
         let stamp = jiff::Zoned::now().strftime("%Y%m%d.%H%M%S");
         format!("{}/sync_{who}_{stamp}_{seq}", dir.trim_end_matches('/'))
     }
@@ -376,7 +434,14 @@ impl Replica {
         }
         match s.transport {
             Transport::Fship | Transport::Ship => {
-                a.push(if s.transport == Transport::Fship { "-fship" } else { "-ship" }.into());
+                a.push(
+                    if s.transport == Transport::Fship {
+                        "-fship"
+                    } else {
+                        "-ship"
+                    }
+                    .into(),
+                );
                 if let Some(c) = &s.sclass {
                     a.extend(["-sclass".into(), c.clone()]);
                 }
@@ -436,19 +501,29 @@ impl Replica {
     fn listing(&self, s: &Settings) -> Result<Vec<Packet>, Error> {
         let argv = self.lspacket_argv(s);
         let program = argv[0].clone();
-        let out = self.host.run(&self.query(s, argv)).map_err(|e| Error::failed(format!("cannot run {program}: {e}")))?;
+        let out = self
+            .host
+            .run(&self.query(s, argv))
+            .map_err(|e| Error::failed(format!("cannot run {program}: {e}")))?;
         if out.dry_run {
             return Ok(Vec::new());
         }
         let packets = lspacket::parse(&out.stdout);
         if !out.success() && packets.is_empty() {
-            let why = if out.timed_out { "timed out".to_owned() } else { last_line(&out) };
+            let why = if out.timed_out {
+                "timed out".to_owned()
+            } else {
+                last_line(&out)
+            };
             return Err(Error::failed(format!("lspacket failed: {why}")));
         }
         if !out.success() {
             tracing::warn!("lspacket: {}", last_line(&out));
         }
-        Ok(packets.into_iter().filter(|p| p.targets.iter().any(|t| Self::is_ours(s, t))).collect())
+        Ok(packets
+            .into_iter()
+            .filter(|p| p.targets.iter().any(|t| Self::is_ours(s, t)))
+            .collect())
     }
 
     /// Logical packets that cannot be imported now, and why.
@@ -457,32 +532,55 @@ impl Replica {
         for l in lspacket::group(packets) {
             let why = if !l.complete() {
                 let missing: Vec<String> = l.missing().iter().map(u32::to_string).collect();
-                format!("fragment(s) {} of {} not arrived", missing.join(", "), l.fragments)
-            } else if !l.parts.iter().any(|p| p.target(&|t| Self::is_ours(s, t)).is_some_and(|t| t.star)) {
+                format!(
+                    "fragment(s) {} of {} not arrived",
+                    missing.join(", "),
+                    l.fragments
+                )
+            } else if !l
+                .parts
+                .iter()
+                .any(|p| p.target(&|t| Self::is_ours(s, t)).is_some_and(|t| t.star))
+            {
                 "a predecessor is missing (no * in lspacket)".to_owned()
             } else {
                 continue;
             };
-            held.push(Held { name: l.name().to_owned(), why, waited: waited(&l) });
+            held.push(Held {
+                name: l.name().to_owned(),
+                why,
+                waited: waited(&l),
+            });
         }
         held
     }
 
     /// True when lspacket marks the logical packet importable here (`*`).
     fn starred(s: &Settings, l: &Logical<'_>) -> bool {
-        l.parts.iter().any(|p| p.target(&|t| Self::is_ours(s, t)).is_some_and(|t| t.star))
+        l.parts
+            .iter()
+            .any(|p| p.target(&|t| Self::is_ours(s, t)).is_some_and(|t| t.star))
     }
 
     /// Runs one import command. Its output is logged here rather than by doppel:
     /// refusals of packets that wait for a predecessor are expected, not errors.
-    fn run_import(&self, s: &Settings, argv: Vec<String>, waiting: &[String], dry_run: bool) -> Result<CommandOutput, Error> {
+    fn run_import(
+        &self,
+        s: &Settings,
+        argv: Vec<String>,
+        waiting: &[String],
+        dry_run: bool,
+    ) -> Result<CommandOutput, Error> {
         let program = argv[0].clone();
         let mut req = self.request(s, argv);
         req.quiet = true;
         if !dry_run {
             self.host.info(&req.display());
         }
-        let out = self.host.run(&req).map_err(|e| Error::failed(format!("cannot run {program}: {e}")))?;
+        let out = self
+            .host
+            .run(&req)
+            .map_err(|e| Error::failed(format!("cannot run {program}: {e}")))?;
         for line in out.stdout.lines().filter(|l| !l.trim().is_empty()) {
             self.host.info(line.trim_end());
         }
@@ -511,7 +609,8 @@ impl Replica {
         for pass in 1..=MAX_PASSES {
             let packets = self.listing(s)?;
             let groups = lspacket::group(&packets);
-            let (complete, incomplete): (Vec<&Logical<'_>>, Vec<&Logical<'_>>) = groups.iter().partition(|l| l.complete());
+            let (complete, incomplete): (Vec<&Logical<'_>>, Vec<&Logical<'_>>) =
+                groups.iter().partition(|l| l.complete());
             if pass == 1 {
                 for l in &incomplete {
                     let missing: Vec<String> = l.missing().iter().map(u32::to_string).collect();
@@ -523,19 +622,44 @@ impl Replica {
                     ));
                 }
             }
-            let starred: Vec<&Logical<'_>> = complete.iter().copied().filter(|l| Self::starred(s, l)).collect();
-            let names = |ls: &[&Logical<'_>]| ls.iter().flat_map(|l| l.parts.iter().map(|p| p.name().to_owned())).collect::<Vec<_>>();
-            let waiting = names(&complete.iter().copied().filter(|l| !Self::starred(s, l)).collect::<Vec<_>>());
+            let starred: Vec<&Logical<'_>> = complete
+                .iter()
+                .copied()
+                .filter(|l| Self::starred(s, l))
+                .collect();
+            let names = |ls: &[&Logical<'_>]| {
+                ls.iter()
+                    .flat_map(|l| l.parts.iter().map(|p| p.name().to_owned()))
+                    .collect::<Vec<_>>()
+            };
+            let waiting = names(
+                &complete
+                    .iter()
+                    .copied()
+                    .filter(|l| !Self::starred(s, l))
+                    .collect::<Vec<_>>(),
+            );
             if request.dry_run {
                 let ready = names(&starred);
                 if !ready.is_empty() {
-                    self.host.info(&format!("would import {} packet(s): {}", ready.len(), ready.join(", ")));
+                    self.host.info(&format!(
+                        "would import {} packet(s): {}",
+                        ready.len(),
+                        ready.join(", ")
+                    ));
                 }
                 if !waiting.is_empty() {
-                    self.host.info(&format!("held until a predecessor is imported (no * in lspacket): {}", waiting.join(", ")));
+                    self.host.info(&format!(
+                        "held until a predecessor is imported (no * in lspacket): {}",
+                        waiting.join(", ")
+                    ));
                 }
             }
-            let chosen = if starred.is_empty() && pass == 1 { complete.clone() } else { starred };
+            let chosen = if starred.is_empty() && pass == 1 {
+                complete.clone()
+            } else {
+                starred
+            };
             if chosen.is_empty() {
                 if pass == 1 {
                     self.host.info("no packet to import");
@@ -553,10 +677,20 @@ impl Replica {
                 return Ok(0);
             }
             // Count logical packets: a packet split in n files prints n lines.
-            let applied_lines: Vec<&str> = out.stdout.lines().filter(|l| l.trim_start().starts_with("Applied sync. packet")).collect();
+            let applied_lines: Vec<&str> = out
+                .stdout
+                .lines()
+                .filter(|l| l.trim_start().starts_with("Applied sync. packet"))
+                .collect();
             let applied = complete
                 .iter()
-                .filter(|l| l.parts.iter().any(|p| applied_lines.iter().any(|line| line.contains(p.path.as_str()))))
+                .filter(|l| {
+                    l.parts.iter().any(|p| {
+                        applied_lines
+                            .iter()
+                            .any(|line| line.contains(p.path.as_str()))
+                    })
+                })
                 .count()
                 .max(usize::from(!applied_lines.is_empty()));
             total += applied;
@@ -566,7 +700,8 @@ impl Replica {
             if applied == 0 {
                 break;
             }
-            self.host.info(&format!("import pass {pass}: {applied} packet(s) applied"));
+            self.host
+                .info(&format!("import pass {pass}: {applied} packet(s) applied"));
         }
         // What is left: packets that should have gone in are failures; the
         // others wait for a predecessor or for fragments.
@@ -576,7 +711,13 @@ impl Replica {
             if l.complete() && Self::starred(s, &l) {
                 let detail = last_failure
                     .as_ref()
-                    .and_then(|o| o.stderr.lines().find(|line| l.parts.iter().any(|p| line.contains(p.name()))).map(str::trim).map(str::to_owned))
+                    .and_then(|o| {
+                        o.stderr
+                            .lines()
+                            .find(|line| l.parts.iter().any(|p| line.contains(p.name())))
+                            .map(str::trim)
+                            .map(str::to_owned)
+                    })
                     .or_else(|| last_failure.as_ref().map(last_line))
                     .unwrap_or_else(|| "not imported".to_owned());
                 failed.push(format!("{}: {detail}", l.name()));
@@ -585,13 +726,20 @@ impl Replica {
         for h in self.held(s, &packets) {
             let msg = format!("{} is held: {}", h.name, h.why);
             if h.waited.is_some_and(|w| w > s.max_hold) {
-                self.host.warn(&format!("{msg} (for {})", human(h.waited.unwrap_or_default())));
+                self.host.warn(&format!(
+                    "{msg} (for {})",
+                    human(h.waited.unwrap_or_default())
+                ));
             } else {
                 self.host.info(&msg);
             }
         }
         if !failed.is_empty() {
-            return Err(Error::failed(format!("{} packet(s) could not be imported: {}", failed.len(), failed.join("; "))));
+            return Err(Error::failed(format!(
+                "{} packet(s) could not be imported: {}",
+                failed.len(),
+                failed.join("; ")
+            )));
         }
         self.host.state_put(LAST_IMPORT, &now_rfc3339())?;
         Ok(total)
@@ -602,22 +750,38 @@ impl Replica {
         let argv = self.export_argv(s);
         let targets: Vec<String> = s.targets.iter().map(|t| self.target_arg(s, t)).collect();
         if request.dry_run {
-            self.host.info(&format!("would export an update packet for {}", targets.join(", ")));
+            self.host.info(&format!(
+                "would export an update packet for {}",
+                targets.join(", ")
+            ));
         }
         let out = self.host.run_checked(&self.request(s, argv))?;
         if out.dry_run {
             return Ok(String::new());
         }
         let message = if out.stdout.contains("Removing empty packet") {
-            format!("nothing to send to {} (empty packet removed)", targets.join(", "))
+            format!(
+                "nothing to send to {} (empty packet removed)",
+                targets.join(", ")
+            )
         } else {
-            let n = out.stdout.lines().filter(|l| l.trim_start().starts_with("Generating synchronization packet")).count();
+            let n = out
+                .stdout
+                .lines()
+                .filter(|l| {
+                    l.trim_start()
+                        .starts_with("Generating synchronization packet")
+                })
+                .count();
             let how = match s.transport {
                 Transport::Fship => "forwarded",
                 Transport::Ship => "left for shipping_server",
                 Transport::Out => "written",
             };
-            format!("exported {n} packet file(s) for {} ({how})", targets.join(", "))
+            format!(
+                "exported {n} packet file(s) for {} ({how})",
+                targets.join(", ")
+            )
         };
         self.host.state_put(LAST_EXPORT, &now_rfc3339())?;
         Ok(message)
@@ -653,7 +817,10 @@ impl Replica {
                 }
                 Err(e)
             }
-            None => Ok(ActionOutcome { messages, noop: false }),
+            None => Ok(ActionOutcome {
+                messages,
+                noop: false,
+            }),
         }
     }
 
@@ -665,8 +832,15 @@ impl Replica {
         }
         argv.push("-poll".into());
         let out = self.host.run_checked(&self.request(&s, argv))?;
-        let n = out.stdout.lines().filter(|l| l.contains("Forwarded/delivered packet")).count();
-        Ok(ActionOutcome { messages: vec![format!("{n} packet(s) forwarded")], noop: n == 0 && !out.dry_run })
+        let n = out
+            .stdout
+            .lines()
+            .filter(|l| l.contains("Forwarded/delivered packet"))
+            .count();
+        Ok(ActionOutcome {
+            messages: vec![format!("{n} packet(s) forwarded")],
+            noop: n == 0 && !out.dry_run,
+        })
     }
 
     fn diagnose(&self, _request: &ActionRequest) -> Result<ActionOutcome, Error> {
@@ -684,10 +858,16 @@ impl Replica {
             })
             .collect();
         if messages.is_empty() {
-            messages.push(format!("{} packet(s) for this replica in incoming, none held", packets.len()));
+            messages.push(format!(
+                "{} packet(s) for this replica in incoming, none held",
+                packets.len()
+            ));
         }
         let _ = out;
-        Ok(ActionOutcome { messages, noop: true })
+        Ok(ActionOutcome {
+            messages,
+            noop: true,
+        })
     }
 
     /// `since` option: a date-time passed through, or a duration meaning that
@@ -695,9 +875,16 @@ impl Replica {
     fn since(&self, request: &ActionRequest) -> String {
         let ago = |d: Duration| {
             let t = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(d.as_secs() as i64);
-            t.to_zoned(jiff::tz::TimeZone::system()).strftime("%d-%b-%Y.%H:%M:%S").to_string()
+            t.to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%d-%b-%Y.%H:%M:%S")
+                .to_string()
         };
-        match request.options.get("since").map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        match request
+            .options
+            .get("since")
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+        {
             Some(v) => match parse_duration(v) {
                 Some(d) => ago(d),
                 None => v.to_owned(),
@@ -709,15 +896,24 @@ impl Replica {
     fn recover(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {
         let s = self.settings()?;
         if !s.export {
-            return Err(Error::failed("recover re-sends exported packets: this resource does not export (role = import)"));
+            return Err(Error::failed(
+                "recover re-sends exported packets: this resource does not export (role = import)",
+            ));
         }
         let wanted: Vec<String> = match request.options.get("replica") {
-            Some(v) => v.split([',', ' ']).filter(|x| !x.is_empty()).map(str::to_owned).collect(),
+            Some(v) => v
+                .split([',', ' '])
+                .filter(|x| !x.is_empty())
+                .map(str::to_owned)
+                .collect(),
             None => s.targets.clone(),
         };
         for w in &wanted {
             if !s.targets.contains(w) {
-                return Err(Error::failed(format!("'{w}' is not one of the targets ({})", s.targets.join(", "))));
+                return Err(Error::failed(format!(
+                    "'{w}' is not one of the targets ({})",
+                    s.targets.join(", ")
+                )));
             }
         }
         let since = self.since(request);
@@ -737,17 +933,27 @@ impl Replica {
             self.host.run_checked(&self.request(&s, argv))?;
             messages.push(format!("epoch estimate of {t} rolled back to {since}"));
         }
-        let subset = Settings { targets: wanted, ..s };
+        let subset = Settings {
+            targets: wanted,
+            ..s
+        };
         let m = self.export(&subset, request)?;
         if !m.is_empty() {
             messages.push(m);
         }
-        Ok(ActionOutcome { messages, noop: false })
+        Ok(ActionOutcome {
+            messages,
+            noop: false,
+        })
     }
 
     fn report(&self) -> Result<StatusReport, Error> {
         let s = self.settings()?;
-        let stamp = |key: &str| self.host.state_get(key).and_then(|v| v.parse::<jiff::Timestamp>().ok());
+        let stamp = |key: &str| {
+            self.host
+                .state_get(key)
+                .and_then(|v| v.parse::<jiff::Timestamp>().ok())
+        };
         let mut needed: Vec<(&str, Option<jiff::Timestamp>)> = Vec::new();
         if s.export {
             needed.push(("export", stamp(LAST_EXPORT)));
@@ -755,13 +961,20 @@ impl Replica {
         if s.import {
             needed.push(("import", stamp(LAST_IMPORT)));
         }
-        let never: Vec<&str> = needed.iter().filter(|(_, t)| t.is_none()).map(|(n, _)| *n).collect();
+        let never: Vec<&str> = needed
+            .iter()
+            .filter(|(_, t)| t.is_none())
+            .map(|(n, _)| *n)
+            .collect();
         let tz = jiff::tz::TimeZone::system();
         let mut report = if never.is_empty() {
             let mut r = StatusReport::new(Status::Up);
             for (name, t) in &needed {
                 if let Some(t) = t {
-                    r = r.info(format!("last {name} {}", t.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S")));
+                    r = r.info(format!(
+                        "last {name} {}",
+                        t.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S")
+                    ));
                 }
             }
             let oldest = needed.iter().filter_map(|(_, t)| *t).min();
@@ -770,7 +983,8 @@ impl Replica {
                 None => r,
             }
         } else {
-            StatusReport::new(Status::Down).info(format!("no successful {} recorded yet", never.join(" or ")))
+            StatusReport::new(Status::Down)
+                .info(format!("no successful {} recorded yet", never.join(" or ")))
         };
         if s.import {
             let packets = match self.listing(&s) {
@@ -778,9 +992,16 @@ impl Replica {
                 Err(e) => return Ok(StatusReport::new(Status::Undef).error(e.message)),
             };
             let held = self.held(&s, &packets);
-            let (late, young): (Vec<&Held>, Vec<&Held>) = held.iter().partition(|h| h.waited.is_some_and(|w| w > s.max_hold));
+            let (late, young): (Vec<&Held>, Vec<&Held>) = held
+                .iter()
+                .partition(|h| h.waited.is_some_and(|w| w > s.max_hold));
             for h in &late {
-                report = report.warn(format!("{} waits in incoming for {}: {}", h.name, human(h.waited.unwrap_or_default()), h.why));
+                report = report.warn(format!(
+                    "{} waits in incoming for {}: {}",
+                    h.name,
+                    human(h.waited.unwrap_or_default()),
+                    h.why
+                ));
             }
             if !late.is_empty() && report.state == Status::Up {
                 report.state = Status::Warn;

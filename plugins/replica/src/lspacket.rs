@@ -58,7 +58,9 @@ impl Packet {
         }
         let name = self.path.as_str();
         match name.rsplit_once('_') {
-            Some((stem, n)) if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => stem.to_owned(),
+            Some((stem, n)) if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => {
+                stem.to_owned()
+            }
             _ => name.to_owned(),
         }
     }
@@ -80,21 +82,39 @@ fn after<'a>(line: &'a str, prefix: &str) -> Option<&'a str> {
 
 fn parse_target(line: &str) -> Option<Target> {
     let t = line.trim();
-    let name = t.split_whitespace().next()?.trim_end_matches('*').to_owned();
+    let name = t
+        .split_whitespace()
+        .next()?
+        .trim_end_matches('*')
+        .to_owned();
     if name.is_empty() {
         return None;
     }
     let rest = &t[t.find(char::is_whitespace).unwrap_or(t.len())..];
     let (before_tag, tag) = match rest.find("tag:") {
-        Some(i) => (&rest[..i], Some(rest[i + 4..].trim().to_owned()).filter(|s| !s.is_empty())),
+        Some(i) => (
+            &rest[..i],
+            Some(rest[i + 4..].trim().to_owned()).filter(|s| !s.is_empty()),
+        ),
         None => (rest, None),
     };
     let (note, tail) = match (before_tag.find('['), before_tag.rfind(']')) {
-        (Some(a), Some(b)) if b > a => (true, format!("{}{}", &before_tag[..a], &before_tag[b + 1..])),
+        (Some(a), Some(b)) if b > a => (
+            true,
+            format!("{}{}", &before_tag[..a], &before_tag[b + 1..]),
+        ),
         _ => (false, before_tag.to_owned()),
     };
-    let star = tail.contains('*') || t.split_whitespace().next().is_some_and(|w| w.ends_with('*'));
-    Some(Target { name, local: note, star, tag })
+    let star = tail.contains('*')
+        || t.split_whitespace()
+            .next()
+            .is_some_and(|w| w.ends_with('*'));
+    Some(Target {
+        name,
+        local: note,
+        star,
+        tag,
+    })
 }
 
 /// Parses the whole listing.
@@ -104,11 +124,16 @@ pub fn parse(text: &str) -> Vec<Packet> {
     for raw in text.lines() {
         let line = raw.trim_end();
         if let Some(p) = after(line, "Packet is:") {
-            packets.push(Packet { path: p.to_owned(), ..Packet::default() });
+            packets.push(Packet {
+                path: p.to_owned(),
+                ..Packet::default()
+            });
             in_targets = false;
             continue;
         }
-        let Some(cur) = packets.last_mut() else { continue };
+        let Some(cur) = packets.last_mut() else {
+            continue;
+        };
         if in_targets {
             if line.starts_with([' ', '\t']) && !line.trim().is_empty() {
                 if let Some(t) = parse_target(line) {
@@ -124,17 +149,23 @@ pub fn parse(text: &str) -> Vec<Packet> {
             cur.family = v.to_owned();
         } else if let Some(v) = after(line, "Comment supplied at packet creation is:") {
             cur.comment = v.to_owned();
-        } else if line.trim_start().starts_with("Packet intended for the following targets") {
+        } else if line
+            .trim_start()
+            .starts_with("Packet intended for the following targets")
+        {
             in_targets = true;
-        } else if let Some(v) = after(line, "Originating replica is:").or_else(|| after(line, "Originating replica is")) {
+        } else if let Some(v) =
+            after(line, "Originating replica is:").or_else(|| after(line, "Originating replica is"))
+        {
             cur.origin = v.split_whitespace().next().map(str::to_owned);
         } else if let Some(v) = after(line, "Packet identifier is:") {
             cur.id = Some(v.to_owned()).filter(|s| !s.is_empty());
         } else if let Some(v) = after(line, "Packet fragment:") {
             if let Some((a, b)) = v.split_once(" of ")
-                && let (Ok(a), Ok(b)) = (a.trim().parse(), b.trim().parse()) {
-                    cur.fragment = Some((a, b));
-                }
+                && let (Ok(a), Ok(b)) = (a.trim().parse(), b.trim().parse())
+            {
+                cur.fragment = Some((a, b));
+            }
         } else if let Some(v) = after(line, "The packet sequence number is") {
             cur.sequence = v.trim().parse().ok();
         }
@@ -156,7 +187,9 @@ impl Logical<'_> {
 
     /// Fragment numbers not present.
     pub fn missing(&self) -> Vec<u32> {
-        (1..=self.fragments).filter(|i| !self.parts.iter().any(|p| p.fragment().0 == *i)).collect()
+        (1..=self.fragments)
+            .filter(|i| !self.parts.iter().any(|p| p.fragment().0 == *i))
+            .collect()
     }
 
     /// The name of its first part present.
@@ -181,7 +214,13 @@ pub fn group<'a>(packets: impl IntoIterator<Item = &'a Packet>) -> Vec<Logical<'
                     l.parts.push(p);
                 }
             }
-            None => out.push((key, Logical { parts: vec![p], fragments: p.fragment().1 })),
+            None => out.push((
+                key,
+                Logical {
+                    parts: vec![p],
+                    fragments: p.fragment().1,
+                },
+            )),
         }
     }
     for (_, l) in &mut out {

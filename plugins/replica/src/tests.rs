@@ -18,11 +18,20 @@ struct Fake {
 }
 
 fn ok(stdout: &str) -> CommandOutput {
-    CommandOutput { exit_code: Some(0), stdout: stdout.into(), ..CommandOutput::default() }
+    CommandOutput {
+        exit_code: Some(0),
+        stdout: stdout.into(),
+        ..CommandOutput::default()
+    }
 }
 
 fn fail(stdout: &str, stderr: &str) -> CommandOutput {
-    CommandOutput { exit_code: Some(1), stdout: stdout.into(), stderr: stderr.into(), ..CommandOutput::default() }
+    CommandOutput {
+        exit_code: Some(1),
+        stdout: stdout.into(),
+        stderr: stderr.into(),
+        ..CommandOutput::default()
+    }
 }
 
 impl HostServices for Fake {
@@ -33,7 +42,10 @@ impl HostServices for Fake {
     fn run_command(&self, request: &CommandRequest) -> Result<CommandOutput, Error> {
         self.calls.lock().unwrap().push(request.clone());
         if self.dry_run && !request.read_only {
-            return Ok(CommandOutput { dry_run: true, ..CommandOutput::default() });
+            return Ok(CommandOutput {
+                dry_run: true,
+                ..CommandOutput::default()
+            });
         }
         Ok((self.handler.lock().unwrap())(&request.argv))
     }
@@ -59,7 +71,10 @@ impl HostServices for Fake {
 }
 
 impl Fake {
-    fn new(dry_run: bool, handler: impl FnMut(&[String]) -> CommandOutput + Send + 'static) -> Arc<Fake> {
+    fn new(
+        dry_run: bool,
+        handler: impl FnMut(&[String]) -> CommandOutput + Send + 'static,
+    ) -> Arc<Fake> {
         Arc::new(Fake {
             calls: Mutex::new(Vec::new()),
             logs: Mutex::new(Vec::new()),
@@ -70,17 +85,30 @@ impl Fake {
     }
 
     fn commands(&self) -> Vec<String> {
-        self.calls.lock().unwrap().iter().map(|c| c.argv.join(" ")).collect()
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| c.argv.join(" "))
+            .collect()
     }
 
     fn logs(&self) -> String {
-        self.logs.lock().unwrap().iter().map(|(_, m)| m.clone()).collect::<Vec<_>>().join("\n")
+        self.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, m)| m.clone())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
 fn config(keywords: &[(&str, &str)]) -> ResourceConfig {
-    let mut kw: BTreeMap<String, String> =
-        [("vob", "/vobs/dev"), ("targets", "tokyo london")].iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+    let mut kw: BTreeMap<String, String> = [("vob", "/vobs/dev"), ("targets", "tokyo london")]
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect();
     for (k, v) in keywords {
         if v.is_empty() {
             kw.remove(*k);
@@ -103,7 +131,10 @@ fn driver(keywords: &[(&str, &str)], fake: &Arc<Fake>) -> Replica {
 }
 
 fn request(action: &str) -> ActionRequest {
-    ActionRequest { action: action.into(), ..ActionRequest::default() }
+    ActionRequest {
+        action: action.into(),
+        ..ActionRequest::default()
+    }
 }
 
 /// One lspacket -long block.
@@ -123,12 +154,29 @@ fn parses_the_reference_listing() {
     let p = lspacket::parse(text);
     assert_eq!(p.len(), 2);
     assert_eq!(p[0].name(), "sync_bangalore_30-Oct-02.14.35.49_2468_1");
-    assert_eq!(p[0].targets, vec![Target { name: "boston_hub".into(), ..Target::default() }]);
+    assert_eq!(
+        p[0].targets,
+        vec![Target {
+            name: "boston_hub".into(),
+            ..Target::default()
+        }]
+    );
     assert_eq!(p[0].sequence, Some(1));
     assert_eq!(p[0].fragment(), (1, 1));
-    assert_eq!(p[0].key(), "/opt/rational/clearcase/shipping/ms_ship/incoming/sync_bangalore_30-Oct-02.14.35.49_2468");
+    assert_eq!(
+        p[0].key(),
+        "/opt/rational/clearcase/shipping/ms_ship/incoming/sync_bangalore_30-Oct-02.14.35.49_2468"
+    );
     assert_eq!(p[1].comment, "weekly");
-    assert_eq!(p[1].targets[0], Target { name: "lambik_repl".into(), local: true, star: true, tag: Some("/vobs/vob1".into()) });
+    assert_eq!(
+        p[1].targets[0],
+        Target {
+            name: "lambik_repl".into(),
+            local: true,
+            star: true,
+            tag: Some("/vobs/vob1".into())
+        }
+    );
     assert!(!p[1].targets[1].star);
     assert_eq!(p[1].origin.as_deref(), Some("bangalore"));
     assert_eq!(p[1].fragment(), (2, 3));
@@ -140,15 +188,33 @@ fn parses_the_reference_listing() {
 
 #[test]
 fn export_command_lines_follow_the_reference() {
-    let fake = Fake::new(false, |_| ok("Generating synchronization packet /b/outgoing/sync_paris_x_1\n"));
-    let d = driver(&[("maxsize", "1m"), ("limit", "4"), ("comment", "nightly"), ("lockwait", "5"), ("workdir", "/tmp/w"), ("sclass", "ms")], &fake);
+    let fake = Fake::new(false, |_| {
+        ok("Generating synchronization packet /b/outgoing/sync_paris_x_1\n")
+    });
+    let d = driver(
+        &[
+            ("maxsize", "1m"),
+            ("limit", "4"),
+            ("comment", "nightly"),
+            ("lockwait", "5"),
+            ("workdir", "/tmp/w"),
+            ("sclass", "ms"),
+        ],
+        &fake,
+    );
     let s = d.settings().unwrap();
     assert_eq!(
         d.export_argv(&s).join(" "),
         "/sim/multitool syncreplica -export -maxsize 1m -limit 4 -comment nightly -lockwait 5 -workdir /tmp/w -fship -sclass ms tokyo@/vobs/dev london@/vobs/dev"
     );
-    assert_eq!(d.import_argv(&s, false, None).join(" "), "/sim/multitool syncreplica -import -invob /vobs/dev -receive -sclass ms");
-    assert_eq!(d.import_argv(&s, true, None).join(" "), "/sim/multitool syncreplica -import -diagnose -invob /vobs/dev -receive -sclass ms");
+    assert_eq!(
+        d.import_argv(&s, false, None).join(" "),
+        "/sim/multitool syncreplica -import -invob /vobs/dev -receive -sclass ms"
+    );
+    assert_eq!(
+        d.import_argv(&s, true, None).join(" "),
+        "/sim/multitool syncreplica -import -diagnose -invob /vobs/dev -receive -sclass ms"
+    );
     // The ClearQuest flavour, as in the seed.
     let d = driver(
         &[
@@ -175,20 +241,44 @@ fn export_command_lines_follow_the_reference() {
         "/sim/multiutil syncreplica -import -family PRODA -user jcole -password passwd -receive -sclass cq_default"
     );
     // -ship, -out and a replica selector.
-    let d = driver(&[("vob", "replica:paris@/vobs/dev"), ("transport", "out"), ("out_dir", "/pk/"), ("targets", "tokyo boston@/vobs/other"), ("incoming", "/in")], &fake);
+    let d = driver(
+        &[
+            ("vob", "replica:paris@/vobs/dev"),
+            ("transport", "out"),
+            ("out_dir", "/pk/"),
+            ("targets", "tokyo boston@/vobs/other"),
+            ("incoming", "/in"),
+        ],
+        &fake,
+    );
     let s = d.settings().unwrap();
     assert_eq!(s.local.as_deref(), Some("paris"));
     let argv = d.export_argv(&s).join(" ");
-    assert!(argv.starts_with("/sim/multitool syncreplica -export -out /pk/sync_paris_"), "{argv}");
-    assert!(argv.ends_with("_1 tokyo@/vobs/dev boston@/vobs/other"), "{argv}");
-    assert_eq!(d.import_argv(&s, false, None).join(" "), "/sim/multitool syncreplica -import -invob /vobs/dev /in");
-    assert_eq!(d.lspacket_argv(&s).join(" "), "/sim/multitool lspacket -long /in");
+    assert!(
+        argv.starts_with("/sim/multitool syncreplica -export -out /pk/sync_paris_"),
+        "{argv}"
+    );
+    assert!(
+        argv.ends_with("_1 tokyo@/vobs/dev boston@/vobs/other"),
+        "{argv}"
+    );
+    assert_eq!(
+        d.import_argv(&s, false, None).join(" "),
+        "/sim/multitool syncreplica -import -invob /vobs/dev /in"
+    );
+    assert_eq!(
+        d.lspacket_argv(&s).join(" "),
+        "/sim/multitool lspacket -long /in"
+    );
 }
 
 #[test]
 fn validation_names_the_keywords() {
     let problems = |kw: &[(&str, &str)]| -> Vec<String> {
-        Replica::validate(&config(kw)).into_iter().map(|p| p.keyword.unwrap_or_default()).collect()
+        Replica::validate(&config(kw))
+            .into_iter()
+            .map(|p| p.keyword.unwrap_or_default())
+            .collect()
     };
     assert!(problems(&[]).is_empty());
     assert_eq!(problems(&[("targets", "")]), ["targets"]);
@@ -197,7 +287,10 @@ fn validation_names_the_keywords() {
     assert_eq!(problems(&[("limit", "3")]), ["limit"]);
     assert_eq!(problems(&[("env", "MTS_SITE")]), ["env"]);
     assert_eq!(problems(&[("vob", "replica:tokyo@/vobs/dev")]), ["targets"]);
-    assert_eq!(problems(&[("tool", "multiutil")]), ["user", "password", "clan", "site"]);
+    assert_eq!(
+        problems(&[("tool", "multiutil")]),
+        ["user", "password", "clan", "site"]
+    );
     assert_eq!(problems(&[("role", "sideways")]), ["role"]);
 }
 
@@ -206,14 +299,19 @@ fn import_loops_until_a_pass_applies_nothing() {
     // Two packets arrived out of order: the first pass applies the older one,
     // the second the newer one, the third finds nothing.
     let mut listings = vec![
-        block("/in/sync_paris_2_1", "B", (1, 1), false) + "\n" + &block("/in/sync_paris_1_1", "A", (1, 1), true),
+        block("/in/sync_paris_2_1", "B", (1, 1), false)
+            + "\n"
+            + &block("/in/sync_paris_1_1", "A", (1, 1), true),
         block("/in/sync_paris_2_1", "B", (1, 1), true),
         String::new(),
         String::new(),
     ]
     .into_iter();
     let mut imports = vec![
-        fail("Applied sync. packet /in/sync_paris_1_1 to VOB x\n", "multitool: Error: Cannot apply sync. packet /in/sync_paris_2_1\n"),
+        fail(
+            "Applied sync. packet /in/sync_paris_1_1 to VOB x\n",
+            "multitool: Error: Cannot apply sync. packet /in/sync_paris_2_1\n",
+        ),
         ok("Applied sync. packet /in/sync_paris_2_1 to VOB x\n"),
     ]
     .into_iter();
@@ -224,17 +322,32 @@ fn import_loops_until_a_pass_applies_nothing() {
     });
     let d = driver(&[("env", "MTS_SITE=paris")], &fake);
     let outcome = d.action(&request("sync_update")).unwrap();
-    assert_eq!(outcome.messages, ["imported 2 packet(s)", "nothing to send to tokyo@/vobs/dev, london@/vobs/dev (empty packet removed)"]);
+    assert_eq!(
+        outcome.messages,
+        [
+            "imported 2 packet(s)",
+            "nothing to send to tokyo@/vobs/dev, london@/vobs/dev (empty packet removed)"
+        ]
+    );
     let cmds = fake.commands();
     let imports: Vec<&String> = cmds.iter().filter(|c| c.contains("-import")).collect();
     // Pass 1 names the only packet with a `*`; pass 2 takes everything (-receive).
     assert_eq!(
         imports,
-        ["/sim/multitool syncreplica -import -invob /vobs/dev /in/sync_paris_1_1", "/sim/multitool syncreplica -import -invob /vobs/dev -receive"],
+        [
+            "/sim/multitool syncreplica -import -invob /vobs/dev /in/sync_paris_1_1",
+            "/sim/multitool syncreplica -import -invob /vobs/dev -receive"
+        ],
         "{cmds:#?}"
     );
     assert!(fake.logs().contains("import pass 2: 1 packet(s) applied"));
-    assert!(fake.calls.lock().unwrap().iter().all(|c| c.env.get("MTS_SITE").map(String::as_str) == Some("paris")));
+    assert!(
+        fake.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|c| c.env.get("MTS_SITE").map(String::as_str) == Some("paris"))
+    );
     assert!(fake.state_get(LAST_IMPORT).is_some() && fake.state_get(LAST_EXPORT).is_some());
 }
 
@@ -243,17 +356,36 @@ fn without_any_asterisk_the_first_pass_tries_every_complete_packet() {
     let listing = block("/in/sync_paris_1_1", "A", (1, 1), false);
     let fake = Fake::new(false, move |argv| match argv[1].as_str() {
         "lspacket" => ok(&listing),
-        _ => fail("", "multitool: Error: Cannot apply sync. packet /in/sync_paris_1_1 to replica \"tokyo\": it depends on operations not yet received\n"),
+        _ => fail(
+            "",
+            "multitool: Error: Cannot apply sync. packet /in/sync_paris_1_1 to replica \"tokyo\": it depends on operations not yet received\n",
+        ),
     });
     let d = driver(&[("role", "import"), ("targets", "")], &fake);
     let outcome = d.action(&request("sync_update")).unwrap();
     assert_eq!(outcome.messages, ["imported 0 packet(s)"]);
-    let imports: Vec<String> = fake.commands().into_iter().filter(|c| c.contains("-import")).collect();
-    assert_eq!(imports, ["/sim/multitool syncreplica -import -invob /vobs/dev -receive"]);
+    let imports: Vec<String> = fake
+        .commands()
+        .into_iter()
+        .filter(|c| c.contains("-import"))
+        .collect();
+    assert_eq!(
+        imports,
+        ["/sim/multitool syncreplica -import -invob /vobs/dev -receive"]
+    );
     // The refusal is expected: logged at INFO, not as an error.
     let logs = fake.logs.lock().unwrap();
-    assert!(logs.iter().any(|(l, m)| *l == Level::Info && m.contains("it depends on operations not yet received")), "{logs:?}");
-    assert!(logs.iter().any(|(l, m)| *l == Level::Info && m == "sync_paris_1_1 is held: a predecessor is missing (no * in lspacket)"), "{logs:?}");
+    assert!(
+        logs.iter()
+            .any(|(l, m)| *l == Level::Info
+                && m.contains("it depends on operations not yet received")),
+        "{logs:?}"
+    );
+    assert!(
+        logs.iter().any(|(l, m)| *l == Level::Info
+            && m == "sync_paris_1_1 is held: a predecessor is missing (no * in lspacket)"),
+        "{logs:?}"
+    );
     assert!(!logs.iter().any(|(l, _)| *l <= Level::Warn), "{logs:?}");
 }
 
@@ -271,18 +403,33 @@ fn incomplete_logical_packets_are_never_imported() {
             if n == 1 {
                 ok(&listing)
             } else {
-                ok(&(block("/in/sync_paris_9_1", "L", (1, 3), true) + "\n" + &block("/in/sync_paris_9_3", "L", (3, 3), true)))
+                ok(&(block("/in/sync_paris_9_1", "L", (1, 3), true)
+                    + "\n"
+                    + &block("/in/sync_paris_9_3", "L", (3, 3), true)))
             }
         }
         _ => ok("Applied sync. packet /in/sync_paris_8_1 to VOB x\n"),
     });
     let d = driver(&[("role", "import"), ("targets", "")], &fake);
     d.action(&request("sync_update")).unwrap();
-    let imports: Vec<String> = fake.commands().into_iter().filter(|c| c.contains("-import")).collect();
-    assert_eq!(imports, ["/sim/multitool syncreplica -import -invob /vobs/dev /in/sync_paris_8_1"]);
+    let imports: Vec<String> = fake
+        .commands()
+        .into_iter()
+        .filter(|c| c.contains("-import"))
+        .collect();
+    assert_eq!(
+        imports,
+        ["/sim/multitool syncreplica -import -invob /vobs/dev /in/sync_paris_8_1"]
+    );
     let logs = fake.logs();
-    assert!(logs.contains("sync_paris_9_1: waiting for fragment(s) 2 of 3 before importing it"), "{logs}");
-    assert!(logs.contains("sync_paris_9_1 is held: fragment(s) 2 of 3 not arrived"), "{logs}");
+    assert!(
+        logs.contains("sync_paris_9_1: waiting for fragment(s) 2 of 3 before importing it"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("sync_paris_9_1 is held: fragment(s) 2 of 3 not arrived"),
+        "{logs}"
+    );
 }
 
 #[test]
@@ -290,11 +437,20 @@ fn a_refused_packet_fails_the_import_with_the_tool_message() {
     let listing = block("/in/sync_paris_5_1", "C", (1, 1), true);
     let fake = Fake::new(false, move |argv| match argv[1].as_str() {
         "lspacket" => ok(&listing),
-        _ => fail("", "multitool: Error: Sync. packet /in/sync_paris_5_1 cannot be imported: packet is corrupt (checksum 1 does not match 2). Nothing was imported from it.\n"),
+        _ => fail(
+            "",
+            "multitool: Error: Sync. packet /in/sync_paris_5_1 cannot be imported: packet is corrupt (checksum 1 does not match 2). Nothing was imported from it.\n",
+        ),
     });
     let d = driver(&[("role", "import"), ("targets", "")], &fake);
     let e = d.action(&request("sync_update")).unwrap_err();
-    assert!(e.message.starts_with("1 packet(s) could not be imported: sync_paris_5_1: multitool: Error: Sync. packet"), "{}", e.message);
+    assert!(
+        e.message.starts_with(
+            "1 packet(s) could not be imported: sync_paris_5_1: multitool: Error: Sync. packet"
+        ),
+        "{}",
+        e.message
+    );
     assert!(e.message.contains("packet is corrupt"), "{}", e.message);
     assert!(fake.state_get(LAST_IMPORT).is_none());
 }
@@ -303,28 +459,52 @@ fn a_refused_packet_fails_the_import_with_the_tool_message() {
 fn export_failure_is_reported_after_the_import() {
     let fake = Fake::new(false, |argv| match argv[2].as_str() {
         "-long" => ok(""),
-        _ => fail("", "multitool: Error: Unable to lock VOB \"/vobs/dev\": VOB is locked.\n"),
+        _ => fail(
+            "",
+            "multitool: Error: Unable to lock VOB \"/vobs/dev\": VOB is locked.\n",
+        ),
     });
     let d = driver(&[], &fake);
     let e = d.action(&request("sync_update")).unwrap_err();
-    assert_eq!(e.message, "multitool exited with code 1: multitool: Error: Unable to lock VOB \"/vobs/dev\": VOB is locked.");
+    assert_eq!(
+        e.message,
+        "multitool exited with code 1: multitool: Error: Unable to lock VOB \"/vobs/dev\": VOB is locked."
+    );
     assert!(fake.state_get(LAST_IMPORT).is_some());
     assert!(fake.state_get(LAST_EXPORT).is_none());
 }
 
 #[test]
 fn dry_run_lists_what_it_would_do() {
-    let listing = block("/in/sync_paris_1_1", "A", (1, 1), true) + "\n" + &block("/in/sync_paris_2_1", "B", (1, 1), false);
+    let listing = block("/in/sync_paris_1_1", "A", (1, 1), true)
+        + "\n"
+        + &block("/in/sync_paris_2_1", "B", (1, 1), false);
     let fake = Fake::new(true, move |_| ok(&listing));
     let d = driver(&[], &fake);
-    let request = ActionRequest { dry_run: true, ..request("sync_update") };
+    let request = ActionRequest {
+        dry_run: true,
+        ..request("sync_update")
+    };
     d.action(&request).unwrap();
     let logs = fake.logs();
-    assert!(logs.contains("would import 1 packet(s): sync_paris_1_1"), "{logs}");
-    assert!(logs.contains("held until a predecessor is imported (no * in lspacket): sync_paris_2_1"), "{logs}");
-    assert!(logs.contains("would export an update packet for tokyo@/vobs/dev, london@/vobs/dev"), "{logs}");
+    assert!(
+        logs.contains("would import 1 packet(s): sync_paris_1_1"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("held until a predecessor is imported (no * in lspacket): sync_paris_2_1"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("would export an update packet for tokyo@/vobs/dev, london@/vobs/dev"),
+        "{logs}"
+    );
     let calls = fake.calls.lock().unwrap();
-    assert_eq!(calls.iter().filter(|c| !c.read_only).count(), 2, "one import, one export");
+    assert_eq!(
+        calls.iter().filter(|c| !c.read_only).count(),
+        2,
+        "one import, one export"
+    );
     assert!(fake.state.lock().unwrap().is_empty());
 }
 
@@ -334,7 +514,8 @@ fn status_rules() {
     let old = dir.join("sync_paris_7_1");
     std::fs::write(&old, "x").unwrap();
     let f = std::fs::OpenOptions::new().write(true).open(&old).unwrap();
-    f.set_modified(SystemTime::now() - Duration::from_secs(7200)).unwrap();
+    f.set_modified(SystemTime::now() - Duration::from_secs(7200))
+        .unwrap();
     let young = dir.join("sync_paris_8_1");
     std::fs::write(&young, "x").unwrap();
     let listing = block(old.to_str().unwrap(), "A", (1, 1), false)
@@ -346,16 +527,32 @@ fn status_rules() {
     let d = driver(&[], &fake);
     let r = d.status().unwrap();
     assert_eq!(r.state, Status::Down, "{r:?}");
-    assert_eq!(r.messages[0].text, "no successful export or import recorded yet");
+    assert_eq!(
+        r.messages[0].text,
+        "no successful export or import recorded yet"
+    );
     fake.state_put(LAST_EXPORT, "2024-06-15T10:00:00Z").unwrap();
     fake.state_put(LAST_IMPORT, "2024-06-15T09:00:00Z").unwrap();
     let r = d.status().unwrap();
     assert_eq!(r.state, Status::Warn, "{r:?}");
     assert_eq!(r.last_sync.as_deref(), Some("2024-06-15T09:00:00Z"));
-    let warn: Vec<&str> = r.messages.iter().filter(|m| m.level == MessageLevel::Warn).map(|m| m.text.as_str()).collect();
-    assert_eq!(warn, ["sync_paris_7_1 waits in incoming for 2h00m: a predecessor is missing (no * in lspacket)"]);
+    let warn: Vec<&str> = r
+        .messages
+        .iter()
+        .filter(|m| m.level == MessageLevel::Warn)
+        .map(|m| m.text.as_str())
+        .collect();
+    assert_eq!(
+        warn,
+        ["sync_paris_7_1 waits in incoming for 2h00m: a predecessor is missing (no * in lspacket)"]
+    );
     let text: Vec<&str> = r.messages.iter().map(|m| m.text.as_str()).collect();
-    assert!(text.iter().any(|t| t.starts_with("sync_paris_8_1 waits in incoming (") && t.ends_with("): fragment(s) 2 of 2 not arrived")), "{text:?}");
+    assert!(
+        text.iter()
+            .any(|t| t.starts_with("sync_paris_8_1 waits in incoming (")
+                && t.ends_with("): fragment(s) 2 of 2 not arrived")),
+        "{text:?}"
+    );
     assert!(text.contains(&"1 packet(s) ready to import"), "{text:?}");
     // An export-only site does not look at incoming packets.
     let d = driver(&[("role", "export")], &fake);
@@ -366,7 +563,11 @@ fn status_rules() {
 }
 
 fn tempfile_dir() -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("doppel-replica-test-{}-{:?}", std::process::id(), std::thread::current().id()));
+    let d = std::env::temp_dir().join(format!(
+        "doppel-replica-test-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     std::fs::create_dir_all(&d).unwrap();
     d
 }
@@ -379,7 +580,8 @@ fn recover_needs_force_then_rolls_back_and_exports() {
     });
     let d = driver(&[], &fake);
     let mut req = request("recover");
-    req.options.insert("since".into(), "15-Jun-24.10:00:00".into());
+    req.options
+        .insert("since".into(), "15-Jun-24.10:00:00".into());
     req.options.insert("replica".into(), "tokyo".into());
     let e = d.action(&req).unwrap_err();
     assert!(e.message.starts_with("recover rolls back the epoch estimates of tokyo so that the next export re-sends every operation sent since 15-Jun-24.10:00:00: run it with --force"), "{}", e.message);
@@ -393,15 +595,27 @@ fn recover_needs_force_then_rolls_back_and_exports() {
             "/sim/multitool syncreplica -export -fship tokyo@/vobs/dev"
         ]
     );
-    assert_eq!(out.messages[1], "exported 1 packet file(s) for tokyo@/vobs/dev (forwarded)");
+    assert_eq!(
+        out.messages[1],
+        "exported 1 packet file(s) for tokyo@/vobs/dev (forwarded)"
+    );
     req.options.insert("replica".into(), "paris".into());
-    assert!(d.action(&req).unwrap_err().message.contains("'paris' is not one of the targets"));
+    assert!(
+        d.action(&req)
+            .unwrap_err()
+            .message
+            .contains("'paris' is not one of the targets")
+    );
     // A duration means "that long ago".
     req.options.insert("replica".into(), "london".into());
     req.options.insert("since".into(), "2h".into());
     d.action(&req).unwrap();
     let last = fake.commands().into_iter().rev().nth(1).unwrap();
-    assert!(last.starts_with("/sim/multitool recoverpacket -since ") && last.ends_with(" london@/vobs/dev"), "{last}");
+    assert!(
+        last.starts_with("/sim/multitool recoverpacket -since ")
+            && last.ends_with(" london@/vobs/dev"),
+        "{last}"
+    );
 }
 
 #[test]
@@ -414,16 +628,26 @@ fn ship_and_diagnose() {
         }
     });
     let mut cfg = config(&[("sclass", "cq_default")]);
-    cfg.driver_options.insert("etc".into(), serde_json::json!("/sim/etc"));
+    cfg.driver_options
+        .insert("etc".into(), serde_json::json!("/sim/etc"));
     let d = Replica::open(cfg, Host::new(fake.clone())).unwrap();
     let out = d.action(&request("ship")).unwrap();
     assert_eq!(out.messages, ["1 packet(s) forwarded"]);
-    assert_eq!(fake.commands(), ["/sim/etc/shipping_server -sclass cq_default -poll"]);
+    assert_eq!(
+        fake.commands(),
+        ["/sim/etc/shipping_server -sclass cq_default -poll"]
+    );
     let out = d.action(&request("diagnose")).unwrap();
-    assert_eq!(out.messages, ["0 packet(s) for this replica in incoming, none held"]);
+    assert_eq!(
+        out.messages,
+        ["0 packet(s) for this replica in incoming, none held"]
+    );
     let calls = fake.calls.lock().unwrap();
     let diag = &calls[1];
-    assert_eq!(diag.argv.join(" "), "/sim/multitool syncreplica -import -diagnose -invob /vobs/dev -receive -sclass cq_default");
+    assert_eq!(
+        diag.argv.join(" "),
+        "/sim/multitool syncreplica -import -diagnose -invob /vobs/dev -receive -sclass cq_default"
+    );
     assert!(diag.read_only && !diag.quiet);
 }
 

@@ -24,7 +24,9 @@ fn command_argv(text: &str) -> Result<Vec<String>, Error> {
     if text.contains('|') || text.contains("&&") || text.contains(';') {
         return Ok(vec!["/bin/sh".into(), "-c".into(), text.into()]);
     }
-    shlex::split(text).filter(|v| !v.is_empty()).ok_or_else(|| Error::invalid(format!("cannot split command {text:?}")))
+    shlex::split(text)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| Error::invalid(format!("cannot split command {text:?}")))
 }
 
 impl Script {
@@ -33,7 +35,11 @@ impl Script {
             return Ok(None);
         };
         let mut request = CommandRequest::new(command_argv(text)?);
-        request.timeout_secs = Some(self.config.get_duration("timeout", Duration::from_secs(300)).as_secs_f64());
+        request.timeout_secs = Some(
+            self.config
+                .get_duration("timeout", Duration::from_secs(300))
+                .as_secs_f64(),
+        );
         request.cwd = self.config.get("cwd").map(Into::into);
         for pair in self.config.get_list("environment") {
             if let Some((k, v)) = pair.split_once('=') {
@@ -65,15 +71,16 @@ impl Driver for Script {
     fn validate(config: &ResourceConfig) -> Vec<Problem> {
         let mut problems = Vec::new();
         for kw in ["start", "stop", "check"] {
-            if let Some(text) = config.get(kw) {
-                if let Err(e) = command_argv(text) {
-                    problems.push(Problem::keyword(kw, e.message));
-                }
+            if let Some(Err(e)) = config.get(kw).map(command_argv) {
+                problems.push(Problem::keyword(kw, e.message));
             }
         }
         for pair in config.get_list("environment") {
             if !pair.contains('=') {
-                problems.push(Problem::keyword("environment", format!("expected KEY=VALUE, got {pair:?}")));
+                problems.push(Problem::keyword(
+                    "environment",
+                    format!("expected KEY=VALUE, got {pair:?}"),
+                ));
             }
         }
         problems
@@ -92,7 +99,9 @@ impl Driver for Script {
         let out = self.host.run(&check)?;
         Ok(match out.exit_code {
             Some(0) => StatusReport::new(Status::Up),
-            Some(code) => StatusReport::new(Status::Down).info(format!("check exited with code {code}")),
+            Some(code) => {
+                StatusReport::new(Status::Down).info(format!("check exited with code {code}"))
+            }
             None if out.timed_out => StatusReport::new(Status::Undef).warn("check timed out"),
             None => StatusReport::new(Status::Undef).warn("check was killed"),
         })
@@ -108,7 +117,10 @@ impl Driver for Script {
                 self.host.run_checked(&cmd)?;
                 Ok(ActionOutcome::default())
             }
-            None => Ok(ActionOutcome { messages: vec![format!("no {keyword} command")], noop: true }),
+            None => Ok(ActionOutcome {
+                messages: vec![format!("no {keyword} command")],
+                noop: true,
+            }),
         }
     }
 }

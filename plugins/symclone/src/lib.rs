@@ -73,7 +73,9 @@ fn parse_pairs(items: &[String]) -> Result<Vec<Pair>, Vec<String>> {
     let mut pairs: Vec<Pair> = Vec::new();
     let mut errors = Vec::new();
     for item in items {
-        let parsed = item.split_once(':').filter(|(src, dst)| is_devid(src) && is_devid(dst));
+        let parsed = item
+            .split_once(':')
+            .filter(|(src, dst)| is_devid(src) && is_devid(dst));
         let Some((src, dst)) = parsed else {
             errors.push(format!(
                 "pair '{item}' is malformed: expected <src>:<dst> with hexadecimal device ids, e.g. 00B60:00B61"
@@ -81,7 +83,9 @@ fn parse_pairs(items: &[String]) -> Result<Vec<Pair>, Vec<String>> {
             continue;
         };
         if src.eq_ignore_ascii_case(dst) {
-            errors.push(format!("pair '{item}' uses device {src} as both source and target"));
+            errors.push(format!(
+                "pair '{item}' uses device {src} as both source and target"
+            ));
             continue;
         }
         if let Some(prev) = pairs.iter().find(|p| p.dst.eq_ignore_ascii_case(dst)) {
@@ -91,15 +95,26 @@ fn parse_pairs(items: &[String]) -> Result<Vec<Pair>, Vec<String>> {
             ));
             continue;
         }
-        pairs.push(Pair { src: src.to_owned(), dst: dst.to_owned() });
+        pairs.push(Pair {
+            src: src.to_owned(),
+            dst: dst.to_owned(),
+        });
     }
-    if errors.is_empty() { Ok(pairs) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(pairs)
+    } else {
+        Err(errors)
+    }
 }
 
 /// The pairs file content: one `<src> <dst>` line per pair, no trailing newline
 /// (as OpenSVC writes it).
 fn pairs_file_content(pairs: &[Pair]) -> String {
-    pairs.iter().map(|p| format!("{} {}", p.src, p.dst)).collect::<Vec<_>>().join("\n")
+    pairs
+        .iter()
+        .map(|p| format!("{} {}", p.src, p.dst))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -144,12 +159,16 @@ impl Node {
     }
 
     fn path(&self, path: &str) -> Option<&Node> {
-        path.split('/').try_fold(self, |node, part| node.children.iter().find(|c| c.name == part))
+        path.split('/').try_fold(self, |node, part| {
+            node.children.iter().find(|c| c.name == part)
+        })
     }
 
     /// The trimmed text at `path`, if present and not empty.
     fn text_at(&self, path: &str) -> Option<&str> {
-        self.path(path).map(|n| n.text.trim()).filter(|t| !t.is_empty())
+        self.path(path)
+            .map(|n| n.text.trim())
+            .filter(|t| !t.is_empty())
     }
 }
 
@@ -162,10 +181,18 @@ fn parse_xml(text: &str) -> Result<Node, String> {
         return Err("empty output".into());
     }
     let mut reader = Reader::from_str(text);
-    let element = |raw: &[u8]| Node { name: String::from_utf8_lossy(raw).into_owned(), ..Node::default() };
-    let mut stack = vec![Node { name: "#document".into(), ..Node::default() }];
+    let element = |raw: &[u8]| Node {
+        name: String::from_utf8_lossy(raw).into_owned(),
+        ..Node::default()
+    };
+    let mut stack = vec![Node {
+        name: "#document".into(),
+        ..Node::default()
+    }];
     loop {
-        let event = reader.read_event().map_err(|e| format!("{e} at byte {}", reader.error_position()))?;
+        let event = reader
+            .read_event()
+            .map_err(|e| format!("{e} at byte {}", reader.error_position()))?;
         match event {
             Event::Start(e) => stack.push(element(e.name().as_ref())),
             Event::Empty(e) => {
@@ -181,11 +208,19 @@ fn parse_xml(text: &str) -> Result<Node, String> {
             }
             Event::Text(t) => {
                 let text = t.unescape().map_err(|e| e.to_string())?;
-                stack.last_mut().expect("document node").text.push_str(&text);
+                stack
+                    .last_mut()
+                    .expect("document node")
+                    .text
+                    .push_str(&text);
             }
             Event::CData(c) => {
                 let text = String::from_utf8_lossy(&c).into_owned();
-                stack.last_mut().expect("document node").text.push_str(&text);
+                stack
+                    .last_mut()
+                    .expect("document node")
+                    .text
+                    .push_str(&text);
             }
             Event::Eof => break,
             _ => {}
@@ -206,7 +241,10 @@ fn parse_xml(text: &str) -> Result<Node, String> {
             if root.name == "SymCLI_ML" {
                 Ok(root)
             } else {
-                Err(format!("root element is <{}>, expected <SymCLI_ML>", root.name))
+                Err(format!(
+                    "root element is <{}>, expected <SymCLI_ML>",
+                    root.name
+                ))
             }
         }
         _ => Err("several root elements".into()),
@@ -234,7 +272,9 @@ struct PairStatus {
 
 impl PairStatus {
     fn is_in(&self, states: &[&str]) -> bool {
-        self.session.as_ref().is_some_and(|s| states.contains(&s.state.to_ascii_lowercase().as_str()))
+        self.session
+            .as_ref()
+            .is_some_and(|s| states.contains(&s.state.to_ascii_lowercase().as_str()))
     }
 
     fn describe(&self) -> String {
@@ -253,12 +293,17 @@ struct CloneSet {
 
 impl CloneSet {
     fn from_xml(root: &Node, pairs: &[Pair]) -> CloneSet {
-        let devices: Vec<&Node> = root.children("Symmetrix").flat_map(|s| s.children("Device")).collect();
+        let devices: Vec<&Node> = root
+            .children("Symmetrix")
+            .flat_map(|s| s.children("Device"))
+            .collect();
         let pairs = pairs
             .iter()
             .map(|pair| {
                 let same = |a: Option<&str>, b: &str| a.is_some_and(|a| a.eq_ignore_ascii_case(b));
-                let device = devices.iter().find(|d| same(d.text_at("Dev_Info/dev_name"), &pair.dst));
+                let device = devices
+                    .iter()
+                    .find(|d| same(d.text_at("Dev_Info/dev_name"), &pair.dst));
                 let Some(device) = device else {
                     return PairStatus {
                         pair: pair.clone(),
@@ -266,7 +311,9 @@ impl CloneSet {
                         note: Some(format!("{} not found in the symdev output", pair.dst)),
                     };
                 };
-                let clone = device.children("CLONE_Device").find(|c| same(c.text_at("TGT/dev_name"), &pair.dst));
+                let clone = device
+                    .children("CLONE_Device")
+                    .find(|c| same(c.text_at("TGT/dev_name"), &pair.dst));
                 let Some(clone) = clone else {
                     return PairStatus {
                         pair: pair.clone(),
@@ -279,7 +326,10 @@ impl CloneSet {
                     return PairStatus {
                         pair: pair.clone(),
                         session: None,
-                        note: Some(format!("{} is the target of a clone session from {src}, not {}", pair.dst, pair.src)),
+                        note: Some(format!(
+                            "{} is the target of a clone session from {src}, not {}",
+                            pair.dst, pair.src
+                        )),
                     };
                 }
                 PairStatus {
@@ -298,7 +348,12 @@ impl CloneSet {
     /// Fails when a pair has no clone session: it cannot become activable by
     /// waiting (the sessions are created outside doppel).
     fn check_sessions(&self) -> Result<(), Error> {
-        let missing: Vec<String> = self.pairs.iter().filter(|p| p.session.is_none()).map(|p| p.pair.label()).collect();
+        let missing: Vec<String> = self
+            .pairs
+            .iter()
+            .filter(|p| p.session.is_none())
+            .map(|p| p.pair.label())
+            .collect();
         if missing.is_empty() {
             return Ok(());
         }
@@ -323,8 +378,11 @@ impl CloneSet {
     /// The driver's status from the clone set, times read in `tz`.
     fn report(&self, tz: &TimeZone) -> StatusReport {
         let n = self.pairs.len();
-        let sessions: Vec<(&PairStatus, &Session)> =
-            self.pairs.iter().filter_map(|p| p.session.as_ref().map(|s| (p, s))).collect();
+        let sessions: Vec<(&PairStatus, &Session)> = self
+            .pairs
+            .iter()
+            .filter_map(|p| p.session.as_ref().map(|s| (p, s)))
+            .collect();
         if sessions.is_empty() {
             return StatusReport::new(Status::Down).info("no clone session");
         }
@@ -334,7 +392,10 @@ impl CloneSet {
             let Some(text) = &s.last_action else { continue };
             match parse_last_action(text, tz) {
                 Some(when) => {
-                    if last.as_ref().is_none_or(|l| when.timestamp() > l.timestamp()) {
+                    if last
+                        .as_ref()
+                        .is_none_or(|l| when.timestamp() > l.timestamp())
+                    {
                         last = Some(when);
                     }
                 }
@@ -355,9 +416,15 @@ impl CloneSet {
             let mut r = StatusReport::new(Status::Up);
             if active == 0 {
                 let states: Vec<String> = sessions.iter().map(|(p, _)| p.describe()).collect();
-                r = r.info(format!("target devices not activated: {}", states.join(", ")));
+                r = r.info(format!(
+                    "target devices not activated: {}",
+                    states.join(", ")
+                ));
             }
-            r.info(format!("Last sync on {}", last.strftime("%Y-%m-%d %H:%M:%S")))
+            r.info(format!(
+                "Last sync on {}",
+                last.strftime("%Y-%m-%d %H:%M:%S")
+            ))
         };
         if !warnings.is_empty() && report.state == Status::Up {
             report.state = Status::Warn;
@@ -420,7 +487,10 @@ struct QueryError {
 
 impl QueryError {
     fn fatal(message: String) -> QueryError {
-        QueryError { message, transient: false }
+        QueryError {
+            message,
+            transient: false,
+        }
     }
 }
 
@@ -450,14 +520,26 @@ pub struct Symclone {
 
 impl Symclone {
     fn bin(&self) -> String {
-        let bin = self.config.option("bin").filter(|b| !b.trim().is_empty()).unwrap_or(DEFAULT_BIN);
+        let bin = self
+            .config
+            .option("bin")
+            .filter(|b| !b.trim().is_empty())
+            .unwrap_or(DEFAULT_BIN);
         let trimmed = bin.trim_end_matches('/');
-        if trimmed.is_empty() { "/".into() } else { trimmed.to_owned() }
+        if trimmed.is_empty() {
+            "/".into()
+        } else {
+            trimmed.to_owned()
+        }
     }
 
     fn tool(&self, name: &str) -> String {
         let bin = self.bin();
-        if bin == "/" { format!("/{name}") } else { format!("{bin}/{name}") }
+        if bin == "/" {
+            format!("/{name}")
+        } else {
+            format!("{bin}/{name}")
+        }
     }
 
     fn symid(&self) -> Result<String, Error> {
@@ -467,17 +549,23 @@ impl Symclone {
     fn pairs(&self) -> Result<Vec<Pair>, Error> {
         let items = self.config.get_list("pairs");
         if items.is_empty() {
-            return Err(Error::invalid(format!("{}: keyword 'pairs' is required", self.config.rid)));
+            return Err(Error::invalid(format!(
+                "{}: keyword 'pairs' is required",
+                self.config.rid
+            )));
         }
-        parse_pairs(&items).map_err(|errors| Error::invalid(format!("{}: {}", self.config.rid, errors.join("; "))))
+        parse_pairs(&items)
+            .map_err(|errors| Error::invalid(format!("{}: {}", self.config.rid, errors.join("; "))))
     }
 
     fn recreate_timeout(&self) -> Duration {
-        self.config.get_duration("recreate_timeout", Duration::from_secs(300))
+        self.config
+            .get_duration("recreate_timeout", Duration::from_secs(300))
     }
 
     fn restore_timeout(&self) -> Duration {
-        self.config.get_duration("restore_timeout", Duration::from_secs(300))
+        self.config
+            .get_duration("restore_timeout", Duration::from_secs(300))
     }
 
     fn pairs_file(&self) -> PathBuf {
@@ -492,7 +580,8 @@ impl Symclone {
                 .map_err(|e| Error::failed(format!("cannot create {}: {e}", dir.display())))?;
         }
         let content = pairs_file_content(pairs);
-        write_atomic(&path, &content).map_err(|e| Error::failed(format!("cannot write {}: {e}", path.display())))?;
+        write_atomic(&path, &content)
+            .map_err(|e| Error::failed(format!("cannot write {}: {e}", path.display())))?;
         tracing::debug!("wrote content '{}' in file '{}'", content, path.display());
         Ok(path)
     }
@@ -528,7 +617,11 @@ impl Symclone {
 
     /// `<bin>/symdev -sid <symid> list -v -devs <dst,...> -output xml_e`.
     fn query_argv(&self, pairs: &[Pair]) -> Result<Vec<String>, Error> {
-        let devs = pairs.iter().map(|p| p.dst.as_str()).collect::<Vec<_>>().join(",");
+        let devs = pairs
+            .iter()
+            .map(|p| p.dst.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
         Ok(vec![
             self.tool("symdev"),
             "-sid".into(),
@@ -544,7 +637,9 @@ impl Symclone {
 
     /// Reads the clone state of the pairs' targets.
     fn query(&self, pairs: &[Pair]) -> Result<CloneSet, QueryError> {
-        let argv = self.query_argv(pairs).map_err(|e| QueryError::fatal(e.message))?;
+        let argv = self
+            .query_argv(pairs)
+            .map_err(|e| QueryError::fatal(e.message))?;
         let program = argv[0].clone();
         let request = CommandRequest::new(argv).read_only().timeout(QUERY_TIMEOUT);
         let out = self
@@ -572,8 +667,9 @@ impl Symclone {
             }
             None => return Err(QueryError::fatal(format!("{program} was killed"))),
         }
-        let root = parse_xml(&out.stdout)
-            .map_err(|e| QueryError::fatal(format!("cannot parse the XML output of {program}: {e}")))?;
+        let root = parse_xml(&out.stdout).map_err(|e| {
+            QueryError::fatal(format!("cannot parse the XML output of {program}: {e}"))
+        })?;
         Ok(CloneSet::from_xml(&root, pairs))
     }
 
@@ -584,7 +680,10 @@ impl Symclone {
             match self.query(pairs) {
                 Ok(set) => return Ok(set),
                 Err(e) if e.transient && attempt < LOCK_ATTEMPTS => {
-                    self.host.warn(&format!("{} (attempt {attempt} of {LOCK_ATTEMPTS}, retrying)", e.message));
+                    self.host.warn(&format!(
+                        "{} (attempt {attempt} of {LOCK_ATTEMPTS}, retrying)",
+                        e.message
+                    ));
                     self.host.sleep(self.poll)?;
                     attempt += 1;
                 }
@@ -646,7 +745,13 @@ impl Symclone {
             if elapsed >= timeout {
                 let details = set
                     .as_ref()
-                    .map(|s| s.not_in(goal.states()).iter().map(|p| p.describe()).collect::<Vec<_>>().join(", "))
+                    .map(|s| {
+                        s.not_in(goal.states())
+                            .iter()
+                            .map(|p| p.describe())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
                     .unwrap_or_else(|| "state unknown".into());
                 return Err(Error::failed(format!(
                     "timed out waiting for {} ({}s; {}): {ready}/{n} devs ready; {details}",
@@ -678,7 +783,11 @@ impl Symclone {
                 .map_err(|e| Error::failed(format!("cannot run {program}: {e}")))?;
             match out.exit_code {
                 Some(0) => return Ok(true),
-                Some(127) => return Err(Error::failed(format!("{program} not found (exit code 127)"))),
+                Some(127) => {
+                    return Err(Error::failed(format!(
+                        "{program} not found (exit code 127)"
+                    )));
+                }
                 _ => {}
             }
         }
@@ -692,13 +801,20 @@ impl Symclone {
             self.host.info("symclone are already recreated");
             return Ok(false);
         }
-        self.host.run_checked(&CommandRequest::new(self.recreate_argv(file)?))?;
+        self.host
+            .run_checked(&CommandRequest::new(self.recreate_argv(file)?))?;
         Ok(true)
     }
 
     /// Activates the clones. `after_recreate`: a recreate was just issued (under
     /// `--dry-run` it did not happen, so the current state says nothing).
-    fn activate(&self, pairs: &[Pair], file: &Path, request: &ActionRequest, after_recreate: bool) -> Result<ActionOutcome, Error> {
+    fn activate(
+        &self,
+        pairs: &[Pair],
+        file: &Path,
+        request: &ActionRequest,
+        after_recreate: bool,
+    ) -> Result<ActionOutcome, Error> {
         let timeout = self.recreate_timeout();
         let initial = if request.dry_run && after_recreate {
             None
@@ -706,22 +822,34 @@ impl Symclone {
             let set = self.query_patient(pairs)?;
             if set.all_in(ACTIVE_STATES) {
                 self.host.info("symclone target devices are already active");
-                return Ok(ActionOutcome { messages: Vec::new(), noop: true });
+                return Ok(ActionOutcome {
+                    messages: Vec::new(),
+                    noop: true,
+                });
             }
             Some(set)
         };
         self.wait_for(Goal::Activable, pairs, timeout, request.dry_run, initial)?;
-        self.host.run_checked(&CommandRequest::new(self.activate_argv(file)?))?;
+        self.host
+            .run_checked(&CommandRequest::new(self.activate_argv(file)?))?;
         self.wait_for(Goal::Active, pairs, timeout, request.dry_run, None)?;
         let message = if request.dry_run {
             format!("would activate {} clone pair(s)", pairs.len())
         } else {
             format!("{} clone pair(s) activated", pairs.len())
         };
-        Ok(ActionOutcome { messages: vec![message], noop: false })
+        Ok(ActionOutcome {
+            messages: vec![message],
+            noop: false,
+        })
     }
 
-    fn resync(&self, pairs: &[Pair], file: &Path, request: &ActionRequest) -> Result<ActionOutcome, Error> {
+    fn resync(
+        &self,
+        pairs: &[Pair],
+        file: &Path,
+        request: &ActionRequest,
+    ) -> Result<ActionOutcome, Error> {
         let _ = pairs;
         if service_is_up(request.service_avail) {
             if !request.force {
@@ -729,20 +857,34 @@ impl Symclone {
                     "service is up: refusing to resync the clones under a running service (use --force)",
                 ));
             }
-            self.host.warn("service is up: resyncing the clones anyway (--force)");
+            self.host
+                .warn("service is up: resyncing the clones anyway (--force)");
         }
         let ran = self.recreate(file)?;
-        Ok(ActionOutcome { messages: Vec::new(), noop: !ran })
+        Ok(ActionOutcome {
+            messages: Vec::new(),
+            noop: !ran,
+        })
     }
 
-    fn update(&self, pairs: &[Pair], file: &Path, request: &ActionRequest) -> Result<ActionOutcome, Error> {
+    fn update(
+        &self,
+        pairs: &[Pair],
+        file: &Path,
+        request: &ActionRequest,
+    ) -> Result<ActionOutcome, Error> {
         let ran = self.recreate(file)?;
         let mut outcome = self.activate(pairs, file, request, ran)?;
         outcome.noop = outcome.noop && !ran;
         Ok(outcome)
     }
 
-    fn restore(&self, pairs: &[Pair], file: &Path, request: &ActionRequest) -> Result<ActionOutcome, Error> {
+    fn restore(
+        &self,
+        pairs: &[Pair],
+        file: &Path,
+        request: &ActionRequest,
+    ) -> Result<ActionOutcome, Error> {
         let set = self.query_patient(pairs)?;
         let inactive = set.not_in(ACTIVE_STATES);
         if !inactive.is_empty() {
@@ -753,18 +895,31 @@ impl Symclone {
                 Goal::Active.list()
             )));
         }
-        self.host.run_checked(&CommandRequest::new(self.symclone_argv(file, &["-noprompt", "restore"])?))?;
-        let terminate = CommandRequest::new(self.symclone_argv(file, &["-noprompt", "terminate", "-restored"])?);
+        self.host.run_checked(&CommandRequest::new(
+            self.symclone_argv(file, &["-noprompt", "restore"])?,
+        ))?;
+        let terminate = CommandRequest::new(
+            self.symclone_argv(file, &["-noprompt", "terminate", "-restored"])?,
+        );
         let timeout = self.restore_timeout();
         if request.dry_run {
-            self.host.info(&format!("dry-run: would wait for restored state (max {}s)", timeout.as_secs()));
+            self.host.info(&format!(
+                "dry-run: would wait for restored state (max {}s)",
+                timeout.as_secs()
+            ));
         } else {
             let count = (timeout.as_secs() / 10).max(1).to_string();
-            let argv = self.symclone_argv(file, &["verify", "-restored", "-i", "10", "-c", &count])?;
+            let argv =
+                self.symclone_argv(file, &["verify", "-restored", "-i", "10", "-c", &count])?;
             let program = argv[0].clone();
-            let mut verify = CommandRequest::new(argv).read_only().timeout(timeout + Duration::from_secs(120));
+            let mut verify = CommandRequest::new(argv)
+                .read_only()
+                .timeout(timeout + Duration::from_secs(120));
             verify.quiet = false;
-            self.host.info(&format!("waiting for restored state (max {}s)", timeout.as_secs()));
+            self.host.info(&format!(
+                "waiting for restored state (max {}s)",
+                timeout.as_secs()
+            ));
             let out = self
                 .host
                 .run(&verify)
@@ -785,7 +940,10 @@ impl Symclone {
         } else {
             format!("{} clone pair(s) restored", pairs.len())
         };
-        Ok(ActionOutcome { messages: vec![message], noop: false })
+        Ok(ActionOutcome {
+            messages: vec![message],
+            noop: false,
+        })
     }
 }
 
@@ -843,12 +1001,19 @@ impl Driver for Symclone {
     fn validate(config: &ResourceConfig) -> Vec<Problem> {
         match parse_pairs(&config.get_list("pairs")) {
             Ok(_) => Vec::new(),
-            Err(errors) => errors.into_iter().map(|e| Problem::keyword("pairs", e)).collect(),
+            Err(errors) => errors
+                .into_iter()
+                .map(|e| Problem::keyword("pairs", e))
+                .collect(),
         }
     }
 
     fn open(config: ResourceConfig, host: Host) -> Result<Self, Error> {
-        Ok(Symclone { config, host, poll: poll_interval_from_env() })
+        Ok(Symclone {
+            config,
+            host,
+            poll: poll_interval_from_env(),
+        })
     }
 
     fn status(&self) -> Result<StatusReport, Error> {

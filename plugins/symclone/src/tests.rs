@@ -46,16 +46,26 @@ struct Fake {
 }
 
 fn ok(stdout: &str) -> Result<CommandOutput, Error> {
-    Ok(CommandOutput { exit_code: Some(0), stdout: stdout.into(), ..CommandOutput::default() })
+    Ok(CommandOutput {
+        exit_code: Some(0),
+        stdout: stdout.into(),
+        ..CommandOutput::default()
+    })
 }
 
 fn code(code: i32, stderr: &str) -> Result<CommandOutput, Error> {
-    Ok(CommandOutput { exit_code: Some(code), stderr: stderr.into(), ..CommandOutput::default() })
+    Ok(CommandOutput {
+        exit_code: Some(code),
+        stderr: stderr.into(),
+        ..CommandOutput::default()
+    })
 }
 
 /// The symdev XML for `devs`: (target, Some((source, state, last_action))).
 fn xml(devs: &[Dev<'_>]) -> String {
-    let mut s = String::from("<?xml version=\"1.0\" standalone=\"yes\" ?>\n<SymCLI_ML>\n  <Symmetrix>\n    <Symm_Info><symid>000192601234</symid></Symm_Info>\n");
+    let mut s = String::from(
+        "<?xml version=\"1.0\" standalone=\"yes\" ?>\n<SymCLI_ML>\n  <Symmetrix>\n    <Symm_Info><symid>000192601234</symid></Symm_Info>\n",
+    );
     for (dev, clone) in devs {
         s.push_str(&format!(
             "    <Device>\n      <Dev_Info>\n        <pd_name>/dev/sdq</pd_name>\n        <dev_name>{dev}</dev_name>\n        <status>Ready</status>\n      </Dev_Info>\n      <Capacity><tracks>8192</tracks><megabytes>512</megabytes></Capacity>\n"
@@ -76,7 +86,10 @@ impl Fake {
         Arc::new(Fake {
             calls: Mutex::new(Vec::new()),
             logs: Mutex::new(Vec::new()),
-            array: Mutex::new(Array { after_activate: "CopyInProg".into(), ..Array::default() }),
+            array: Mutex::new(Array {
+                after_activate: "CopyInProg".into(),
+                ..Array::default()
+            }),
             dry_run,
             cancelled: AtomicBool::new(false),
             cancel_after_sleeps: None,
@@ -89,7 +102,8 @@ impl Fake {
         {
             let mut a = self.array.lock().unwrap();
             for (src, dst) in [("00B60", "00B61"), ("00B62", "00B63")] {
-                a.sessions.insert(dst.into(), (src.into(), state.into(), LAST.into()));
+                a.sessions
+                    .insert(dst.into(), (src.into(), state.into(), LAST.into()));
             }
         }
         self.clone()
@@ -101,15 +115,31 @@ impl Fake {
     }
 
     fn commands(&self) -> Vec<String> {
-        self.calls.lock().unwrap().iter().map(|c| c.argv.join(" ")).collect()
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| c.argv.join(" "))
+            .collect()
     }
 
     fn infos(&self) -> Vec<String> {
-        self.logs.lock().unwrap().iter().map(|(_, m)| m.clone()).collect()
+        self.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, m)| m.clone())
+            .collect()
     }
 
     fn states(&self) -> Vec<String> {
-        self.array.lock().unwrap().sessions.values().map(|s| s.1.clone()).collect()
+        self.array
+            .lock()
+            .unwrap()
+            .sessions
+            .values()
+            .map(|s| s.1.clone())
+            .collect()
     }
 
     fn symdev(&self, argv: &[String]) -> Result<CommandOutput, Error> {
@@ -131,12 +161,24 @@ impl Fake {
                 a.settle = Some((left - 1, state));
             }
         }
-        let devs = argv.iter().position(|x| x == "-devs").map(|i| argv[i + 1].clone()).unwrap_or_default();
-        let list: Vec<(String, Option<Clone3>)> =
-            devs.split(',').map(|d| (d.to_owned(), a.sessions.get(d).cloned())).collect();
+        let devs = argv
+            .iter()
+            .position(|x| x == "-devs")
+            .map(|i| argv[i + 1].clone())
+            .unwrap_or_default();
+        let list: Vec<(String, Option<Clone3>)> = devs
+            .split(',')
+            .map(|d| (d.to_owned(), a.sessions.get(d).cloned()))
+            .collect();
         let borrowed: Vec<Dev<'_>> = list
             .iter()
-            .map(|(d, s)| (d.as_str(), s.as_ref().map(|(x, y, z)| (x.as_str(), y.as_str(), z.as_str()))))
+            .map(|(d, s)| {
+                (
+                    d.as_str(),
+                    s.as_ref()
+                        .map(|(x, y, z)| (x.as_str(), y.as_str(), z.as_str())),
+                )
+            })
             .collect();
         ok(&xml(&borrowed))
     }
@@ -150,7 +192,10 @@ impl Fake {
             .find(|a| argv.iter().any(|x| x == a))
             .expect("known symclone action");
         if !request.read_only && self.dry_run {
-            return Ok(CommandOutput { dry_run: true, ..CommandOutput::default() });
+            return Ok(CommandOutput {
+                dry_run: true,
+                ..CommandOutput::default()
+            });
         }
         let mut a = self.array.lock().unwrap();
         if a.failing.iter().any(|f| f == action) {
@@ -170,15 +215,26 @@ impl Fake {
                 if let (true, Some(c)) = (want == "restored", a.verify_restored) {
                     return code(c, "");
                 }
-                let all = !a.sessions.is_empty() && a.sessions.values().all(|s| s.1.to_ascii_lowercase() == want);
-                if all { ok("All devices are in the state.") } else { code(5, "") }
+                let all = !a.sessions.is_empty()
+                    && a.sessions
+                        .values()
+                        .all(|s| s.1.to_ascii_lowercase() == want);
+                if all {
+                    ok("All devices are in the state.")
+                } else {
+                    code(5, "")
+                }
             }
             "activate" => {
                 set_all(&after_activate);
                 ok("")
             }
             "recreate" => {
-                set_all(if argv.iter().any(|x| x == "-precopy") { "Precopy" } else { "Recreated" });
+                set_all(if argv.iter().any(|x| x == "-precopy") {
+                    "Precopy"
+                } else {
+                    "Recreated"
+                });
                 ok("")
             }
             "restore" => {
@@ -223,8 +279,13 @@ impl HostServices for Fake {
     fn cancelled(&self) -> bool {
         if let Some(n) = self.cancel_after_sleeps {
             // Host::sleep checks cancelled() first: count the checks as sleeps.
-            if self.sleeps.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= n {
-                self.cancelled.store(true, std::sync::atomic::Ordering::SeqCst);
+            if self
+                .sleeps
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                >= n
+            {
+                self.cancelled
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
             }
         }
         self.cancelled.load(std::sync::atomic::Ordering::SeqCst)
@@ -270,28 +331,41 @@ fn config(extra: &[(&str, &str)]) -> ResourceConfig {
         rid: "sync#0".into(),
         nodename: "n1".into(),
         keywords,
-        driver_options: [("bin".to_owned(), serde_json::json!("/opt/emc/SYMCLI/bin"))].into_iter().collect(),
+        driver_options: [("bin".to_owned(), serde_json::json!("/opt/emc/SYMCLI/bin"))]
+            .into_iter()
+            .collect(),
         state_dir: state_dir(),
     }
 }
 
 fn driver(fake: &Arc<Fake>, extra: &[(&str, &str)]) -> Symclone {
     let host = Host::new(fake.clone() as Arc<dyn HostServices>);
-    Symclone { config: config(extra), host, poll: Duration::from_millis(1) }
+    Symclone {
+        config: config(extra),
+        host,
+        poll: Duration::from_millis(1),
+    }
 }
 
 fn request(action: &str) -> ActionRequest {
-    ActionRequest { action: action.into(), ..ActionRequest::default() }
+    ActionRequest {
+        action: action.into(),
+        ..ActionRequest::default()
+    }
 }
 
 /// The recorded command lines with the pairs file path replaced by `F`.
 fn commands(fake: &Fake, d: &Symclone) -> Vec<String> {
     let file = d.pairs_file().display().to_string();
-    fake.commands().into_iter().map(|c| c.replace(&file, "F")).collect()
+    fake.commands()
+        .into_iter()
+        .map(|c| c.replace(&file, "F"))
+        .collect()
 }
 
 const SYMCLONE: &str = "/opt/emc/SYMCLI/bin/symclone -sid 000192601234 -f F";
-const QUERY: &str = "/opt/emc/SYMCLI/bin/symdev -sid 000192601234 list -v -devs 00B61,00B63 -output xml_e";
+const QUERY: &str =
+    "/opt/emc/SYMCLI/bin/symdev -sid 000192601234 list -v -devs 00B61,00B63 -output xml_e";
 
 fn sc(rest: &str) -> String {
     format!("{SYMCLONE} {rest}")
@@ -320,14 +394,33 @@ fn manifest_matches_the_seed() {
         .keyword(KeywordSpec::new("precopy", KeywordType::Boolean).default_value("True").desc("Use -precopy on recreate."));
     assert_eq!(m.keywords[..4], seed.keywords[..]);
     let names: Vec<&str> = m.keywords.iter().map(|k| k.name.as_str()).collect();
-    assert_eq!(names, ["consistent", "symid", "pairs", "precopy", "recreate_timeout", "restore_timeout"]);
+    assert_eq!(
+        names,
+        [
+            "consistent",
+            "symid",
+            "pairs",
+            "precopy",
+            "recreate_timeout",
+            "restore_timeout"
+        ]
+    );
     for k in &m.keywords[4..] {
         assert_eq!(k.kind, KeywordType::Duration);
         assert_eq!(k.default.as_deref(), Some("300"));
         assert!(!k.desc.is_empty() && !k.required && k.scopable);
     }
     let actions: Vec<&str> = m.actions.iter().map(|a| a.name.as_str()).collect();
-    assert_eq!(actions, ["start", "sync_break", "sync_resync", "sync_update", "sync_restore"]);
+    assert_eq!(
+        actions,
+        [
+            "start",
+            "sync_break",
+            "sync_resync",
+            "sync_update",
+            "sync_restore"
+        ]
+    );
     assert!(m.actions.iter().all(|a| a.state_changing));
 }
 
@@ -339,19 +432,37 @@ fn validate_accepts_good_pairs() {
 
 #[test]
 fn validate_names_each_bad_pair() {
-    let cfg = config(&[("pairs", "00B60:00B61 00B62 :00B65 00B66: 1:2:3 00X1:00B67 00B68:00B61 00B69:00b69")]);
+    let cfg = config(&[(
+        "pairs",
+        "00B60:00B61 00B62 :00B65 00B66: 1:2:3 00X1:00B67 00B68:00B61 00B69:00b69",
+    )]);
     let problems = Symclone::validate(&cfg);
-    assert!(problems.iter().all(|p| p.keyword.as_deref() == Some("pairs")), "{problems:?}");
+    assert!(
+        problems
+            .iter()
+            .all(|p| p.keyword.as_deref() == Some("pairs")),
+        "{problems:?}"
+    );
     let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
     assert_eq!(messages.len(), 7, "{messages:?}");
-    for (msg, bad) in messages.iter().zip(["'00B62'", "':00B65'", "'00B66:'", "'1:2:3'", "'00X1:00B67'"]) {
-        assert!(msg.starts_with(&format!("pair {bad} is malformed: expected <src>:<dst>")), "{msg}");
+    for (msg, bad) in
+        messages
+            .iter()
+            .zip(["'00B62'", "':00B65'", "'00B66:'", "'1:2:3'", "'00X1:00B67'"])
+    {
+        assert!(
+            msg.starts_with(&format!("pair {bad} is malformed: expected <src>:<dst>")),
+            "{msg}"
+        );
     }
     assert_eq!(
         messages[5],
         "pair '00B68:00B61' reuses target 00B61 of pair '00B60:00B61': a device can be the target of one pair only"
     );
-    assert_eq!(messages[6], "pair '00B69:00b69' uses device 00B69 as both source and target");
+    assert_eq!(
+        messages[6],
+        "pair '00B69:00b69' uses device 00B69 as both source and target"
+    );
 }
 
 #[test]
@@ -360,7 +471,11 @@ fn actions_refuse_malformed_pairs() {
     let d = driver(&fake, &[("pairs", "00B60-00B61")]);
     let err = d.action(&request("start")).unwrap_err();
     assert_eq!(err.kind, doppel_plugin_api::ErrorKind::Invalid);
-    assert!(err.message.contains("pair '00B60-00B61' is malformed"), "{}", err.message);
+    assert!(
+        err.message.contains("pair '00B60-00B61' is malformed"),
+        "{}",
+        err.message
+    );
     assert!(fake.commands().is_empty());
     let report = d.status().unwrap();
     assert_eq!(report.state, Status::Undef);
@@ -375,11 +490,17 @@ fn pairs_file_is_written_in_the_state_dir() {
     assert!(!d.config.state_dir.exists());
     d.action(&request("start")).unwrap();
     let path = d.config.state_dir.join("pairs");
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), "00B60 00B61\n00B62 00B63");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "00B60 00B61\n00B62 00B63"
+    );
     // Rewritten on the next action, no temporary file left behind.
     std::fs::write(&path, "stale").unwrap();
     d.action(&request("sync_break")).unwrap();
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), "00B60 00B61\n00B62 00B63");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "00B60 00B61\n00B62 00B63"
+    );
     let names: Vec<String> = std::fs::read_dir(&d.config.state_dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -393,7 +514,10 @@ fn default_bin_is_usr_symcli_bin() {
     let mut d = driver(&fake, &[]);
     d.config.driver_options.clear();
     d.action(&request("start")).unwrap();
-    assert_eq!(fake.commands()[0], "/usr/symcli/bin/symdev -sid 000192601234 list -v -devs 00B61,00B63 -output xml_e");
+    assert_eq!(
+        fake.commands()[0],
+        "/usr/symcli/bin/symdev -sid 000192601234 list -v -devs 00B61,00B63 -output xml_e"
+    );
 }
 
 // --- start / sync break -------------------------------------------------------------------
@@ -406,7 +530,10 @@ fn start_is_a_noop_when_all_pairs_are_active() {
     assert!(outcome.noop);
     assert_eq!(commands(&fake, &d), [QUERY]);
     assert!(fake.calls.lock().unwrap()[0].read_only);
-    assert!(fake.infos().contains(&"symclone target devices are already active".to_owned()));
+    assert!(
+        fake.infos()
+            .contains(&"symclone target devices are already active".to_owned())
+    );
 }
 
 #[test]
@@ -415,7 +542,14 @@ fn start_activates_with_consistent() {
     let d = driver(&fake, &[]);
     let outcome = d.action(&request("start")).unwrap();
     assert!(!outcome.noop);
-    assert_eq!(commands(&fake, &d), [QUERY.to_owned(), sc("-noprompt activate -i 20 -c 30 -consistent"), QUERY.to_owned()]);
+    assert_eq!(
+        commands(&fake, &d),
+        [
+            QUERY.to_owned(),
+            sc("-noprompt activate -i 20 -c 30 -consistent"),
+            QUERY.to_owned()
+        ]
+    );
     let calls = fake.calls.lock().unwrap();
     assert!(!calls[1].read_only, "activate changes state");
     assert_eq!(fake.states(), ["CopyInProg", "CopyInProg"]);
@@ -426,7 +560,14 @@ fn sync_break_activates_without_consistent() {
     let fake = Fake::new(false).with_state("Recreated");
     let d = driver(&fake, &[("consistent", "false")]);
     d.action(&request("sync_break")).unwrap();
-    assert_eq!(commands(&fake, &d), [QUERY.to_owned(), sc("-noprompt activate -i 20 -c 30"), QUERY.to_owned()]);
+    assert_eq!(
+        commands(&fake, &d),
+        [
+            QUERY.to_owned(),
+            sc("-noprompt activate -i 20 -c 30"),
+            QUERY.to_owned()
+        ]
+    );
 }
 
 #[test]
@@ -434,21 +575,33 @@ fn start_activates_created_pairs() {
     let fake = Fake::new(false).with_state("Created");
     let d = driver(&fake, &[]);
     d.action(&request("start")).unwrap();
-    assert_eq!(commands(&fake, &d)[1], sc("-noprompt activate -i 20 -c 30 -consistent"));
+    assert_eq!(
+        commands(&fake, &d)[1],
+        sc("-noprompt activate -i 20 -c 30 -consistent")
+    );
 }
 
 #[test]
 fn start_waits_for_activable_state_with_progress() {
-    let fake = Fake::new(false).with_state("RecreateInProg").set(|a| a.settle = Some((2, "Recreated".into())));
+    let fake = Fake::new(false)
+        .with_state("RecreateInProg")
+        .set(|a| a.settle = Some((2, "Recreated".into())));
     let d = driver(&fake, &[]);
     d.action(&request("start")).unwrap();
     let cmds = commands(&fake, &d);
     // initial query, two more polls (the second settles), activate, active check
     assert_eq!(cmds.len(), 5, "{cmds:?}");
     assert_eq!(cmds[3], sc("-noprompt activate -i 20 -c 30 -consistent"));
-    let waits: Vec<String> = fake.infos().into_iter().filter(|m| m.starts_with("waiting for activable state")).collect();
+    let waits: Vec<String> = fake
+        .infos()
+        .into_iter()
+        .filter(|m| m.starts_with("waiting for activable state"))
+        .collect();
     assert_eq!(waits.len(), 2, "{waits:?}");
-    assert_eq!(waits[0], "waiting for activable state: 0/2 devs ready (0s/300s)");
+    assert_eq!(
+        waits[0],
+        "waiting for activable state: 0/2 devs ready (0s/300s)"
+    );
 }
 
 #[test]
@@ -459,7 +612,12 @@ fn start_counts_ready_devices_individually() {
     });
     let d = driver(&fake, &[]);
     d.action(&request("start")).unwrap();
-    assert!(fake.infos().contains(&"waiting for activable state: 1/2 devs ready (0s/300s)".to_owned()), "{:?}", fake.infos());
+    assert!(
+        fake.infos()
+            .contains(&"waiting for activable state: 1/2 devs ready (0s/300s)".to_owned()),
+        "{:?}",
+        fake.infos()
+    );
 }
 
 #[test]
@@ -488,47 +646,88 @@ fn start_wait_stops_when_cancelled() {
 #[test]
 fn start_without_sessions_fails_fast() {
     let fake = Fake::new(false).set(|a| {
-        a.sessions.insert("00B61".into(), ("00B60".into(), "Copied".into(), LAST.into()));
+        a.sessions.insert(
+            "00B61".into(),
+            ("00B60".into(), "Copied".into(), LAST.into()),
+        );
     });
     let d = driver(&fake, &[]);
     let err = d.action(&request("start")).unwrap_err();
-    assert_eq!(err.message, "no clone session for 00B62:00B63: create the sessions first (symclone create -differential)");
+    assert_eq!(
+        err.message,
+        "no clone session for 00B62:00B63: create the sessions first (symclone create -differential)"
+    );
     assert_eq!(commands(&fake, &d), [QUERY]);
 }
 
 #[test]
 fn start_retries_a_locked_query() {
-    let fake = Fake::new(false).with_state("Copied").set(|a| a.symdev_locked = 2);
+    let fake = Fake::new(false)
+        .with_state("Copied")
+        .set(|a| a.symdev_locked = 2);
     let d = driver(&fake, &[]);
     assert!(d.action(&request("start")).unwrap().noop);
     assert_eq!(commands(&fake, &d), [QUERY, QUERY, QUERY]);
-    let warns: Vec<String> = fake.logs.lock().unwrap().iter().filter(|(l, _)| *l == Level::Warn).map(|(_, m)| m.clone()).collect();
+    let warns: Vec<String> = fake
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(l, _)| *l == Level::Warn)
+        .map(|(_, m)| m.clone())
+        .collect();
     assert_eq!(warns.len(), 2);
-    assert!(warns[0].ends_with("locked by another process (attempt 1 of 5, retrying)"), "{warns:?}");
+    assert!(
+        warns[0].ends_with("locked by another process (attempt 1 of 5, retrying)"),
+        "{warns:?}"
+    );
 }
 
 #[test]
 fn wait_survives_lock_contention() {
-    let fake = Fake::new(false).with_state("Precopy").set(|a| a.after_activate = "Copied".into());
+    let fake = Fake::new(false)
+        .with_state("Precopy")
+        .set(|a| a.after_activate = "Copied".into());
     let d = driver(&fake, &[]);
     // Lock the poll that follows the activate.
     let pairs = d.pairs().unwrap();
     fake.set(|a| a.symdev_locked = 1);
-    d.wait_for(Goal::Activable, &pairs, Duration::from_secs(300), false, None).unwrap();
+    d.wait_for(
+        Goal::Activable,
+        &pairs,
+        Duration::from_secs(300),
+        false,
+        None,
+    )
+    .unwrap();
     assert_eq!(fake.commands().len(), 2);
-    assert!(fake.logs.lock().unwrap().iter().any(|(l, m)| *l == Level::Warn && m.ends_with("(retrying)")));
+    assert!(
+        fake.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(l, m)| *l == Level::Warn && m.ends_with("(retrying)"))
+    );
 }
 
 #[test]
 fn status_lock_contention_is_undef() {
-    let r = status_of(code(2, "The SYMAPI database file is locked by another process"));
+    let r = status_of(code(
+        2,
+        "The SYMAPI database file is locked by another process",
+    ));
     assert_eq!(r.state, Status::Undef);
-    assert_eq!(r.messages[0].text, "/opt/emc/SYMCLI/bin/symdev exited with code 2: The SYMAPI database file is locked by another process");
+    assert_eq!(
+        r.messages[0].text,
+        "/opt/emc/SYMCLI/bin/symdev exited with code 2: The SYMAPI database file is locked by another process"
+    );
 }
 
 #[test]
 fn start_times_out_when_never_active() {
-    let fake = Fake::new(false).with_state("Precopy").set(|a| a.after_activate = "Precopy".into());
+    let fake = Fake::new(false)
+        .with_state("Precopy")
+        .set(|a| a.after_activate = "Precopy".into());
     let d = driver(&fake, &[("recreate_timeout", "0")]);
     let err = d.action(&request("start")).unwrap_err();
     assert!(
@@ -540,23 +739,50 @@ fn start_times_out_when_never_active() {
 
 #[test]
 fn activate_failure_quotes_the_tool() {
-    let fake = Fake::new(false).with_state("Precopy").set(|a| a.failing.push("activate".into()));
+    let fake = Fake::new(false)
+        .with_state("Precopy")
+        .set(|a| a.failing.push("activate".into()));
     let d = driver(&fake, &[]);
     let err = d.action(&request("start")).unwrap_err();
-    assert_eq!(err.message, "symclone exited with code 1: The Clone 'ACTIVATE' operation FAILED: simulated");
+    assert_eq!(
+        err.message,
+        "symclone exited with code 1: The Clone 'ACTIVATE' operation FAILED: simulated"
+    );
 }
 
 #[test]
 fn dry_run_start_does_not_wait() {
     let fake = Fake::new(true).with_state("RecreateInProg");
     let d = driver(&fake, &[]);
-    let outcome = d.action(&ActionRequest { dry_run: true, ..request("start") }).unwrap();
+    let outcome = d
+        .action(&ActionRequest {
+            dry_run: true,
+            ..request("start")
+        })
+        .unwrap();
     assert!(!outcome.noop);
     assert_eq!(outcome.messages, ["would activate 2 clone pair(s)"]);
-    assert_eq!(commands(&fake, &d), [QUERY.to_owned(), sc("-noprompt activate -i 20 -c 30 -consistent")]);
+    assert_eq!(
+        commands(&fake, &d),
+        [
+            QUERY.to_owned(),
+            sc("-noprompt activate -i 20 -c 30 -consistent")
+        ]
+    );
     let infos = fake.infos();
-    assert!(infos.contains(&"dry-run: would wait for activable state (recreated, precopy or created, max 300s)".to_owned()), "{infos:?}");
-    assert!(infos.contains(&"dry-run: would wait for active state (copied, copyinprog or copyonaccess, max 300s)".to_owned()));
+    assert!(
+        infos.contains(
+            &"dry-run: would wait for activable state (recreated, precopy or created, max 300s)"
+                .to_owned()
+        ),
+        "{infos:?}"
+    );
+    assert!(
+        infos.contains(
+            &"dry-run: would wait for active state (copied, copyinprog or copyonaccess, max 300s)"
+                .to_owned()
+        )
+    );
     assert_eq!(fake.states(), ["RecreateInProg", "RecreateInProg"]);
 }
 
@@ -567,8 +793,16 @@ fn resync_refuses_under_a_running_service() {
     for avail in [Status::Up, Status::Warn, Status::StdbyUp] {
         let fake = Fake::new(false).with_state("Copied");
         let d = driver(&fake, &[]);
-        let err = d.action(&ActionRequest { service_avail: Some(avail), ..request("sync_resync") }).unwrap_err();
-        assert_eq!(err.message, "service is up: refusing to resync the clones under a running service (use --force)");
+        let err = d
+            .action(&ActionRequest {
+                service_avail: Some(avail),
+                ..request("sync_resync")
+            })
+            .unwrap_err();
+        assert_eq!(
+            err.message,
+            "service is up: refusing to resync the clones under a running service (use --force)"
+        );
         assert!(fake.commands().is_empty());
     }
 }
@@ -578,26 +812,53 @@ fn resync_with_force_recreates_with_precopy() {
     let fake = Fake::new(false).with_state("Copied");
     let d = driver(&fake, &[]);
     let outcome = d
-        .action(&ActionRequest { service_avail: Some(Status::Up), force: true, ..request("sync_resync") })
+        .action(&ActionRequest {
+            service_avail: Some(Status::Up),
+            force: true,
+            ..request("sync_resync")
+        })
         .unwrap();
     assert!(!outcome.noop);
     assert_eq!(
         commands(&fake, &d),
-        [sc("verify -recreated"), sc("verify -precopy"), sc("verify -created"), sc("-noprompt recreate -i 20 -c 30 -precopy")]
+        [
+            sc("verify -recreated"),
+            sc("verify -precopy"),
+            sc("verify -created"),
+            sc("-noprompt recreate -i 20 -c 30 -precopy")
+        ]
     );
     let calls = fake.calls.lock().unwrap();
     assert!(calls[..3].iter().all(|c| c.read_only));
     assert!(!calls[3].read_only);
-    assert!(fake.logs.lock().unwrap().iter().any(|(l, m)| *l == Level::Warn && m.contains("--force")));
+    assert!(
+        fake.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(l, m)| *l == Level::Warn && m.contains("--force"))
+    );
 }
 
 #[test]
 fn resync_when_down_recreates_without_precopy() {
-    for avail in [None, Some(Status::Down), Some(Status::StdbyDown), Some(Status::NotApplicable)] {
+    for avail in [
+        None,
+        Some(Status::Down),
+        Some(Status::StdbyDown),
+        Some(Status::NotApplicable),
+    ] {
         let fake = Fake::new(false).with_state("Copied");
         let d = driver(&fake, &[("precopy", "False")]);
-        d.action(&ActionRequest { service_avail: avail, ..request("sync_resync") }).unwrap();
-        assert_eq!(commands(&fake, &d).last().unwrap(), &sc("-noprompt recreate -i 20 -c 30"));
+        d.action(&ActionRequest {
+            service_avail: avail,
+            ..request("sync_resync")
+        })
+        .unwrap();
+        assert_eq!(
+            commands(&fake, &d).last().unwrap(),
+            &sc("-noprompt recreate -i 20 -c 30")
+        );
         assert_eq!(fake.states(), ["Recreated", "Recreated"]);
     }
 }
@@ -608,15 +869,25 @@ fn resync_skips_already_recreated_clones() {
     let d = driver(&fake, &[]);
     let outcome = d.action(&request("sync_resync")).unwrap();
     assert!(outcome.noop);
-    assert_eq!(commands(&fake, &d), [sc("verify -recreated"), sc("verify -precopy")]);
-    assert!(fake.infos().contains(&"symclone are already recreated".to_owned()));
+    assert_eq!(
+        commands(&fake, &d),
+        [sc("verify -recreated"), sc("verify -precopy")]
+    );
+    assert!(
+        fake.infos()
+            .contains(&"symclone are already recreated".to_owned())
+    );
 }
 
 #[test]
 fn update_recreates_then_activates() {
     let fake = Fake::new(false).with_state("Copied");
     let d = driver(&fake, &[]);
-    d.action(&ActionRequest { service_avail: Some(Status::Up), ..request("sync_update") }).unwrap();
+    d.action(&ActionRequest {
+        service_avail: Some(Status::Up),
+        ..request("sync_update")
+    })
+    .unwrap();
     assert_eq!(
         commands(&fake, &d),
         [
@@ -636,7 +907,12 @@ fn update_recreates_then_activates() {
 fn dry_run_update_passes_both_commands_and_skips_waits() {
     let fake = Fake::new(true).with_state("Copied");
     let d = driver(&fake, &[("consistent", "no"), ("precopy", "no")]);
-    let outcome = d.action(&ActionRequest { dry_run: true, ..request("sync_update") }).unwrap();
+    let outcome = d
+        .action(&ActionRequest {
+            dry_run: true,
+            ..request("sync_update")
+        })
+        .unwrap();
     assert_eq!(outcome.messages, ["would activate 2 clone pair(s)"]);
     assert_eq!(
         commands(&fake, &d),
@@ -648,7 +924,11 @@ fn dry_run_update_passes_both_commands_and_skips_waits() {
             sc("-noprompt activate -i 20 -c 30"),
         ]
     );
-    let waits = fake.infos().into_iter().filter(|m| m.starts_with("dry-run: would wait")).count();
+    let waits = fake
+        .infos()
+        .into_iter()
+        .filter(|m| m.starts_with("dry-run: would wait"))
+        .count();
     assert_eq!(waits, 2);
 }
 
@@ -684,22 +964,32 @@ fn restore_count_has_a_minimum_of_one() {
 
 #[test]
 fn restore_refuses_inactive_pairs() {
-    let fake = Fake::new(false).with_state("Copied").set(|a| a.sessions.get_mut("00B63").unwrap().1 = "Recreated".into());
+    let fake = Fake::new(false)
+        .with_state("Copied")
+        .set(|a| a.sessions.get_mut("00B63").unwrap().1 = "Recreated".into());
     let d = driver(&fake, &[]);
     let err = d.action(&request("sync_restore")).unwrap_err();
-    assert_eq!(err.message, "00B62:00B63 not in active state (copied, copyinprog or copyonaccess)");
+    assert_eq!(
+        err.message,
+        "00B62:00B63 not in active state (copied, copyinprog or copyonaccess)"
+    );
     assert_eq!(commands(&fake, &d), [QUERY]);
 }
 
 #[test]
 fn restore_timeout_tells_how_to_terminate() {
-    let fake = Fake::new(false).with_state("Copied").set(|a| a.verify_restored = Some(4));
+    let fake = Fake::new(false)
+        .with_state("Copied")
+        .set(|a| a.verify_restored = Some(4));
     let d = driver(&fake, &[]);
     let err = d.action(&request("sync_restore")).unwrap_err();
     let file = d.pairs_file().display().to_string();
     assert_eq!(
         err.message.replace(&file, "F"),
-        format!("timeout waiting for devs to become 'restored'. once restored, you can terminate running: {}", sc("-noprompt terminate -restored"))
+        format!(
+            "timeout waiting for devs to become 'restored'. once restored, you can terminate running: {}",
+            sc("-noprompt terminate -restored")
+        )
     );
     assert!(!fake.commands().iter().any(|c| c.contains("terminate")));
 }
@@ -708,10 +998,25 @@ fn restore_timeout_tells_how_to_terminate() {
 fn dry_run_restore_skips_the_wait() {
     let fake = Fake::new(true).with_state("Copied");
     let d = driver(&fake, &[]);
-    let outcome = d.action(&ActionRequest { dry_run: true, ..request("sync_restore") }).unwrap();
+    let outcome = d
+        .action(&ActionRequest {
+            dry_run: true,
+            ..request("sync_restore")
+        })
+        .unwrap();
     assert_eq!(outcome.messages, ["would restore 2 clone pair(s)"]);
-    assert_eq!(commands(&fake, &d), [QUERY.to_owned(), sc("-noprompt restore"), sc("-noprompt terminate -restored")]);
-    assert!(fake.infos().contains(&"dry-run: would wait for restored state (max 300s)".to_owned()));
+    assert_eq!(
+        commands(&fake, &d),
+        [
+            QUERY.to_owned(),
+            sc("-noprompt restore"),
+            sc("-noprompt terminate -restored")
+        ]
+    );
+    assert!(
+        fake.infos()
+            .contains(&"dry-run: would wait for restored state (max 300s)".to_owned())
+    );
 }
 
 #[test]
@@ -735,7 +1040,11 @@ fn status_of(answer: Result<CommandOutput, Error>) -> StatusReport {
 }
 
 fn texts(report: &StatusReport) -> Vec<(MessageLevel, String)> {
-    report.messages.iter().map(|m| (m.level, m.text.clone())).collect()
+    report
+        .messages
+        .iter()
+        .map(|m| (m.level, m.text.clone()))
+        .collect()
 }
 
 #[test]
@@ -743,33 +1052,60 @@ fn status_without_session_is_down() {
     let r = status_of(ok(&xml(&[("00B61", None), ("00B63", None)])));
     assert_eq!(r.state, Status::Down);
     assert_eq!(r.last_sync, None);
-    assert_eq!(texts(&r), [(MessageLevel::Info, "no clone session".to_owned())]);
+    assert_eq!(
+        texts(&r),
+        [(MessageLevel::Info, "no clone session".to_owned())]
+    );
 }
 
 #[test]
 fn status_all_active_is_up_with_newest_last_action() {
-    let r = status_of(ok(&xml(&[("00B61", Some(("00B60", "Copied", LAST))), ("00B63", Some(("00B62", "CopyInProg", LATER)))])));
+    let r = status_of(ok(&xml(&[
+        ("00B61", Some(("00B60", "Copied", LAST))),
+        ("00B63", Some(("00B62", "CopyInProg", LATER))),
+    ])));
     assert_eq!(r.state, Status::Up);
     assert_eq!(r.last_sync.as_deref(), Some("2010-02-26T09:00:01+00:00"));
-    assert_eq!(texts(&r), [(MessageLevel::Info, "Last sync on 2010-02-26 09:00:01".to_owned())]);
+    assert_eq!(
+        texts(&r),
+        [(
+            MessageLevel::Info,
+            "Last sync on 2010-02-26 09:00:01".to_owned()
+        )]
+    );
 }
 
 #[test]
 fn status_partly_active_warns() {
-    let r = status_of(ok(&xml(&[("00B61", Some(("00B60", "Copied", LAST))), ("00B63", Some(("00B62", "Recreated", LAST)))])));
+    let r = status_of(ok(&xml(&[
+        ("00B61", Some(("00B60", "Copied", LAST))),
+        ("00B63", Some(("00B62", "Recreated", LAST))),
+    ])));
     assert_eq!(r.state, Status::Warn);
-    assert_eq!(texts(&r), [(MessageLevel::Warn, "cloneset has 1/2 active devs".to_owned())]);
+    assert_eq!(
+        texts(&r),
+        [(
+            MessageLevel::Warn,
+            "cloneset has 1/2 active devs".to_owned()
+        )]
+    );
     assert_eq!(r.last_sync.as_deref(), Some("2010-02-25T10:20:56+00:00"));
 }
 
 #[test]
 fn status_one_pair_without_session_warns() {
-    let r = status_of(ok(&xml(&[("00B61", Some(("00B60", "Copied", LAST))), ("00B63", None)])));
+    let r = status_of(ok(&xml(&[
+        ("00B61", Some(("00B60", "Copied", LAST))),
+        ("00B63", None),
+    ])));
     assert_eq!(r.state, Status::Warn);
     assert_eq!(
         texts(&r),
         [
-            (MessageLevel::Warn, "cloneset has 1/2 active devs".to_owned()),
+            (
+                MessageLevel::Warn,
+                "cloneset has 1/2 active devs".to_owned()
+            ),
             (MessageLevel::Warn, "00B63 has no clone info".to_owned()),
         ]
     );
@@ -778,17 +1114,30 @@ fn status_one_pair_without_session_warns() {
 #[test]
 fn status_recreated_but_not_activated_is_up() {
     // As OpenSVC: neither all nor some active → the last action decides.
-    let r = status_of(ok(&xml(&[("00B61", Some(("00B60", "Precopy", LAST))), ("00B63", Some(("00B62", "Precopy", LAST)))])));
+    let r = status_of(ok(&xml(&[
+        ("00B61", Some(("00B60", "Precopy", LAST))),
+        ("00B63", Some(("00B62", "Precopy", LAST))),
+    ])));
     assert_eq!(r.state, Status::Up);
-    assert_eq!(r.messages[0].text, "target devices not activated: 00B61 Precopy, 00B63 Precopy");
+    assert_eq!(
+        r.messages[0].text,
+        "target devices not activated: 00B61 Precopy, 00B63 Precopy"
+    );
     assert_eq!(r.messages[1].text, "Last sync on 2010-02-25 10:20:56");
 }
 
 #[test]
 fn status_session_from_another_source_does_not_count() {
-    let r = status_of(ok(&xml(&[("00B61", Some(("00B60", "Copied", LAST))), ("00B63", Some(("00C00", "Copied", LAST)))])));
+    let r = status_of(ok(&xml(&[
+        ("00B61", Some(("00B60", "Copied", LAST))),
+        ("00B63", Some(("00C00", "Copied", LAST))),
+    ])));
     assert_eq!(r.state, Status::Warn);
-    assert!(r.messages.iter().any(|m| m.text == "00B63 is the target of a clone session from 00C00, not 00B62"));
+    assert!(
+        r.messages
+            .iter()
+            .any(|m| m.text == "00B63 is the target of a clone session from 00C00, not 00B62")
+    );
 }
 
 #[test]
@@ -797,11 +1146,18 @@ fn status_missing_binary_is_undef() {
     assert_eq!(r.state, Status::Undef);
     assert_eq!(
         texts(&r),
-        [(MessageLevel::Error, "cannot run /opt/emc/SYMCLI/bin/symdev: No such file or directory (os error 2)".to_owned())]
+        [(
+            MessageLevel::Error,
+            "cannot run /opt/emc/SYMCLI/bin/symdev: No such file or directory (os error 2)"
+                .to_owned()
+        )]
     );
     let r = status_of(code(127, "sh: symdev: command not found"));
     assert_eq!(r.state, Status::Undef);
-    assert_eq!(r.messages[0].text, "/opt/emc/SYMCLI/bin/symdev not found (exit code 127): sh: symdev: command not found");
+    assert_eq!(
+        r.messages[0].text,
+        "/opt/emc/SYMCLI/bin/symdev not found (exit code 127): sh: symdev: command not found"
+    );
 }
 
 #[test]
@@ -809,17 +1165,33 @@ fn status_unparsable_xml_is_undef() {
     let full = xml(&[("00B61", Some(("00B60", "Copied", LAST))), ("00B63", None)]);
     for (bad, why) in [
         (&full[..full.len() / 2], "at byte"),
-        (&full[..full.find("  </Symmetrix>").unwrap()], "document ends inside <Symmetrix>"),
+        (
+            &full[..full.find("  </Symmetrix>").unwrap()],
+            "document ends inside <Symmetrix>",
+        ),
         ("", "empty output"),
-        ("<SymCLI_ML><Symmetrix></Device></SymCLI_ML>", "cannot parse"),
+        (
+            "<SymCLI_ML><Symmetrix></Device></SymCLI_ML>",
+            "cannot parse",
+        ),
         ("<Other/>", "expected <SymCLI_ML>"),
         ("garbage", "text outside the root element"),
     ] {
         let r = status_of(ok(bad));
         assert_eq!(r.state, Status::Undef, "{bad:?}");
         assert_eq!(r.messages[0].level, MessageLevel::Error);
-        assert!(r.messages[0].text.starts_with("cannot parse the XML output of /opt/emc/SYMCLI/bin/symdev: "), "{:?}", r.messages);
-        assert!(r.messages[0].text.contains(why), "{:?} for {bad:?}", r.messages);
+        assert!(
+            r.messages[0]
+                .text
+                .starts_with("cannot parse the XML output of /opt/emc/SYMCLI/bin/symdev: "),
+            "{:?}",
+            r.messages
+        );
+        assert!(
+            r.messages[0].text.contains(why),
+            "{:?} for {bad:?}",
+            r.messages
+        );
     }
 }
 
@@ -827,7 +1199,10 @@ fn status_unparsable_xml_is_undef() {
 fn status_tool_error_is_undef() {
     let r = status_of(code(1, "\nThe specified Symmetrix ID is not known\n"));
     assert_eq!(r.state, Status::Undef);
-    assert_eq!(r.messages[0].text, "/opt/emc/SYMCLI/bin/symdev exited with code 1: The specified Symmetrix ID is not known");
+    assert_eq!(
+        r.messages[0].text,
+        "/opt/emc/SYMCLI/bin/symdev exited with code 1: The specified Symmetrix ID is not known"
+    );
 }
 
 #[test]
@@ -844,7 +1219,10 @@ fn status_through_the_driver_uses_the_read_only_query() {
 fn last_action_parsing() {
     let tz = TimeZone::fixed(jiff::tz::offset(2));
     let z = parse_last_action("Thu Feb 25 10:20:56 2010", &tz).unwrap();
-    assert_eq!(z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(), "2010-02-25T10:20:56+02:00");
+    assert_eq!(
+        z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+        "2010-02-25T10:20:56+02:00"
+    );
     // Space-padded day, as ctime() writes it.
     assert!(parse_last_action("Fri Feb  5 01:02:03 2010", &tz).is_some());
     assert!(parse_last_action("yesterday", &tz).is_none());

@@ -4,12 +4,17 @@ use clap::{Args, Parser, Subcommand};
 use doppel_sim::common::faults::Fault;
 use doppel_sim::common::{SimError, SimResult, clock, err, out, to_json};
 
-use crate::machine::{Disk, Machine, MachineDir, ROOTVG, VolumeGroup, natural_key, parse_size_mb, pvid_for};
+use crate::machine::{
+    Disk, Machine, MachineDir, ROOTVG, VolumeGroup, natural_key, parse_size_mb, pvid_for,
+};
 use crate::tree::populate_sample;
 
 /// Fault kinds `aixsim fail` accepts.
 pub const FAULT_KINDS: &[(&str, &str)] = &[
-    ("phase1", "the next alt_disk_copy phase 1 fails after the copy (the new altinst_rootvg is cleaned up)"),
+    (
+        "phase1",
+        "the next alt_disk_copy phase 1 fails after the copy (the new altinst_rootvg is cleaned up)",
+    ),
     ("phase2", "the next alt_disk_copy phase 2 fails"),
     ("phase3", "the next alt_disk_copy phase 3 fails"),
     ("cleanup", "the next alt_rootvg_op -X fails"),
@@ -20,7 +25,11 @@ pub const FAULT_KINDS: &[(&str, &str)] = &[
 ];
 
 #[derive(Parser, Debug)]
-#[command(name = "aixsim", about = "Set up and steer the doppel AIX simulator (state under $DOPPEL_SIM_ROOT/aix)", version)]
+#[command(
+    name = "aixsim",
+    about = "Set up and steer the doppel AIX simulator (state under $DOPPEL_SIM_ROOT/aix)",
+    version
+)]
 struct Cli {
     /// Act on the simulated machine $DOPPEL_SIM_ROOT/aix/hosts/<HOST> instead of the local one
     /// (default: $DOPPEL_SIM_AIX_HOST).
@@ -211,11 +220,19 @@ fn fail(msg: impl Into<String>) -> SimError {
 }
 
 fn size(text: &str) -> SimResult<u64> {
-    parse_size_mb(text).ok_or_else(|| fail(format!("invalid size {text:?} (use 30g, 512m or megabytes)")))
+    parse_size_mb(text).ok_or_else(|| {
+        fail(format!(
+            "invalid size {text:?} (use 30g, 512m or megabytes)"
+        ))
+    })
 }
 
 fn run(cli: Cli) -> SimResult<()> {
-    let host = cli.host.or_else(|| std::env::var(crate::machine::HOST_ENV).ok().filter(|h| !h.is_empty()));
+    let host = cli.host.or_else(|| {
+        std::env::var(crate::machine::HOST_ENV)
+            .ok()
+            .filter(|h| !h.is_empty())
+    });
     let dir = MachineDir::for_host(host.as_deref())?;
     match cli.cmd {
         Cmd::Init(a) => {
@@ -225,9 +242,17 @@ fn run(cli: Cli) -> SimResult<()> {
             m.disks[0].size_mb = sz;
             for d in &a.disks {
                 if d == "hdisk0" || m.disk(d).is_some() {
-                    return Err(fail(format!("disk {d} listed twice (hdisk0 is the rootvg disk)")));
+                    return Err(fail(format!(
+                        "disk {d} listed twice (hdisk0 is the rootvg disk)"
+                    )));
                 }
-                m.disks.push(Disk { name: d.clone(), pvid: Some(pvid_for(d)), size_mb: sz, paths: 1, bootable: true });
+                m.disks.push(Disk {
+                    name: d.clone(),
+                    pvid: Some(pvid_for(d)),
+                    size_mb: sz,
+                    paths: 1,
+                    bootable: true,
+                });
             }
             let root = m.vg_mut(ROOTVG).expect("default rootvg");
             root.used_mb = size(&a.used)?;
@@ -259,17 +284,30 @@ fn run(cli: Cli) -> SimResult<()> {
         }
         Cmd::Set(a) => match a.name.as_str() {
             "copy-seconds" => {
-                let v: f64 = a.value.parse().ok().filter(|v: &f64| v.is_finite() && *v >= 0.0).ok_or_else(|| fail("copy-seconds: expected a number of seconds >= 0"))?;
+                let v: f64 = a
+                    .value
+                    .parse()
+                    .ok()
+                    .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+                    .ok_or_else(|| fail("copy-seconds: expected a number of seconds >= 0"))?;
                 dir.with(|m| {
                     m.settings.copy_seconds = v;
                     Ok(())
                 })?;
             }
-            other => return Err(fail(format!("unknown setting {other} (settings: copy-seconds)"))),
+            other => {
+                return Err(fail(format!(
+                    "unknown setting {other} (settings: copy-seconds)"
+                )));
+            }
         },
         Cmd::Get { name } => match name.as_str() {
             "copy-seconds" => out(&format!("{}\n", dir.load()?.settings.copy_seconds)),
-            other => return Err(fail(format!("unknown setting {other} (settings: copy-seconds)"))),
+            other => {
+                return Err(fail(format!(
+                    "unknown setting {other} (settings: copy-seconds)"
+                )));
+            }
         },
         Cmd::Reboot => {
             let what = dir.with(|m| m.reboot(&dir))?;
@@ -277,12 +315,23 @@ fn run(cli: Cli) -> SimResult<()> {
         }
         Cmd::Fail(a) => {
             if !FAULT_KINDS.iter().any(|(k, _)| *k == a.kind) {
-                let kinds: Vec<String> = FAULT_KINDS.iter().map(|(k, d)| format!("  {k}: {d}")).collect();
-                return Err(fail(format!("unknown fault kind {}; kinds:\n{}", a.kind, kinds.join("\n"))));
+                let kinds: Vec<String> = FAULT_KINDS
+                    .iter()
+                    .map(|(k, d)| format!("  {k}: {d}"))
+                    .collect();
+                return Err(fail(format!(
+                    "unknown fault kind {}; kinds:\n{}",
+                    a.kind,
+                    kinds.join("\n")
+                )));
             }
             let fault = Fault {
                 kind: a.kind,
-                remaining: if a.always { None } else { Some(a.count.unwrap_or(1)) },
+                remaining: if a.always {
+                    None
+                } else {
+                    Some(a.count.unwrap_or(1))
+                },
                 on: Vec::new(),
                 objects: a.disks,
                 rc: a.rc,
@@ -304,7 +353,11 @@ fn run(cli: Cli) -> SimResult<()> {
             ClockCmd::Reset => clock::set_offset(0.0)?,
             ClockCmd::Show => {
                 let now = clock::now();
-                out(&format!("offset {}s, now {}\n", clock::offset(), clock::format_local(now, "%Y-%m-%d %H:%M:%S")));
+                out(&format!(
+                    "offset {}s, now {}\n",
+                    clock::offset(),
+                    clock::format_local(now, "%Y-%m-%d %H:%M:%S")
+                ));
             }
         },
         Cmd::Reset => dir.reset(None)?,
@@ -314,7 +367,13 @@ fn run(cli: Cli) -> SimResult<()> {
 
 fn disk(m: &mut Machine, c: DiskCmd) -> SimResult<()> {
     match c {
-        DiskCmd::Add { names, size: s, no_pvid, paths, not_bootable } => {
+        DiskCmd::Add {
+            names,
+            size: s,
+            no_pvid,
+            paths,
+            not_bootable,
+        } => {
             let sz = size(&s)?;
             for n in names {
                 if m.disk(&n).is_some() {
@@ -324,13 +383,28 @@ fn disk(m: &mut Machine, c: DiskCmd) -> SimResult<()> {
                     return Err(fail(format!("invalid disk name {n:?}")));
                 }
                 let pvid = if no_pvid { None } else { Some(pvid_for(&n)) };
-                m.disks.push(Disk { name: n, pvid, size_mb: sz, paths: paths.max(1), bootable: !not_bootable });
+                m.disks.push(Disk {
+                    name: n,
+                    pvid,
+                    size_mb: sz,
+                    paths: paths.max(1),
+                    bootable: !not_bootable,
+                });
             }
             m.disks.sort_by_key(|d| natural_key(&d.name));
         }
-        DiskCmd::Set { name, size: s, paths, bootable, pvid, no_pvid } => {
+        DiskCmd::Set {
+            name,
+            size: s,
+            paths,
+            bootable,
+            pvid,
+            no_pvid,
+        } => {
             let sz = s.as_deref().map(size).transpose()?;
-            let d = m.disk_mut(&name).ok_or_else(|| fail(format!("no disk {name}")))?;
+            let d = m
+                .disk_mut(&name)
+                .ok_or_else(|| fail(format!("no disk {name}")))?;
             if let Some(sz) = sz {
                 d.size_mb = sz;
             }
@@ -352,7 +426,10 @@ fn disk(m: &mut Machine, c: DiskCmd) -> SimResult<()> {
                 return Err(fail(format!("no disk {name}")));
             }
             if let Some(vg) = m.vg_of(&name) {
-                return Err(fail(format!("{name} belongs to {}: remove the volume group first", vg.name)));
+                return Err(fail(format!(
+                    "{name} belongs to {}: remove the volume group first",
+                    vg.name
+                )));
             }
             m.disks.retain(|d| d.name != name);
             m.normal.retain(|e| e.device != name);
@@ -364,7 +441,11 @@ fn disk(m: &mut Machine, c: DiskCmd) -> SimResult<()> {
 
 fn vg(m: &mut Machine, dir: &MachineDir, c: VgCmd) -> SimResult<()> {
     match c {
-        VgCmd::Create { name, disks, varied_off } => {
+        VgCmd::Create {
+            name,
+            disks,
+            varied_off,
+        } => {
             if m.vg(&name).is_some() {
                 return Err(fail(format!("volume group {name} already exists")));
             }
@@ -376,8 +457,16 @@ fn vg(m: &mut Machine, dir: &MachineDir, c: VgCmd) -> SimResult<()> {
                     return Err(fail(format!("{d} already belongs to {}", v.name)));
                 }
             }
-            std::fs::create_dir_all(dir.tree(&name)).map_err(|e| fail(format!("cannot create the tree of {name}: {e}")))?;
-            m.vgs.push(VolumeGroup { name, disks, varied_on: !varied_off, used_mb: 0, level: String::new(), alt: None });
+            std::fs::create_dir_all(dir.tree(&name))
+                .map_err(|e| fail(format!("cannot create the tree of {name}: {e}")))?;
+            m.vgs.push(VolumeGroup {
+                name,
+                disks,
+                varied_on: !varied_off,
+                used_mb: 0,
+                level: String::new(),
+                alt: None,
+            });
         }
         VgCmd::Remove { name } => {
             if name == ROOTVG {
@@ -387,7 +476,9 @@ fn vg(m: &mut Machine, dir: &MachineDir, c: VgCmd) -> SimResult<()> {
         }
         VgCmd::Set { name, used, level } => {
             let used = used.as_deref().map(size).transpose()?;
-            let v = m.vg_mut(&name).ok_or_else(|| fail(format!("no volume group {name}")))?;
+            let v = m
+                .vg_mut(&name)
+                .ok_or_else(|| fail(format!("no volume group {name}")))?;
             if let Some(u) = used {
                 v.used_mb = u;
             }

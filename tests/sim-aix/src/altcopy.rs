@@ -37,9 +37,31 @@ pub const USAGE: &str = "Usage: alt_disk_copy -d <target disks...>
 const SPEC: &str = "d:i:s:b:I:l:f:F:e:w:nP:c:x:R:DBOVgrTSuz:M:";
 
 /// Logical volumes phase 1 creates (with the `alt_` prefix).
-pub const LVS: &[&str] = &["hd5", "hd6", "hd8", "hd4", "hd2", "hd9var", "hd3", "hd1", "hd10opt", "hd11admin", "lg_dumplv", "livedump"];
+pub const LVS: &[&str] = &[
+    "hd5",
+    "hd6",
+    "hd8",
+    "hd4",
+    "hd2",
+    "hd9var",
+    "hd3",
+    "hd1",
+    "hd10opt",
+    "hd11admin",
+    "lg_dumplv",
+    "livedump",
+];
 /// File systems phase 1 creates under /alt_inst.
-pub const FILE_SYSTEMS: &[&str] = &["/", "/admin", "/home", "/opt", "/tmp", "/usr", "/var", "/var/adm/ras/livedump"];
+pub const FILE_SYSTEMS: &[&str] = &[
+    "/",
+    "/admin",
+    "/home",
+    "/opt",
+    "/tmp",
+    "/usr",
+    "/var",
+    "/var/adm/ras/livedump",
+];
 
 /// What an alt_disk_copy invocation asks for.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -94,17 +116,33 @@ pub fn parse_phases(text: &str) -> Option<Vec<u8>> {
 impl CopyOptions {
     /// Parses the command line.
     pub fn parse(args: &[String]) -> SimResult<CopyOptions> {
-        let o = getopt(args, SPEC, false).map_err(|e| SimError::new(1, format!("alt_disk_copy: {e}\n{USAGE}")))?;
+        let o = getopt(args, SPEC, false)
+            .map_err(|e| SimError::new(1, format!("alt_disk_copy: {e}\n{USAGE}")))?;
         if !o.operands.is_empty() {
-            return Err(SimError::new(1, format!("alt_disk_copy: unexpected argument '{}'\n{USAGE}", o.operands[0])));
+            return Err(SimError::new(
+                1,
+                format!(
+                    "alt_disk_copy: unexpected argument '{}'\n{USAGE}",
+                    o.operands[0]
+                ),
+            ));
         }
         let s = |c: char| o.value(c).map(str::to_owned);
         let phases = match o.value('P') {
             None => vec![1, 2, 3],
-            Some(p) => parse_phases(p)
-                .ok_or_else(|| fail("0505-120", format!("Invalid phase option {p}. Valid values are 1, 2, 3, 12, 23 or all.")))?,
+            Some(p) => parse_phases(p).ok_or_else(|| {
+                fail(
+                    "0505-120",
+                    format!("Invalid phase option {p}. Valid values are 1, 2, 3, 12, 23 or all."),
+                )
+            })?,
         };
-        let targets: Vec<String> = o.value('d').unwrap_or("").split_whitespace().map(str::to_owned).collect();
+        let targets: Vec<String> = o
+            .value('d')
+            .unwrap_or("")
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
         Ok(CopyOptions {
             targets,
             phases,
@@ -140,48 +178,91 @@ impl CopyOptions {
     /// The rules between flags and the files they name (no machine state needed).
     pub fn check(&self) -> SimResult<()> {
         if self.targets.is_empty() {
-            return Err(fail("0505-113", format!("The -d flag (target disks) is required.\n{USAGE}")));
+            return Err(fail(
+                "0505-113",
+                format!("The -d flag (target disks) is required.\n{USAGE}"),
+            ));
         }
         for (i, t) in self.targets.iter().enumerate() {
             if self.targets[..i].contains(t) {
-                return Err(fail("0505-112", format!("{t} is listed twice in the -d target disk list.")));
+                return Err(fail(
+                    "0505-112",
+                    format!("{t} is listed twice in the -d target disk list."),
+                ));
             }
         }
         if self.reboot && self.no_bootlist {
-            return Err(fail("0505-114", "The -r flag cannot be used with the -B flag."));
+            return Err(fail(
+                "0505-114",
+                "The -r flag cannot be used with the -B flag.",
+            ));
         }
-        let needs_images = [('b', &self.bundle), ('f', &self.fix_bundle), ('F', &self.fixes), ('w', &self.filesets), ('I', &self.installp_flags)];
+        let needs_images = [
+            ('b', &self.bundle),
+            ('f', &self.fix_bundle),
+            ('F', &self.fixes),
+            ('w', &self.filesets),
+            ('I', &self.installp_flags),
+        ];
         for (flag, v) in needs_images {
             if v.is_some() && self.images.is_none() {
-                return Err(fail("0505-115", format!("The -l flag must be used with the -{flag} flag.")));
+                return Err(fail(
+                    "0505-115",
+                    format!("The -l flag must be used with the -{flag} flag."),
+                ));
             }
         }
         if self.console.is_some() && !self.device_reset {
-            return Err(fail("0505-116", "The -c flag is only valid with the -O flag."));
+            return Err(fail(
+                "0505-116",
+                "The -c flag is only valid with the -O flag.",
+            ));
         }
-        for (flag, v) in [('e', &self.exclude), ('i', &self.image_data), ('R', &self.resolv_conf)] {
+        for (flag, v) in [
+            ('e', &self.exclude),
+            ('i', &self.image_data),
+            ('R', &self.resolv_conf),
+        ] {
             if let Some(p) = v {
                 if !p.starts_with('/') {
-                    return Err(fail("0505-117", format!("{p} (-{flag}) must be a full path name.")));
+                    return Err(fail(
+                        "0505-117",
+                        format!("{p} (-{flag}) must be a full path name."),
+                    ));
                 }
                 if !Path::new(p).is_file() {
-                    return Err(fail("0505-118", format!("Cannot open {p} (-{flag}): No such file or directory.")));
+                    return Err(fail(
+                        "0505-118",
+                        format!("Cannot open {p} (-{flag}): No such file or directory."),
+                    ));
                 }
             }
         }
         for (flag, v) in [('s', &self.script), ('x', &self.first_boot)] {
             if let Some(p) = v {
-                let meta = std::fs::metadata(p)
-                    .map_err(|_| fail("0505-118", format!("Cannot open {p} (-{flag}): No such file or directory.")))?;
+                let meta = std::fs::metadata(p).map_err(|_| {
+                    fail(
+                        "0505-118",
+                        format!("Cannot open {p} (-{flag}): No such file or directory."),
+                    )
+                })?;
                 if flag == 's' && (!meta.is_file() || meta.permissions().mode() & 0o111 == 0) {
-                    return Err(fail("0505-119", format!("The customization script {p} is not executable.")));
+                    return Err(fail(
+                        "0505-119",
+                        format!("The customization script {p} is not executable."),
+                    ));
                 }
             }
         }
         if let Some(l) = &self.images
-            && !l.starts_with("/dev/") && !Path::new(l).is_dir() {
-                return Err(fail("0505-118", format!("Cannot open the images location {l}: No such file or directory.")));
-            }
+            && !l.starts_with("/dev/")
+            && !Path::new(l).is_dir()
+        {
+            return Err(fail(
+                "0505-118",
+                format!("Cannot open the images location {l}: No such file or directory."),
+            ));
+        }
         Ok(())
     }
 }
@@ -198,8 +279,14 @@ pub fn run(dir: &MachineDir, o: &CopyOptions, p: Printer<'_>) -> SimResult<()> {
     o.check()?;
     let exclude = match (&o.exclude, o.runs(1)) {
         (Some(path), true) => {
-            let text = std::fs::read_to_string(path).map_err(|e| fail("0505-118", format!("Cannot open {path} (-e): {e}.")))?;
-            ExcludeList::parse(&text).map_err(|e| fail("0505-130", format!("Invalid pattern in the exclude list {path}, {e}")))?
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| fail("0505-118", format!("Cannot open {path} (-e): {e}.")))?;
+            ExcludeList::parse(&text).map_err(|e| {
+                fail(
+                    "0505-130",
+                    format!("Invalid pattern in the exclude list {path}, {e}"),
+                )
+            })?
         }
         _ => ExcludeList::empty(),
     };
@@ -268,13 +355,21 @@ pub fn run(dir: &MachineDir, o: &CopyOptions, p: Printer<'_>) -> SimResult<()> {
         Ok((needed, have, not_bootable))
     })?;
     let mut created = false;
-    let result = run_phases(dir, o, p, &exclude, needed, have, &not_bootable, &mut created);
+    let result = run_phases(
+        dir,
+        o,
+        p,
+        &exclude,
+        needed,
+        have,
+        &not_bootable,
+        &mut created,
+    );
     let cleanup = dir.with(|m| {
         m.busy = None;
-        if result.is_err() && created
-            && m.vg(ALTINST).is_some() {
-                m.remove_vg(ALTINST, dir)?;
-            }
+        if result.is_err() && created && m.vg(ALTINST).is_some() {
+            m.remove_vg(ALTINST, dir)?;
+        }
         Ok(())
     });
     if result.is_err() && created {
@@ -301,7 +396,9 @@ fn run_phases(
         match fired {
             Some(f) => Err(SimError::new(
                 f.rc.unwrap_or(1),
-                f.message.unwrap_or_else(|| format!("0505-150 alt_disk_install: Phase {phase} failed (injected fault).")),
+                f.message.unwrap_or_else(|| {
+                    format!("0505-150 alt_disk_install: Phase {phase} failed (injected fault).")
+                }),
             )),
             None => Ok(()),
         }
@@ -322,9 +419,13 @@ fn run_phases(
             ));
         }
         if !o.skip_boot_check
-            && let Some(d) = not_bootable.first() {
-                return Err(install_fail("0505-125", format!("{d} is not bootable (-g skips the bootability check).")));
-            }
+            && let Some(d) = not_bootable.first()
+        {
+            return Err(install_fail(
+                "0505-125",
+                format!("{d} is not bootable (-g skips the bootability check)."),
+            ));
+        }
         dir.with(|m| {
             let level = m.level().to_owned();
             m.vgs.push(VolumeGroup {
@@ -343,26 +444,40 @@ fn run_phases(
             Ok(())
         })?;
         *created = true;
-        say(p, "Creating cloned rootvg volume group and associated logical volumes.");
+        say(
+            p,
+            "Creating cloned rootvg volume group and associated logical volumes.",
+        );
         for lv in LVS {
             say(p, &format!("Creating logical volume alt_{lv}."));
         }
         for fs in FILE_SYSTEMS {
-            say(p, &format!("Creating /alt_inst{} file system", if *fs == "/" { "/" } else { fs }));
+            say(
+                p,
+                &format!(
+                    "Creating /alt_inst{} file system",
+                    if *fs == "/" { "/" } else { fs }
+                ),
+            );
         }
         if o.jfs2 {
             say(p, "Converting JFS file systems to JFS2 file systems.");
         }
         say(p, "Generating a list of files");
-        say(p, "for backup and restore into the alternate file system...");
+        say(
+            p,
+            "for backup and restore into the alternate file system...",
+        );
         let src = dir.tree(ROOTVG);
-        let list = backup_list(&src).map_err(|e| install_fail("0505-140", format!("Cannot list {}: {e}", src.display())))?;
+        let list = backup_list(&src)
+            .map_err(|e| install_fail("0505-140", format!("Cannot list {}: {e}", src.display())))?;
         let (kept, _excluded) = exclude.apply(list);
         let mut text = kept.join("\n");
         if !text.is_empty() {
             text.push('\n');
         }
-        std::fs::write(dir.backup_list(), &text).map_err(|e| install_fail("0505-140", format!("Cannot write the backup list: {e}")))?;
+        std::fs::write(dir.backup_list(), &text)
+            .map_err(|e| install_fail("0505-140", format!("Cannot write the backup list: {e}")))?;
         if o.verbose {
             p(&text);
         }
@@ -370,8 +485,12 @@ fn run_phases(
         say(p, "alternate file system...");
         let seconds = dir.with(|m| Ok(m.settings.copy_seconds))?;
         clock::sleep(seconds);
-        copy_listed(&src, &dir.tree(ALTINST), &kept)
-            .map_err(|e| install_fail("0505-141", format!("Restore to the alternate file system failed: {e}")))?;
+        copy_listed(&src, &dir.tree(ALTINST), &kept).map_err(|e| {
+            install_fail(
+                "0505-141",
+                format!("Restore to the alternate file system failed: {e}"),
+            )
+        })?;
         fault(1)?;
         dir.with(|m| {
             if let Some(a) = m.vg_mut(ALTINST).and_then(|v| v.alt.as_mut()) {
@@ -394,11 +513,18 @@ fn run_phases(
     }
     if o.runs(3) {
         for fs in FILE_SYSTEMS.iter().rev() {
-            let path = if *fs == "/" { "/alt_inst".to_owned() } else { format!("/alt_inst{fs}") };
+            let path = if *fs == "/" {
+                "/alt_inst".to_owned()
+            } else {
+                format!("/alt_inst{fs}")
+            };
             say(p, &format!("forced unmount of {path}"));
             say(p, &format!("forced unmount of {path}"));
         }
-        say(p, "Changing logical volume names in volume group descriptor area.");
+        say(
+            p,
+            "Changing logical volume names in volume group descriptor area.",
+        );
         say(p, "Fixing LV control blocks...");
         say(p, "Fixing file system superblocks...");
         fault(3)?;
@@ -413,10 +539,17 @@ fn run_phases(
             if !o.no_bootlist {
                 m.normal = vec![BootEntry::disk(&o.targets[0])];
             }
-            if o.reboot { m.reboot(dir).map(Some) } else { Ok(None) }
+            if o.reboot {
+                m.reboot(dir).map(Some)
+            } else {
+                Ok(None)
+            }
         });
         if !o.no_bootlist {
-            say(p, &format!("Bootlist is set to the boot disk: {} blv=hd5", o.targets[0]));
+            say(
+                p,
+                &format!("Bootlist is set to the boot disk: {} blv=hd5", o.targets[0]),
+            );
         }
         if let Some(what) = rebooted? {
             say(p, &format!("Rebooting... ({what})"));
@@ -431,9 +564,19 @@ pub fn phase2(dir: &MachineDir, vg_name: &str, o: &CopyOptions, p: Printer<'_>) 
     let mut installed = Vec::new();
     if let Some(l) = &o.images {
         let flags = o.installp_flags.as_deref().unwrap_or("-acgX");
-        for (what, v) in [("bundle", &o.bundle), ("fix bundle", &o.fix_bundle), ("fixes", &o.fixes), ("filesets", &o.filesets)] {
+        for (what, v) in [
+            ("bundle", &o.bundle),
+            ("fix bundle", &o.fix_bundle),
+            ("fixes", &o.fixes),
+            ("filesets", &o.filesets),
+        ] {
             if let Some(v) = v {
-                say(p, &format!("Installing {what} {v} from {l} into the alternate rootvg (installp {flags})."));
+                say(
+                    p,
+                    &format!(
+                        "Installing {what} {v} from {l} into the alternate rootvg (installp {flags})."
+                    ),
+                );
                 installed.push(format!("{what}: {v}"));
             }
         }
@@ -442,9 +585,14 @@ pub fn phase2(dir: &MachineDir, vg_name: &str, o: &CopyOptions, p: Printer<'_>) 
     say(p, "Building boot image on cloned disk.");
     if o.device_reset {
         say(p, "Resetting all device attributes.");
-        say(p, "NOTE: The first boot of the cloned disk may take several minutes.");
+        say(
+            p,
+            "NOTE: The first boot of the cloned disk may take several minutes.",
+        );
     }
-    let io = |what: &str, e: std::io::Error| install_fail("0505-142", format!("Cannot copy {what}: {e}"));
+    let io = |what: &str, e: std::io::Error| {
+        install_fail("0505-142", format!("Cannot copy {what}: {e}"))
+    };
     if let Some(r) = &o.resolv_conf {
         std::fs::create_dir_all(tree.join("etc")).map_err(|e| io("resolv.conf", e))?;
         std::fs::copy(r, tree.join("etc/resolv.conf")).map_err(|e| io(r, e))?;
@@ -483,10 +631,21 @@ pub fn phase2(dir: &MachineDir, vg_name: &str, o: &CopyOptions, p: Printer<'_>) 
             .env(ALT_INST_ENV, &tree)
             .stdin(std::process::Stdio::null())
             .status()
-            .map_err(|e| install_fail("0505-129", format!("Cannot run the customization script {s}: {e}.")))?;
+            .map_err(|e| {
+                install_fail(
+                    "0505-129",
+                    format!("Cannot run the customization script {s}: {e}."),
+                )
+            })?;
         if !status.success() {
-            let code = status.code().map(|c| c.to_string()).unwrap_or_else(|| "killed".into());
-            return Err(install_fail("0505-129", format!("The customization script {s} failed (exit code {code}).")));
+            let code = status
+                .code()
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "killed".into());
+            return Err(install_fail(
+                "0505-129",
+                format!("The customization script {s} failed (exit code {code})."),
+            ));
         }
     }
     Ok(())

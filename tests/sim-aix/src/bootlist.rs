@@ -21,8 +21,11 @@ pub fn display(m: &Machine, list: &[BootEntry]) -> String {
         match m.disk(&e.device) {
             Some(d) => {
                 let blv = e.attr("blv").unwrap_or("hd5");
-                let others: Vec<&String> =
-                    e.attrs.iter().filter(|a| !a.starts_with("blv=") && !a.starts_with("pathid=")).collect();
+                let others: Vec<&String> = e
+                    .attrs
+                    .iter()
+                    .filter(|a| !a.starts_with("blv=") && !a.starts_with("pathid="))
+                    .collect();
                 let extra: String = others.iter().map(|a| format!(" {a}")).collect();
                 match e.attr("pathid") {
                     Some(p) => s.push_str(&format!("{} blv={blv} pathid={p}{extra}\n", e.device)),
@@ -47,7 +50,8 @@ fn valid_device(m: &Machine, name: &str) -> bool {
         return true;
     }
     ["cd", "ent", "rmt", "fcs"].iter().any(|p| {
-        name.strip_prefix(p).is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        name.strip_prefix(p)
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
     })
 }
 
@@ -58,17 +62,31 @@ pub fn parse_devices(m: &Machine, words: &[String]) -> SimResult<Vec<BootEntry>>
         if w.contains('=') {
             match list.last_mut() {
                 Some(e) => e.attrs.push(w.clone()),
-                None => return Err(SimError::new(1, format!("0514-211 bootlist: Attribute {w} precedes all devices."))),
+                None => {
+                    return Err(SimError::new(
+                        1,
+                        format!("0514-211 bootlist: Attribute {w} precedes all devices."),
+                    ));
+                }
             }
             continue;
         }
         if !valid_device(m, w) {
-            return Err(SimError::new(1, format!("0514-210 bootlist: Device {w} is not valid.")));
+            return Err(SimError::new(
+                1,
+                format!("0514-210 bootlist: Device {w} is not valid."),
+            ));
         }
-        list.push(BootEntry { device: w.clone(), attrs: Vec::new() });
+        list.push(BootEntry {
+            device: w.clone(),
+            attrs: Vec::new(),
+        });
     }
     if list.len() > 5 {
-        return Err(SimError::new(1, "0514-204 bootlist: Too many devices: the boot list holds at most 5."));
+        return Err(SimError::new(
+            1,
+            "0514-204 bootlist: Too many devices: the boot list holds at most 5.",
+        ));
     }
     Ok(list)
 }
@@ -87,24 +105,40 @@ pub fn main(args: Vec<String>) -> i32 {
 }
 
 fn run(args: &[String]) -> SimResult<String> {
-    let o = getopt(args, "m:orivVFf:", false).map_err(|e| SimError::new(1, format!("bootlist: {e}\n{USAGE}")))?;
+    let o = getopt(args, "m:orivVFf:", false)
+        .map_err(|e| SimError::new(1, format!("bootlist: {e}\n{USAGE}")))?;
     let mode = o
         .value('m')
-        .ok_or_else(|| SimError::new(1, format!("0514-200 bootlist: A mode (-m) must be specified.\n{USAGE}")))?
+        .ok_or_else(|| {
+            SimError::new(
+                1,
+                format!("0514-200 bootlist: A mode (-m) must be specified.\n{USAGE}"),
+            )
+        })?
         .to_owned();
     let (normal, service) = match mode.as_str() {
         "normal" => (true, false),
         "service" => (false, true),
         "both" => (true, true),
         "prevboot" => (true, false),
-        other => return Err(SimError::new(1, format!("0514-201 bootlist: Invalid mode {other}: use normal, service or both.\n{USAGE}"))),
+        other => {
+            return Err(SimError::new(
+                1,
+                format!(
+                    "0514-201 bootlist: Invalid mode {other}: use normal, service or both.\n{USAGE}"
+                ),
+            ));
+        }
     };
     if o.has('f') {
         return Err(SimError::new(1, "bootlist: -f is not simulated"));
     }
     let show = o.has('o') || o.has('r');
     if o.operands.is_empty() && !show && !o.has('i') {
-        return Err(SimError::new(1, format!("0514-202 bootlist: Specify a device, or -o, -r or -i.\n{USAGE}")));
+        return Err(SimError::new(
+            1,
+            format!("0514-202 bootlist: Specify a device, or -o, -r or -i.\n{USAGE}"),
+        ));
     }
     let dir = MachineDir::open()?;
     dir.with(|m| {
@@ -122,7 +156,9 @@ fn run(args: &[String]) -> SimResult<String> {
             if let Some(f) = m.take_fault("bootlist", &disks) {
                 return Err(SimError::new(
                     f.rc.unwrap_or(1),
-                    f.message.unwrap_or_else(|| "0514-220 bootlist: Unable to set the boot list: NVRAM write failed.".into()),
+                    f.message.unwrap_or_else(|| {
+                        "0514-220 bootlist: Unable to set the boot list: NVRAM write failed.".into()
+                    }),
                 ));
             }
             if normal {
@@ -133,7 +169,11 @@ fn run(args: &[String]) -> SimResult<String> {
             }
         }
         Ok(if show {
-            let list = if normal { m.normal.clone() } else { m.service.clone() };
+            let list = if normal {
+                m.normal.clone()
+            } else {
+                m.service.clone()
+            };
             display(m, &list)
         } else {
             String::new()

@@ -17,7 +17,11 @@ impl Opts {
 
     /// The last value given to `c`.
     pub fn value(&self, c: char) -> Option<&str> {
-        self.opts.iter().rev().find(|(o, _)| *o == c).and_then(|(_, v)| v.as_deref())
+        self.opts
+            .iter()
+            .rev()
+            .find(|(o, _)| *o == c)
+            .and_then(|(_, v)| v.as_deref())
     }
 }
 
@@ -86,13 +90,24 @@ mod tests {
 
     #[test]
     fn forms() {
-        let o = getopt(&v(&["-Bd", "hdisk1 hdisk2", "-P1", "-z", ""]), "d:P:Bz:", false).unwrap();
+        let o = getopt(
+            &v(&["-Bd", "hdisk1 hdisk2", "-P1", "-z", ""]),
+            "d:P:Bz:",
+            false,
+        )
+        .unwrap();
         assert!(o.has('B'));
         assert_eq!(o.value('d'), Some("hdisk1 hdisk2"));
         assert_eq!(o.value('P'), Some("1"));
         assert_eq!(o.value('z'), Some(""));
-        assert_eq!(getopt(&v(&["-k"]), "d:", false).unwrap_err(), "Not a recognized flag: k");
-        assert_eq!(getopt(&v(&["-d"]), "d:", false).unwrap_err(), "Flag requires a parameter: d");
+        assert_eq!(
+            getopt(&v(&["-k"]), "d:", false).unwrap_err(),
+            "Not a recognized flag: k"
+        );
+        assert_eq!(
+            getopt(&v(&["-d"]), "d:", false).unwrap_err(),
+            "Flag requires a parameter: d"
+        );
         let o = getopt(&v(&["-X", "old_rootvg", "-D"]), "XD", true).unwrap();
         assert!(o.has('D'));
         assert_eq!(o.operands, ["old_rootvg"]);

@@ -19,7 +19,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use doppel_sim::common::faults::{Fault, FaultSet};
-use doppel_sim::common::{LockError, SimError, SimResult, StateDir, clock, read_json, sim_root, to_json, write_atomic};
+use doppel_sim::common::{
+    LockError, SimError, SimResult, StateDir, clock, read_json, sim_root, to_json, write_atomic,
+};
 use serde::{Deserialize, Serialize};
 
 /// Directory of the AIX family under `$DOPPEL_SIM_ROOT`.
@@ -140,11 +142,16 @@ pub struct BootEntry {
 
 impl BootEntry {
     pub fn disk(name: &str) -> BootEntry {
-        BootEntry { device: name.to_owned(), attrs: vec!["blv=hd5".into()] }
+        BootEntry {
+            device: name.to_owned(),
+            attrs: vec!["blv=hd5".into()],
+        }
     }
 
     pub fn attr(&self, key: &str) -> Option<&str> {
-        self.attrs.iter().find_map(|a| a.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+        self.attrs
+            .iter()
+            .find_map(|a| a.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
     }
 }
 
@@ -181,7 +188,9 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { copy_seconds: default_copy_seconds() }
+        Settings {
+            copy_seconds: default_copy_seconds(),
+        }
     }
 }
 
@@ -221,9 +230,13 @@ pub fn pvid_for(name: &str) -> String {
 
 /// `hdisk2` before `hdisk10`.
 pub fn natural_key(name: &str) -> (String, u64, String) {
-    let digits_at = name.find(|c: char| c.is_ascii_digit()).unwrap_or(name.len());
+    let digits_at = name
+        .find(|c: char| c.is_ascii_digit())
+        .unwrap_or(name.len());
     let (prefix, rest) = name.split_at(digits_at);
-    let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
     let n = rest[..end].parse::<u64>().unwrap_or(0);
     (prefix.to_owned(), n, rest[end..].to_owned())
 }
@@ -240,7 +253,11 @@ pub fn parse_size_mb(text: &str) -> Option<u64> {
         _ => (t, 1),
     };
     let n: u64 = num.trim().parse().ok()?;
-    if mult == 0 { Some(n.div_ceil(1024)) } else { n.checked_mul(mult) }
+    if mult == 0 {
+        Some(n.div_ceil(1024))
+    } else {
+        n.checked_mul(mult)
+    }
 }
 
 impl Machine {
@@ -248,7 +265,13 @@ impl Machine {
     pub fn new_default() -> Machine {
         let mut m = Machine::default();
         for name in ["hdisk0", "hdisk1", "hdisk2"] {
-            m.disks.push(Disk { name: name.into(), pvid: Some(pvid_for(name)), size_mb: DEFAULT_DISK_MB, paths: 1, bootable: true });
+            m.disks.push(Disk {
+                name: name.into(),
+                pvid: Some(pvid_for(name)),
+                size_mb: DEFAULT_DISK_MB,
+                paths: 1,
+                bootable: true,
+            });
         }
         m.vgs.push(VolumeGroup {
             name: ROOTVG.into(),
@@ -289,7 +312,10 @@ impl Machine {
 
     /// The running system's level.
     pub fn level(&self) -> &str {
-        self.rootvg().map(|v| v.level.as_str()).filter(|l| !l.is_empty()).unwrap_or(DEFAULT_LEVEL)
+        self.rootvg()
+            .map(|v| v.level.as_str())
+            .filter(|l| !l.is_empty())
+            .unwrap_or(DEFAULT_LEVEL)
     }
 
     /// Disks in natural order.
@@ -306,12 +332,15 @@ impl Machine {
 
     /// The alternate volume group whose file systems are mounted (awake), if any.
     pub fn awake(&self) -> Option<&VolumeGroup> {
-        self.vgs.iter().find(|v| v.alt.as_ref().is_some_and(|a| a.mounted))
+        self.vgs
+            .iter()
+            .find(|v| v.alt.as_ref().is_some_and(|a| a.mounted))
     }
 
     /// Fires an armed fault of `kind` (consuming one count) touching `objects`.
     pub fn take_fault(&mut self, kind: &str, objects: &[String]) -> Option<Fault> {
-        self.faults.take(kind, |f| f.touches(objects, |a, b| a == b))
+        self.faults
+            .take(kind, |f| f.touches(objects, |a, b| a == b))
     }
 
     /// Removes volume group `name` (its disks become free) and its file tree.
@@ -329,9 +358,14 @@ impl Machine {
     /// Renames a volume group and moves its tree.
     pub fn rename_vg(&mut self, old: &str, new: &str, dir: &MachineDir) -> SimResult<()> {
         if self.vg(new).is_some() {
-            return Err(SimError::new(1, format!("volume group {new} already exists")));
+            return Err(SimError::new(
+                1,
+                format!("volume group {new} already exists"),
+            ));
         }
-        let vg = self.vg_mut(old).ok_or_else(|| SimError::new(1, format!("volume group {old} does not exist")))?;
+        let vg = self
+            .vg_mut(old)
+            .ok_or_else(|| SimError::new(1, format!("volume group {old} does not exist")))?;
         vg.name = new.to_owned();
         dir.rename_tree(old, new)
     }
@@ -344,15 +378,27 @@ impl Machine {
             .iter()
             .find(|e| self.disk(&e.device).is_some())
             .cloned()
-            .ok_or_else(|| SimError::new(1, "no disk in the normal bootlist: the machine would not boot"))?;
+            .ok_or_else(|| {
+                SimError::new(
+                    1,
+                    "no disk in the normal bootlist: the machine would not boot",
+                )
+            })?;
         let disk = entry.device;
-        let vg = self
-            .vg_of(&disk)
-            .cloned()
-            .ok_or_else(|| SimError::new(1, format!("{disk} holds no volume group: the machine would not boot")))?;
+        let vg = self.vg_of(&disk).cloned().ok_or_else(|| {
+            SimError::new(
+                1,
+                format!("{disk} holds no volume group: the machine would not boot"),
+            )
+        })?;
         self.boots += 1;
         if vg.name == ROOTVG {
-            if let Some(a) = self.vgs.iter_mut().filter_map(|v| v.alt.as_mut()).find(|a| a.mounted) {
+            if let Some(a) = self
+                .vgs
+                .iter_mut()
+                .filter_map(|v| v.alt.as_mut())
+                .find(|a| a.mounted)
+            {
                 a.mounted = false;
             }
             for v in self.vgs.iter_mut().filter(|v| v.name != ROOTVG) {
@@ -366,7 +412,10 @@ impl Machine {
             self.boots -= 1;
             return Err(SimError::new(
                 1,
-                format!("{disk} is not bootable: {} is incomplete (phases done: {:?})", vg.name, alt.phases),
+                format!(
+                    "{disk} is not bootable: {} is incomplete (phases done: {:?})",
+                    vg.name, alt.phases
+                ),
             ));
         }
         if vg.name != OLD_ROOTVG && self.vg(OLD_ROOTVG).is_some() {
@@ -385,7 +434,12 @@ impl Machine {
         self.rename_vg(tmp, ROOTVG, dir)?;
         if let Some(old) = self.vg_mut(OLD_ROOTVG) {
             old.varied_on = false;
-            old.alt = Some(AltInfo { phases: vec![1, 2, 3], bootable: true, created: clock::now(), ..AltInfo::default() });
+            old.alt = Some(AltInfo {
+                phases: vec![1, 2, 3],
+                bootable: true,
+                created: clock::now(),
+                ..AltInfo::default()
+            });
             if old.level.is_empty() {
                 old.level = level.clone();
             }
@@ -405,7 +459,9 @@ impl Machine {
                 v.varied_on = false;
             }
         }
-        Ok(format!("rebooted from {disk}: {booted} is now rootvg, the former rootvg is old_rootvg"))
+        Ok(format!(
+            "rebooted from {disk}: {booted} is now rootvg, the former rootvg is old_rootvg"
+        ))
     }
 }
 
@@ -419,7 +475,10 @@ fn lock_error(e: LockError) -> SimError {
     match e {
         LockError::Timeout(d) => SimError::new(
             1,
-            format!("the AIX simulator state is locked by another command (waited {:.0}s)", d.as_secs_f64()),
+            format!(
+                "the AIX simulator state is locked by another command (waited {:.0}s)",
+                d.as_secs_f64()
+            ),
         ),
         LockError::Io(e) => SimError::new(1, format!("cannot lock the AIX simulator state: {e}")),
     }
@@ -428,7 +487,9 @@ fn lock_error(e: LockError) -> SimError {
 impl MachineDir {
     /// The machine `$DOPPEL_SIM_AIX_HOST` names, or the local one.
     pub fn open() -> SimResult<MachineDir> {
-        let host = std::env::var(HOST_ENV).ok().filter(|h| !h.trim().is_empty());
+        let host = std::env::var(HOST_ENV)
+            .ok()
+            .filter(|h| !h.trim().is_empty());
         MachineDir::for_host(host.as_deref())
     }
 
@@ -438,8 +499,16 @@ impl MachineDir {
         let path = match host {
             None => base,
             Some(h) => {
-                if h.is_empty() || !h.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) || h.starts_with('.') {
-                    return Err(SimError::new(1, format!("invalid simulated host name {h:?}")));
+                if h.is_empty()
+                    || !h
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                    || h.starts_with('.')
+                {
+                    return Err(SimError::new(
+                        1,
+                        format!("invalid simulated host name {h:?}"),
+                    ));
                 }
                 base.join("hosts").join(h)
             }
@@ -449,7 +518,9 @@ impl MachineDir {
 
     /// An explicit directory.
     pub fn at(path: PathBuf) -> SimResult<MachineDir> {
-        Ok(MachineDir { state: StateDir::at(path)? })
+        Ok(MachineDir {
+            state: StateDir::at(path)?,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -475,7 +546,10 @@ impl MachineDir {
         match fs::remove_dir_all(&t) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(SimError::new(1, format!("cannot remove {}: {e}", t.display()))),
+            Err(e) => Err(SimError::new(
+                1,
+                format!("cannot remove {}: {e}", t.display()),
+            )),
         }
     }
 
@@ -485,7 +559,12 @@ impl MachineDir {
             return Ok(());
         }
         self.remove_tree(new)?;
-        fs::rename(&from, &to).map_err(|e| SimError::new(1, format!("cannot rename {} to {}: {e}", from.display(), to.display())))
+        fs::rename(&from, &to).map_err(|e| {
+            SimError::new(
+                1,
+                format!("cannot rename {} to {}: {e}", from.display(), to.display()),
+            )
+        })
     }
 
     /// Loads the machine; a missing file gives a new default machine (written,
@@ -529,7 +608,9 @@ impl MachineDir {
         let _lock = self.state.lock().map_err(lock_error)?;
         let vg_dir = self.state.join("vg");
         if vg_dir.exists() {
-            fs::remove_dir_all(&vg_dir).map_err(|e| SimError::new(1, format!("cannot remove {}: {e}", vg_dir.display())))?;
+            fs::remove_dir_all(&vg_dir).map_err(|e| {
+                SimError::new(1, format!("cannot remove {}: {e}", vg_dir.display()))
+            })?;
         }
         let _ = fs::remove_file(self.backup_list());
         match m {
@@ -577,13 +658,20 @@ mod tests {
             varied_on: false,
             used_mb: 10,
             level: DEFAULT_LEVEL.into(),
-            alt: Some(AltInfo { phases: vec![1], ..AltInfo::default() }),
+            alt: Some(AltInfo {
+                phases: vec![1],
+                ..AltInfo::default()
+            }),
         });
         fs::create_dir_all(md.tree(ALTINST)).unwrap();
         fs::write(md.tree(ALTINST).join("clone"), "x").unwrap();
         m.normal = vec![BootEntry::disk("hdisk1")];
         assert!(m.reboot(&md).unwrap_err().message.contains("not bootable"));
-        m.vg_mut(ALTINST).unwrap().alt = Some(AltInfo { phases: vec![1, 2, 3], bootable: true, ..AltInfo::default() });
+        m.vg_mut(ALTINST).unwrap().alt = Some(AltInfo {
+            phases: vec![1, 2, 3],
+            bootable: true,
+            ..AltInfo::default()
+        });
         m.reboot(&md).unwrap();
         assert_eq!(m.vg_of("hdisk1").unwrap().name, ROOTVG);
         assert_eq!(m.vg_of("hdisk0").unwrap().name, OLD_ROOTVG);

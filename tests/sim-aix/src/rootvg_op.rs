@@ -35,7 +35,11 @@ fn usage(text: &str) -> SimError {
 
 /// `7200-05-03-2148` → 7200.
 fn release(level: &str) -> u32 {
-    level.split('-').next().and_then(|v| v.parse().ok()).unwrap_or(0)
+    level
+        .split('-')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 fn is_alternate(m: &Machine, vg: &str) -> bool {
@@ -44,14 +48,23 @@ fn is_alternate(m: &Machine, vg: &str) -> bool {
 
 fn fault(m: &mut Machine, kind: &str, objects: &[String], default: &str) -> SimResult<()> {
     match m.take_fault(kind, objects) {
-        Some(f) => Err(SimError::new(f.rc.unwrap_or(1), f.message.unwrap_or_else(|| default.to_owned()))),
+        Some(f) => Err(SimError::new(
+            f.rc.unwrap_or(1),
+            f.message.unwrap_or_else(|| default.to_owned()),
+        )),
         None => Ok(()),
     }
 }
 
 fn busy(m: &Machine) -> SimResult<()> {
     match m.busy_live() {
-        Some(b) => Err(fail("0505-126", format!("Another alternate disk operation is in progress ({}, pid {}).", b.tool, b.pid))),
+        Some(b) => Err(fail(
+            "0505-126",
+            format!(
+                "Another alternate disk operation is in progress ({}, pid {}).",
+                b.tool, b.pid
+            ),
+        )),
         None => Ok(()),
     }
 }
@@ -59,44 +72,86 @@ fn busy(m: &Machine) -> SimResult<()> {
 /// The volume group holding `disk`, which must be an alternate rootvg.
 fn alt_vg_of(m: &Machine, disk: &str) -> SimResult<String> {
     if m.disk(disk).is_none() {
-        return Err(fail("0505-121", format!("{disk} is not a physical volume of this system (see lspv).")));
+        return Err(fail(
+            "0505-121",
+            format!("{disk} is not a physical volume of this system (see lspv)."),
+        ));
     }
-    let vg = m.vg_of(disk).ok_or_else(|| fail("0505-183", format!("{disk} does not belong to a volume group.")))?;
+    let vg = m.vg_of(disk).ok_or_else(|| {
+        fail(
+            "0505-183",
+            format!("{disk} does not belong to a volume group."),
+        )
+    })?;
     if !is_alternate(m, &vg.name) {
-        return Err(fail("0505-182", format!("{disk} belongs to {}, which is not an alternate rootvg volume group.", vg.name)));
+        return Err(fail(
+            "0505-182",
+            format!(
+                "{disk} belongs to {}, which is not an alternate rootvg volume group.",
+                vg.name
+            ),
+        ));
     }
     Ok(vg.name.clone())
 }
 
 fn cleanup(dir: &MachineDir, o: &Opts) -> SimResult<String> {
-    let name = o.operands.first().cloned().unwrap_or_else(|| ALTINST.to_owned());
+    let name = o
+        .operands
+        .first()
+        .cloned()
+        .unwrap_or_else(|| ALTINST.to_owned());
     dir.with(|m| {
         busy(m)?;
-        let vg = m.vg(&name).cloned().ok_or_else(|| fail("0505-180", format!("Volume group {name} does not exist.")))?;
+        let vg = m
+            .vg(&name)
+            .cloned()
+            .ok_or_else(|| fail("0505-180", format!("Volume group {name} does not exist.")))?;
         if name == ROOTVG {
-            return Err(fail("0505-181", "rootvg is the running system's volume group: it cannot be removed."));
+            return Err(fail(
+                "0505-181",
+                "rootvg is the running system's volume group: it cannot be removed.",
+            ));
         }
         if !is_alternate(m, &name) {
-            return Err(fail("0505-182", format!("{name} is not an alternate rootvg volume group.")));
+            return Err(fail(
+                "0505-182",
+                format!("{name} is not an alternate rootvg volume group."),
+            ));
         }
-        fault(m, "cleanup", &vg.disks, &format!("0505-184 alt_rootvg_op: Cannot remove {name}: exportvg failed."))?;
+        fault(
+            m,
+            "cleanup",
+            &vg.disks,
+            &format!("0505-184 alt_rootvg_op: Cannot remove {name}: exportvg failed."),
+        )?;
         m.remove_vg(&name, dir)?;
         let mut text = String::new();
         let before = m.normal.len();
         m.normal.retain(|e| !vg.disks.contains(&e.device));
         m.service.retain(|e| !vg.disks.contains(&e.device));
-        if before > 0 && m.normal.is_empty()
-            && let Some(boot) = m.rootvg().and_then(|r| r.disks.first()).cloned() {
-                m.normal = vec![BootEntry::disk(&boot)];
-                text.push_str(&format!("Bootlist is set to the boot disk: {boot} blv=hd5\n"));
-            }
+        if before > 0
+            && m.normal.is_empty()
+            && let Some(boot) = m.rootvg().and_then(|r| r.disks.first()).cloned()
+        {
+            m.normal = vec![BootEntry::disk(&boot)];
+            text.push_str(&format!(
+                "Bootlist is set to the boot disk: {boot} blv=hd5\n"
+            ));
+        }
         Ok(text)
     })
 }
 
 fn query(dir: &MachineDir, disk: &str) -> SimResult<String> {
     let m = dir.load()?;
-    let name = alt_vg_of(&m, disk).or_else(|e| if m.vg_of(disk).is_some_and(|v| v.name == ROOTVG) { Ok(ROOTVG.to_owned()) } else { Err(e) })?;
+    let name = alt_vg_of(&m, disk).or_else(|e| {
+        if m.vg_of(disk).is_some_and(|v| v.name == ROOTVG) {
+            Ok(ROOTVG.to_owned())
+        } else {
+            Err(e)
+        }
+    })?;
     let vg = m.vg(&name).expect("found above");
     Ok(format!("{}\n", vg.disks[0]))
 }
@@ -105,8 +160,14 @@ fn rename(dir: &MachineDir, new: &str, disk: &str) -> SimResult<String> {
     dir.with(|m| {
         busy(m)?;
         let name = alt_vg_of(m, disk)?;
-        if new.is_empty() || new.len() > 15 || !new.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(fail("0505-187", format!("{new} is not a valid volume group name.")));
+        if new.is_empty()
+            || new.len() > 15
+            || !new.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(fail(
+                "0505-187",
+                format!("{new} is not a valid volume group name."),
+            ));
         }
         m.rename_vg(&name, new, dir)?;
         Ok(String::new())
@@ -151,14 +212,28 @@ fn wake(dir: &MachineDir, disk: &str) -> SimResult<String> {
 fn sleep(dir: &MachineDir, o: &Opts) -> SimResult<String> {
     dir.with(|m| {
         busy(m)?;
-        let vg = m.awake().cloned().ok_or_else(|| fail("0505-186", "No alternate rootvg volume group is awake."))?;
-        fault(m, "sleep", &vg.disks, &format!("0505-191 alt_rootvg_op: Cannot put {} to sleep: unmount failed.", vg.name))?;
+        let vg = m
+            .awake()
+            .cloned()
+            .ok_or_else(|| fail("0505-186", "No alternate rootvg volume group is awake."))?;
+        fault(
+            m,
+            "sleep",
+            &vg.disks,
+            &format!(
+                "0505-191 alt_rootvg_op: Cannot put {} to sleep: unmount failed.",
+                vg.name
+            ),
+        )?;
         let mut text = format!("Putting volume group {} to sleep ...\n", vg.name);
         if o.has('t') {
             text.push_str(&format!("Building boot image on {}.\n", vg.disks[0]));
         }
         for fs in FILE_SYSTEMS.iter().rev() {
-            text.push_str(&format!("forced unmount of /alt_inst{}\n", if *fs == "/" { "" } else { fs }));
+            text.push_str(&format!(
+                "forced unmount of /alt_inst{}\n",
+                if *fs == "/" { "" } else { fs }
+            ));
         }
         text.push_str("Fixing LV control blocks...\nFixing file system superblocks...\n");
         let v = m.vg_mut(&vg.name).expect("exists");
@@ -176,7 +251,12 @@ fn sleep(dir: &MachineDir, o: &Opts) -> SimResult<String> {
 fn customize(dir: &MachineDir, o: &Opts) -> SimResult<String> {
     let vg = dir.with(|m| {
         busy(m)?;
-        m.awake().map(|v| v.name.clone()).ok_or_else(|| fail("0505-186", "No alternate rootvg volume group is awake: wake it up (-W) first."))
+        m.awake().map(|v| v.name.clone()).ok_or_else(|| {
+            fail(
+                "0505-186",
+                "No alternate rootvg volume group is awake: wake it up (-W) first.",
+            )
+        })
     })?;
     let s = |c: char| o.value(c).map(str::to_owned);
     let copy = CopyOptions {
@@ -191,14 +271,18 @@ fn customize(dir: &MachineDir, o: &Opts) -> SimResult<String> {
         resolv_conf: s('R'),
         ..CopyOptions::default()
     };
-    copy.check().map_err(|e| SimError::new(e.code, e.message.replace("alt_disk_copy", "alt_rootvg_op")))?;
+    copy.check()
+        .map_err(|e| SimError::new(e.code, e.message.replace("alt_disk_copy", "alt_rootvg_op")))?;
     phase2(dir, &vg, &copy, &out)?;
     Ok(String::new())
 }
 
 fn run(args: &[String]) -> SimResult<String> {
     let o = getopt(args, "Xqd:v:WStDCR:s:b:I:l:f:F:w:V", true).map_err(|e| usage(&e))?;
-    let modes: Vec<char> = ['X', 'q', 'v', 'W', 'S', 'C'].into_iter().filter(|c| o.has(*c)).collect();
+    let modes: Vec<char> = ['X', 'q', 'v', 'W', 'S', 'C']
+        .into_iter()
+        .filter(|c| o.has(*c))
+        .collect();
     if modes.len() != 1 {
         return Err(usage("specify exactly one of -X, -q, -v, -W, -S and -C"));
     }
@@ -208,7 +292,11 @@ fn run(args: &[String]) -> SimResult<String> {
     if o.operands.len() > 1 {
         return Err(usage("-X takes one volume group name"));
     }
-    let disk = || o.value('d').map(str::to_owned).ok_or_else(|| usage("the -d flag (disk) is required"));
+    let disk = || {
+        o.value('d')
+            .map(str::to_owned)
+            .ok_or_else(|| usage("the -d flag (disk) is required"))
+    };
     let dir = MachineDir::open()?;
     match modes[0] {
         'X' => cleanup(&dir, &o),

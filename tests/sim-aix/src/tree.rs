@@ -13,7 +13,10 @@ pub const SAMPLE: &[(&str, &str)] = &[
     ("etc/hosts", "127.0.0.1 loopback localhost\n"),
     ("etc/motd", "AIX 7.2 (simulated by doppel)\n"),
     ("etc/resolv.conf", "nameserver 192.0.2.53\n"),
-    ("etc/niminfo", "export NIM_NAME=labnode\nexport NIM_MASTER_HOSTNAME=nimmaster\n"),
+    (
+        "etc/niminfo",
+        "export NIM_NAME=labnode\nexport NIM_MASTER_HOSTNAME=nimmaster\n",
+    ),
     (".rhosts", "nimmaster root\n"),
     ("home/admin/.profile", "PATH=/usr/bin:/etc:/usr/sbin\n"),
     ("home/admin/tmpnotes.txt", "notes about /tmp\n"),
@@ -27,7 +30,12 @@ pub const SAMPLE: &[(&str, &str)] = &[
 
 /// Writes the sample tree into `root` (existing files are kept).
 pub fn populate_sample(root: &Path) -> SimResult<()> {
-    let err = |e: io::Error| SimError::new(1, format!("cannot write the sample tree in {}: {e}", root.display()));
+    let err = |e: io::Error| {
+        SimError::new(
+            1,
+            format!("cannot write the sample tree in {}: {e}", root.display()),
+        )
+    };
     fs::create_dir_all(root).map_err(err)?;
     for (rel, content) in SAMPLE {
         let p = root.join(rel);
@@ -97,7 +105,9 @@ pub fn bre_to_regex(pattern: &str) -> Result<String, String> {
                         continue;
                     }
                     '<' | '>' => out.push_str("\\b"),
-                    d if d.is_ascii_digit() => return Err(format!("back-references (\\{d}) are not supported")),
+                    d if d.is_ascii_digit() => {
+                        return Err(format!("back-references (\\{d}) are not supported"));
+                    }
                     other => out.push_str(&regex::escape(&other.to_string())),
                 }
                 at_start = false;
@@ -185,7 +195,9 @@ pub struct ExcludeList {
 
 impl ExcludeList {
     pub fn empty() -> ExcludeList {
-        ExcludeList { patterns: Vec::new() }
+        ExcludeList {
+            patterns: Vec::new(),
+        }
     }
 
     /// Parses the text of an exclude list; an invalid pattern is an error naming its line.
@@ -313,6 +325,9 @@ mod tests {
         assert!(!dst.join("tmp/install.log").exists());
         assert!(!dst.join("stale").exists());
         assert!(dst.join("var/tmp/cache.db").is_file());
-        assert_eq!(std::fs::read_link(dst.join("etc/hosts.link")).unwrap(), Path::new("hosts"));
+        assert_eq!(
+            std::fs::read_link(dst.join("etc/hosts.link")).unwrap(),
+            Path::new("hosts")
+        );
     }
 }

@@ -15,14 +15,26 @@ struct Out {
 impl Out {
     #[track_caller]
     fn ok(self) -> Out {
-        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     #[track_caller]
     fn fails(self) -> Out {
-        assert_eq!(self.code, 1, "expected exit 1\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
-        assert!(!self.stderr.contains("internal simulator error"), "{}", self.stderr);
+        assert_eq!(
+            self.code, 1,
+            "expected exit 1\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        assert!(
+            !self.stderr.contains("internal simulator error"),
+            "{}",
+            self.stderr
+        );
         self
     }
 }
@@ -48,7 +60,10 @@ impl Sim {
         let dir = tempfile::tempdir().unwrap();
         let sim = Sim {
             env: vec![
-                ("DOPPEL_SIM_ROOT".into(), dir.path().join("sim").display().to_string()),
+                (
+                    "DOPPEL_SIM_ROOT".into(),
+                    dir.path().join("sim").display().to_string(),
+                ),
                 ("DOPPEL_SIM_TIME_SCALE".into(), "0".into()),
             ],
             dir,
@@ -59,7 +74,9 @@ impl Sim {
 
     fn cmd(&self, tool: &str, args: &[&str]) -> Command {
         let mut c = Command::new(bin(tool));
-        c.args(args).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        c.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default());
         for (k, v) in &self.env {
             c.env(k, v);
         }
@@ -91,13 +108,21 @@ impl Sim {
             .lines()
             .map(|l| {
                 let f: Vec<&str> = l.split_whitespace().collect();
-                (f[0].to_owned(), f[2].to_owned(), f.get(3) == Some(&"active"))
+                (
+                    f[0].to_owned(),
+                    f[2].to_owned(),
+                    f.get(3) == Some(&"active"),
+                )
             })
             .collect()
     }
 
     fn vg_of(&self, disk: &str) -> String {
-        self.lspv().into_iter().find(|r| r.0 == disk).map(|r| r.1).unwrap()
+        self.lspv()
+            .into_iter()
+            .find(|r| r.0 == disk)
+            .map(|r| r.1)
+            .unwrap()
     }
 
     fn file(&self, name: &str, text: &str, mode: u32) -> String {
@@ -114,7 +139,11 @@ fn lspv_lists_the_default_machine_in_aix_columns() {
     let out = sim.run("lspv", &[]).ok();
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{}", out.stdout);
-    assert!(lines[0].starts_with("hdisk0          00f6db0a"), "{}", lines[0]);
+    assert!(
+        lines[0].starts_with("hdisk0          00f6db0a"),
+        "{}",
+        lines[0]
+    );
     assert_eq!(&lines[0][52..], "rootvg          active");
     assert_eq!(&lines[1][52..], "None");
     // The parser of the IBM Ansible module reads the same fields.
@@ -123,13 +152,29 @@ fn lspv_lists_the_default_machine_in_aix_columns() {
     let detail = sim.run("lspv", &["hdisk0"]).ok().stdout;
     assert!(detail.starts_with("PHYSICAL VOLUME:    hdisk0"), "{detail}");
     assert!(detail.contains("VOLUME GROUP:     rootvg"));
-    assert!(sim.run("lspv", &["hdisk1"]).fails().stderr.contains("is not assigned to"));
-    assert!(sim.run("lspv", &["hdisk9"]).fails().stderr.contains("was not found"));
-    sim.run("aixsim", &["disk", "add", "hdisk10", "--no-pvid"]).ok();
+    assert!(
+        sim.run("lspv", &["hdisk1"])
+            .fails()
+            .stderr
+            .contains("is not assigned to")
+    );
+    assert!(
+        sim.run("lspv", &["hdisk9"])
+            .fails()
+            .stderr
+            .contains("was not found")
+    );
+    sim.run("aixsim", &["disk", "add", "hdisk10", "--no-pvid"])
+        .ok();
     sim.run("aixsim", &["disk", "add", "hdisk3"]).ok();
     let names: Vec<String> = sim.lspv().into_iter().map(|r| r.0).collect();
     assert_eq!(names, ["hdisk0", "hdisk1", "hdisk2", "hdisk3", "hdisk10"]);
-    assert!(sim.run("lspv", &[]).ok().stdout.contains("hdisk10         none                                None"));
+    assert!(
+        sim.run("lspv", &[])
+            .ok()
+            .stdout
+            .contains("hdisk10         none                                None")
+    );
 }
 
 /// `^(hdisk\S+)\s+(\S+)\s+(\S+)` as the Ansible alt_disk module matches lspv lines.
@@ -141,24 +186,63 @@ fn regex_lite(line: &str) -> (String, String) {
 #[test]
 fn bootlist_sets_and_shows_one_line_per_path() {
     let sim = Sim::new();
-    assert_eq!(sim.run("bootlist", &["-m", "normal", "-o"]).ok().stdout, "hdisk0 blv=hd5 pathid=0\n");
-    sim.run("aixsim", &["disk", "set", "hdisk1", "--paths", "2"]).ok();
-    sim.run("bootlist", &["-m", "normal", "hdisk1", "hdisk0", "blv=hd5", "pathid=0"]).ok();
+    assert_eq!(
+        sim.run("bootlist", &["-m", "normal", "-o"]).ok().stdout,
+        "hdisk0 blv=hd5 pathid=0\n"
+    );
+    sim.run("aixsim", &["disk", "set", "hdisk1", "--paths", "2"])
+        .ok();
+    sim.run(
+        "bootlist",
+        &["-m", "normal", "hdisk1", "hdisk0", "blv=hd5", "pathid=0"],
+    )
+    .ok();
     assert_eq!(
         sim.run("bootlist", &["-m", "normal", "-o"]).ok().stdout,
         "hdisk1 blv=hd5 pathid=0\nhdisk1 blv=hd5 pathid=1\nhdisk0 blv=hd5 pathid=0\n"
     );
-    let shown = sim.run("bootlist", &["-m", "both", "-o", "hdisk0", "blv=hd5"]).ok().stdout;
+    let shown = sim
+        .run("bootlist", &["-m", "both", "-o", "hdisk0", "blv=hd5"])
+        .ok()
+        .stdout;
     assert_eq!(shown, "hdisk0 blv=hd5 pathid=0\n");
-    assert_eq!(sim.run("bootlist", &["-m", "service", "-o"]).ok().stdout, "hdisk0 blv=hd5 pathid=0\n");
-    assert!(sim.run("bootlist", &["-m", "normal", "hdisk9"]).fails().stderr.contains("Device hdisk9 is not valid"));
-    assert!(sim.run("bootlist", &["-m", "normal", "blv=hd5"]).fails().stderr.contains("precedes all devices"));
-    assert!(sim.run("bootlist", &["-o"]).fails().stderr.contains("A mode (-m) must be specified"));
-    assert!(sim.run("bootlist", &["-m", "normal"]).fails().stderr.contains("Specify a device"));
+    assert_eq!(
+        sim.run("bootlist", &["-m", "service", "-o"]).ok().stdout,
+        "hdisk0 blv=hd5 pathid=0\n"
+    );
+    assert!(
+        sim.run("bootlist", &["-m", "normal", "hdisk9"])
+            .fails()
+            .stderr
+            .contains("Device hdisk9 is not valid")
+    );
+    assert!(
+        sim.run("bootlist", &["-m", "normal", "blv=hd5"])
+            .fails()
+            .stderr
+            .contains("precedes all devices")
+    );
+    assert!(
+        sim.run("bootlist", &["-o"])
+            .fails()
+            .stderr
+            .contains("A mode (-m) must be specified")
+    );
+    assert!(
+        sim.run("bootlist", &["-m", "normal"])
+            .fails()
+            .stderr
+            .contains("Specify a device")
+    );
     sim.run("bootlist", &["-m", "normal", "-i"]).ok();
     assert_eq!(sim.run("bootlist", &["-m", "normal", "-o"]).ok().stdout, "");
     sim.run("aixsim", &["fail", "bootlist"]).ok();
-    assert!(sim.run("bootlist", &["-m", "normal", "hdisk0"]).fails().stderr.contains("Unable to set the boot list"));
+    assert!(
+        sim.run("bootlist", &["-m", "normal", "hdisk0"])
+            .fails()
+            .stderr
+            .contains("Unable to set the boot list")
+    );
     sim.run("bootlist", &["-m", "normal", "hdisk0"]).ok();
 }
 
@@ -169,7 +253,10 @@ fn clone_with_default_bootlist_prints_the_documented_lines() {
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines[0], "Calling mkszfile to create new /image.data file.");
     assert_eq!(lines[1], "Checking disk sizes.");
-    assert_eq!(lines[2], "Creating cloned rootvg volume group and associated logical volumes.");
+    assert_eq!(
+        lines[2],
+        "Creating cloned rootvg volume group and associated logical volumes."
+    );
     assert!(lines.contains(&"Creating logical volume alt_hd5."));
     assert!(lines.contains(&"Creating /alt_inst/usr file system"));
     assert!(lines.contains(&"Backing-up the rootvg files and restoring them to the"));
@@ -177,30 +264,65 @@ fn clone_with_default_bootlist_prints_the_documented_lines() {
     assert!(lines.contains(&"Building boot image on cloned disk."));
     assert!(lines.contains(&"forced unmount of /alt_inst/var"));
     assert!(lines.contains(&"Fixing file system superblocks..."));
-    assert_eq!(*lines.last().unwrap(), "Bootlist is set to the boot disk: hdisk1 blv=hd5");
+    assert_eq!(
+        *lines.last().unwrap(),
+        "Bootlist is set to the boot disk: hdisk1 blv=hd5"
+    );
     assert_eq!(out.stderr, "");
     // altinst_rootvg is a varied-off placeholder; the bootlist points at the clone.
-    assert!(sim.lspv().contains(&("hdisk1".into(), "altinst_rootvg".into(), false)));
-    assert_eq!(sim.run("bootlist", &["-m", "normal", "-o"]).ok().stdout, "hdisk1 blv=hd5 pathid=0\n");
-    assert_eq!(std::fs::read_to_string(sim.tree("altinst_rootvg").join("etc/hosts")).unwrap(), "127.0.0.1 loopback localhost\n");
+    assert!(
+        sim.lspv()
+            .contains(&("hdisk1".into(), "altinst_rootvg".into(), false))
+    );
+    assert_eq!(
+        sim.run("bootlist", &["-m", "normal", "-o"]).ok().stdout,
+        "hdisk1 blv=hd5 pathid=0\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(sim.tree("altinst_rootvg").join("etc/hosts")).unwrap(),
+        "127.0.0.1 loopback localhost\n"
+    );
     // A second clone needs the first one removed.
     let again = sim.run("alt_disk_copy", &["-d", "hdisk2"]).fails();
-    assert!(again.stderr.contains("Volume group altinst_rootvg already exists on hdisk1."), "{}", again.stderr);
+    assert!(
+        again
+            .stderr
+            .contains("Volume group altinst_rootvg already exists on hdisk1."),
+        "{}",
+        again.stderr
+    );
     let on_itself = sim.run("alt_disk_copy", &["-d", "hdisk1"]).fails();
-    assert!(on_itself.stderr.contains("hdisk1 belongs to volume group altinst_rootvg."), "{}", on_itself.stderr);
+    assert!(
+        on_itself
+            .stderr
+            .contains("hdisk1 belongs to volume group altinst_rootvg."),
+        "{}",
+        on_itself.stderr
+    );
     assert!(on_itself.stderr.contains("alt_rootvg_op -X altinst_rootvg"));
 }
 
 #[test]
 fn minus_b_keeps_the_bootlist_and_grouped_flags_parse() {
     let sim = Sim::new();
-    let out = sim.run("alt_disk_copy", &["-Bd", "hdisk1 hdisk2", "-Pall", "-z", "c", "-z", ""]);
+    let out = sim.run(
+        "alt_disk_copy",
+        &["-Bd", "hdisk1 hdisk2", "-Pall", "-z", "c", "-z", ""],
+    );
     let out = out.ok();
     assert!(!out.stdout.contains("Bootlist is set"), "{}", out.stdout);
-    assert_eq!(sim.run("bootlist", &["-m", "normal", "-o"]).ok().stdout, "hdisk0 blv=hd5 pathid=0\n");
+    assert_eq!(
+        sim.run("bootlist", &["-m", "normal", "-o"]).ok().stdout,
+        "hdisk0 blv=hd5 pathid=0\n"
+    );
     assert_eq!(sim.vg_of("hdisk1"), "altinst_rootvg");
     assert_eq!(sim.vg_of("hdisk2"), "altinst_rootvg");
-    assert_eq!(sim.run("alt_rootvg_op", &["-q", "-d", "hdisk2"]).ok().stdout, "hdisk1\n");
+    assert_eq!(
+        sim.run("alt_rootvg_op", &["-q", "-d", "hdisk2"])
+            .ok()
+            .stdout,
+        "hdisk1\n"
+    );
 }
 
 #[test]
@@ -210,22 +332,41 @@ fn exclude_patterns_follow_grep() {
     std::fs::write(sim.tree("rootvg").join("scratch/sub/f"), "x").unwrap();
     std::fs::write(sim.tree("rootvg").join("scratchpad"), "x").unwrap();
     let anchored = sim.file("exclude.anchored", "^./tmp/\n^./scratch$\n", 0o644);
-    sim.run("alt_disk_copy", &["-d", "hdisk1", "-B", "-e", &anchored]).ok();
+    sim.run("alt_disk_copy", &["-d", "hdisk1", "-B", "-e", &anchored])
+        .ok();
     let t = sim.tree("altinst_rootvg");
     assert!(t.join("tmp").is_dir(), "^./tmp/ keeps /tmp itself");
-    assert!(!t.join("tmp/install.log").exists() && !t.join("tmp/session").exists(), "but not its content");
-    assert!(t.join("var/tmp/cache.db").is_file(), "an anchored pattern leaves /var/tmp alone");
+    assert!(
+        !t.join("tmp/install.log").exists() && !t.join("tmp/session").exists(),
+        "but not its content"
+    );
+    assert!(
+        t.join("var/tmp/cache.db").is_file(),
+        "an anchored pattern leaves /var/tmp alone"
+    );
     assert!(t.join("home/admin/tmpnotes.txt").is_file());
-    assert!(t.join("scratch/sub/f").is_file(), "^./scratch$ drops the directory entry only; restore recreates parents");
+    assert!(
+        t.join("scratch/sub/f").is_file(),
+        "^./scratch$ drops the directory entry only; restore recreates parents"
+    );
     assert!(t.join("scratchpad").is_file());
     let list = std::fs::read_to_string(sim.machine().join("backup.list")).unwrap();
     assert!(list.lines().all(|l| l.starts_with("./")));
-    assert!(list.contains("./tmp\n") && !list.contains("./tmp/install.log") && !list.contains("./scratch\n"));
+    assert!(
+        list.contains("./tmp\n")
+            && !list.contains("./tmp/install.log")
+            && !list.contains("./scratch\n")
+    );
 
     sim.run("alt_rootvg_op", &["-X"]).ok();
     assert!(!t.exists(), "-X removes the clone");
     let unanchored = sim.file("exclude.unanchored", "tmp\n", 0o644);
-    let out = sim.run("alt_disk_copy", &["-d", "hdisk1", "-B", "-V", "-e", &unanchored]).ok();
+    let out = sim
+        .run(
+            "alt_disk_copy",
+            &["-d", "hdisk1", "-B", "-V", "-e", &unanchored],
+        )
+        .ok();
     assert!(out.stdout.contains("./etc/hosts\n"), "-V lists the files");
     assert!(!t.join("tmp").exists());
     assert!(!t.join("var/tmp").exists());
@@ -234,7 +375,9 @@ fn exclude_patterns_follow_grep() {
 
     sim.run("alt_rootvg_op", &["-X", "altinst_rootvg"]).ok();
     let bad = sim.file("exclude.bad", "^./ok\n[unclosed\n", 0o644);
-    let out = sim.run("alt_disk_copy", &["-d", "hdisk1", "-e", &bad]).fails();
+    let out = sim
+        .run("alt_disk_copy", &["-d", "hdisk1", "-e", &bad])
+        .fails();
     assert!(out.stderr.contains("line 2"), "{}", out.stderr);
     assert!(out.stdout.is_empty(), "nothing ran");
 }
@@ -244,16 +387,43 @@ fn the_seed_rules_between_flags() {
     let sim = Sim::new();
     let cases: &[(&[&str], &str)] = &[
         (&[], "The -d flag (target disks) is required."),
-        (&["-d", "hdisk1", "-B", "-r"], "The -r flag cannot be used with the -B flag."),
-        (&["-d", "hdisk1", "-b", "update_all"], "The -l flag must be used with the -b flag."),
-        (&["-d", "hdisk1", "-F", "IX123456"], "The -l flag must be used with the -F flag."),
-        (&["-d", "hdisk1", "-w", "bos.rte"], "The -l flag must be used with the -w flag."),
-        (&["-d", "hdisk1", "-c", "/dev/vty0"], "The -c flag is only valid with the -O flag."),
-        (&["-d", "hdisk1", "-e", "exclude.list"], "must be a full path name."),
-        (&["-d", "hdisk1", "-e", "/nonexistent/exclude"], "No such file or directory"),
-        (&["-d", "hdisk1", "-P4"], "Invalid phase option 4. Valid values are 1, 2, 3, 12, 23 or all."),
+        (
+            &["-d", "hdisk1", "-B", "-r"],
+            "The -r flag cannot be used with the -B flag.",
+        ),
+        (
+            &["-d", "hdisk1", "-b", "update_all"],
+            "The -l flag must be used with the -b flag.",
+        ),
+        (
+            &["-d", "hdisk1", "-F", "IX123456"],
+            "The -l flag must be used with the -F flag.",
+        ),
+        (
+            &["-d", "hdisk1", "-w", "bos.rte"],
+            "The -l flag must be used with the -w flag.",
+        ),
+        (
+            &["-d", "hdisk1", "-c", "/dev/vty0"],
+            "The -c flag is only valid with the -O flag.",
+        ),
+        (
+            &["-d", "hdisk1", "-e", "exclude.list"],
+            "must be a full path name.",
+        ),
+        (
+            &["-d", "hdisk1", "-e", "/nonexistent/exclude"],
+            "No such file or directory",
+        ),
+        (
+            &["-d", "hdisk1", "-P4"],
+            "Invalid phase option 4. Valid values are 1, 2, 3, 12, 23 or all.",
+        ),
         (&["-d", "hdisk1 hdisk1"], "hdisk1 is listed twice"),
-        (&["-d", "hdisk9"], "hdisk9 is not a physical volume of this system"),
+        (
+            &["-d", "hdisk9"],
+            "hdisk9 is not a physical volume of this system",
+        ),
         (&["-k"], "Not a recognized flag: k"),
         (&["-d"], "Flag requires a parameter: d"),
         (&["-d", "hdisk1", "extra"], "unexpected argument 'extra'"),
@@ -264,34 +434,60 @@ fn the_seed_rules_between_flags() {
         assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
     }
     let not_exec = sim.file("custom.sh", "#!/bin/sh\n", 0o644);
-    let out = sim.run("alt_disk_copy", &["-d", "hdisk1", "-s", &not_exec]).fails();
+    let out = sim
+        .run("alt_disk_copy", &["-d", "hdisk1", "-s", &not_exec])
+        .fails();
     assert!(out.stderr.contains("is not executable"), "{}", out.stderr);
-    assert!(sim.lspv().iter().all(|r| r.1 != "altinst_rootvg"), "nothing was created");
+    assert!(
+        sim.lspv().iter().all(|r| r.1 != "altinst_rootvg"),
+        "nothing was created"
+    );
 }
 
 #[test]
 fn disks_in_use_or_too_small_are_refused() {
     let sim = Sim::new();
-    sim.run("aixsim", &["vg", "create", "datavg", "--disks", "hdisk2"]).ok();
+    sim.run("aixsim", &["vg", "create", "datavg", "--disks", "hdisk2"])
+        .ok();
     let out = sim.run("alt_disk_copy", &["-d", "hdisk1 hdisk2"]).fails();
-    assert!(out.stderr.contains("hdisk2 belongs to volume group datavg."), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("hdisk2 belongs to volume group datavg."),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("volume group None"));
     let out = sim.run("alt_disk_copy", &["-d", "hdisk0"]).fails();
-    assert!(out.stderr.contains("hdisk0 belongs to volume group rootvg."));
+    assert!(
+        out.stderr
+            .contains("hdisk0 belongs to volume group rootvg.")
+    );
 
-    sim.run("aixsim", &["disk", "add", "hdisk3", "--size", "4g"]).ok();
+    sim.run("aixsim", &["disk", "add", "hdisk3", "--size", "4g"])
+        .ok();
     let out = sim.run("alt_disk_copy", &["-d", "hdisk3"]).fails();
-    assert_eq!(out.stdout, "Calling mkszfile to create new /image.data file.\nChecking disk sizes.\n");
+    assert_eq!(
+        out.stdout,
+        "Calling mkszfile to create new /image.data file.\nChecking disk sizes.\n"
+    );
     assert!(out.stderr.contains("The target disk(s) hdisk3 are too small: 4096 megabytes, the rootvg needs 6144 megabytes."), "{}", out.stderr);
     assert_eq!(sim.vg_of("hdisk3"), "None");
-    sim.run("aixsim", &["disk", "add", "hdisk4", "--size", "2g"]).ok();
-    sim.run("alt_disk_copy", &["-d", "hdisk3 hdisk4", "-B"]).ok();
+    sim.run("aixsim", &["disk", "add", "hdisk4", "--size", "2g"])
+        .ok();
+    sim.run("alt_disk_copy", &["-d", "hdisk3 hdisk4", "-B"])
+        .ok();
     sim.run("alt_rootvg_op", &["-X"]).ok();
     sim.run("alt_disk_copy", &["-d", "hdisk4", "-B", "-S"]).ok();
     sim.run("alt_rootvg_op", &["-X"]).ok();
 
-    sim.run("aixsim", &["disk", "set", "hdisk1", "--bootable", "false"]).ok();
-    assert!(sim.run("alt_disk_copy", &["-d", "hdisk1"]).fails().stderr.contains("hdisk1 is not bootable"));
+    sim.run("aixsim", &["disk", "set", "hdisk1", "--bootable", "false"])
+        .ok();
+    assert!(
+        sim.run("alt_disk_copy", &["-d", "hdisk1"])
+            .fails()
+            .stderr
+            .contains("hdisk1 is not bootable")
+    );
     sim.run("alt_disk_copy", &["-d", "hdisk1", "-g", "-B"]).ok();
 }
 
@@ -306,42 +502,99 @@ fn phase_by_phase_with_the_customization_script() {
     let resolv = sim.file("resolv.new", "nameserver 198.51.100.1\n", 0o644);
     // Phase 2 before phase 1 is refused.
     let out = sim.run("alt_disk_copy", &["-d", "hdisk1", "-P2"]).fails();
-    assert!(out.stderr.contains("is not in volume group altinst_rootvg: run phase 1 first"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("is not in volume group altinst_rootvg: run phase 1 first"),
+        "{}",
+        out.stderr
+    );
 
     let p1 = sim.run("alt_disk_copy", &["-d", "hdisk1", "-P1"]).ok();
-    assert!(p1.stdout.trim_end().ends_with("alternate file system..."), "{}", p1.stdout);
-    assert!(sim.lspv().contains(&("hdisk1".into(), "altinst_rootvg".into(), true)), "varied on after phase 1");
+    assert!(
+        p1.stdout.trim_end().ends_with("alternate file system..."),
+        "{}",
+        p1.stdout
+    );
+    assert!(
+        sim.lspv()
+            .contains(&("hdisk1".into(), "altinst_rootvg".into(), true)),
+        "varied on after phase 1"
+    );
 
-    let p2 = sim.run("alt_disk_copy", &["-d", "hdisk1", "-P2", "-s", &script, "-R", &resolv, "-n"]).ok();
+    let p2 = sim
+        .run(
+            "alt_disk_copy",
+            &["-d", "hdisk1", "-P2", "-s", &script, "-R", &resolv, "-n"],
+        )
+        .ok();
     let tree = sim.tree("altinst_rootvg");
-    assert!(p2.stdout.contains(&format!("customizing {}", tree.display())), "{}", p2.stdout);
-    assert_eq!(std::fs::read_to_string(tree.join("etc/custom")).unwrap(), "customized\n");
-    assert_eq!(std::fs::read_to_string(tree.join("etc/resolv.conf")).unwrap(), "nameserver 198.51.100.1\n");
+    assert!(
+        p2.stdout
+            .contains(&format!("customizing {}", tree.display())),
+        "{}",
+        p2.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(tree.join("etc/custom")).unwrap(),
+        "customized\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(tree.join("etc/resolv.conf")).unwrap(),
+        "nameserver 198.51.100.1\n"
+    );
     assert!(tree.join("etc/niminfo").is_file());
     assert!(!p2.stdout.contains("forced unmount"));
 
     let p3 = sim.run("alt_disk_copy", &["-d", "hdisk1", "-P3"]).ok();
-    assert!(p3.stdout.starts_with("forced unmount of /alt_inst/var/adm/ras/livedump\n"), "{}", p3.stdout);
-    assert!(p3.stdout.ends_with("Bootlist is set to the boot disk: hdisk1 blv=hd5\n"));
-    assert!(sim.lspv().contains(&("hdisk1".into(), "altinst_rootvg".into(), false)));
+    assert!(
+        p3.stdout
+            .starts_with("forced unmount of /alt_inst/var/adm/ras/livedump\n"),
+        "{}",
+        p3.stdout
+    );
+    assert!(
+        p3.stdout
+            .ends_with("Bootlist is set to the boot disk: hdisk1 blv=hd5\n")
+    );
+    assert!(
+        sim.lspv()
+            .contains(&("hdisk1".into(), "altinst_rootvg".into(), false))
+    );
 
     // Asleep: phases 2/3 need it woken up again.
     let out = sim.run("alt_disk_copy", &["-d", "hdisk1", "-P23"]).fails();
-    assert!(out.stderr.contains("not in the post phase 1 state"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not in the post phase 1 state"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("alt_rootvg_op -W -d hdisk1"));
     sim.run("alt_rootvg_op", &["-W", "-d", "hdisk1"]).ok();
-    sim.run("alt_disk_copy", &["-d", "hdisk1", "-P23", "-B"]).ok();
-    assert!(sim.lspv().contains(&("hdisk1".into(), "altinst_rootvg".into(), false)));
+    sim.run("alt_disk_copy", &["-d", "hdisk1", "-P23", "-B"])
+        .ok();
+    assert!(
+        sim.lspv()
+            .contains(&("hdisk1".into(), "altinst_rootvg".into(), false))
+    );
 
     // A failing script fails phase 2 of a separate run and leaves the group.
     let failing = sim.file("fail.sh", "#!/bin/sh\nexit 3\n", 0o755);
     sim.run("alt_rootvg_op", &["-W", "-d", "hdisk1"]).ok();
-    let out = sim.run("alt_disk_copy", &["-d", "hdisk1", "-P2", "-s", &failing]).fails();
-    assert!(out.stderr.contains("The customization script") && out.stderr.contains("failed (exit code 3)"), "{}", out.stderr);
+    let out = sim
+        .run("alt_disk_copy", &["-d", "hdisk1", "-P2", "-s", &failing])
+        .fails();
+    assert!(
+        out.stderr.contains("The customization script")
+            && out.stderr.contains("failed (exit code 3)"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(sim.vg_of("hdisk1"), "altinst_rootvg");
     // In a run that creates the group, any failure cleans it up.
     sim.run("alt_rootvg_op", &["-X"]).ok();
-    let out = sim.run("alt_disk_copy", &["-d", "hdisk1", "-s", &failing]).fails();
+    let out = sim
+        .run("alt_disk_copy", &["-d", "hdisk1", "-s", &failing])
+        .fails();
     assert!(out.stdout.ends_with("Cleaning up.\n"), "{}", out.stdout);
     assert_eq!(sim.vg_of("hdisk1"), "None");
 }
@@ -349,40 +602,113 @@ fn phase_by_phase_with_the_customization_script() {
 #[test]
 fn alt_rootvg_op_wake_sleep_rename_cleanup() {
     let sim = Sim::new();
-    assert!(sim.run("alt_rootvg_op", &["-X"]).fails().stderr.contains("Volume group altinst_rootvg does not exist."));
-    assert!(sim.run("alt_rootvg_op", &["-X", "rootvg"]).fails().stderr.contains("cannot be removed"));
-    sim.run("aixsim", &["vg", "create", "datavg", "--disks", "hdisk2"]).ok();
-    assert!(sim.run("alt_rootvg_op", &["-X", "datavg"]).fails().stderr.contains("not an alternate rootvg"));
-    assert!(sim.run("alt_rootvg_op", &["-S"]).fails().stderr.contains("No alternate rootvg volume group is awake."));
-    assert!(sim.run("alt_rootvg_op", &[]).fails().stderr.contains("Usage: alt_rootvg_op"));
+    assert!(
+        sim.run("alt_rootvg_op", &["-X"])
+            .fails()
+            .stderr
+            .contains("Volume group altinst_rootvg does not exist.")
+    );
+    assert!(
+        sim.run("alt_rootvg_op", &["-X", "rootvg"])
+            .fails()
+            .stderr
+            .contains("cannot be removed")
+    );
+    sim.run("aixsim", &["vg", "create", "datavg", "--disks", "hdisk2"])
+        .ok();
+    assert!(
+        sim.run("alt_rootvg_op", &["-X", "datavg"])
+            .fails()
+            .stderr
+            .contains("not an alternate rootvg")
+    );
+    assert!(
+        sim.run("alt_rootvg_op", &["-S"])
+            .fails()
+            .stderr
+            .contains("No alternate rootvg volume group is awake.")
+    );
+    assert!(
+        sim.run("alt_rootvg_op", &[])
+            .fails()
+            .stderr
+            .contains("Usage: alt_rootvg_op")
+    );
 
     sim.run("alt_disk_copy", &["-d", "hdisk1"]).ok();
     let woke = sim.run("alt_rootvg_op", &["-W", "-d", "hdisk1"]).ok();
-    assert!(woke.stdout.starts_with("Waking up altinst_rootvg volume group ..."));
-    assert!(sim.lspv().contains(&("hdisk1".into(), "altinst_rootvg".into(), true)));
-    assert!(sim.run("alt_rootvg_op", &["-W", "-d", "hdisk1"]).fails().stderr.contains("already awake"));
-    let script = sim.file("c.sh", "#!/bin/sh\ntouch \"$DOPPEL_SIM_ALT_INST/customized\"\n", 0o755);
+    assert!(
+        woke.stdout
+            .starts_with("Waking up altinst_rootvg volume group ...")
+    );
+    assert!(
+        sim.lspv()
+            .contains(&("hdisk1".into(), "altinst_rootvg".into(), true))
+    );
+    assert!(
+        sim.run("alt_rootvg_op", &["-W", "-d", "hdisk1"])
+            .fails()
+            .stderr
+            .contains("already awake")
+    );
+    let script = sim.file(
+        "c.sh",
+        "#!/bin/sh\ntouch \"$DOPPEL_SIM_ALT_INST/customized\"\n",
+        0o755,
+    );
     sim.run("alt_rootvg_op", &["-C", "-s", &script]).ok();
     assert!(sim.tree("altinst_rootvg").join("customized").exists());
-    assert!(sim.run("alt_rootvg_op", &["-C", "-b", "update_all"]).fails().stderr.contains("-l flag must be used"));
+    assert!(
+        sim.run("alt_rootvg_op", &["-C", "-b", "update_all"])
+            .fails()
+            .stderr
+            .contains("-l flag must be used")
+    );
     let slept = sim.run("alt_rootvg_op", &["-S", "-t"]).ok();
-    assert!(slept.stdout.starts_with("Putting volume group altinst_rootvg to sleep ..."), "{}", slept.stdout);
-    assert!(sim.lspv().contains(&("hdisk1".into(), "altinst_rootvg".into(), false)));
+    assert!(
+        slept
+            .stdout
+            .starts_with("Putting volume group altinst_rootvg to sleep ..."),
+        "{}",
+        slept.stdout
+    );
+    assert!(
+        sim.lspv()
+            .contains(&("hdisk1".into(), "altinst_rootvg".into(), false))
+    );
 
-    sim.run("alt_rootvg_op", &["-v", "image_1", "-d", "hdisk1"]).ok();
+    sim.run("alt_rootvg_op", &["-v", "image_1", "-d", "hdisk1"])
+        .ok();
     assert_eq!(sim.vg_of("hdisk1"), "image_1");
     assert!(sim.tree("image_1").join("etc/hosts").is_file());
     // The bootlist pointed at hdisk1: removing it points the list back at rootvg.
     let out = sim.run("alt_rootvg_op", &["-X", "image_1"]).ok();
-    assert_eq!(out.stdout, "Bootlist is set to the boot disk: hdisk0 blv=hd5\n");
+    assert_eq!(
+        out.stdout,
+        "Bootlist is set to the boot disk: hdisk0 blv=hd5\n"
+    );
     assert_eq!(sim.vg_of("hdisk1"), "None");
 
     // A level above the running release cannot be woken.
     sim.run("alt_disk_copy", &["-d", "hdisk1", "-B"]).ok();
-    sim.run("aixsim", &["vg", "set", "altinst_rootvg", "--level", "7300-01-01-2246"]).ok();
-    assert!(sim.run("alt_rootvg_op", &["-W", "-d", "hdisk1"]).fails().stderr.contains("higher than the running system"));
+    sim.run(
+        "aixsim",
+        &["vg", "set", "altinst_rootvg", "--level", "7300-01-01-2246"],
+    )
+    .ok();
+    assert!(
+        sim.run("alt_rootvg_op", &["-W", "-d", "hdisk1"])
+            .fails()
+            .stderr
+            .contains("higher than the running system")
+    );
     sim.run("aixsim", &["fail", "cleanup"]).ok();
-    assert!(sim.run("alt_rootvg_op", &["-X"]).fails().stderr.contains("exportvg failed"));
+    assert!(
+        sim.run("alt_rootvg_op", &["-X"])
+            .fails()
+            .stderr
+            .contains("exportvg failed")
+    );
     sim.run("alt_rootvg_op", &["-X"]).ok();
 }
 
@@ -390,13 +716,22 @@ fn alt_rootvg_op_wake_sleep_rename_cleanup() {
 fn reboot_from_the_clone_leaves_old_rootvg() {
     let sim = Sim::new();
     let out = sim.run("alt_disk_copy", &["-d", "hdisk1", "-r"]).ok();
-    assert!(out.stdout.contains("Bootlist is set to the boot disk: hdisk1 blv=hd5\nRebooting..."), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("Bootlist is set to the boot disk: hdisk1 blv=hd5\nRebooting..."),
+        "{}",
+        out.stdout
+    );
     let rows = sim.lspv();
-    assert!(rows.contains(&("hdisk0".into(), "old_rootvg".into(), false)), "{rows:?}");
+    assert!(
+        rows.contains(&("hdisk0".into(), "old_rootvg".into(), false)),
+        "{rows:?}"
+    );
     assert!(rows.contains(&("hdisk1".into(), "rootvg".into(), true)));
     assert!(sim.tree("rootvg").join("etc/hosts").is_file());
     // Back to the original disk, then clean the old one up.
-    sim.run("bootlist", &["-m", "normal", "-o", "hdisk0", "blv=hd5"]).ok();
+    sim.run("bootlist", &["-m", "normal", "-o", "hdisk0", "blv=hd5"])
+        .ok();
     sim.run("aixsim", &["reboot"]).ok();
     assert_eq!(sim.vg_of("hdisk0"), "rootvg");
     assert_eq!(sim.vg_of("hdisk1"), "old_rootvg");
@@ -407,7 +742,8 @@ fn reboot_from_the_clone_leaves_old_rootvg() {
 #[test]
 fn injected_phase_faults_clean_up() {
     let sim = Sim::new();
-    sim.run("aixsim", &["fail", "phase2", "--message", "0505-999 boom"]).ok();
+    sim.run("aixsim", &["fail", "phase2", "--message", "0505-999 boom"])
+        .ok();
     let out = sim.run("alt_disk_copy", &["-d", "hdisk1"]).fails();
     assert_eq!(out.stderr, "0505-999 boom\n");
     assert!(out.stdout.ends_with("Cleaning up.\n"));
@@ -415,9 +751,16 @@ fn injected_phase_faults_clean_up() {
     sim.run("aixsim", &["fail", "lspv", "--rc", "3"]).ok();
     assert_eq!(sim.run("lspv", &[]).code, 3);
     sim.run("lspv", &[]).ok();
-    sim.run("aixsim", &["fail", "phase1", "--disks", "hdisk2"]).ok();
+    sim.run("aixsim", &["fail", "phase1", "--disks", "hdisk2"])
+        .ok();
     sim.run("alt_disk_copy", &["-d", "hdisk1", "-B"]).ok();
-    assert!(sim.run("aixsim", &["faults"]).ok().stdout.contains("phase1"), "not fired on hdisk1");
+    assert!(
+        sim.run("aixsim", &["faults"])
+            .ok()
+            .stdout
+            .contains("phase1"),
+        "not fired on hdisk1"
+    );
 }
 
 #[test]
@@ -427,28 +770,66 @@ fn the_copy_takes_time_and_a_second_run_waits_for_nobody() {
     sim.env.push(("DOPPEL_SIM_TIME_SCALE".into(), "1".into()));
     sim.run("aixsim", &["set", "copy-seconds", "0.8"]).ok();
     let start = Instant::now();
-    let mut first = sim.cmd("alt_disk_copy", &["-d", "hdisk1", "-B"]).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let mut first = sim
+        .cmd("alt_disk_copy", &["-d", "hdisk1", "-B"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(250));
     // During the copy, lspv shows the new group varied on...
-    assert!(sim.lspv().contains(&("hdisk1".into(), "altinst_rootvg".into(), true)));
+    assert!(
+        sim.lspv()
+            .contains(&("hdisk1".into(), "altinst_rootvg".into(), true))
+    );
     // ... and another alt_disk operation is refused.
     let out = sim.run("alt_disk_copy", &["-d", "hdisk2", "-B"]).fails();
-    assert!(out.stderr.contains("Another alternate disk operation is in progress (alt_disk_copy, pid"), "{}", out.stderr);
-    assert!(sim.run("alt_rootvg_op", &["-X"]).fails().stderr.contains("in progress"));
+    assert!(
+        out.stderr
+            .contains("Another alternate disk operation is in progress (alt_disk_copy, pid"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        sim.run("alt_rootvg_op", &["-X"])
+            .fails()
+            .stderr
+            .contains("in progress")
+    );
     assert!(first.wait().unwrap().success());
     assert!(start.elapsed() >= Duration::from_millis(800));
-    assert!(sim.lspv().contains(&("hdisk1".into(), "altinst_rootvg".into(), false)));
+    assert!(
+        sim.lspv()
+            .contains(&("hdisk1".into(), "altinst_rootvg".into(), false))
+    );
 }
 
 #[test]
 fn hosts_are_separate_machines() {
     let mut sim = Sim::new();
-    sim.run("aixsim", &["--host", "client1", "init", "--disks", "hdisk5"]).ok();
-    sim.env.push(("DOPPEL_SIM_AIX_HOST".into(), "client1".into()));
+    sim.run(
+        "aixsim",
+        &["--host", "client1", "init", "--disks", "hdisk5"],
+    )
+    .ok();
+    sim.env
+        .push(("DOPPEL_SIM_AIX_HOST".into(), "client1".into()));
     sim.run("alt_disk_copy", &["-d", "hdisk5", "-B"]).ok();
     assert_eq!(sim.vg_of("hdisk5"), "altinst_rootvg");
     sim.env.pop();
-    assert!(sim.lspv().iter().all(|r| r.0 != "hdisk5"), "the local machine is untouched");
-    assert!(sim.dir.path().join("sim/aix/hosts/client1/vg/altinst_rootvg/etc/hosts").is_file());
-    assert!(sim.run("aixsim", &["--host", "../x", "show"]).fails().stderr.contains("invalid simulated host name"));
+    assert!(
+        sim.lspv().iter().all(|r| r.0 != "hdisk5"),
+        "the local machine is untouched"
+    );
+    assert!(
+        sim.dir
+            .path()
+            .join("sim/aix/hosts/client1/vg/altinst_rootvg/etc/hosts")
+            .is_file()
+    );
+    assert!(
+        sim.run("aixsim", &["--host", "../x", "show"])
+            .fails()
+            .stderr
+            .contains("invalid simulated host name")
+    );
 }

@@ -7,13 +7,18 @@ use std::path::Path;
 
 use clap::{Parser, Subcommand};
 use doppel_sim::common::faults::{Fault, FaultSet};
-use doppel_sim::common::{SimError, SimResult, clock, err, out, read_json, to_json, write_json_atomic};
+use doppel_sim::common::{
+    SimError, SimResult, clock, err, out, read_json, to_json, write_json_atomic,
+};
 
 use crate::model::{Dirs, Disk, Image, IpdFile, System};
 use crate::tree;
 
 #[derive(Parser, Debug)]
-#[command(name = "drdsim", about = "Set up and inspect doppel's simulated HP-UX DRD system ($DOPPEL_SIM_ROOT/drd)")]
+#[command(
+    name = "drdsim",
+    about = "Set up and inspect doppel's simulated HP-UX DRD system ($DOPPEL_SIM_ROOT/drd)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -128,13 +133,17 @@ enum IpdCommand {
         #[arg(long)]
         volatile: bool,
     },
-    Remove { paths: Vec<String> },
+    Remove {
+        paths: Vec<String>,
+    },
     List,
 }
 
 #[derive(Subcommand, Debug)]
 enum ClockCommand {
-    Advance { secs: f64 },
+    Advance {
+        secs: f64,
+    },
     Set {
         #[arg(allow_hyphen_values = true)]
         offset: f64,
@@ -178,20 +187,36 @@ fn with_system(dirs: &Dirs, f: impl FnOnce(&mut System) -> SimResult<()>) -> Sim
 
 fn run(command: Command) -> SimResult<()> {
     match command {
-        Command::Init { sample, hostname, root_vg, clone_seconds, sync_seconds } => {
+        Command::Init {
+            sample,
+            hostname,
+            root_vg,
+            clone_seconds,
+            sync_seconds,
+        } => {
             let dirs = Dirs::open()?;
             let _lock = dirs.state.lock().map_err(|e| fail(e.to_string()))?;
-            for entry in std::fs::read_dir(dirs.base()).map_err(io("cannot list the simulator directory"))? {
+            for entry in
+                std::fs::read_dir(dirs.base()).map_err(io("cannot list the simulator directory"))?
+            {
                 let entry = entry.map_err(io("cannot list the simulator directory"))?;
                 if entry.file_name() == ".lock" {
                     continue;
                 }
                 let p = entry.path();
-                let r = if p.is_dir() && !p.is_symlink() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+                let r = if p.is_dir() && !p.is_symlink() {
+                    std::fs::remove_dir_all(&p)
+                } else {
+                    std::fs::remove_file(&p)
+                };
                 r.map_err(io("cannot reset the simulator"))?;
             }
-            std::fs::create_dir_all(dirs.original()).map_err(io("cannot create the original image"))?;
-            let mut sys = System { root_vg, ..System::default() };
+            std::fs::create_dir_all(dirs.original())
+                .map_err(io("cannot create the original image"))?;
+            let mut sys = System {
+                root_vg,
+                ..System::default()
+            };
             if let Some(h) = hostname {
                 sys.hostname = h;
             }
@@ -225,7 +250,11 @@ fn run(command: Command) -> SimResult<()> {
                 "clone" => dirs.clone_tree(),
                 "sync" => dirs.sync_dir(),
                 "log" => dirs.log_file(),
-                other => return Err(fail(format!("unknown path '{other}' (base, original, clone, sync, log)"))),
+                other => {
+                    return Err(fail(format!(
+                        "unknown path '{other}' (base, original, clone, sync, log)"
+                    )));
+                }
             };
             out(&format!("{}\n", p.display()));
             Ok(())
@@ -235,7 +264,13 @@ fn run(command: Command) -> SimResult<()> {
         Command::Set { name, value } => {
             let dirs = Dirs::open()?;
             with_system(&dirs, |sys| {
-                let secs = || value.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0).ok_or_else(|| fail(format!("'{value}' is not a number of seconds")));
+                let secs = || {
+                    value
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|v| v.is_finite() && *v >= 0.0)
+                        .ok_or_else(|| fail(format!("'{value}' is not a number of seconds")))
+                };
                 match name.as_str() {
                     "clone-seconds" => sys.clone_seconds = secs()?,
                     "sync-seconds" => sys.sync_seconds = secs()?,
@@ -268,7 +303,10 @@ fn run(command: Command) -> SimResult<()> {
                     Image::Original => "original",
                     Image::Clone => "clone",
                 };
-                out(&format!("booted from the {label} image ({})\n", sys.disk_of(sys.booted).unwrap_or("?")));
+                out(&format!(
+                    "booted from the {label} image ({})\n",
+                    sys.disk_of(sys.booted).unwrap_or("?")
+                ));
                 Ok(())
             })
         }
@@ -285,18 +323,42 @@ fn run(command: Command) -> SimResult<()> {
                 Ok(())
             })
         }
-        Command::Fail { kind, count, always, on, rc, message } => {
+        Command::Fail {
+            kind,
+            count,
+            always,
+            on,
+            rc,
+            message,
+        } => {
             let dirs = Dirs::open()?;
-            let known = ["clone", "sync", "status", "activate", "deactivate", "mount", "umount", "truncate", "rc"];
+            let known = [
+                "clone",
+                "sync",
+                "status",
+                "activate",
+                "deactivate",
+                "mount",
+                "umount",
+                "truncate",
+                "rc",
+            ];
             if !known.contains(&kind.as_str()) {
-                return Err(fail(format!("unknown fault kind '{kind}' ({})", known.join(", "))));
+                return Err(fail(format!(
+                    "unknown fault kind '{kind}' ({})",
+                    known.join(", ")
+                )));
             }
             let path = dirs.faults_file();
             let _lock = dirs.state.lock().map_err(|e| fail(e.to_string()))?;
             let (mut set, _) = read_json::<FaultSet>(&path)?;
             set.add(Fault {
                 kind,
-                remaining: if always { None } else { Some(count.unwrap_or(1)) },
+                remaining: if always {
+                    None
+                } else {
+                    Some(count.unwrap_or(1))
+                },
                 on,
                 objects: Vec::new(),
                 rc,
@@ -327,12 +389,17 @@ fn run(command: Command) -> SimResult<()> {
                 ClockCommand::Reset => clock::set_offset(0.0)?,
                 ClockCommand::Show => {}
             }
-            out(&format!("offset {}s, now {}\n", clock::offset(), crate::output::drd_date(clock::now())));
+            out(&format!(
+                "offset {}s, now {}\n",
+                clock::offset(),
+                crate::output::drd_date(clock::now())
+            ));
             Ok(())
         }
         Command::Reset => {
             let dirs = Dirs::open()?;
-            std::fs::remove_dir_all(dirs.base()).map_err(io("cannot remove the simulator state"))?;
+            std::fs::remove_dir_all(dirs.base())
+                .map_err(io("cannot remove the simulator state"))?;
             Ok(())
         }
     }
@@ -346,7 +413,12 @@ fn disk(cmd: DiskCommand) -> SimResult<()> {
         return Ok(());
     }
     with_system(&dirs, |sys| match cmd {
-        DiskCommand::Add { dev, hw_path, vg, data } => {
+        DiskCommand::Add {
+            dev,
+            hw_path,
+            vg,
+            data,
+        } => {
             if sys.disks.contains_key(&dev) {
                 return Err(fail(format!("disk {dev} already exists")));
             }
@@ -354,7 +426,13 @@ fn disk(cmd: DiskCommand) -> SimResult<()> {
             sys.disks.insert(dev, Disk { hw_path, vg, data });
             Ok(())
         }
-        DiskCommand::Set { dev, vg, free, data, blank } => {
+        DiskCommand::Set {
+            dev,
+            vg,
+            free,
+            data,
+            blank,
+        } => {
             let Some(d) = sys.disks.get_mut(&dev) else {
                 return Err(fail(format!("no disk {dev}")));
             };
@@ -373,10 +451,15 @@ fn disk(cmd: DiskCommand) -> SimResult<()> {
             Ok(())
         }
         DiskCommand::Remove { dev } => {
-            if Some(dev.as_str()) == sys.disk_of(Image::Original) || Some(dev.as_str()) == sys.disk_of(Image::Clone) {
+            if Some(dev.as_str()) == sys.disk_of(Image::Original)
+                || Some(dev.as_str()) == sys.disk_of(Image::Clone)
+            {
                 return Err(fail(format!("disk {dev} holds a system image")));
             }
-            sys.disks.remove(&dev).map(|_| ()).ok_or_else(|| fail(format!("no disk {dev}")))
+            sys.disks
+                .remove(&dev)
+                .map(|_| ())
+                .ok_or_else(|| fail(format!("no disk {dev}")))
         }
         DiskCommand::List => Ok(()),
     })
@@ -389,7 +472,10 @@ fn ipd(cmd: IpdCommand) -> SimResult<()> {
     match cmd {
         IpdCommand::Add { paths, volatile } => {
             for p in paths {
-                db.insert(format!("/{}", p.trim_start_matches('/')), IpdFile { volatile });
+                db.insert(
+                    format!("/{}", p.trim_start_matches('/')),
+                    IpdFile { volatile },
+                );
             }
         }
         IpdCommand::Remove { paths } => {
@@ -408,12 +494,28 @@ fn ipd(cmd: IpdCommand) -> SimResult<()> {
 /// A small HP-UX-like tree; every entry dated one day ago so that edits show.
 fn populate(root: &Path) -> std::io::Result<()> {
     let files: &[(&str, u32, &str)] = &[
-        ("/etc/hosts", 0o644, "127.0.0.1\tlocalhost loopback\n10.0.0.10\thpux01\n"),
-        ("/etc/passwd", 0o644, "root:x:0:3::/:/sbin/sh\nadmin:x:101:20::/home/admin:/usr/bin/sh\n"),
+        (
+            "/etc/hosts",
+            0o644,
+            "127.0.0.1\tlocalhost loopback\n10.0.0.10\thpux01\n",
+        ),
+        (
+            "/etc/passwd",
+            0o644,
+            "root:x:0:3::/:/sbin/sh\nadmin:x:101:20::/home/admin:/usr/bin/sh\n",
+        ),
         ("/etc/group", 0o644, "root::0:root\nusers::20:\n"),
-        ("/etc/fstab", 0o644, "/dev/vg00/lvol3 / vxfs delaylog 0 1\n/dev/vg00/lvol1 /stand vxfs tranflush 0 1\n"),
+        (
+            "/etc/fstab",
+            0o644,
+            "/dev/vg00/lvol3 / vxfs delaylog 0 1\n/dev/vg00/lvol1 /stand vxfs tranflush 0 1\n",
+        ),
         ("/etc/lvmtab", 0o600, "vg00 /dev/disk/disk1\n"),
-        ("/etc/rc.config.d/netconf", 0o644, "HOSTNAME=\"hpux01\"\nINTERFACE_NAME[0]=\"lan0\"\n"),
+        (
+            "/etc/rc.config.d/netconf",
+            0o644,
+            "HOSTNAME=\"hpux01\"\nINTERFACE_NAME[0]=\"lan0\"\n",
+        ),
         ("/stand/vmunix", 0o755, "simulated HP-UX kernel\n"),
         ("/stand/bootconf", 0o644, "l /dev/disk/disk1_p2\n"),
         ("/var/adm/sw/products/INDEX", 0o644, "vendor_tag HP\n"),
@@ -421,9 +523,17 @@ fn populate(root: &Path) -> std::io::Result<()> {
         ("/opt/app/bin/app", 0o755, "#!/sbin/sh\necho app\n"),
         ("/opt/app/etc/app.conf", 0o640, "port=8080\n"),
         ("/opt/app/cache/data.bin", 0o644, "cache v1\n"),
-        ("/home/admin/.profile", 0o644, "export PATH=/usr/bin:/opt/app/bin\n"),
+        (
+            "/home/admin/.profile",
+            0o644,
+            "export PATH=/usr/bin:/opt/app/bin\n",
+        ),
     ];
-    let dirs: &[(&str, u32)] = &[("/tmp", 0o1777), ("/var/tmp", 0o1777), ("/var/opt/drd/tmp", 0o755)];
+    let dirs: &[(&str, u32)] = &[
+        ("/tmp", 0o1777),
+        ("/var/tmp", 0o1777),
+        ("/var/opt/drd/tmp", 0o755),
+    ];
     let then = (clock::real_now() as i64 - 86_400, 0u32);
     for (abs, mode, text) in files {
         let p = tree::host(root, abs);
@@ -441,8 +551,16 @@ fn populate(root: &Path) -> std::io::Result<()> {
     std::os::unix::fs::symlink("/opt/app/bin/app", &link)?;
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
-        std::os::unix::fs::lchown(tree::host(root, "/opt/app/etc/app.conf"), Some(101), Some(20))?;
-        std::os::unix::fs::lchown(tree::host(root, "/home/admin/.profile"), Some(101), Some(20))?;
+        std::os::unix::fs::lchown(
+            tree::host(root, "/opt/app/etc/app.conf"),
+            Some(101),
+            Some(20),
+        )?;
+        std::os::unix::fs::lchown(
+            tree::host(root, "/home/admin/.profile"),
+            Some(101),
+            Some(20),
+        )?;
     }
     let mut all = tree::walk(root)?;
     all.reverse();

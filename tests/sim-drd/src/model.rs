@@ -142,10 +142,16 @@ impl Default for System {
             data,
         };
         let mut disks = BTreeMap::new();
-        disks.insert(DEFAULT_ROOT_DISK.into(), disk("0/1/1/0.0.0", Some("vg00"), true));
+        disks.insert(
+            DEFAULT_ROOT_DISK.into(),
+            disk("0/1/1/0.0.0", Some("vg00"), true),
+        );
         disks.insert("/dev/disk/disk2".into(), disk("0/1/1/0.1.0", None, false));
         disks.insert("/dev/disk/disk3".into(), disk("0/1/1/0.2.0", None, false));
-        disks.insert("/dev/disk/disk4".into(), disk("0/1/1/0.3.0", Some("vg01"), true));
+        disks.insert(
+            "/dev/disk/disk4".into(),
+            disk("0/1/1/0.3.0", Some("vg01"), true),
+        );
         System {
             hostname: default_hostname(),
             root_vg: "vg00".into(),
@@ -168,7 +174,9 @@ impl System {
     /// The LVM group the clone is imported as: `drdNN` for `vgNN`, else `drd<vg>`.
     pub fn clone_group(&self) -> String {
         match self.root_vg.strip_prefix("vg") {
-            Some(rest) if !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit()) => format!("drd{rest}"),
+            Some(rest) if !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit()) => {
+                format!("drd{rest}")
+            }
             _ => format!("drd{}", self.root_vg),
         }
     }
@@ -204,7 +212,10 @@ impl System {
     }
 
     pub fn hw_path(&self, disk: &str) -> String {
-        self.disks.get(disk).map(|d| d.hw_path.clone()).unwrap_or_else(|| "<unknown>".into())
+        self.disks
+            .get(disk)
+            .map(|d| d.hw_path.clone())
+            .unwrap_or_else(|| "<unknown>".into())
     }
 }
 
@@ -240,8 +251,12 @@ impl Dirs {
     pub fn open() -> SimResult<Dirs> {
         let state = StateDir::open(FAMILY)?;
         let dirs = Dirs { state };
-        std::fs::create_dir_all(dirs.original())
-            .map_err(|e| SimError::new(1, format!("cannot create {}: {e}", dirs.original().display())))?;
+        std::fs::create_dir_all(dirs.original()).map_err(|e| {
+            SimError::new(
+                1,
+                format!("cannot create {}: {e}", dirs.original().display()),
+            )
+        })?;
         Ok(dirs)
     }
 

@@ -43,18 +43,31 @@ pub struct Console {
 fn user() -> String {
     for key in ["USER", "LOGNAME"] {
         if let Ok(v) = std::env::var(key)
-            && !v.trim().is_empty() {
-                return v;
-            }
+            && !v.trim().is_empty()
+        {
+            return v;
+        }
     }
     // SAFETY: geteuid has no preconditions.
     let uid = unsafe { libc::geteuid() };
-    if uid == 0 { "root".into() } else { uid.to_string() }
+    if uid == 0 {
+        "root".into()
+    } else {
+        uid.to_string()
+    }
 }
 
 impl Console {
     pub fn new(verbosity: i32, jobid: String, log: Option<PathBuf>) -> Console {
-        Console { verbosity, user: user(), jobid, log, warnings: 0, errors: 0, muted: false }
+        Console {
+            verbosity,
+            user: user(),
+            jobid,
+            log,
+            warnings: 0,
+            errors: 0,
+            muted: false,
+        }
     }
 
     /// Prints a line on stderr (and into drd.log).
@@ -67,7 +80,11 @@ impl Console {
             if let Some(dir) = path.parent() {
                 let _ = std::fs::create_dir_all(dir);
             }
-            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+            {
                 let _ = writeln!(f, "{text}");
             }
         }
@@ -75,7 +92,10 @@ impl Console {
 
     fn banner(&mut self, what: &str) {
         let date = drd_date(clock::now());
-        let text = format!("=======  {date}  {what} (user={})  (jobid={})", self.user, self.jobid);
+        let text = format!(
+            "=======  {date}  {what} (user={})  (jobid={})",
+            self.user, self.jobid
+        );
         self.line(&text);
     }
 

@@ -25,8 +25,15 @@ use crate::model::{
 use crate::tree::{self, Kind, Meta};
 
 /// Locations whose contents are never synchronized (`<dir>/*`).
-const NON_SYNCED_DIRS: &[&str] =
-    &["/var/adm/sw", "/tmp", "/var/tmp", "/var/opt/drd/tmp", "/stand", "/etc/vx", "/etc/vxvmconf"];
+const NON_SYNCED_DIRS: &[&str] = &[
+    "/var/adm/sw",
+    "/tmp",
+    "/var/tmp",
+    "/var/opt/drd/tmp",
+    "/stand",
+    "/etc/vx",
+    "/etc/vxvmconf",
+];
 /// Path prefixes never synchronized (`/etc/lvmtab*`: the path itself and anything
 /// starting with it).
 const NON_SYNCED_PREFIXES: &[&str] = &["/etc/lvmconf", "/etc/lvmtab", "/etc/lvmpvg", "/etc/fstab"];
@@ -34,8 +41,10 @@ const NON_SYNCED_PREFIXES: &[&str] = &["/etc/lvmconf", "/etc/lvmtab", "/etc/lvmp
 /// True when `abs` is in a non-synchronized location; `clone_group` is the LVM
 /// group the clone is imported as (`/dev/<clone_group>` is not synchronized).
 pub fn non_synced(abs: &str, clone_group: &str) -> bool {
-    NON_SYNCED_DIRS.iter().any(|d| abs.strip_prefix(d).is_some_and(|rest| rest.starts_with('/')))
-        || NON_SYNCED_PREFIXES.iter().any(|p| abs.starts_with(p))
+    NON_SYNCED_DIRS.iter().any(|d| {
+        abs.strip_prefix(d)
+            .is_some_and(|rest| rest.starts_with('/'))
+    }) || NON_SYNCED_PREFIXES.iter().any(|p| abs.starts_with(p))
         || abs.starts_with(&format!("/dev/{clone_group}"))
 }
 
@@ -73,7 +82,11 @@ impl Exclude {
                 Pattern::Prefix(prefix.to_owned())
             } else {
                 let t = abs.trim_end_matches('/');
-                Pattern::Tree(if t.is_empty() { "/".into() } else { t.to_owned() })
+                Pattern::Tree(if t.is_empty() {
+                    "/".into()
+                } else {
+                    t.to_owned()
+                })
             };
             patterns.push(pattern);
         }
@@ -89,7 +102,12 @@ impl Exclude {
     }
 
     pub fn matches(&self, abs: &str) -> bool {
-        let under = |dir: &str| dir == "/" || abs.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'));
+        let under = |dir: &str| {
+            dir == "/"
+                || abs
+                    .strip_prefix(dir)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        };
         self.patterns.iter().any(|p| match p {
             Pattern::Tree(t) => abs == t || under(t),
             Pattern::Children(d) => under(d),
@@ -147,16 +165,19 @@ pub fn plan(
         plan.considered += 1;
         let cm = tree::lmeta(&tree::host(clone, &abs))?;
         if let Some(cm) = &cm
-            && !cm.differs(om.size, om.mtime, om.kind) {
-                plan.unchanged += 1;
-                continue;
-            }
+            && !cm.differs(om.size, om.mtime, om.kind)
+        {
+            plan.unchanged += 1;
+            continue;
+        }
         if non_synced(&abs, clone_group) {
             plan.filter(FILTERED_NON_SYNCED, &abs);
             continue;
         }
         if let Some(cm) = &cm {
-            let untouched = manifest.get(&abs).is_some_and(|e| !cm.differs(e.size, e.mtime, e.kind));
+            let untouched = manifest
+                .get(&abs)
+                .is_some_and(|e| !cm.differs(e.size, e.mtime, e.kind));
             if !untouched {
                 plan.filter(FILTERED_TARGET_CHANGED, &abs);
                 continue;
@@ -172,7 +193,10 @@ pub fn plan(
                 continue;
             }
             let template = format!("/usr/newconfig{abs}");
-            if !tree::same_content(&tree::host(original, &template), &tree::host(clone, &template)) {
+            if !tree::same_content(
+                &tree::host(original, &template),
+                &tree::host(clone, &template),
+            ) {
                 plan.filter(FILTERED_IPD_VOLATILE, &abs);
                 continue;
             }
@@ -222,14 +246,24 @@ mod tests {
         ] {
             assert!(non_synced(p, "drd00"), "{p}");
         }
-        for p in ["/tmp", "/stand", "/etc/hosts", "/var/adm/syslog/syslog.log", "/tmpfoo", "/dev/vg00/group", "/etc/vx"] {
+        for p in [
+            "/tmp",
+            "/stand",
+            "/etc/hosts",
+            "/var/adm/syslog/syslog.log",
+            "/tmpfoo",
+            "/dev/vg00/group",
+            "/etc/vx",
+        ] {
             assert!(!non_synced(p, "drd00"), "{p}");
         }
     }
 
     #[test]
     fn exclude_patterns() {
-        let ex = Exclude::parse("# comment\n\n/opt/app/cache\n/var/log/*\n/home/*.bak*\nrelative/dir/\n");
+        let ex = Exclude::parse(
+            "# comment\n\n/opt/app/cache\n/var/log/*\n/home/*.bak*\nrelative/dir/\n",
+        );
         assert_eq!(ex.len(), 4);
         assert!(ex.matches("/opt/app/cache"));
         assert!(ex.matches("/opt/app/cache/x/y"));

@@ -106,7 +106,8 @@ pub fn walk(root: &Path) -> io::Result<Vec<(String, Meta)>> {
 }
 
 fn cstring(path: &Path) -> io::Result<CString> {
-    CString::new(path.as_os_str().as_bytes()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))
 }
 
 /// Sets the modification time of `path` without following a symbolic link
@@ -114,21 +115,39 @@ fn cstring(path: &Path) -> io::Result<CString> {
 pub fn set_mtime(path: &Path, mtime: (i64, u32)) -> io::Result<()> {
     let c = cstring(path)?;
     let times = [
-        libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_OMIT },
-        libc::timespec { tv_sec: mtime.0 as libc::time_t, tv_nsec: mtime.1 as libc::c_long },
+        libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        },
+        libc::timespec {
+            tv_sec: mtime.0 as libc::time_t,
+            tv_nsec: mtime.1 as libc::c_long,
+        },
     ];
     // SAFETY: c is a valid NUL-terminated path and times points at two timespecs.
-    let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    let rc = unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Gives `path` the ownership and (unless a link) the mode of `meta`, as pax -pe
 /// does. Ownership changes that need privileges the simulator lacks are skipped.
 fn set_owner_mode(path: &Path, meta: &Meta) -> io::Result<()> {
     if let Err(e) = std::os::unix::fs::lchown(path, Some(meta.uid), Some(meta.gid))
-        && e.kind() != io::ErrorKind::PermissionDenied {
-            return Err(e);
-        }
+        && e.kind() != io::ErrorKind::PermissionDenied
+    {
+        return Err(e);
+    }
     if meta.kind != Kind::Symlink {
         fs::set_permissions(path, fs::Permissions::from_mode(meta.mode))?;
     }
@@ -158,7 +177,11 @@ pub struct Copier<'a> {
 
 impl<'a> Copier<'a> {
     pub fn new(src: &'a Path, dst: &'a Path) -> Copier<'a> {
-        Copier { src, dst, dir_times: BTreeMap::new() }
+        Copier {
+            src,
+            dst,
+            dir_times: BTreeMap::new(),
+        }
     }
 
     /// Remembers the mtime of `dir` before the copy writes into it.
@@ -167,9 +190,10 @@ impl<'a> Copier<'a> {
             return;
         }
         if let Ok(Some(m)) = lmeta(dir)
-            && m.kind == Kind::Dir {
-                self.dir_times.insert(dir.to_owned(), m.mtime);
-            }
+            && m.kind == Kind::Dir
+        {
+            self.dir_times.insert(dir.to_owned(), m.mtime);
+        }
     }
 
     /// Creates the missing parents of `path` (with the source's metadata when the
@@ -190,7 +214,9 @@ impl<'a> Copier<'a> {
                         remove_any(&next)?;
                     }
                     fs::create_dir(&next)?;
-                    if let Some(sm) = lmeta(&host(self.src, &image))?.filter(|m| m.kind == Kind::Dir) {
+                    if let Some(sm) =
+                        lmeta(&host(self.src, &image))?.filter(|m| m.kind == Kind::Dir)
+                    {
                         set_owner_mode(&next, &sm)?;
                         self.dir_times.insert(next.clone(), sm.mtime);
                     }
@@ -225,7 +251,10 @@ impl<'a> Copier<'a> {
                 if lmeta(&dst)?.is_some_and(|m| m.kind != Kind::File) {
                     remove_any(&dst)?;
                 }
-                let name = dst.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let name = dst
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 let tmp = dst.with_file_name(format!(".{name}.drd-sync.{}", std::process::id()));
                 fs::copy(&src, &tmp)?;
                 set_owner_mode(&tmp, meta)?;
@@ -269,7 +298,10 @@ pub fn copy_tree(src: &Path, dst: &Path) -> io::Result<Vec<(String, Meta)>> {
     if let Some(root) = lmeta(src)? {
         set_owner_mode(dst, &root)?;
     }
-    let entries: Vec<(String, Meta)> = walk(src)?.into_iter().filter(|(_, m)| m.kind != Kind::Other).collect();
+    let entries: Vec<(String, Meta)> = walk(src)?
+        .into_iter()
+        .filter(|(_, m)| m.kind != Kind::Other)
+        .collect();
     let mut copier = Copier::new(src, dst);
     for (abs, meta) in &entries {
         copier.copy(abs, meta)?;

@@ -58,7 +58,9 @@ fn options(args: &[String], flags: &[&str]) -> SimResult<(Vec<String>, Opts)> {
             if flags.contains(&name) {
                 opts.push((name.to_owned(), None));
             } else {
-                let v = it.next().ok_or_else(|| usage(&format!("option --{name} needs a value")))?;
+                let v = it
+                    .next()
+                    .ok_or_else(|| usage(&format!("option --{name} needs a value")))?;
                 opts.push((name.to_owned(), Some(v.clone())));
             }
         } else {
@@ -69,7 +71,10 @@ fn options(args: &[String], flags: &[&str]) -> SimResult<(Vec<String>, Opts)> {
 }
 
 fn opt<'a>(opts: &'a [(String, Option<String>)], name: &str) -> Option<&'a str> {
-    opts.iter().rev().find(|(n, _)| n == name).and_then(|(_, v)| v.as_deref())
+    opts.iter()
+        .rev()
+        .find(|(n, _)| n == name)
+        .and_then(|(_, v)| v.as_deref())
 }
 
 fn flag(opts: &[(String, Option<String>)], name: &str) -> bool {
@@ -77,7 +82,8 @@ fn flag(opts: &[(String, Option<String>)], name: &str) -> bool {
 }
 
 fn replica(mts: &Mts, text: &str) -> SimResult<(Family, ReplicaInfo)> {
-    let sel = Selector::parse(text).ok_or_else(|| usage(&format!("invalid replica selector '{text}'")))?;
+    let sel = Selector::parse(text)
+        .ok_or_else(|| usage(&format!("invalid replica selector '{text}'")))?;
     mts.find_replica(&sel)
 }
 
@@ -90,7 +96,9 @@ fn run(args: Vec<String>) -> SimResult<()> {
         "family" => family(&rest),
         "change" => change(&rest),
         "content" => {
-            let [sel] = rest.as_slice() else { return Err(usage("content takes one replica")) };
+            let [sel] = rest.as_slice() else {
+                return Err(usage("content takes one replica"));
+            };
             let mts = Mts::open()?;
             let (f, r) = replica(&mts, sel)?;
             for line in mts.load_store(&f.tag, &r.name)?.listing() {
@@ -99,13 +107,18 @@ fn run(args: Vec<String>) -> SimResult<()> {
             Ok(())
         }
         "show" => {
-            let [sel] = rest.as_slice() else { return Err(usage("show takes one replica")) };
+            let [sel] = rest.as_slice() else {
+                return Err(usage("show takes one replica"));
+            };
             let mts = Mts::open()?;
             let (f, r) = replica(&mts, sel)?;
             let s = mts.load_store(&f.tag, &r.name)?;
             let cols = f.names();
-            let matrix: serde_json::Map<String, serde_json::Value> =
-                f.replicas.iter().map(|x| (x.name.clone(), json!(s.row(&x.name, &cols)))).collect();
+            let matrix: serde_json::Map<String, serde_json::Value> = f
+                .replicas
+                .iter()
+                .map(|x| (x.name.clone(), json!(s.row(&x.name, &cols))))
+                .collect();
             out(&to_json(&json!({
                 "vob": f.tag, "replica": r.name, "host": r.host, "oid": r.oid,
                 "row": s.row(&r.name, &cols), "epoch": matrix, "oplog_entries": s.oplog.len(),
@@ -116,15 +129,32 @@ fn run(args: Vec<String>) -> SimResult<()> {
         }
         "bay" => {
             let (pos, opts) = options(&rest, &["outgoing"])?;
-            let [host] = pos.as_slice() else { return Err(usage("bay takes one host")) };
+            let [host] = pos.as_slice() else {
+                return Err(usage("bay takes one host"));
+            };
             let mts = Mts::open()?;
-            let bay = mts.bay(host, opt(&opts, "sclass").unwrap_or(crate::world::DEFAULT_CLASS))?;
-            out(&format!("{}\n", bay.join(if flag(&opts, "outgoing") { "outgoing" } else { "incoming" }).display()));
+            let bay = mts.bay(
+                host,
+                opt(&opts, "sclass").unwrap_or(crate::world::DEFAULT_CLASS),
+            )?;
+            out(&format!(
+                "{}\n",
+                bay.join(if flag(&opts, "outgoing") {
+                    "outgoing"
+                } else {
+                    "incoming"
+                })
+                .display()
+            ));
             Ok(())
         }
         "hold" | "release" => {
             let mut mts = Mts::open()?;
-            let hosts = if rest.is_empty() { vec!["*".to_owned()] } else { rest.clone() };
+            let hosts = if rest.is_empty() {
+                vec!["*".to_owned()]
+            } else {
+                rest.clone()
+            };
             if cmd == "hold" {
                 for h in hosts {
                     if !mts.world.hold.contains(&h) {
@@ -154,7 +184,9 @@ fn run(args: Vec<String>) -> SimResult<()> {
         }
         "packet" => packet_cmd(&rest),
         "lock" | "unlock" => {
-            let [sel] = rest.as_slice() else { return Err(usage("lock takes one replica")) };
+            let [sel] = rest.as_slice() else {
+                return Err(usage("lock takes one replica"));
+            };
             let mut mts = Mts::open()?;
             let (f, r) = replica(&mts, sel)?;
             let key = format!("{} {}", f.tag, r.name);
@@ -169,12 +201,19 @@ fn run(args: Vec<String>) -> SimResult<()> {
             let dir = StateDir::open(STATE_NAME)?;
             let path = dir.path().to_owned();
             let _lock = dir.lock().map_err(|e| SimError::new(1, e.to_string()))?;
-            for entry in std::fs::read_dir(&path).map_err(|e| SimError::new(1, e.to_string()))?.flatten() {
+            for entry in std::fs::read_dir(&path)
+                .map_err(|e| SimError::new(1, e.to_string()))?
+                .flatten()
+            {
                 if entry.file_name() == ".lock" {
                     continue;
                 }
                 let p = entry.path();
-                let _ = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+                let _ = if p.is_dir() {
+                    std::fs::remove_dir_all(&p)
+                } else {
+                    std::fs::remove_file(&p)
+                };
             }
             Ok(())
         }
@@ -187,13 +226,19 @@ fn run(args: Vec<String>) -> SimResult<()> {
 }
 
 fn family(args: &[String]) -> SimResult<()> {
-    let Some((sub, rest)) = args.split_first() else { return Err(usage("family create|list")) };
+    let Some((sub, rest)) = args.split_first() else {
+        return Err(usage("family create|list"));
+    };
     match sub.as_str() {
         "create" => {
             let (pos, opts) = options(rest, &[])?;
-            let Some((tag, reps)) = pos.split_first() else { return Err(usage("family create needs a VOB tag")) };
+            let Some((tag, reps)) = pos.split_first() else {
+                return Err(usage("family create needs a VOB tag"));
+            };
             if reps.len() < 2 {
-                return Err(usage("a VOB family needs at least two replicas (<replica>@<host>)"));
+                return Err(usage(
+                    "a VOB family needs at least two replicas (<replica>@<host>)",
+                ));
             }
             let mut mts = Mts::open()?;
             if mts.family(tag).is_some() {
@@ -203,14 +248,28 @@ fn family(args: &[String]) -> SimResult<()> {
             let oid = make_oid(&format!("family|{tag}|{serial}"));
             let mut replicas = Vec::new();
             for r in reps {
-                let (name, host) = r.split_once('@').ok_or_else(|| usage(&format!("replica '{r}' must be <replica>@<host>")))?;
-                if name.is_empty() || host.is_empty() || replicas.iter().any(|x: &ReplicaInfo| x.name == name) {
+                let (name, host) = r
+                    .split_once('@')
+                    .ok_or_else(|| usage(&format!("replica '{r}' must be <replica>@<host>")))?;
+                if name.is_empty()
+                    || host.is_empty()
+                    || replicas.iter().any(|x: &ReplicaInfo| x.name == name)
+                {
                     return Err(usage(&format!("bad or duplicate replica '{r}'")));
                 }
                 mts.ensure_host(host)?;
-                replicas.push(ReplicaInfo { name: name.to_owned(), oid: make_oid(&format!("replica|{oid}|{name}")), host: host.to_owned() });
+                replicas.push(ReplicaInfo {
+                    name: name.to_owned(),
+                    oid: make_oid(&format!("replica|{oid}|{name}")),
+                    host: host.to_owned(),
+                });
             }
-            let fam = Family { tag: tag.clone(), oid, clan: opt(&opts, "clan").map(str::to_owned), replicas };
+            let fam = Family {
+                tag: tag.clone(),
+                oid,
+                clan: opt(&opts, "clan").map(str::to_owned),
+                replicas,
+            };
             for r in &fam.replicas {
                 let mut s = Store::default();
                 for row in &fam.replicas {
@@ -220,7 +279,16 @@ fn family(args: &[String]) -> SimResult<()> {
                 }
                 mts.save_store(&fam.tag, &r.name, &s)?;
             }
-            out(&format!("Created VOB family {} ({}) with replicas {}\n", fam.tag, fam.oid, fam.replicas.iter().map(|r| format!("{}@{}", r.name, r.host)).collect::<Vec<_>>().join(", ")));
+            out(&format!(
+                "Created VOB family {} ({}) with replicas {}\n",
+                fam.tag,
+                fam.oid,
+                fam.replicas
+                    .iter()
+                    .map(|r| format!("{}@{}", r.name, r.host))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
             mts.world.families.push(fam);
             mts.save()
         }
@@ -235,24 +303,39 @@ fn family(args: &[String]) -> SimResult<()> {
 
 fn change(args: &[String]) -> SimResult<()> {
     let (pos, opts) = options(args, &[])?;
-    let [sel] = pos.as_slice() else { return Err(usage("change takes one replica")) };
-    let count: u64 = opt(&opts, "count").map(|c| c.parse().map_err(|_| usage("bad --count"))).transpose()?.unwrap_or(1);
+    let [sel] = pos.as_slice() else {
+        return Err(usage("change takes one replica"));
+    };
+    let count: u64 = opt(&opts, "count")
+        .map(|c| c.parse().map_err(|_| usage("bad --count")))
+        .transpose()?
+        .unwrap_or(1);
     let mts = Mts::open()?;
     let (f, r) = replica(&mts, sel)?;
     if mts.is_locked(&f.tag, &r.name) {
-        return Err(SimError::new(1, format!("VOB {} (replica {}) is locked", f.tag, r.name)));
+        return Err(SimError::new(
+            1,
+            format!("VOB {} (replica {}) is locked", f.tag, r.name),
+        ));
     }
     let mut s = mts.load_store(&f.tag, &r.name)?;
     let now = clock::now();
     for _ in 0..count {
-        let element = opt(&opts, "element").map(str::to_owned).unwrap_or_else(|| format!("{}.c", r.name));
+        let element = opt(&opts, "element")
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("{}.c", r.name));
         if !s.content.contains_key(&element) {
             s.local_change(&r.name, "mkelem", &element, "", now);
         }
         let next = s.get(&r.name, &r.name) + 1;
-        let text = opt(&opts, "text").map(str::to_owned).unwrap_or_else(|| format!("change {next} made at {}", r.name));
+        let text = opt(&opts, "text")
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("change {next} made at {}", r.name));
         let e = s.local_change(&r.name, "checkin", &element, &text, now);
-        out(&format!("{}: oplog ID {} checkin {}\n", r.name, e.id, element));
+        out(&format!(
+            "{}: oplog ID {} checkin {}\n",
+            r.name, e.id, element
+        ));
     }
     mts.save_store(&f.tag, &r.name, &s)
 }
@@ -269,7 +352,9 @@ fn in_transit(mts: &Mts, host: Option<&str>) -> Vec<(String, PathBuf)> {
         for c in std::fs::read_dir(h.path()).into_iter().flatten().flatten() {
             for f in std::fs::read_dir(c.path()).into_iter().flatten().flatten() {
                 let p = f.path();
-                if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+                if p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                {
                     continue;
                 }
                 let t = mtime(&p);
@@ -277,7 +362,10 @@ fn in_transit(mts: &Mts, host: Option<&str>) -> Vec<(String, PathBuf)> {
             }
         }
     }
-    v.sort_by(|a, b| a.2.total_cmp(&b.2).then_with(|| a.1.file_name().cmp(&b.1.file_name())));
+    v.sort_by(|a, b| {
+        a.2.total_cmp(&b.2)
+            .then_with(|| a.1.file_name().cmp(&b.1.file_name()))
+    });
     v.into_iter().map(|(h, p, _)| (h, p)).collect()
 }
 
@@ -291,12 +379,18 @@ fn mtime(p: &Path) -> f64 {
 }
 
 fn set_mtime(p: &Path, when: std::time::SystemTime) -> SimResult<()> {
-    let f = std::fs::OpenOptions::new().write(true).open(p).map_err(|e| SimError::new(1, format!("{}: {e}", p.display())))?;
-    f.set_modified(when).map_err(|e| SimError::new(1, format!("{}: {e}", p.display())))
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(p)
+        .map_err(|e| SimError::new(1, format!("{}: {e}", p.display())))?;
+    f.set_modified(when)
+        .map_err(|e| SimError::new(1, format!("{}: {e}", p.display())))
 }
 
 fn transit(args: &[String]) -> SimResult<()> {
-    let Some((sub, rest)) = args.split_first() else { return Err(usage("transit list|deliver|drop")) };
+    let Some((sub, rest)) = args.split_first() else {
+        return Err(usage("transit list|deliver|drop"));
+    };
     let (pos, opts) = options(rest, &["reverse"])?;
     let mts = Mts::open()?;
     let all = in_transit(&mts, opt(&opts, "host"));
@@ -306,8 +400,13 @@ fn transit(args: &[String]) -> SimResult<()> {
         }
         let mut v = Vec::new();
         for n in names {
-            let found: Vec<&(String, PathBuf)> =
-                all.iter().filter(|(_, p)| p.file_name().is_some_and(|f| f.to_string_lossy() == *n || p.display().to_string() == *n)).collect();
+            let found: Vec<&(String, PathBuf)> = all
+                .iter()
+                .filter(|(_, p)| {
+                    p.file_name()
+                        .is_some_and(|f| f.to_string_lossy() == *n || p.display().to_string() == *n)
+                })
+                .collect();
             if found.is_empty() {
                 return Err(SimError::new(1, format!("no packet {n} in transit")));
             }
@@ -318,7 +417,10 @@ fn transit(args: &[String]) -> SimResult<()> {
     match sub.as_str() {
         "list" => {
             for (h, p) in &all {
-                out(&format!("{h} {}\n", p.file_name().unwrap_or_default().to_string_lossy()));
+                out(&format!(
+                    "{h} {}\n",
+                    p.file_name().unwrap_or_default().to_string_lossy()
+                ));
             }
             Ok(())
         }
@@ -328,18 +430,29 @@ fn transit(args: &[String]) -> SimResult<()> {
                 chosen.reverse();
             }
             for (i, (h, p)) in chosen.iter().enumerate() {
-                let class_dir = p.parent().and_then(|d| d.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                let host = mts.host(h).ok_or_else(|| SimError::new(1, format!("unknown host {h}")))?;
+                let class_dir = p
+                    .parent()
+                    .and_then(|d| d.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let host = mts
+                    .host(h)
+                    .ok_or_else(|| SimError::new(1, format!("unknown host {h}")))?;
                 let bay = host
                     .classes
                     .iter()
                     .find(|(c, _)| crate::world::class_dir(c) == class_dir)
                     .map(|(_, b)| b.clone())
-                    .ok_or_else(|| SimError::new(1, format!("host {h} has no bay for class {class_dir}")))?;
+                    .ok_or_else(|| {
+                        SimError::new(1, format!("host {h} has no bay for class {class_dir}"))
+                    })?;
                 let dest = bay.join("incoming").join(p.file_name().unwrap_or_default());
-                std::fs::rename(p, &dest).map_err(|e| SimError::new(1, format!("cannot deliver {}: {e}", p.display())))?;
+                std::fs::rename(p, &dest).map_err(|e| {
+                    SimError::new(1, format!("cannot deliver {}: {e}", p.display()))
+                })?;
                 // Arrival order is delivery order.
-                let when = std::time::SystemTime::now() + std::time::Duration::from_millis(i as u64);
+                let when =
+                    std::time::SystemTime::now() + std::time::Duration::from_millis(i as u64);
                 set_mtime(&dest, when)?;
                 out(&format!("delivered {} to {h}\n", dest.display()));
             }
@@ -350,7 +463,8 @@ fn transit(args: &[String]) -> SimResult<()> {
                 return Err(usage("transit drop needs packet names"));
             }
             for (_, p) in pick(&pos)? {
-                std::fs::remove_file(&p).map_err(|e| SimError::new(1, format!("{}: {e}", p.display())))?;
+                std::fs::remove_file(&p)
+                    .map_err(|e| SimError::new(1, format!("{}: {e}", p.display())))?;
                 out(&format!("dropped {}\n", p.display()));
             }
             Ok(())
@@ -361,34 +475,52 @@ fn transit(args: &[String]) -> SimResult<()> {
 
 fn fail(args: &[String]) -> SimResult<()> {
     let (pos, opts) = options(args, &["always"])?;
-    let [kind] = pos.as_slice() else { return Err(usage("fail takes one kind")) };
+    let [kind] = pos.as_slice() else {
+        return Err(usage("fail takes one kind"));
+    };
     if !["drop", "corrupt", "truncate"].contains(&kind.as_str()) {
-        return Err(usage(&format!("unknown fault kind '{kind}' (drop, corrupt, truncate)")));
+        return Err(usage(&format!(
+            "unknown fault kind '{kind}' (drop, corrupt, truncate)"
+        )));
     }
     let remaining = if flag(&opts, "always") {
         None
     } else {
-        Some(opt(&opts, "count").map(|c| c.parse::<u32>().map_err(|_| usage("bad --count"))).transpose()?.unwrap_or(1))
+        Some(
+            opt(&opts, "count")
+                .map(|c| c.parse::<u32>().map_err(|_| usage("bad --count")))
+                .transpose()?
+                .unwrap_or(1),
+        )
     };
     let mut mts = Mts::open()?;
     mts.world.faults.add(Fault {
         kind: kind.clone(),
         remaining,
-        on: opt(&opts, "fragment").map(|f| vec![f.to_owned()]).unwrap_or_default(),
-        objects: opt(&opts, "to").map(|h| vec![h.to_owned()]).unwrap_or_default(),
+        on: opt(&opts, "fragment")
+            .map(|f| vec![f.to_owned()])
+            .unwrap_or_default(),
+        objects: opt(&opts, "to")
+            .map(|h| vec![h.to_owned()])
+            .unwrap_or_default(),
         ..Fault::default()
     });
     mts.save()
 }
 
 fn packet_cmd(args: &[String]) -> SimResult<()> {
-    let Some((sub, rest)) = args.split_first() else { return Err(usage("packet corrupt|truncate|drop|age")) };
+    let Some((sub, rest)) = args.split_first() else {
+        return Err(usage("packet corrupt|truncate|drop|age"));
+    };
     let _mts = Mts::open()?;
     match sub.as_str() {
         "age" => {
-            let [path, secs] = rest else { return Err(usage("packet age PATH SECONDS")) };
+            let [path, secs] = rest else {
+                return Err(usage("packet age PATH SECONDS"));
+            };
             let secs: f64 = secs.parse().map_err(|_| usage("bad SECONDS"))?;
-            let when = std::time::SystemTime::now() - std::time::Duration::from_secs_f64(secs.max(0.0));
+            let when =
+                std::time::SystemTime::now() - std::time::Duration::from_secs_f64(secs.max(0.0));
             set_mtime(Path::new(path), when)
         }
         "corrupt" | "truncate" | "drop" => {
@@ -398,17 +530,20 @@ fn packet_cmd(args: &[String]) -> SimResult<()> {
             for p in rest {
                 let p = Path::new(p);
                 if sub == "drop" {
-                    std::fs::remove_file(p).map_err(|e| SimError::new(1, format!("{}: {e}", p.display())))?;
+                    std::fs::remove_file(p)
+                        .map_err(|e| SimError::new(1, format!("{}: {e}", p.display())))?;
                     continue;
                 }
                 let when = std::fs::metadata(p).and_then(|m| m.modified()).ok();
-                let mut data = std::fs::read(p).map_err(|e| SimError::new(1, format!("{}: {e}", p.display())))?;
+                let mut data = std::fs::read(p)
+                    .map_err(|e| SimError::new(1, format!("{}: {e}", p.display())))?;
                 if sub == "corrupt" {
                     corrupt_bytes(&mut data);
                 } else {
                     truncate_bytes(&mut data);
                 }
-                write_atomic(p, &data).map_err(|e| SimError::new(1, format!("{}: {e}", p.display())))?;
+                write_atomic(p, &data)
+                    .map_err(|e| SimError::new(1, format!("{}: {e}", p.display())))?;
                 if let Some(w) = when {
                     set_mtime(p, w)?;
                 }
@@ -428,7 +563,11 @@ fn clock_cmd(args: &[String]) -> SimResult<()> {
         [c, off] if c == "set" => clock::set_offset(off.parse().map_err(|_| usage("bad OFFSET"))?),
         [c] if c == "reset" => clock::set_offset(0.0),
         [c] if c == "show" => {
-            out(&format!("offset {} s, now {}\n", clock::offset(), crate::dates::cc_datetime(clock::now())));
+            out(&format!(
+                "offset {} s, now {}\n",
+                clock::offset(),
+                crate::dates::cc_datetime(clock::now())
+            ));
             Ok(())
         }
         _ => Err(usage("clock advance SECS | set OFFSET | reset | show")),

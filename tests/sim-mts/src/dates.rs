@@ -15,14 +15,19 @@ pub fn cc_datetime(ts: f64) -> String {
     clock::format_local(ts, "%d-%b-%y.%H:%M:%S")
 }
 
-const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
 
 fn month(text: &str) -> Option<i8> {
     let t = text.to_ascii_lowercase();
     if t.len() < 3 {
         return None;
     }
-    MONTHS.iter().position(|m| t.starts_with(m)).map(|i| i as i8 + 1)
+    MONTHS
+        .iter()
+        .position(|m| t.starts_with(m))
+        .map(|i| i as i8 + 1)
 }
 
 fn time_of_day(text: &str) -> Option<Time> {
@@ -38,7 +43,9 @@ fn time_of_day(text: &str) -> Option<Time> {
 }
 
 fn to_ts(dt: DateTime) -> Option<f64> {
-    dt.to_zoned(TimeZone::system()).ok().map(|z| z.timestamp().as_second() as f64)
+    dt.to_zoned(TimeZone::system())
+        .ok()
+        .map(|z| z.timestamp().as_second() as f64)
 }
 
 fn local_date(ts: f64) -> Option<Date> {
@@ -103,7 +110,10 @@ pub fn parse_datetime(text: &str, now: f64) -> Option<f64> {
 /// followed by `b`), e.g. `50m`, `500k`, `2048`.
 pub fn parse_size(text: &str) -> Option<u64> {
     let t = text.trim().to_ascii_lowercase();
-    let t = t.strip_suffix('b').filter(|s| !s.is_empty() && !s.ends_with(|c: char| c.is_ascii_digit())).unwrap_or(&t);
+    let t = t
+        .strip_suffix('b')
+        .filter(|s| !s.is_empty() && !s.ends_with(|c: char| c.is_ascii_digit()))
+        .unwrap_or(&t);
     let (num, mult) = match t.chars().last()? {
         'k' => (&t[..t.len() - 1], 1024u64),
         'm' => (&t[..t.len() - 1], 1024 * 1024),
@@ -135,7 +145,10 @@ mod tests {
     fn datetimes() {
         let now = 1_718_445_600.0; // 2024-06-15T10:00:00Z
         assert_eq!(parse_datetime("now", now), Some(now));
-        assert_eq!(parse_datetime("2024-06-15T09:00:00Z", now), Some(now - 3600.0));
+        assert_eq!(
+            parse_datetime("2024-06-15T09:00:00Z", now),
+            Some(now - 3600.0)
+        );
         let a = parse_datetime("15-Jun-24.10:00:00", now).unwrap();
         let b = parse_datetime("15-Jun-2024.10:00", now).unwrap();
         assert_eq!(a, b);

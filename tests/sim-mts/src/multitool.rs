@@ -51,15 +51,31 @@ impl Parsed {
     }
 
     fn value(&self, name: &str) -> Option<&str> {
-        self.opts.iter().rev().find(|(n, _)| n == name).and_then(|(_, v)| v.as_deref())
+        self.opts
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.as_deref())
     }
 }
 
-const CQ_OPTS: &[(&str, bool)] = &[("-clan", true), ("-site", true), ("-family", true), ("-user", true), ("-password", true), ("-plugepoch", false)];
+const CQ_OPTS: &[(&str, bool)] = &[
+    ("-clan", true),
+    ("-site", true),
+    ("-family", true),
+    ("-user", true),
+    ("-password", true),
+    ("-plugepoch", false),
+];
 
 /// Parses ClearCase-style options: exact names, `-c`/`-nc`, or an unambiguous
 /// prefix of at least three characters.
-fn parse(args: &[String], spec: &[(&str, bool)], flavour: Flavour, usage: &str) -> SimResult<Parsed> {
+fn parse(
+    args: &[String],
+    spec: &[(&str, bool)],
+    flavour: Flavour,
+    usage: &str,
+) -> SimResult<Parsed> {
     let mut all: Vec<(&str, bool)> = spec.to_vec();
     if flavour == Flavour::MultiUtil {
         all.extend_from_slice(CQ_OPTS);
@@ -86,15 +102,25 @@ fn parse(args: &[String], spec: &[(&str, bool)], flavour: Flavour, usage: &str) 
                 if !exact.is_empty() || a.len() < 4 {
                     exact
                 } else {
-                    all.iter().filter(|(s, _)| s.starts_with(a.as_str())).collect()
+                    all.iter()
+                        .filter(|(s, _)| s.starts_with(a.as_str()))
+                        .collect()
                 }
             }
         };
         let [(name, takes)] = found.as_slice() else {
-            return Err(SimError::new(1, format!("Error: Unrecognized option \"{a}\"\n{usage}")));
+            return Err(SimError::new(
+                1,
+                format!("Error: Unrecognized option \"{a}\"\n{usage}"),
+            ));
         };
         let value = if *takes {
-            let v = args.get(i).cloned().ok_or_else(|| SimError::new(1, format!("Error: Option \"{name}\" requires an argument.\n{usage}")))?;
+            let v = args.get(i).cloned().ok_or_else(|| {
+                SimError::new(
+                    1,
+                    format!("Error: Option \"{name}\" requires an argument.\n{usage}"),
+                )
+            })?;
             i += 1;
             Some(v)
         } else {
@@ -125,7 +151,12 @@ pub fn main(flavour: Flavour, args: Vec<String>) -> i32 {
 fn run(flavour: Flavour, args: Vec<String>) -> SimResult<i32> {
     let tool = flavour.tool();
     let Some((cmd, rest)) = args.split_first() else {
-        return Err(SimError::new(1, format!("Error: a command is required (syncreplica, lspacket, lsepoch, chepoch, recoverpacket, lsreplica)\nUsage: {tool} <command> ...")));
+        return Err(SimError::new(
+            1,
+            format!(
+                "Error: a command is required (syncreplica, lspacket, lsepoch, chepoch, recoverpacket, lsreplica)\nUsage: {tool} <command> ..."
+            ),
+        ));
     };
     match cmd.as_str() {
         "syncreplica" => syncreplica(flavour, rest),
@@ -139,10 +170,15 @@ fn run(flavour: Flavour, args: Vec<String>) -> SimResult<i32> {
             Ok(0)
         }
         "help" | "-h" | "-help" => {
-            out(&format!("Usage: {tool} syncreplica | lspacket | lsepoch | chepoch | recoverpacket | lsreplica ...\n"));
+            out(&format!(
+                "Usage: {tool} syncreplica | lspacket | lsepoch | chepoch | recoverpacket | lsreplica ...\n"
+            ));
             Ok(0)
         }
-        other => Err(SimError::new(1, format!("Error: Unrecognized command: \"{other}\""))),
+        other => Err(SimError::new(
+            1,
+            format!("Error: Unrecognized command: \"{other}\""),
+        )),
     }
 }
 
@@ -193,11 +229,18 @@ fn check_cq(p: &Parsed, mts: &Mts) -> SimResult<Family> {
         }
     }
     let name = p.value("-family").unwrap_or_default();
-    let fam = mts.family(name).cloned().ok_or_else(|| SimError::new(1, format!("Error: Database family \"{name}\" not found.")))?;
+    let fam = mts
+        .family(name)
+        .cloned()
+        .ok_or_else(|| SimError::new(1, format!("Error: Database family \"{name}\" not found.")))?;
     if let (Some(clan), Some(want)) = (p.value("-clan"), fam.clan.as_deref())
-        && clan != want {
-            return Err(SimError::new(1, format!("Error: Database family \"{name}\" is not in clan \"{clan}\".")));
-        }
+        && clan != want
+    {
+        return Err(SimError::new(
+            1,
+            format!("Error: Database family \"{name}\" is not in clan \"{clan}\"."),
+        ));
+    }
     Ok(fam)
 }
 
@@ -211,25 +254,44 @@ fn syncreplica(flavour: Flavour, args: &[String]) -> SimResult<i32> {
 }
 
 /// The family, the local replica and the targets of an export.
-fn resolve_export(flavour: Flavour, p: &Parsed, mts: &Mts) -> SimResult<(Family, ReplicaInfo, Vec<ReplicaInfo>)> {
+fn resolve_export(
+    flavour: Flavour,
+    p: &Parsed,
+    mts: &Mts,
+) -> SimResult<(Family, ReplicaInfo, Vec<ReplicaInfo>)> {
     if p.pos.is_empty() {
         return Err(usage_err("at least one target replica is required"));
     }
-    let fam_cq = if flavour == Flavour::MultiUtil { Some(check_cq(p, mts)?) } else { None };
+    let fam_cq = if flavour == Flavour::MultiUtil {
+        Some(check_cq(p, mts)?)
+    } else {
+        None
+    };
     let mut fam: Option<Family> = fam_cq.clone();
     let mut targets = Vec::new();
     for t in &p.pos {
-        let mut sel = Selector::parse(t).ok_or_else(|| usage_err(&format!("invalid replica selector \"{t}\"")))?;
+        let mut sel = Selector::parse(t)
+            .ok_or_else(|| usage_err(&format!("invalid replica selector \"{t}\"")))?;
         if sel.vob.is_none()
-            && let Some(f) = &fam {
-                sel.vob = Some(f.tag.clone());
-            }
+            && let Some(f) = &fam
+        {
+            sel.vob = Some(f.tag.clone());
+        }
         if sel.vob.is_none() {
-            return Err(SimError::new(1, format!("Error: Unable to determine VOB for replica \"{}\": use replica:{}@<vob-tag>.", sel.name, sel.name)));
+            return Err(SimError::new(
+                1,
+                format!(
+                    "Error: Unable to determine VOB for replica \"{}\": use replica:{}@<vob-tag>.",
+                    sel.name, sel.name
+                ),
+            ));
         }
         let (f, r) = mts.find_replica(&sel)?;
         if fam.as_ref().is_some_and(|g| g.oid != f.oid) {
-            return Err(SimError::new(1, "Error: All target replicas must belong to the same VOB family.".to_owned()));
+            return Err(SimError::new(
+                1,
+                "Error: All target replicas must belong to the same VOB family.".to_owned(),
+            ));
         }
         fam = Some(f);
         if !targets.iter().any(|x: &ReplicaInfo| x.name == r.name) {
@@ -240,11 +302,18 @@ fn resolve_export(flavour: Flavour, p: &Parsed, mts: &Mts) -> SimResult<(Family,
     let from = p.value("-from").or(p.value("-site"));
     let local = match from {
         Some(f) => {
-            let mut sel = Selector::parse(f).ok_or_else(|| usage_err(&format!("invalid replica selector \"{f}\"")))?;
+            let mut sel = Selector::parse(f)
+                .ok_or_else(|| usage_err(&format!("invalid replica selector \"{f}\"")))?;
             sel.vob.get_or_insert_with(|| fam.tag.clone());
             let (g, r) = mts.find_replica(&sel)?;
             if g.oid != fam.oid {
-                return Err(SimError::new(1, format!("Error: Replica \"{}\" is not in the VOB family of the targets.", r.name)));
+                return Err(SimError::new(
+                    1,
+                    format!(
+                        "Error: Replica \"{}\" is not in the VOB family of the targets.",
+                        r.name
+                    ),
+                ));
             }
             r
         }
@@ -253,22 +322,49 @@ fn resolve_export(flavour: Flavour, p: &Parsed, mts: &Mts) -> SimResult<(Family,
             let here: Vec<&ReplicaInfo> = fam.replicas.iter().filter(|r| r.host == host).collect();
             match here.as_slice() {
                 [r] => (*r).clone(),
-                [] => return Err(SimError::new(1, format!("Error: No replica of VOB \"{}\" on host \"{host}\".", fam.tag))),
-                _ => return Err(SimError::new(1, format!("Error: Several replicas of VOB \"{}\" on host \"{host}\": use -from.", fam.tag))),
+                [] => {
+                    return Err(SimError::new(
+                        1,
+                        format!(
+                            "Error: No replica of VOB \"{}\" on host \"{host}\".",
+                            fam.tag
+                        ),
+                    ));
+                }
+                _ => {
+                    return Err(SimError::new(
+                        1,
+                        format!(
+                            "Error: Several replicas of VOB \"{}\" on host \"{host}\": use -from.",
+                            fam.tag
+                        ),
+                    ));
+                }
             }
         }
     };
     if let Some(t) = targets.iter().find(|t| t.name == local.name) {
-        return Err(SimError::new(1, format!("Error: Cannot send a packet to the current replica \"{}\".", t.name)));
+        return Err(SimError::new(
+            1,
+            format!(
+                "Error: Cannot send a packet to the current replica \"{}\".",
+                t.name
+            ),
+        ));
     }
     Ok((fam, local, targets))
 }
 
 fn export(flavour: Flavour, p: &Parsed) -> SimResult<i32> {
     let tool = flavour.tool();
-    let transports = ["-ship", "-fship", "-out"].iter().filter(|o| p.has(o)).count();
+    let transports = ["-ship", "-fship", "-out"]
+        .iter()
+        .filter(|o| p.has(o))
+        .count();
     if transports != 1 {
-        return Err(usage_err("exactly one of -ship, -fship and -out is required"));
+        return Err(usage_err(
+            "exactly one of -ship, -fship and -out is required",
+        ));
     }
     let transport = if p.has("-ship") {
         Transport::Ship
@@ -281,7 +377,9 @@ fn export(flavour: Flavour, p: &Parsed) -> SimResult<i32> {
         return Err(usage_err("-sclass is only valid with -ship or -fship"));
     }
     let maxsize = match p.value("-maxsize") {
-        Some(v) => Some(parse_size(v).ok_or_else(|| usage_err(&format!("invalid packet size \"{v}\"")))?),
+        Some(v) => {
+            Some(parse_size(v).ok_or_else(|| usage_err(&format!("invalid packet size \"{v}\"")))?)
+        }
         None => None,
     };
     let limit = match p.value("-limit") {
@@ -289,37 +387,77 @@ fn export(flavour: Flavour, p: &Parsed) -> SimResult<i32> {
             if maxsize.is_none() {
                 return Err(usage_err("-limit requires -maxsize"));
             }
-            Some(v.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| usage_err(&format!("invalid packet limit \"{v}\"")))?)
+            Some(
+                v.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| usage_err(&format!("invalid packet limit \"{v}\"")))?,
+            )
         }
         None => None,
     };
     let comment = if let Some(c) = p.value("-comment") {
         c.to_owned()
     } else if let Some(f) = p.value("-cfile") {
-        std::fs::read_to_string(f).map_err(|e| SimError::new(1, format!("Error: Unable to read comment file \"{f}\": {e}")))?.trim_end().to_owned()
+        std::fs::read_to_string(f)
+            .map_err(|e| {
+                SimError::new(
+                    1,
+                    format!("Error: Unable to read comment file \"{f}\": {e}"),
+                )
+            })?
+            .trim_end()
+            .to_owned()
     } else {
         String::new()
     };
     if let Some(w) = p.value("-workdir")
-        && !std::path::Path::new(w).is_dir() {
-            return Err(SimError::new(1, format!("Error: Unable to access working directory \"{w}\": No such file or directory.")));
-        }
+        && !std::path::Path::new(w).is_dir()
+    {
+        return Err(SimError::new(
+            1,
+            format!(
+                "Error: Unable to access working directory \"{w}\": No such file or directory."
+            ),
+        ));
+    }
     let lockwait = match p.value("-lockwait") {
-        Some(v) => v.trim().parse::<f64>().ok().filter(|m| *m >= 0.0).ok_or_else(|| usage_err(&format!("invalid -lockwait \"{v}\"")))?,
+        Some(v) => v
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|m| *m >= 0.0)
+            .ok_or_else(|| usage_err(&format!("invalid -lockwait \"{v}\"")))?,
         None => 0.0,
     };
     let sclass = p.value("-sclass").unwrap_or(DEFAULT_CLASS).to_owned();
-    let opts = ExportOptions { maxsize, limit, comment, transport, sclass };
+    let opts = ExportOptions {
+        maxsize,
+        limit,
+        comment,
+        transport,
+        sclass,
+    };
     let mut waited = 0.0;
     loop {
         let mut mts = Mts::open()?;
         let (fam, local, targets) = resolve_export(flavour, p, &mts)?;
         if mts.is_locked(&fam.tag, &local.name) {
             if waited >= lockwait * 60.0 {
-                return Err(SimError::new(1, format!("Error: Unable to lock VOB \"{}\" (replica \"{}\"): VOB is locked.", fam.tag, local.name)));
+                return Err(SimError::new(
+                    1,
+                    format!(
+                        "Error: Unable to lock VOB \"{}\" (replica \"{}\"): VOB is locked.",
+                        fam.tag, local.name
+                    ),
+                ));
             }
             if waited == 0.0 {
-                err(&format!("{tool}: Warning: VOB \"{}\" is locked; waiting up to {lockwait} minute(s).\n", fam.tag));
+                err(&format!(
+                    "{tool}: Warning: VOB \"{}\" is locked; waiting up to {lockwait} minute(s).\n",
+                    fam.tag
+                ));
             }
             drop(mts);
             clock::sleep(1.0);
@@ -354,7 +492,8 @@ fn import(flavour: Flavour, p: &Parsed) -> SimResult<i32> {
         }
         // VersionVault: `-import replica-selector` imports at that replica's host.
         if p.pos.len() == 1 && !std::path::Path::new(&p.pos[0]).exists() && p.pos[0].contains('@') {
-            let sel = Selector::parse(&p.pos[0]).ok_or_else(|| usage_err("invalid replica selector"))?;
+            let sel =
+                Selector::parse(&p.pos[0]).ok_or_else(|| usage_err("invalid replica selector"))?;
             let (f, r) = mts.find_replica(&sel)?;
             invob = Some(f.tag.clone());
             hint = Some(r);
@@ -367,21 +506,49 @@ fn import(flavour: Flavour, p: &Parsed) -> SimResult<i32> {
         Some(r) => r.host.clone(),
         None => mts.this_host(None)?,
     };
-    let code = sync::import(&mut mts, tool, &host, &source, invob.as_deref(), p.has("-diagnose"))?;
+    let code = sync::import(
+        &mut mts,
+        tool,
+        &host,
+        &source,
+        invob.as_deref(),
+        p.has("-diagnose"),
+    )?;
     mts.save()?;
     Ok(code)
 }
 
 fn lspacket(flavour: Flavour, args: &[String]) -> SimResult<i32> {
     const USAGE: &str = "Usage: lspacket [-long [-endrange] | -short] [-dump] [packet-pname ...]";
-    let p = parse(args, &[("-long", false), ("-short", false), ("-endrange", false), ("-dump", false)], flavour, USAGE)?;
+    let p = parse(
+        args,
+        &[
+            ("-long", false),
+            ("-short", false),
+            ("-endrange", false),
+            ("-dump", false),
+        ],
+        flavour,
+        USAGE,
+    )?;
     if p.has("-long") && p.has("-short") {
-        return Err(SimError::new(1, format!("Error: -long and -short are mutually exclusive\n{USAGE}")));
+        return Err(SimError::new(
+            1,
+            format!("Error: -long and -short are mutually exclusive\n{USAGE}"),
+        ));
     }
     let mts = Mts::open()?;
     let host = mts.this_host(None)?;
     let paths: Vec<PathBuf> = p.pos.iter().map(PathBuf::from).collect();
-    sync::lspacket(&mts, flavour.tool(), &host, &paths, p.has("-long"), p.has("-short"), p.has("-dump"))
+    sync::lspacket(
+        &mts,
+        flavour.tool(),
+        &host,
+        &paths,
+        p.has("-long"),
+        p.has("-short"),
+        p.has("-dump"),
+    )
 }
 
 /// The replica of `fam` on this host.
@@ -391,11 +558,22 @@ fn local_of(mts: &Mts, fam: &Family) -> SimResult<ReplicaInfo> {
         .iter()
         .find(|r| r.host == host)
         .cloned()
-        .ok_or_else(|| SimError::new(1, format!("Error: No replica of VOB \"{}\" on host \"{host}\".", fam.tag)))
+        .ok_or_else(|| {
+            SimError::new(
+                1,
+                format!(
+                    "Error: No replica of VOB \"{}\" on host \"{host}\".",
+                    fam.tag
+                ),
+            )
+        })
 }
 
 fn print_row(fam: &Family, store_row: &std::collections::BTreeMap<String, u64>, row: &ReplicaInfo) {
-    out(&format!("Oplog IDs for row \"{}\" (@ {}):\n", row.name, row.host));
+    out(&format!(
+        "Oplog IDs for row \"{}\" (@ {}):\n",
+        row.name, row.host
+    ));
     for col in &fam.replicas {
         let v = store_row.get(&col.name).copied().unwrap_or(0);
         out(&format!(" oid:{}={v:<8}({})\n", col.oid, col.name));
@@ -404,18 +582,35 @@ fn print_row(fam: &Family, store_row: &std::collections::BTreeMap<String, u64>, 
 
 fn lsepoch(flavour: Flavour, args: &[String]) -> SimResult<i32> {
     const USAGE: &str = "Usage: lsepoch [-invob vob-selector | [-actual] replica-selector ...]";
-    let p = parse(args, &[("-invob", true), ("-actual", false)], flavour, USAGE)?;
+    let p = parse(
+        args,
+        &[("-invob", true), ("-actual", false)],
+        flavour,
+        USAGE,
+    )?;
     let mts = Mts::open()?;
     let fam = if let Some(v) = p.value("-invob") {
-        mts.family(v).cloned().ok_or_else(|| SimError::new(1, format!("Error: Unable to find VOB \"{}\".", vob_tag(v))))?
+        mts.family(v).cloned().ok_or_else(|| {
+            SimError::new(1, format!("Error: Unable to find VOB \"{}\".", vob_tag(v)))
+        })?
     } else if flavour == Flavour::MultiUtil && p.value("-family").is_some() {
         let n = p.value("-family").unwrap_or_default();
-        mts.family(n).cloned().ok_or_else(|| SimError::new(1, format!("Error: Database family \"{n}\" not found.")))?
+        mts.family(n)
+            .cloned()
+            .ok_or_else(|| SimError::new(1, format!("Error: Database family \"{n}\" not found.")))?
     } else if let Some(first) = p.pos.first() {
-        let sel = Selector::parse(first).ok_or_else(|| SimError::new(1, format!("Error: invalid replica selector \"{first}\"\n{USAGE}")))?;
+        let sel = Selector::parse(first).ok_or_else(|| {
+            SimError::new(
+                1,
+                format!("Error: invalid replica selector \"{first}\"\n{USAGE}"),
+            )
+        })?;
         mts.find_replica(&sel)?.0
     } else {
-        return Err(SimError::new(1, format!("Error: -invob or a replica selector is required\n{USAGE}")));
+        return Err(SimError::new(
+            1,
+            format!("Error: -invob or a replica selector is required\n{USAGE}"),
+        ));
     };
     let local = local_of(&mts, &fam)?;
     let store = mts.load_store(&fam.tag, &local.name)?;
@@ -428,7 +623,8 @@ fn lsepoch(flavour: Flavour, args: &[String]) -> SimResult<i32> {
         return Ok(0);
     }
     for s in &p.pos {
-        let mut sel = Selector::parse(s).ok_or_else(|| SimError::new(1, format!("Error: invalid replica selector \"{s}\"")))?;
+        let mut sel = Selector::parse(s)
+            .ok_or_else(|| SimError::new(1, format!("Error: invalid replica selector \"{s}\"")))?;
         sel.vob.get_or_insert_with(|| fam.tag.clone());
         let (_, r) = mts.find_replica(&sel)?;
         if p.has("-actual") {
@@ -452,12 +648,26 @@ fn lsepoch(flavour: Flavour, args: &[String]) -> SimResult<i32> {
 
 fn chepoch(flavour: Flavour, args: &[String]) -> SimResult<i32> {
     const USAGE: &str = "Usage: chepoch [-force] replica-selector [replica=value ...] | chepoch -actual [-raise_only] replica-selector ...";
-    let p = parse(args, &[("-force", false), ("-actual", false), ("-raise_only", false), ("-invob", true)], flavour, USAGE)?;
+    let p = parse(
+        args,
+        &[
+            ("-force", false),
+            ("-actual", false),
+            ("-raise_only", false),
+            ("-invob", true),
+        ],
+        flavour,
+        USAGE,
+    )?;
     let Some(first) = p.pos.first() else {
-        return Err(SimError::new(1, format!("Error: a replica selector is required\n{USAGE}")));
+        return Err(SimError::new(
+            1,
+            format!("Error: a replica selector is required\n{USAGE}"),
+        ));
     };
     let mts = Mts::open()?;
-    let sel = Selector::parse(first).ok_or_else(|| SimError::new(1, format!("Error: invalid replica selector \"{first}\"")))?;
+    let sel = Selector::parse(first)
+        .ok_or_else(|| SimError::new(1, format!("Error: invalid replica selector \"{first}\"")))?;
     let (fam, _) = mts.find_replica(&sel)?;
     let local = local_of(&mts, &fam)?;
     let mut store = mts.load_store(&fam.tag, &local.name)?;
@@ -465,7 +675,9 @@ fn chepoch(flavour: Flavour, args: &[String]) -> SimResult<i32> {
     let mut changes: Vec<(String, Vec<(String, u64)>)> = Vec::new();
     if p.has("-actual") {
         for s in &p.pos {
-            let mut sel = Selector::parse(s).ok_or_else(|| SimError::new(1, format!("Error: invalid replica selector \"{s}\"")))?;
+            let mut sel = Selector::parse(s).ok_or_else(|| {
+                SimError::new(1, format!("Error: invalid replica selector \"{s}\""))
+            })?;
             sel.vob.get_or_insert_with(|| fam.tag.clone());
             let (_, r) = mts.find_replica(&sel)?;
             let actual = mts.load_store(&fam.tag, &r.name)?.row(&r.name, &cols);
@@ -481,21 +693,37 @@ fn chepoch(flavour: Flavour, args: &[String]) -> SimResult<i32> {
         let (_, r) = mts.find_replica(&sel)?;
         let mut vals = Vec::new();
         for kv in &p.pos[1..] {
-            let (k, v) = kv.split_once('=').ok_or_else(|| SimError::new(1, format!("Error: invalid epoch value \"{kv}\"\n{USAGE}")))?;
+            let (k, v) = kv.split_once('=').ok_or_else(|| {
+                SimError::new(1, format!("Error: invalid epoch value \"{kv}\"\n{USAGE}"))
+            })?;
             let k = k.trim_start_matches("replica:");
             let col = fam
                 .replicas
                 .iter()
                 .find(|c| c.name == k || c.oid == k.trim_start_matches("oid:"))
-                .ok_or_else(|| SimError::new(1, format!("Error: Replica \"{k}\" not found in VOB family \"{}\".", fam.tag)))?;
-            let v: u64 = v.trim().parse().map_err(|_| SimError::new(1, format!("Error: invalid epoch value \"{kv}\"")))?;
+                .ok_or_else(|| {
+                    SimError::new(
+                        1,
+                        format!(
+                            "Error: Replica \"{k}\" not found in VOB family \"{}\".",
+                            fam.tag
+                        ),
+                    )
+                })?;
+            let v: u64 = v
+                .trim()
+                .parse()
+                .map_err(|_| SimError::new(1, format!("Error: invalid epoch value \"{kv}\"")))?;
             vals.push((col.name.clone(), v));
         }
         changes.push((r.name.clone(), vals));
     }
     for (row, _) in &changes {
         if row == &local.name {
-            return Err(SimError::new(1, format!("Error: Cannot change the epoch row of the current replica \"{row}\".")));
+            return Err(SimError::new(
+                1,
+                format!("Error: Cannot change the epoch row of the current replica \"{row}\"."),
+            ));
         }
     }
     drop(mts);
@@ -520,28 +748,61 @@ fn chepoch(flavour: Flavour, args: &[String]) -> SimResult<i32> {
 }
 
 fn recoverpacket(flavour: Flavour, args: &[String]) -> SimResult<i32> {
-    const USAGE: &str = "Usage: recoverpacket [-comment comment | -ncomment] -since date-time replica-selector";
-    let p = parse(args, &[("-since", true), ("-comment", true), ("-ncomment", false), ("-invob", true)], flavour, USAGE)?;
-    let since_text = p.value("-since").ok_or_else(|| SimError::new(1, format!("Error: -since is required\n{USAGE}")))?;
+    const USAGE: &str =
+        "Usage: recoverpacket [-comment comment | -ncomment] -since date-time replica-selector";
+    let p = parse(
+        args,
+        &[
+            ("-since", true),
+            ("-comment", true),
+            ("-ncomment", false),
+            ("-invob", true),
+        ],
+        flavour,
+        USAGE,
+    )?;
+    let since_text = p
+        .value("-since")
+        .ok_or_else(|| SimError::new(1, format!("Error: -since is required\n{USAGE}")))?;
     let now = clock::now();
-    let since = parse_datetime(since_text, now).ok_or_else(|| SimError::new(1, format!("Error: Unable to parse date-time \"{since_text}\".")))?;
+    let since = parse_datetime(since_text, now).ok_or_else(|| {
+        SimError::new(
+            1,
+            format!("Error: Unable to parse date-time \"{since_text}\"."),
+        )
+    })?;
     let [target] = p.pos.as_slice() else {
-        return Err(SimError::new(1, format!("Error: exactly one replica selector is required\n{USAGE}")));
+        return Err(SimError::new(
+            1,
+            format!("Error: exactly one replica selector is required\n{USAGE}"),
+        ));
     };
     let mts = Mts::open()?;
-    let mut sel = Selector::parse(target).ok_or_else(|| SimError::new(1, format!("Error: invalid replica selector \"{target}\"")))?;
+    let mut sel = Selector::parse(target)
+        .ok_or_else(|| SimError::new(1, format!("Error: invalid replica selector \"{target}\"")))?;
     if sel.vob.is_none()
-        && let Some(v) = p.value("-invob").or(p.value("-family")) {
-            sel.vob = Some(vob_tag(v).to_owned());
-        }
+        && let Some(v) = p.value("-invob").or(p.value("-family"))
+    {
+        sel.vob = Some(vob_tag(v).to_owned());
+    }
     let (fam, r) = mts.find_replica(&sel)?;
     let local = local_of(&mts, &fam)?;
     let mut store = mts.load_store(&fam.tag, &local.name)?;
-    let record = store.exports.iter().filter(|e| e.time >= since && e.targets.contains(&r.name)).min_by(|a, b| a.time.total_cmp(&b.time)).cloned();
+    let record = store
+        .exports
+        .iter()
+        .filter(|e| e.time >= since && e.targets.contains(&r.name))
+        .min_by(|a, b| a.time.total_cmp(&b.time))
+        .cloned();
     let Some(record) = record else {
         return Err(SimError::new(
             1,
-            format!("Error: No synchronization packets have been sent from replica \"{}\" to replica \"{}\" since {}.", local.name, r.name, cc_datetime(since)),
+            format!(
+                "Error: No synchronization packets have been sent from replica \"{}\" to replica \"{}\" since {}.",
+                local.name,
+                r.name,
+                cc_datetime(since)
+            ),
         ));
     };
     let cols = fam.names();
@@ -552,7 +813,11 @@ fn recoverpacket(flavour: Flavour, args: &[String]) -> SimResult<i32> {
     }
     store.history.push(crate::world::HistoryRecord {
         time: now,
-        event: format!("recoverpacket: epoch row of replica \"{}\" reset to its value before {}", r.name, cc_datetime(record.time)),
+        event: format!(
+            "recoverpacket: epoch row of replica \"{}\" reset to its value before {}",
+            r.name,
+            cc_datetime(record.time)
+        ),
         row: row_text(&store.row(&r.name, &cols)),
     });
     mts.save_store(&fam.tag, &local.name, &store)?;
@@ -567,19 +832,32 @@ fn recoverpacket(flavour: Flavour, args: &[String]) -> SimResult<i32> {
 }
 
 fn lsreplica(flavour: Flavour, args: &[String]) -> SimResult<i32> {
-    const USAGE: &str = "Usage: lsreplica [-long | -short] [-invob vob-selector] [replica-selector ...]";
-    let p = parse(args, &[("-long", false), ("-short", false), ("-invob", true)], flavour, USAGE)?;
+    const USAGE: &str =
+        "Usage: lsreplica [-long | -short] [-invob vob-selector] [replica-selector ...]";
+    let p = parse(
+        args,
+        &[("-long", false), ("-short", false), ("-invob", true)],
+        flavour,
+        USAGE,
+    )?;
     let mts = Mts::open()?;
     let fams: Vec<Family> = if let Some(v) = p.value("-invob").or(p.value("-family")) {
-        vec![mts.family(v).cloned().ok_or_else(|| SimError::new(1, format!("Error: Unable to find VOB \"{}\".", vob_tag(v))))?]
+        vec![mts.family(v).cloned().ok_or_else(|| {
+            SimError::new(1, format!("Error: Unable to find VOB \"{}\".", vob_tag(v)))
+        })?]
     } else if p.pos.is_empty() {
         mts.world.families.clone()
     } else {
         let mut v = Vec::new();
         for s in &p.pos {
-            let sel = Selector::parse(s).ok_or_else(|| SimError::new(1, format!("Error: invalid replica selector \"{s}\"")))?;
+            let sel = Selector::parse(s).ok_or_else(|| {
+                SimError::new(1, format!("Error: invalid replica selector \"{s}\""))
+            })?;
             let (f, r) = mts.find_replica(&sel)?;
-            v.push(Family { replicas: vec![r], ..f });
+            v.push(Family {
+                replicas: vec![r],
+                ..f
+            });
         }
         v
     };
@@ -593,7 +871,10 @@ fn lsreplica(flavour: Flavour, args: &[String]) -> SimResult<i32> {
             } else {
                 out(&format!("replica \"{}\"\n", r.name));
                 if p.has("-long") {
-                    out(&format!("  replica type: unfiltered\n  master replica: {}@{}\n  replica host: {}\n  identities: preserved\n", r.name, f.tag, r.host));
+                    out(&format!(
+                        "  replica type: unfiltered\n  master replica: {}@{}\n  replica host: {}\n  identities: preserved\n",
+                        r.name, f.tag, r.host
+                    ));
                 }
             }
         }

@@ -64,9 +64,14 @@ impl fmt::Display for PacketError {
         match self {
             PacketError::NotAPacket(why) => write!(f, "not a synchronization packet ({why})"),
             PacketError::Truncated { have, want } => {
-                write!(f, "packet is truncated ({have} of {want} data bytes present)")
+                write!(
+                    f,
+                    "packet is truncated ({have} of {want} data bytes present)"
+                )
             }
-            PacketError::TruncatedHeader => write!(f, "packet is truncated (its header is incomplete)"),
+            PacketError::TruncatedHeader => {
+                write!(f, "packet is truncated (its header is incomplete)")
+            }
             PacketError::Corrupt(why) => write!(f, "packet is corrupt ({why})"),
             PacketError::Io(e) => write!(f, "{e}"),
         }
@@ -78,11 +83,17 @@ pub fn checksum(data: &[u8]) -> String {
 }
 
 fn ranges_text(r: &BTreeMap<String, (u64, u64)>) -> String {
-    r.iter().map(|(k, (a, b))| format!("{k}={a}:{b}")).collect::<Vec<_>>().join(" ")
+    r.iter()
+        .map(|(k, (a, b))| format!("{k}={a}:{b}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn row_text(r: &BTreeMap<String, u64>) -> String {
-    r.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+    r.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl Header {
@@ -103,9 +114,15 @@ impl Header {
         line("Origin", self.origin.clone());
         line("Origin-Oid", self.origin_oid.clone());
         line("Incarnation", self.incarnation.to_string());
-        line("Comment", self.comment.replace('\\', "\\\\").replace('\n', "\\n"));
+        line(
+            "Comment",
+            self.comment.replace('\\', "\\\\").replace('\n', "\\n"),
+        );
         line("Targets", self.targets.join(" "));
-        line("Fragment", format!("{} of {}", self.fragment, self.fragments));
+        line(
+            "Fragment",
+            format!("{} of {}", self.fragment, self.fragments),
+        );
         line("Logical-Sequence", self.logical_seq.to_string());
         line("Ranges", ranges_text(&self.ranges));
         line("Sender-Row", row_text(&self.sender_row));
@@ -138,34 +155,62 @@ impl Header {
         }
         let mut map: BTreeMap<&str, &str> = BTreeMap::new();
         for l in lines {
-            let (k, v) = l.split_once(": ").or_else(|| l.split_once(':')).ok_or_else(|| not("malformed header line"))?;
+            let (k, v) = l
+                .split_once(": ")
+                .or_else(|| l.split_once(':'))
+                .ok_or_else(|| not("malformed header line"))?;
             map.insert(k.trim(), v.trim());
         }
-        let get = |k: &str| map.get(k).copied().ok_or_else(|| PacketError::NotAPacket(format!("header field {k} missing")));
+        let get = |k: &str| {
+            map.get(k)
+                .copied()
+                .ok_or_else(|| PacketError::NotAPacket(format!("header field {k} missing")))
+        };
         let num = |k: &str| -> Result<u64, PacketError> {
-            get(k)?.parse::<u64>().map_err(|_| PacketError::NotAPacket(format!("header field {k} is not a number")))
+            get(k)?
+                .parse::<u64>()
+                .map_err(|_| PacketError::NotAPacket(format!("header field {k} is not a number")))
         };
         let (fragment, fragments) = {
             let f = get("Fragment")?;
-            let (a, b) = f.split_once(" of ").ok_or_else(|| not("bad Fragment field"))?;
-            (a.trim().parse::<u32>().map_err(|_| not("bad Fragment field"))?, b.trim().parse::<u32>().map_err(|_| not("bad Fragment field"))?)
+            let (a, b) = f
+                .split_once(" of ")
+                .ok_or_else(|| not("bad Fragment field"))?;
+            (
+                a.trim()
+                    .parse::<u32>()
+                    .map_err(|_| not("bad Fragment field"))?,
+                b.trim()
+                    .parse::<u32>()
+                    .map_err(|_| not("bad Fragment field"))?,
+            )
         };
         if fragment == 0 || fragment > fragments {
             return Err(not("bad Fragment field"));
         }
         let mut ranges = BTreeMap::new();
         for item in get("Ranges")?.split_whitespace() {
-            let (k, v) = item.split_once('=').ok_or_else(|| not("bad Ranges field"))?;
+            let (k, v) = item
+                .split_once('=')
+                .ok_or_else(|| not("bad Ranges field"))?;
             let (a, b) = v.split_once(':').ok_or_else(|| not("bad Ranges field"))?;
             ranges.insert(
                 k.to_owned(),
-                (a.parse().map_err(|_| not("bad Ranges field"))?, b.parse().map_err(|_| not("bad Ranges field"))?),
+                (
+                    a.parse().map_err(|_| not("bad Ranges field"))?,
+                    b.parse().map_err(|_| not("bad Ranges field"))?,
+                ),
             );
         }
         let mut sender_row = BTreeMap::new();
         for item in get("Sender-Row")?.split_whitespace() {
-            let (k, v) = item.split_once('=').ok_or_else(|| not("bad Sender-Row field"))?;
-            sender_row.insert(k.to_owned(), v.parse().map_err(|_| not("bad Sender-Row field"))?);
+            let (k, v) = item
+                .split_once('=')
+                .ok_or_else(|| not("bad Sender-Row field"))?;
+            sender_row.insert(
+                k.to_owned(),
+                v.parse().map_err(|_| not("bad Sender-Row field"))?,
+            );
         }
         let mut comment = String::new();
         let mut chars = get("Comment")?.chars();
@@ -189,14 +234,19 @@ impl Header {
             origin_oid: get("Origin-Oid")?.to_owned(),
             incarnation: num("Incarnation")?,
             comment,
-            targets: get("Targets")?.split_whitespace().map(str::to_owned).collect(),
+            targets: get("Targets")?
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
             fragment,
             fragments,
             logical_seq: num("Logical-Sequence")?,
             ranges,
             sender_row,
             entries: num("Entries")?,
-            created: get("Created")?.parse().map_err(|_| not("bad Created field"))?,
+            created: get("Created")?
+                .parse()
+                .map_err(|_| not("bad Created field"))?,
             body_length: num("Body-Length")?,
             body_checksum: get("Body-Checksum")?.to_owned(),
             packet_length: num("Packet-Length")?,
@@ -209,14 +259,23 @@ impl Header {
     pub fn verify(&self, body: &[u8]) -> Result<(), PacketError> {
         let have = body.len() as u64;
         if have < self.body_length {
-            return Err(PacketError::Truncated { have, want: self.body_length });
+            return Err(PacketError::Truncated {
+                have,
+                want: self.body_length,
+            });
         }
         if have > self.body_length {
-            return Err(PacketError::Corrupt(format!("{} unexpected trailing bytes", have - self.body_length)));
+            return Err(PacketError::Corrupt(format!(
+                "{} unexpected trailing bytes",
+                have - self.body_length
+            )));
         }
         let sum = checksum(body);
         if sum != self.body_checksum {
-            return Err(PacketError::Corrupt(format!("checksum {sum} does not match {}", self.body_checksum)));
+            return Err(PacketError::Corrupt(format!(
+                "checksum {sum} does not match {}",
+                self.body_checksum
+            )));
         }
         Ok(())
     }
@@ -233,7 +292,8 @@ pub struct PacketFile {
 }
 
 pub fn read(path: &Path) -> Result<PacketFile, PacketError> {
-    let data = std::fs::read(path).map_err(|e| PacketError::Io(format!("cannot read {}: {e}", path.display())))?;
+    let data = std::fs::read(path)
+        .map_err(|e| PacketError::Io(format!("cannot read {}: {e}", path.display())))?;
     let (header, body) = Header::decode(&data)?;
     let mtime = std::fs::metadata(path)
         .and_then(|m| m.modified())
@@ -241,13 +301,20 @@ pub fn read(path: &Path) -> Result<PacketFile, PacketError> {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
-    Ok(PacketFile { path: path.to_owned(), header, body, mtime })
+    Ok(PacketFile {
+        path: path.to_owned(),
+        header,
+        body,
+        mtime,
+    })
 }
 
 /// Splits a body into chunks of at most `maxsize` bytes (at least one chunk).
 pub fn split(body: &[u8], maxsize: Option<u64>) -> Vec<Vec<u8>> {
     match maxsize {
-        Some(m) if m > 0 && (body.len() as u64) > m => body.chunks(m as usize).map(<[u8]>::to_vec).collect(),
+        Some(m) if m > 0 && (body.len() as u64) > m => {
+            body.chunks(m as usize).map(<[u8]>::to_vec).collect()
+        }
         _ => vec![body.to_vec()],
     }
 }
@@ -264,14 +331,30 @@ pub fn assemble(frags: &[&PacketFile]) -> Result<Vec<Entry>, (std::path::PathBuf
     let first = sorted.first().expect("at least one fragment");
     let have = body.len() as u64;
     if have != first.header.packet_length {
-        return Err((first.path.clone(), PacketError::Truncated { have, want: first.header.packet_length }));
+        return Err((
+            first.path.clone(),
+            PacketError::Truncated {
+                have,
+                want: first.header.packet_length,
+            },
+        ));
     }
     let sum = checksum(&body);
     if sum != first.header.packet_checksum {
-        return Err((first.path.clone(), PacketError::Corrupt(format!("packet checksum {sum} does not match {}", first.header.packet_checksum))));
+        return Err((
+            first.path.clone(),
+            PacketError::Corrupt(format!(
+                "packet checksum {sum} does not match {}",
+                first.header.packet_checksum
+            )),
+        ));
     }
-    serde_json::from_slice::<Vec<Entry>>(&body)
-        .map_err(|e| (first.path.clone(), PacketError::Corrupt(format!("unreadable oplog entries: {e}"))))
+    serde_json::from_slice::<Vec<Entry>>(&body).map_err(|e| {
+        (
+            first.path.clone(),
+            PacketError::Corrupt(format!("unreadable oplog entries: {e}")),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -312,10 +395,22 @@ mod tests {
         assert_eq!(back, h);
         assert_eq!(b, body);
         assert!(back.verify(&b).is_ok());
-        assert!(matches!(back.verify(&b[..3]), Err(PacketError::Truncated { have: 3, want: 7 })));
-        assert!(matches!(back.verify(b"[1,2,4]"), Err(PacketError::Corrupt(_))));
-        assert!(matches!(Header::decode(b"hello\n\nworld"), Err(PacketError::NotAPacket(_))));
-        assert_eq!(Header::decode(&data[..40]).unwrap_err(), PacketError::TruncatedHeader);
+        assert!(matches!(
+            back.verify(&b[..3]),
+            Err(PacketError::Truncated { have: 3, want: 7 })
+        ));
+        assert!(matches!(
+            back.verify(b"[1,2,4]"),
+            Err(PacketError::Corrupt(_))
+        ));
+        assert!(matches!(
+            Header::decode(b"hello\n\nworld"),
+            Err(PacketError::NotAPacket(_))
+        ));
+        assert_eq!(
+            Header::decode(&data[..40]).unwrap_err(),
+            PacketError::TruncatedHeader
+        );
     }
 
     #[test]

@@ -16,7 +16,9 @@ use doppel_sim::common::{SimError, SimResult, clock, err, out, write_atomic};
 use crate::dates::{cc_datetime, packet_stamp};
 use crate::packet::{self, Header, PacketFile};
 use crate::shipping;
-use crate::world::{ExportRecord, Family, HistoryRecord, Mts, ReplicaInfo, Store, make_oid, row_text};
+use crate::world::{
+    ExportRecord, Family, HistoryRecord, Mts, ReplicaInfo, Store, make_oid, row_text,
+};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Transport {
@@ -35,14 +37,37 @@ pub struct ExportOptions {
 }
 
 /// Exports from `local` to `targets`. Returns the exit code.
-pub fn export(mts: &mut Mts, tool: &str, fam: &Family, local: &ReplicaInfo, targets: &[ReplicaInfo], opts: &ExportOptions) -> SimResult<i32> {
+pub fn export(
+    mts: &mut Mts,
+    tool: &str,
+    fam: &Family,
+    local: &ReplicaInfo,
+    targets: &[ReplicaInfo],
+    opts: &ExportOptions,
+) -> SimResult<i32> {
     let now = clock::now();
     let mut store = mts.load_store(&fam.tag, &local.name)?;
     let columns = fam.names();
     let target_names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
-    let base: BTreeMap<String, u64> =
-        columns.iter().map(|c| (c.clone(), target_names.iter().map(|t| store.get(t, c)).min().unwrap_or(0))).collect();
-    let pending: Vec<_> = store.oplog.iter().filter(|e| e.id > base.get(&e.origin).copied().unwrap_or(0)).cloned().collect();
+    let base: BTreeMap<String, u64> = columns
+        .iter()
+        .map(|c| {
+            (
+                c.clone(),
+                target_names
+                    .iter()
+                    .map(|t| store.get(t, c))
+                    .min()
+                    .unwrap_or(0),
+            )
+        })
+        .collect();
+    let pending: Vec<_> = store
+        .oplog
+        .iter()
+        .filter(|e| e.id > base.get(&e.origin).copied().unwrap_or(0))
+        .cloned()
+        .collect();
 
     // Where the packet goes.
     let stamp = packet_stamp(now);
@@ -53,13 +78,22 @@ pub fn export(mts: &mut Mts, tool: &str, fam: &Family, local: &ReplicaInfo, targ
             if p.is_dir() {
                 p.clone()
             } else {
-                p.parent().filter(|d| !d.as_os_str().is_empty()).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+                p.parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| PathBuf::from("."))
             }
         }
         _ => mts.bay(&local.host, &opts.sclass)?.join("outgoing"),
     };
     if !out_dir.is_dir() {
-        return Err(SimError::new(1, format!("Error: Unable to access \"{}\": No such file or directory.", out_dir.display())));
+        return Err(SimError::new(
+            1,
+            format!(
+                "Error: Unable to access \"{}\": No such file or directory.",
+                out_dir.display()
+            ),
+        ));
     }
 
     // -limit caps the logical packet at limit × maxsize.
@@ -70,7 +104,9 @@ pub fn export(mts: &mut Mts, tool: &str, fam: &Family, local: &ReplicaInfo, targ
     let mut included = Vec::new();
     let mut size = 2u64;
     for e in &pending {
-        let n = serde_json::to_vec(e).map(|v| v.len() as u64 + 1).unwrap_or(0);
+        let n = serde_json::to_vec(e)
+            .map(|v| v.len() as u64 + 1)
+            .unwrap_or(0);
         if cap.is_some_and(|c| size + n > c) && !included.is_empty() {
             break;
         }
@@ -94,13 +130,19 @@ pub fn export(mts: &mut Mts, tool: &str, fam: &Family, local: &ReplicaInfo, targ
         .collect();
 
     if included.is_empty() {
-        out(&format!("Generating synchronization packet {}\n", paths[0].display()));
+        out(&format!(
+            "Generating synchronization packet {}\n",
+            paths[0].display()
+        ));
         out(&format!("Removing empty packet {}\n", paths[0].display()));
         return Ok(0);
     }
     for p in &paths {
         if p.exists() {
-            return Err(SimError::new(1, format!("Error: Packet file \"{}\" already exists.", p.display())));
+            return Err(SimError::new(
+                1,
+                format!("Error: Packet file \"{}\" already exists.", p.display()),
+            ));
         }
     }
 
@@ -111,7 +153,10 @@ pub fn export(mts: &mut Mts, tool: &str, fam: &Family, local: &ReplicaInfo, targ
         r.1 = r.1.max(e.id);
     }
     let seq = store.generated + 1;
-    let packet_id = make_oid(&format!("{}|{}|{}|{}|{}", fam.oid, local.name, seq, now, pid));
+    let packet_id = make_oid(&format!(
+        "{}|{}|{}|{}|{}",
+        fam.oid, local.name, seq, now, pid
+    ));
     let sender_row = store.row(&local.name, &columns);
     let mut header = Header {
         kind: "Update".into(),
@@ -138,15 +183,22 @@ pub fn export(mts: &mut Mts, tool: &str, fam: &Family, local: &ReplicaInfo, targ
         header.fragment = i as u32 + 1;
         header.body_length = chunk.len() as u64;
         header.body_checksum = packet::checksum(chunk);
-        write_atomic(path, &header.encode(chunk))
-            .map_err(|e| SimError::new(1, format!("Error: cannot write packet {}: {e}", path.display())))?;
+        write_atomic(path, &header.encode(chunk)).map_err(|e| {
+            SimError::new(
+                1,
+                format!("Error: cannot write packet {}: {e}", path.display()),
+            )
+        })?;
     }
 
     // The sender assumes delivery: raise the estimates now, keep the old rows
     // for recoverpacket.
     let mut record = ExportRecord {
         time: now,
-        packet: paths[0].file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        packet: paths[0]
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         targets: target_names.clone(),
         before: BTreeMap::new(),
     };
@@ -162,7 +214,15 @@ pub fn export(mts: &mut Mts, tool: &str, fam: &Family, local: &ReplicaInfo, targ
     store.generated = seq;
     store.history.push(HistoryRecord {
         time: now,
-        event: format!("export sync from replica \"{}\" to replica(s) {}", local.name, target_names.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ")),
+        event: format!(
+            "export sync from replica \"{}\" to replica(s) {}",
+            local.name,
+            target_names
+                .iter()
+                .map(|t| format!("\"{t}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         row: row_text(&store.row(&local.name, &columns)),
     });
     mts.save_store(&fam.tag, &local.name, &store)?;
@@ -172,7 +232,10 @@ pub fn export(mts: &mut Mts, tool: &str, fam: &Family, local: &ReplicaInfo, targ
     dest_hosts.sort();
     dest_hosts.dedup();
     for p in &paths {
-        out(&format!("Generating synchronization packet {}\n", p.display()));
+        out(&format!(
+            "Generating synchronization packet {}\n",
+            p.display()
+        ));
         if !matches!(opts.transport, Transport::Out(_)) {
             let order = shipping::write_order(p, &opts.sclass, &dest_hosts, now)?;
             out(&format!(" - shipping order file is {}\n", order.display()));
@@ -205,10 +268,18 @@ pub enum Source {
 
 fn list_dir(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect()
+        })
         .unwrap_or_default();
     v.retain(|p| {
-        let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let n = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         !n.starts_with('.') && !n.starts_with("sh_o_")
     });
     v
@@ -225,7 +296,12 @@ fn read_all(files: &[PathBuf]) -> (Vec<PacketFile>, Vec<(PathBuf, packet::Packet
             Err(e) => bad.push((f.clone(), e)),
         }
     }
-    good.sort_by(|a, b| a.mtime.partial_cmp(&b.mtime).unwrap_or(std::cmp::Ordering::Equal).then_with(|| a.path.cmp(&b.path)));
+    good.sort_by(|a, b| {
+        a.mtime
+            .partial_cmp(&b.mtime)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| a.path.cmp(&b.path))
+    });
     good.dedup_by(|a, b| a.path == b.path);
     (good, bad)
 }
@@ -234,7 +310,10 @@ fn read_all(files: &[PathBuf]) -> (Vec<PacketFile>, Vec<(PathBuf, packet::Packet
 fn group(packets: &[PacketFile]) -> Vec<Vec<&PacketFile>> {
     let mut groups: Vec<Vec<&PacketFile>> = Vec::new();
     for p in packets {
-        match groups.iter_mut().find(|g| g[0].header.packet_id == p.header.packet_id) {
+        match groups
+            .iter_mut()
+            .find(|g| g[0].header.packet_id == p.header.packet_id)
+        {
             Some(g) => {
                 if !g.iter().any(|q| q.header.fragment == p.header.fragment) {
                     g.push(p);
@@ -263,23 +342,53 @@ pub fn missing(store: &Store, me: &str, header: &Header) -> Vec<(String, u64, u6
 }
 
 /// The local replicas a packet is intended for.
-fn local_targets<'a>(mts: &'a Mts, host: &str, header: &Header) -> Option<(&'a Family, Vec<&'a ReplicaInfo>)> {
-    let fam = mts.world.families.iter().find(|f| f.oid == header.family_oid)?;
-    let reps = fam.replicas.iter().filter(|r| r.host == host && header.targets.contains(&r.name)).collect();
+fn local_targets<'a>(
+    mts: &'a Mts,
+    host: &str,
+    header: &Header,
+) -> Option<(&'a Family, Vec<&'a ReplicaInfo>)> {
+    let fam = mts
+        .world
+        .families
+        .iter()
+        .find(|f| f.oid == header.family_oid)?;
+    let reps = fam
+        .replicas
+        .iter()
+        .filter(|r| r.host == host && header.targets.contains(&r.name))
+        .collect();
     Some((fam, reps))
 }
 
 /// `syncreplica -import [-diagnose]`. Returns the exit code (1 when a packet
 /// could not be imported).
-pub fn import(mts: &mut Mts, tool: &str, host: &str, source: &Source, invob: Option<&str>, diagnose: bool) -> SimResult<i32> {
+pub fn import(
+    mts: &mut Mts,
+    tool: &str,
+    host: &str,
+    source: &Source,
+    invob: Option<&str>,
+    diagnose: bool,
+) -> SimResult<i32> {
     let files: Vec<PathBuf> = match source {
         Source::Receive(class) => {
-            let h = mts.host(host).cloned().ok_or_else(|| SimError::new(1, format!("Error: unknown host \"{host}\"")))?;
+            let h = mts
+                .host(host)
+                .cloned()
+                .ok_or_else(|| SimError::new(1, format!("Error: unknown host \"{host}\"")))?;
             if let Some(c) = class
-                && !h.classes.contains_key(c) {
-                    return Err(SimError::new(1, format!("Error: No storage bay for storage class \"{c}\" on host \"{host}\".")));
-                }
-            h.classes.iter().filter(|(c, _)| class.as_ref().is_none_or(|w| w == *c)).flat_map(|(_, bay)| list_dir(&bay.join("incoming"))).collect()
+                && !h.classes.contains_key(c)
+            {
+                return Err(SimError::new(
+                    1,
+                    format!("Error: No storage bay for storage class \"{c}\" on host \"{host}\"."),
+                ));
+            }
+            h.classes
+                .iter()
+                .filter(|(c, _)| class.as_ref().is_none_or(|w| w == *c))
+                .flat_map(|(_, bay)| list_dir(&bay.join("incoming")))
+                .collect()
         }
         Source::Paths(paths) => {
             let mut v = Vec::new();
@@ -289,7 +398,13 @@ pub fn import(mts: &mut Mts, tool: &str, host: &str, source: &Source, invob: Opt
                 } else if p.is_file() {
                     v.push(p.clone());
                 } else {
-                    return Err(SimError::new(1, format!("Error: Unable to access \"{}\": No such file or directory.", p.display())));
+                    return Err(SimError::new(
+                        1,
+                        format!(
+                            "Error: Unable to access \"{}\": No such file or directory.",
+                            p.display()
+                        ),
+                    ));
                 }
             }
             v
@@ -299,7 +414,10 @@ pub fn import(mts: &mut Mts, tool: &str, host: &str, source: &Source, invob: Opt
     let (mut packets, bad) = read_all(&files);
     if let Source::Paths(_) = source {
         let ids: Vec<String> = packets.iter().map(|p| p.header.packet_id.clone()).collect();
-        let dirs: Vec<PathBuf> = packets.iter().filter_map(|p| p.path.parent().map(Path::to_path_buf)).collect();
+        let dirs: Vec<PathBuf> = packets
+            .iter()
+            .filter_map(|p| p.path.parent().map(Path::to_path_buf))
+            .collect();
         let mut extra = Vec::new();
         for d in dirs {
             for f in list_dir(&d) {
@@ -309,20 +427,35 @@ pub fn import(mts: &mut Mts, tool: &str, host: &str, source: &Source, invob: Opt
             }
         }
         let (more, _) = read_all(&extra);
-        packets.extend(more.into_iter().filter(|p| ids.contains(&p.header.packet_id)));
-        packets.sort_by(|a, b| a.mtime.partial_cmp(&b.mtime).unwrap_or(std::cmp::Ordering::Equal).then_with(|| a.path.cmp(&b.path)));
+        packets.extend(
+            more.into_iter()
+                .filter(|p| ids.contains(&p.header.packet_id)),
+        );
+        packets.sort_by(|a, b| {
+            a.mtime
+                .partial_cmp(&b.mtime)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then_with(|| a.path.cmp(&b.path))
+        });
         packets.dedup_by(|a, b| a.path == b.path);
     }
     let mut failures = 0;
     for (path, e) in &bad {
-        err(&format!("{tool}: Error: Sync. packet {} cannot be imported: {e}. Nothing was imported from it.\n", path.display()));
+        err(&format!(
+            "{tool}: Error: Sync. packet {} cannot be imported: {e}. Nothing was imported from it.\n",
+            path.display()
+        ));
         failures += 1;
     }
     let now = clock::now();
     for g in group(&packets) {
         let first = g[0];
         let Some((fam, reps)) = local_targets(mts, host, &first.header) else {
-            err(&format!("{tool}: Error: Sync. packet {} is for VOB family {}, which has no replica here.\n", first.path.display(), first.header.family_oid));
+            err(&format!(
+                "{tool}: Error: Sync. packet {} is for VOB family {}, which has no replica here.\n",
+                first.path.display(),
+                first.header.family_oid
+            ));
             failures += 1;
             continue;
         };
@@ -341,7 +474,10 @@ pub fn import(mts: &mut Mts, tool: &str, host: &str, source: &Source, invob: Opt
         }
         let n = first.header.fragments;
         let have: Vec<u32> = g.iter().map(|p| p.header.fragment).collect();
-        let absent: Vec<String> = (1..=n).filter(|i| !have.contains(i)).map(|i| i.to_string()).collect();
+        let absent: Vec<String> = (1..=n)
+            .filter(|i| !have.contains(i))
+            .map(|i| i.to_string())
+            .collect();
         if diagnose {
             out(&format!("Packet {}:\n", first.path.display()));
         }
@@ -354,7 +490,10 @@ pub fn import(mts: &mut Mts, tool: &str, host: &str, source: &Source, invob: Opt
                 absent.join(", ")
             );
             if diagnose {
-                out(&format!("  incomplete: fragment(s) {} of {n} missing\n", absent.join(", ")));
+                out(&format!(
+                    "  incomplete: fragment(s) {} of {n} missing\n",
+                    absent.join(", ")
+                ));
             } else {
                 err(&format!("{tool}: Error: {msg}\n"));
                 failures += 1;
@@ -367,7 +506,10 @@ pub fn import(mts: &mut Mts, tool: &str, host: &str, source: &Source, invob: Opt
                 if diagnose {
                     out(&format!("  unusable: {}: {e}\n", path.display()));
                 } else {
-                    err(&format!("{tool}: Error: Sync. packet {} cannot be imported: {e}. Nothing was imported from it.\n", path.display()));
+                    err(&format!(
+                        "{tool}: Error: Sync. packet {} cannot be imported: {e}. Nothing was imported from it.\n",
+                        path.display()
+                    ));
                     failures += 1;
                 }
                 continue;
@@ -392,14 +534,21 @@ pub fn import(mts: &mut Mts, tool: &str, host: &str, source: &Source, invob: Opt
                 continue;
             }
             if mts.is_locked(&fam.tag, &rep.name) {
-                err(&format!("{tool}: Error: Unable to lock VOB \"{}\" (replica \"{}\"): VOB is locked.\n", fam.tag, rep.name));
+                err(&format!(
+                    "{tool}: Error: Unable to lock VOB \"{}\" (replica \"{}\"): VOB is locked.\n",
+                    fam.tag, rep.name
+                ));
                 failures += 1;
                 all_done = false;
                 continue;
             }
             if !lacking.is_empty() {
-                let what: Vec<String> =
-                    lacking.iter().map(|(col, from, to, has)| format!("replica \"{col}\" oplog IDs {from} to {to} (has {has})")).collect();
+                let what: Vec<String> = lacking
+                    .iter()
+                    .map(|(col, from, to, has)| {
+                        format!("replica \"{col}\" oplog IDs {from} to {to} (has {has})")
+                    })
+                    .collect();
                 err(&format!(
                     "{tool}: Error: Cannot apply sync. packet {} to replica \"{}\": it depends on operations not yet received: {}. Import the earlier packet(s) first.\n",
                     first.path.display(),
@@ -419,14 +568,20 @@ pub fn import(mts: &mut Mts, tool: &str, host: &str, source: &Source, invob: Opt
                     continue;
                 }
                 if e.id != has + 1 {
-                    gap = Some(format!("oplog ID {} from replica \"{}\" follows {has}", e.id, e.origin));
+                    gap = Some(format!(
+                        "oplog ID {} from replica \"{}\" follows {has}",
+                        e.id, e.origin
+                    ));
                     break;
                 }
                 store.apply(&rep.name, e.clone());
                 applied += 1;
             }
             if let Some(g) = gap {
-                err(&format!("{tool}: Error: Sync. packet {} is inconsistent ({g}); nothing was imported from it.\n", first.path.display()));
+                err(&format!(
+                    "{tool}: Error: Sync. packet {} is inconsistent ({g}); nothing was imported from it.\n",
+                    first.path.display()
+                ));
                 failures += 1;
                 all_done = false;
                 continue;
@@ -438,15 +593,26 @@ pub fn import(mts: &mut Mts, tool: &str, host: &str, source: &Source, invob: Opt
             }
             store.history.push(HistoryRecord {
                 time: now,
-                event: format!("import sync from replica \"{}\" to replica \"{}\" ({applied} operation(s))", first.header.origin, rep.name),
+                event: format!(
+                    "import sync from replica \"{}\" to replica \"{}\" ({applied} operation(s))",
+                    first.header.origin, rep.name
+                ),
                 row: format!("Row at import was: {row_before}"),
             });
             mts.save_store(&fam.tag, &rep.name, &store)?;
             for p in &g {
-                out(&format!("Applied sync. packet {} to VOB {}\n", p.path.display(), Mts::storage_name(rep, &fam)));
+                out(&format!(
+                    "Applied sync. packet {} to VOB {}\n",
+                    p.path.display(),
+                    Mts::storage_name(rep, &fam)
+                ));
             }
             if applied == 0 {
-                err(&format!("{tool}: Warning: every operation in sync. packet {} had already been applied to replica \"{}\".\n", first.path.display(), rep.name));
+                err(&format!(
+                    "{tool}: Warning: every operation in sync. packet {} had already been applied to replica \"{}\".\n",
+                    first.path.display(),
+                    rep.name
+                ));
             }
         }
         if all_done && !diagnose {
@@ -462,10 +628,24 @@ pub fn import(mts: &mut Mts, tool: &str, host: &str, source: &Source, invob: Opt
 }
 
 /// `lspacket [-long | -short] [-dump] [pname ...]`. Returns the exit code.
-pub fn lspacket(mts: &Mts, tool: &str, host: &str, pnames: &[PathBuf], long: bool, short: bool, dump: bool) -> SimResult<i32> {
+pub fn lspacket(
+    mts: &Mts,
+    tool: &str,
+    host: &str,
+    pnames: &[PathBuf],
+    long: bool,
+    short: bool,
+    dump: bool,
+) -> SimResult<i32> {
     let files: Vec<PathBuf> = if pnames.is_empty() {
-        let h = mts.host(host).ok_or_else(|| SimError::new(1, format!("Error: unknown host \"{host}\"")))?;
-        h.classes.values().flat_map(|bay| [bay.join("incoming"), bay.join("outgoing")]).flat_map(|d| list_dir(&d)).collect()
+        let h = mts
+            .host(host)
+            .ok_or_else(|| SimError::new(1, format!("Error: unknown host \"{host}\"")))?;
+        h.classes
+            .values()
+            .flat_map(|bay| [bay.join("incoming"), bay.join("outgoing")])
+            .flat_map(|d| list_dir(&d))
+            .collect()
     } else {
         let mut v = Vec::new();
         for p in pnames {
@@ -474,7 +654,10 @@ pub fn lspacket(mts: &Mts, tool: &str, host: &str, pnames: &[PathBuf], long: boo
             } else if p.is_file() {
                 v.push(p.clone());
             } else {
-                err(&format!("{tool}: Error: Unable to access \"{}\": No such file or directory.\n", p.display()));
+                err(&format!(
+                    "{tool}: Error: Unable to access \"{}\": No such file or directory.\n",
+                    p.display()
+                ));
                 return Ok(1);
             }
         }
@@ -499,7 +682,10 @@ pub fn lspacket(mts: &Mts, tool: &str, host: &str, pnames: &[PathBuf], long: boo
         if h.comment.is_empty() {
             out("Comment supplied at packet creation is:\n");
         } else {
-            out(&format!("Comment supplied at packet creation is: {}\n", h.comment));
+            out(&format!(
+                "Comment supplied at packet creation is: {}\n",
+                h.comment
+            ));
         }
         out("Packet intended for the following targets:\n");
         let fam = mts.world.families.iter().find(|f| f.oid == h.family_oid);
@@ -512,29 +698,53 @@ pub fn lspacket(mts: &Mts, tool: &str, host: &str, pnames: &[PathBuf], long: boo
                         stores.insert(key.clone(), mts.load_store(&f.tag, &r.name)?);
                     }
                     let applicable = missing(&stores[&key], &r.name, h).is_empty();
-                    out(&format!("  {t} [ local to this network ] {}tag: {}\n", if applicable { "* " } else { "" }, f.tag));
+                    out(&format!(
+                        "  {t} [ local to this network ] {}tag: {}\n",
+                        if applicable { "* " } else { "" },
+                        f.tag
+                    ));
                 }
                 None => out(&format!("  {t}\n")),
             }
         }
         if long {
-            out(&format!("Originating replica is: {} ({})\n", h.origin, h.origin_oid));
+            out(&format!(
+                "Originating replica is: {} ({})\n",
+                h.origin, h.origin_oid
+            ));
             out(&format!("Packet identifier is: {}\n", h.packet_id));
-            out(&format!("Packet fragment: {} of {}\n", h.fragment, h.fragments));
-            out(&format!("Packet creation time is: {}\n", cc_datetime(h.created)));
+            out(&format!(
+                "Packet fragment: {} of {}\n",
+                h.fragment, h.fragments
+            ));
+            out(&format!(
+                "Packet creation time is: {}\n",
+                cc_datetime(h.created)
+            ));
             out(&format!("Recovery incarnation is: {}\n", h.incarnation));
-            let ranges: Vec<String> = h.ranges.iter().map(|(k, (a, b))| format!("{k}:{}-{b}", a + 1)).collect();
+            let ranges: Vec<String> = h
+                .ranges
+                .iter()
+                .map(|(k, (a, b))| format!("{k}:{}-{b}", a + 1))
+                .collect();
             out(&format!("Oplog ID ranges: {}\n", ranges.join(" ")));
         }
         if dump {
             out("The major packet version is 1, the minor packet version is 2\n");
             if h.fragments == 1
-                && let Ok(entries) = packet::assemble(&[p]) {
-                    for e in &entries {
-                        out(&format!("{}: op={} rep={} elem={}\n", e.id, e.op, e.origin, e.element));
-                    }
+                && let Ok(entries) = packet::assemble(&[p])
+            {
+                for e in &entries {
+                    out(&format!(
+                        "{}: op={} rep={} elem={}\n",
+                        e.id, e.op, e.origin, e.element
+                    ));
                 }
-            out(&format!("Packet contains a total of {} entries.\n", h.entries));
+            }
+            out(&format!(
+                "Packet contains a total of {} entries.\n",
+                h.entries
+            ));
         }
         out(&format!("The packet sequence number is {}\n", h.fragment));
     }

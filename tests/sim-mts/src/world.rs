@@ -17,7 +17,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use doppel_sim::common::faults::FaultSet;
-use doppel_sim::common::{DirLock, LockError, SimError, SimResult, StateDir, read_json, write_atomic, write_json_atomic};
+use doppel_sim::common::{
+    DirLock, LockError, SimError, SimResult, StateDir, read_json, write_atomic, write_json_atomic,
+};
 use serde::{Deserialize, Serialize};
 
 /// The simulator's directory under `$DOPPEL_SIM_ROOT`.
@@ -153,23 +155,39 @@ pub struct Store {
 
 impl Store {
     pub fn get(&self, row: &str, col: &str) -> u64 {
-        self.epoch.get(row).and_then(|r| r.get(col)).copied().unwrap_or(0)
+        self.epoch
+            .get(row)
+            .and_then(|r| r.get(col))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// The row of `who` over `columns` (missing values are 0).
     pub fn row(&self, who: &str, columns: &[String]) -> BTreeMap<String, u64> {
-        columns.iter().map(|c| (c.clone(), self.get(who, c))).collect()
+        columns
+            .iter()
+            .map(|c| (c.clone(), self.get(who, c)))
+            .collect()
     }
 
     pub fn set(&mut self, row: &str, col: &str, value: u64) {
-        self.epoch.entry(row.to_owned()).or_default().insert(col.to_owned(), value);
+        self.epoch
+            .entry(row.to_owned())
+            .or_default()
+            .insert(col.to_owned(), value);
     }
 
     /// Applies an entry to the content and the oplog, raising `me`'s own row.
     pub fn apply(&mut self, me: &str, entry: Entry) {
         let branches = self.content.entry(entry.element.clone()).or_default();
         if entry.op == "checkin" {
-            branches.entry(entry.origin.clone()).or_default().push(Version { id: entry.id, text: entry.text.clone() });
+            branches
+                .entry(entry.origin.clone())
+                .or_default()
+                .push(Version {
+                    id: entry.id,
+                    text: entry.text.clone(),
+                });
         } else {
             branches.entry(entry.origin.clone()).or_default();
         }
@@ -180,7 +198,14 @@ impl Store {
     }
 
     /// A change made at replica `me`: a new oplog entry with the next ID.
-    pub fn local_change(&mut self, me: &str, op: &str, element: &str, text: &str, now: f64) -> Entry {
+    pub fn local_change(
+        &mut self,
+        me: &str,
+        op: &str,
+        element: &str,
+        text: &str,
+        now: f64,
+    ) -> Entry {
         let entry = Entry {
             origin: me.to_owned(),
             id: self.get(me, me) + 1,
@@ -212,7 +237,10 @@ impl Store {
 
 /// Formats a row as `a=1 b=2`.
 pub fn row_text(row: &BTreeMap<String, u64>) -> String {
-    row.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+    row.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A replica selector: `replica:name@vob`, `name@vob` or `name`.
@@ -234,17 +262,31 @@ impl Selector {
         if name.is_empty() {
             return None;
         }
-        Some(Selector { name: name.to_owned(), vob })
+        Some(Selector {
+            name: name.to_owned(),
+            vob,
+        })
     }
 }
 
 /// Strips `vob:` from a VOB selector.
 pub fn vob_tag(selector: &str) -> &str {
-    selector.trim().strip_prefix("vob:").unwrap_or(selector.trim())
+    selector
+        .trim()
+        .strip_prefix("vob:")
+        .unwrap_or(selector.trim())
 }
 
 fn sanitize(text: &str) -> String {
-    text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect()
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// The directory name of a storage class (`-default` → `default`).
@@ -256,8 +298,17 @@ pub fn class_dir(class: &str) -> String {
 pub fn make_oid(seed: &str) -> String {
     let h = fnv64(seed.as_bytes());
     let g = fnv64(format!("{seed}#").as_bytes());
-    let mac: Vec<String> = g.to_be_bytes()[..6].iter().map(|b| format!("{b:02x}")).collect();
-    format!("{:08x}.{:08x}.{:04x}.{}", (h >> 32) as u32, h as u32, (g >> 48) as u16, mac.join(":"))
+    let mac: Vec<String> = g.to_be_bytes()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!(
+        "{:08x}.{:08x}.{:04x}.{}",
+        (h >> 32) as u32,
+        h as u32,
+        (g >> 48) as u16,
+        mac.join(":")
+    )
 }
 
 /// FNV-1a, 64 bits.
@@ -287,11 +338,21 @@ impl Mts {
 
     pub fn open_at(dir: StateDir) -> SimResult<Mts> {
         let lock = dir.lock().map_err(|e| match e {
-            LockError::Timeout(_) => SimError::new(1, format!("Error: MultiSite simulator state is locked by another process ({e})")),
-            LockError::Io(e) => SimError::new(1, format!("Error: cannot lock the simulator state: {e}")),
+            LockError::Timeout(_) => SimError::new(
+                1,
+                format!("Error: MultiSite simulator state is locked by another process ({e})"),
+            ),
+            LockError::Io(e) => {
+                SimError::new(1, format!("Error: cannot lock the simulator state: {e}"))
+            }
         })?;
         let (world, raw) = read_json::<World>(&dir.join("world.json"))?;
-        Ok(Mts { dir, world, raw, _lock: lock })
+        Ok(Mts {
+            dir,
+            world,
+            raw,
+            _lock: lock,
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -320,7 +381,10 @@ impl Mts {
     }
 
     fn store_path(&self, tag: &str, name: &str) -> PathBuf {
-        self.dir.join("vobs").join(sanitize(tag)).join(format!("{}.json", sanitize(name)))
+        self.dir
+            .join("vobs")
+            .join(sanitize(tag))
+            .join(format!("{}.json", sanitize(name)))
     }
 
     pub fn load_store(&self, tag: &str, name: &str) -> SimResult<Store> {
@@ -333,18 +397,30 @@ impl Mts {
 
     pub fn family(&self, tag_or_oid: &str) -> Option<&Family> {
         let t = vob_tag(tag_or_oid);
-        self.world.families.iter().find(|f| f.tag == t || f.oid == t)
+        self.world
+            .families
+            .iter()
+            .find(|f| f.tag == t || f.oid == t)
     }
 
     /// Finds a replica by selector: with a VOB, in that family; without, the only
     /// replica of that name.
     pub fn find_replica(&self, sel: &Selector) -> SimResult<(Family, ReplicaInfo)> {
         if let Some(vob) = &sel.vob {
-            let fam = self
-                .family(vob)
-                .ok_or_else(|| SimError::new(1, format!("Error: Unable to determine VOB for pathname \"{vob}\".")))?;
+            let fam = self.family(vob).ok_or_else(|| {
+                SimError::new(
+                    1,
+                    format!("Error: Unable to determine VOB for pathname \"{vob}\"."),
+                )
+            })?;
             let rep = fam.replica(&sel.name).ok_or_else(|| {
-                SimError::new(1, format!("Error: Replica \"{}\" not found in VOB family \"{}\".", sel.name, fam.tag))
+                SimError::new(
+                    1,
+                    format!(
+                        "Error: Replica \"{}\" not found in VOB family \"{}\".",
+                        sel.name, fam.tag
+                    ),
+                )
             })?;
             return Ok((fam.clone(), rep.clone()));
         }
@@ -356,8 +432,17 @@ impl Mts {
             .collect();
         match found.as_slice() {
             [(f, r)] => Ok(((*f).clone(), (*r).clone())),
-            [] => Err(SimError::new(1, format!("Error: Replica \"{}\" not found.", sel.name))),
-            _ => Err(SimError::new(1, format!("Error: Replica name \"{}\" is ambiguous: add @<vob-tag>.", sel.name))),
+            [] => Err(SimError::new(
+                1,
+                format!("Error: Replica \"{}\" not found.", sel.name),
+            )),
+            _ => Err(SimError::new(
+                1,
+                format!(
+                    "Error: Replica name \"{}\" is ambiguous: add @<vob-tag>.",
+                    sel.name
+                ),
+            )),
         }
     }
 
@@ -368,20 +453,33 @@ impl Mts {
     /// The simulated host this command runs on: `$MTS_SITE` (a host name, or a
     /// replica name standing for its host), else the host of `hint`.
     pub fn this_host(&self, hint: Option<&ReplicaInfo>) -> SimResult<String> {
-        match std::env::var(SITE_ENV).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
+        match std::env::var(SITE_ENV)
+            .ok()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+        {
             Some(site) => {
                 if self.host(&site).is_some() {
                     return Ok(site);
                 }
-                let reps: Vec<&ReplicaInfo> =
-                    self.world.families.iter().flat_map(|f| f.replicas.iter()).filter(|r| r.name == site).collect();
+                let reps: Vec<&ReplicaInfo> = self
+                    .world
+                    .families
+                    .iter()
+                    .flat_map(|f| f.replicas.iter())
+                    .filter(|r| r.name == site)
+                    .collect();
                 if let Some(first) = reps.first()
-                    && reps.iter().all(|r| r.host == first.host) {
-                        return Ok(first.host.clone());
-                    }
+                    && reps.iter().all(|r| r.host == first.host)
+                {
+                    return Ok(first.host.clone());
+                }
                 Err(SimError::new(
                     1,
-                    format!("Error: {SITE_ENV}={site} names no simulated MultiSite host (known: {})", self.host_names().join(", ")),
+                    format!(
+                        "Error: {SITE_ENV}={site} names no simulated MultiSite host (known: {})",
+                        self.host_names().join(", ")
+                    ),
                 ))
             }
             None => match hint {
@@ -410,12 +508,20 @@ impl Mts {
         let mut classes = BTreeMap::new();
         classes.insert(DEFAULT_CLASS.to_owned(), base.join("ms_ship"));
         classes.insert(CQ_CLASS.to_owned(), base.join("bays").join(CQ_CLASS));
-        self.world.hosts.push(HostInfo { name: name.to_owned(), classes });
+        self.world.hosts.push(HostInfo {
+            name: name.to_owned(),
+            classes,
+        });
         self.write_host_files(name)
     }
 
     pub fn add_class(&mut self, host: &str, class: &str) -> SimResult<()> {
-        let base = self.dir.join("hosts").join(sanitize(host)).join("bays").join(class_dir(class));
+        let base = self
+            .dir
+            .join("hosts")
+            .join(sanitize(host))
+            .join("bays")
+            .join(class_dir(class));
         if let Some(h) = self.world.hosts.iter_mut().find(|h| h.name == host) {
             h.classes.entry(class.to_owned()).or_insert(base);
         }
@@ -424,36 +530,55 @@ impl Mts {
 
     /// Creates the bays and writes `shipping.conf`.
     fn write_host_files(&self, host: &str) -> SimResult<()> {
-        let Some(h) = self.host(host) else { return Ok(()) };
-        let mut conf = String::from("# shipping.conf of the simulated host (doppel MultiSite simulator)\n");
+        let Some(h) = self.host(host) else {
+            return Ok(());
+        };
+        let mut conf =
+            String::from("# shipping.conf of the simulated host (doppel MultiSite simulator)\n");
         for (class, path) in &h.classes {
             for sub in ["incoming", "outgoing"] {
                 let d = path.join(sub);
-                std::fs::create_dir_all(&d).map_err(|e| SimError::new(1, format!("cannot create {}: {e}", d.display())))?;
+                std::fs::create_dir_all(&d)
+                    .map_err(|e| SimError::new(1, format!("cannot create {}: {e}", d.display())))?;
             }
             conf.push_str(&format!("STORAGE-BAY {class} {}\n", path.display()));
         }
         conf.push_str("MAX-DATA-SIZE 2097151k\n");
-        let p = self.dir.join("hosts").join(sanitize(host)).join("shipping.conf");
-        write_atomic(&p, conf.as_bytes()).map_err(|e| SimError::new(1, format!("cannot write {}: {e}", p.display())))
+        let p = self
+            .dir
+            .join("hosts")
+            .join(sanitize(host))
+            .join("shipping.conf");
+        write_atomic(&p, conf.as_bytes())
+            .map_err(|e| SimError::new(1, format!("cannot write {}: {e}", p.display())))
     }
 
     /// The bay of `class` on `host`.
     pub fn bay(&self, host: &str, class: &str) -> SimResult<PathBuf> {
-        let h = self.host(host).ok_or_else(|| SimError::new(1, format!("Error: unknown host \"{host}\"")))?;
-        h.classes
-            .get(class)
-            .cloned()
-            .ok_or_else(|| SimError::new(1, format!("Error: No storage bay for storage class \"{class}\" on host \"{host}\".")))
+        let h = self
+            .host(host)
+            .ok_or_else(|| SimError::new(1, format!("Error: unknown host \"{host}\"")))?;
+        h.classes.get(class).cloned().ok_or_else(|| {
+            SimError::new(
+                1,
+                format!("Error: No storage bay for storage class \"{class}\" on host \"{host}\"."),
+            )
+        })
     }
 
     /// The transit directory for deliveries to `host` in `class`.
     pub fn transit_dir(&self, host: &str, class: &str) -> PathBuf {
-        self.dir.join("transit").join(sanitize(host)).join(class_dir(class))
+        self.dir
+            .join("transit")
+            .join(sanitize(host))
+            .join(class_dir(class))
     }
 
     pub fn is_locked(&self, tag: &str, name: &str) -> bool {
-        self.world.locked.iter().any(|l| l == &format!("{tag} {name}"))
+        self.world
+            .locked
+            .iter()
+            .any(|l| l == &format!("{tag} {name}"))
     }
 
     /// Where a replica's VOB storage "is", for messages.
@@ -471,10 +596,22 @@ mod tests {
     fn selectors() {
         assert_eq!(
             Selector::parse("replica:tokyo@/vobs/dev"),
-            Some(Selector { name: "tokyo".into(), vob: Some("/vobs/dev".into()) })
+            Some(Selector {
+                name: "tokyo".into(),
+                vob: Some("/vobs/dev".into())
+            })
         );
-        assert_eq!(Selector::parse("boston_hub@\\dev").unwrap().vob.as_deref(), Some("\\dev"));
-        assert_eq!(Selector::parse("x"), Some(Selector { name: "x".into(), vob: None }));
+        assert_eq!(
+            Selector::parse("boston_hub@\\dev").unwrap().vob.as_deref(),
+            Some("\\dev")
+        );
+        assert_eq!(
+            Selector::parse("x"),
+            Some(Selector {
+                name: "x".into(),
+                vob: None
+            })
+        );
         assert_eq!(Selector::parse("@/vobs/dev"), None);
     }
 
@@ -484,9 +621,22 @@ mod tests {
         s.local_change("paris", "mkelem", "a.c", "", 1.0);
         s.local_change("paris", "checkin", "a.c", "one", 2.0);
         assert_eq!(s.get("paris", "paris"), 2);
-        s.apply("paris", Entry { origin: "tokyo".into(), id: 1, op: "checkin".into(), element: "a.c".into(), text: "t1".into(), time: 3.0 });
+        s.apply(
+            "paris",
+            Entry {
+                origin: "tokyo".into(),
+                id: 1,
+                op: "checkin".into(),
+                element: "a.c".into(),
+                text: "t1".into(),
+                time: 3.0,
+            },
+        );
         assert_eq!(s.get("paris", "tokyo"), 1);
-        assert_eq!(s.listing(), vec!["a.c@@/main/paris/1  one", "a.c@@/main/tokyo/1  t1"]);
+        assert_eq!(
+            s.listing(),
+            vec!["a.c@@/main/paris/1  one", "a.c@@/main/tokyo/1  t1"]
+        );
     }
 
     #[test]

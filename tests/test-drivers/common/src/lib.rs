@@ -17,8 +17,8 @@ use std::io::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use doppel_plugin_api::{
-    ActionOutcome, ActionRequest, ActionSpec, CommandRequest, Error, Host, KeywordSpec, KeywordType,
-    Manifest, Problem, ResourceConfig, Status, StatusReport,
+    ActionOutcome, ActionRequest, ActionSpec, CommandRequest, Error, Host, KeywordSpec,
+    KeywordType, Manifest, Problem, ResourceConfig, Status, StatusReport,
 };
 
 /// Exports the test driver for `group` as `<group>.test`.
@@ -31,7 +31,9 @@ macro_rules! test_driver {
             fn manifest() -> doppel_plugin_api::Manifest {
                 $crate::manifest($group)
             }
-            fn validate(config: &doppel_plugin_api::ResourceConfig) -> Vec<doppel_plugin_api::Problem> {
+            fn validate(
+                config: &doppel_plugin_api::ResourceConfig,
+            ) -> Vec<doppel_plugin_api::Problem> {
                 $crate::validate(config)
             }
             fn open(
@@ -88,19 +90,40 @@ pub fn manifest(group: &str) -> Manifest {
                 .desc("The state before any start or stop."),
         )
         .keyword(KeywordSpec::new("fail", KeywordType::List).desc("Actions that fail."))
-        .keyword(KeywordSpec::new("panic", KeywordType::List).desc("Methods that panic: open, status, or an action."))
-        .keyword(KeywordSpec::new("duration", KeywordType::Duration).desc("How long every action takes."))
-        .keyword(KeywordSpec::new("record", KeywordType::String).desc("File where every call is appended."))
-        .keyword(KeywordSpec::new("command", KeywordType::Shlex).desc("Command every action runs through doppel."))
-        .keyword(KeywordSpec::new("query", KeywordType::Shlex).desc("Read-only command every status runs."))
-        .keyword(KeywordSpec::new("last_sync_ago", KeywordType::Duration).desc("Report a last sync that long ago."))
+        .keyword(
+            KeywordSpec::new("panic", KeywordType::List)
+                .desc("Methods that panic: open, status, or an action."),
+        )
+        .keyword(
+            KeywordSpec::new("duration", KeywordType::Duration)
+                .desc("How long every action takes."),
+        )
+        .keyword(
+            KeywordSpec::new("record", KeywordType::String)
+                .desc("File where every call is appended."),
+        )
+        .keyword(
+            KeywordSpec::new("command", KeywordType::Shlex)
+                .desc("Command every action runs through doppel."),
+        )
+        .keyword(
+            KeywordSpec::new("query", KeywordType::Shlex)
+                .desc("Read-only command every status runs."),
+        )
+        .keyword(
+            KeywordSpec::new("last_sync_ago", KeywordType::Duration)
+                .desc("Report a last sync that long ago."),
+        )
         .keyword(
             KeywordSpec::new("size", KeywordType::Integer)
                 .provisioning()
                 .default_value("1")
                 .desc("A provisioning keyword."),
         )
-        .keyword(KeywordSpec::new("bad", KeywordType::String).desc("Set to anything to fail driver validation."));
+        .keyword(
+            KeywordSpec::new("bad", KeywordType::String)
+                .desc("Set to anything to fail driver validation."),
+        );
     for action in ACTIONS {
         m = m.action(ActionSpec::standard(action));
     }
@@ -110,7 +133,10 @@ pub fn manifest(group: &str) -> Manifest {
 /// Driver-level validation: `bad` is refused.
 pub fn validate(config: &ResourceConfig) -> Vec<Problem> {
     match config.get("bad") {
-        Some(v) => vec![Problem::keyword("bad", format!("the test driver refuses bad = {v}"))],
+        Some(v) => vec![Problem::keyword(
+            "bad",
+            format!("the test driver refuses bad = {v}"),
+        )],
         None => Vec::new(),
     }
 }
@@ -122,7 +148,10 @@ pub struct TestDriver {
 }
 
 fn now_ms() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
 }
 
 impl TestDriver {
@@ -141,9 +170,22 @@ impl TestDriver {
     }
 
     fn record(&self, action: &str, start: u128) {
-        let Some(path) = self.config.get("record") else { return };
-        let line = format!("{} {} {} {} {}\n", self.config.svcname, self.config.rid, action, start, now_ms());
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        let Some(path) = self.config.get("record") else {
+            return;
+        };
+        let line = format!(
+            "{} {} {} {} {}\n",
+            self.config.svcname,
+            self.config.rid,
+            action,
+            start,
+            now_ms()
+        );
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
             let _ = f.write_all(line.as_bytes());
         }
     }
@@ -156,17 +198,22 @@ impl TestDriver {
             self.host.run(&CommandRequest::new(argv).read_only())?;
         }
         let state = match self.config.get("status") {
-            Some(forced) => Status::parse(forced).ok_or_else(|| Error::invalid(format!("bad status {forced}")))?,
+            Some(forced) => Status::parse(forced)
+                .ok_or_else(|| Error::invalid(format!("bad status {forced}")))?,
             None => {
                 let stored = self.host.state_get("state");
-                let current = stored.as_deref().or(self.config.get("initial")).unwrap_or("down");
+                let current = stored
+                    .as_deref()
+                    .or(self.config.get("initial"))
+                    .unwrap_or("down");
                 Status::parse(current).unwrap_or(Status::Down)
             }
         };
         let mut report = StatusReport::new(state);
         if let Some(ago) = self.config.get("last_sync_ago") {
             let ago = doppel_plugin_api::parse_duration(ago).unwrap_or_default();
-            let when = jiff::Timestamp::now() - jiff::SignedDuration::try_from(ago).unwrap_or_default();
+            let when =
+                jiff::Timestamp::now() - jiff::SignedDuration::try_from(ago).unwrap_or_default();
             report = report.last_sync(when.to_string());
         }
         Ok(report)
@@ -186,8 +233,16 @@ impl TestDriver {
             self.host.sleep(d)?;
         }
         self.record(&request.action, start);
-        if self.config.get_list("fail").iter().any(|a| a == &request.action) {
-            return Err(Error::failed(format!("{} was told to fail", request.action)));
+        if self
+            .config
+            .get_list("fail")
+            .iter()
+            .any(|a| a == &request.action)
+        {
+            return Err(Error::failed(format!(
+                "{} was told to fail",
+                request.action
+            )));
         }
         if !request.dry_run {
             let new_state = match request.action.as_str() {
@@ -199,7 +254,10 @@ impl TestDriver {
                 self.host.state_put("state", s)?;
             }
         }
-        Ok(ActionOutcome { messages: vec![format!("{} done", request.action)], noop: false })
+        Ok(ActionOutcome {
+            messages: vec![format!("{} done", request.action)],
+            noop: false,
+        })
     }
 }
 
