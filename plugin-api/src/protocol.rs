@@ -430,6 +430,48 @@ impl ResourceConfig {
             .unwrap_or(default)
     }
 
+    /// A directory option of the driver's node-config table (e.g. `bin`), trimmed
+    /// and without trailing slashes; `None` when unset or empty.
+    ///
+    /// ```
+    /// # use doppel_plugin_api::ResourceConfig;
+    /// let mut config = ResourceConfig::default();
+    /// config.driver_options.insert("bin".into(), " /opt/tool/bin/ ".into());
+    /// assert_eq!(config.dir_option("bin").as_deref(), Some("/opt/tool/bin"));
+    /// assert_eq!(config.dir_option("etc"), None);
+    /// ```
+    pub fn dir_option(&self, name: &str) -> Option<String> {
+        let raw = self.option(name)?.trim();
+        if raw.is_empty() {
+            return None;
+        }
+        let trimmed = raw.trim_end_matches('/');
+        Some(if trimmed.is_empty() {
+            "/".to_owned()
+        } else {
+            trimmed.to_owned()
+        })
+    }
+
+    /// The path of the vendor tool `tool`: in the directory the node config gives
+    /// under `option` (`[driver.<name>] bin = ...`), else in `default_dir`. Every
+    /// driver should let operators relocate its tools this way.
+    ///
+    /// ```
+    /// # use doppel_plugin_api::ResourceConfig;
+    /// let mut config = ResourceConfig::default();
+    /// assert_eq!(config.tool_path("bin", "/usr/symcli/bin", "symclone"), "/usr/symcli/bin/symclone");
+    /// config.driver_options.insert("bin".into(), "/lab/sim/".into());
+    /// assert_eq!(config.tool_path("bin", "/usr/symcli/bin", "symclone"), "/lab/sim/symclone");
+    /// ```
+    pub fn tool_path(&self, option: &str, default_dir: &str, tool: &str) -> String {
+        let dir = self
+            .dir_option(option)
+            .unwrap_or_else(|| default_dir.trim_end_matches('/').to_owned());
+        let dir = dir.trim_end_matches('/');
+        format!("{dir}/{tool}")
+    }
+
     /// A string option of the driver's node-config table, e.g. `bin`.
     pub fn option(&self, name: &str) -> Option<&str> {
         self.driver_options.get(name).and_then(|v| v.as_str())

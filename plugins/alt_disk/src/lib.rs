@@ -349,22 +349,8 @@ const NEED_IMAGES: &[(&str, &str)] = &[
 ];
 
 impl AltDisk {
-    fn bin(&self) -> String {
-        let bin = self
-            .config
-            .option("bin")
-            .filter(|b| !b.trim().is_empty())
-            .unwrap_or(DEFAULT_BIN);
-        let trimmed = bin.trim_end_matches('/');
-        if trimmed.is_empty() {
-            String::new()
-        } else {
-            trimmed.to_owned()
-        }
-    }
-
     fn tool(&self, name: &str) -> String {
-        format!("{}/{name}", self.bin())
+        self.config.tool_path("bin", DEFAULT_BIN, name)
     }
 
     fn targets(&self) -> Result<Vec<String>, Error> {

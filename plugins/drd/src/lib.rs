@@ -315,27 +315,8 @@ enum Run {
 }
 
 impl Drd {
-    fn bin(&self) -> String {
-        let bin = self
-            .config
-            .option("bin")
-            .filter(|b| !b.trim().is_empty())
-            .unwrap_or(DEFAULT_BIN);
-        let trimmed = bin.trim_end_matches('/');
-        if trimmed.is_empty() {
-            "/".into()
-        } else {
-            trimmed.to_owned()
-        }
-    }
-
     fn tool(&self) -> String {
-        let bin = self.bin();
-        if bin == "/" {
-            "/drd".into()
-        } else {
-            format!("{bin}/drd")
-        }
+        self.config.tool_path("bin", DEFAULT_BIN, "drd")
     }
 
     /// Where DRD's `/var/opt/drd` lives: `<sysroot>/var/opt/drd`.

@@ -197,13 +197,7 @@ impl Nimadm {
     }
 
     fn tool(&self) -> String {
-        let bin = self
-            .config
-            .option("bin")
-            .map(str::trim)
-            .filter(|b| !b.is_empty())
-            .unwrap_or(DEFAULT_BIN);
-        format!("{}/nimadm", bin.trim_end_matches('/'))
+        self.config.tool_path("bin", DEFAULT_BIN, "nimadm")
     }
 
     fn log_path(&self, client: &str) -> PathBuf {

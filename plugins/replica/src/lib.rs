@@ -320,30 +320,21 @@ impl Replica {
         })
     }
 
-    fn dir_option(&self, name: &str) -> Option<String> {
-        self.config
-            .option(name)
-            .map(|b| b.trim().trim_end_matches('/').to_owned())
-            .filter(|b| !b.is_empty())
-    }
-
     fn tool_path(&self, s: &Settings) -> String {
-        let bin = self
-            .dir_option("bin")
-            .unwrap_or_else(|| DEFAULT_BIN.to_owned());
         let name = match s.tool {
             Tool::MultiTool => "multitool",
             Tool::MultiUtil => "multiutil",
         };
-        format!("{bin}/{name}")
+        self.config.tool_path("bin", DEFAULT_BIN, name)
     }
 
     fn shipping_server_path(&self) -> String {
-        let etc = self
-            .dir_option("etc")
-            .or_else(|| self.dir_option("bin"))
+        // shipping_server lives in MultiSite's etc directory, which defaults to bin's.
+        let default = self
+            .config
+            .dir_option("bin")
             .unwrap_or_else(|| DEFAULT_ETC.to_owned());
-        format!("{etc}/shipping_server")
+        self.config.tool_path("etc", &default, "shipping_server")
     }
 
     fn request(&self, s: &Settings, argv: Vec<String>) -> CommandRequest {

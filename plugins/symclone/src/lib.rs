@@ -519,27 +519,8 @@ pub struct Symclone {
 }
 
 impl Symclone {
-    fn bin(&self) -> String {
-        let bin = self
-            .config
-            .option("bin")
-            .filter(|b| !b.trim().is_empty())
-            .unwrap_or(DEFAULT_BIN);
-        let trimmed = bin.trim_end_matches('/');
-        if trimmed.is_empty() {
-            "/".into()
-        } else {
-            trimmed.to_owned()
-        }
-    }
-
     fn tool(&self, name: &str) -> String {
-        let bin = self.bin();
-        if bin == "/" {
-            format!("/{name}")
-        } else {
-            format!("{bin}/{name}")
-        }
+        self.config.tool_path("bin", DEFAULT_BIN, name)
     }
 
     fn symid(&self) -> Result<String, Error> {
