@@ -138,6 +138,50 @@ impl TestContext {
     }
 }
 
+impl TestContext {
+    /// Runs `doppel <args>` and asserts its exit code is `want` (showing both
+    /// streams when it is not); returns stderr, where the action log goes.
+    #[track_caller]
+    pub fn expect(&self, args: &[&str], want: i32) -> String {
+        let (code, stdout, stderr) = run(&mut self.doppel(args));
+        assert_eq!(
+            code, want,
+            "doppel {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+        stderr
+    }
+
+    /// [`TestContext::expect`] exit 0.
+    #[track_caller]
+    pub fn ok(&self, args: &[&str]) -> String {
+        self.expect(args, 0)
+    }
+}
+
+/// `line` is one of the lines of `log`, whole.
+pub fn has_line(log: &str, line: &str) -> bool {
+    log.lines().any(|l| l == line)
+}
+
+/// Asserts that `line` is a whole line of `log`.
+#[track_caller]
+pub fn assert_line(log: &str, line: &str) {
+    assert!(has_line(log, line), "missing line {line:?} in:\n{log}");
+}
+
+/// Asserts that `lines` appear in `log` as whole lines, in this order.
+#[track_caller]
+pub fn assert_lines_in_order(log: &str, lines: &[&str]) {
+    let all: Vec<&str> = log.lines().collect();
+    let mut pos = 0;
+    for want in lines {
+        match all[pos..].iter().position(|l| l == want) {
+            Some(i) => pos += i + 1,
+            None => panic!("line {want:?} missing or out of order in:\n{log}"),
+        }
+    }
+}
+
 /// Runs `cmd` and returns (exit code, stdout, stderr).
 pub fn run(cmd: &mut Command) -> (i32, String, String) {
     let out = cmd.output().expect("run command");

@@ -11,7 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Command;
 
-use doppel_e2e::{TestContext, doppel_snapshot, run, target_dir};
+use doppel_e2e::{TestContext, assert_lines_in_order, doppel_snapshot, run, target_dir};
 
 struct Aix {
     ctx: TestContext,
@@ -109,22 +109,12 @@ impl Aix {
 
     /// Runs doppel expecting exit 0; returns stderr (the log).
     fn ok(&self, args: &[&str]) -> String {
-        let (code, stdout, stderr) = run(&mut self.cmd(args));
-        assert_eq!(
-            code, 0,
-            "doppel {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
-        );
-        stderr
+        self.ctx.ok(args)
     }
 
     /// Runs doppel expecting exit `want`; returns stderr.
     fn fails(&self, args: &[&str], want: i32) -> String {
-        let (code, stdout, stderr) = run(&mut self.cmd(args));
-        assert_eq!(
-            code, want,
-            "doppel {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
-        );
-        stderr
+        self.ctx.expect(args, want)
     }
 
     /// The refreshed status of disk#0 (JSON).
@@ -172,18 +162,6 @@ impl Aix {
             svc.to_uppercase(),
             target_dir().display()
         )
-    }
-}
-
-#[track_caller]
-fn assert_lines_in_order(log: &str, lines: &[&str]) {
-    let all: Vec<&str> = log.lines().collect();
-    let mut pos = 0;
-    for want in lines {
-        match all[pos..].iter().position(|l| l == want) {
-            Some(i) => pos += i + 1,
-            None => panic!("line {want:?} missing or out of order in:\n{log}"),
-        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use doppel_e2e::{TestContext, run};
+use doppel_e2e::{TestContext, assert_line, run};
 
 /// Snapshot a command's whole output with the context's filters, plus: the
 /// test driver's source location in panic messages, and the one-line warnings
@@ -92,22 +92,12 @@ impl Eng {
 
     /// Runs doppel, expecting exit 0; returns stderr (the log).
     fn ok(&self, args: &[&str]) -> String {
-        let (code, stdout, stderr) = self.run(args);
-        assert_eq!(
-            code, 0,
-            "doppel {args:?} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-        );
-        stderr
+        self.ctx.ok(args)
     }
 
     /// Runs doppel, expecting exit `want`; returns stderr.
     fn fails(&self, args: &[&str], want: i32) -> String {
-        let (code, stdout, stderr) = self.run(args);
-        assert_eq!(
-            code, want,
-            "doppel {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
-        );
-        stderr
+        self.ctx.expect(args, want)
     }
 
     fn records(&self) -> Vec<Rec> {
@@ -212,18 +202,6 @@ impl Eng {
 /// The log lines (`* SVC.RID - LEVEL - message`) of a console output.
 fn log_lines(stderr: &str) -> Vec<&str> {
     stderr.lines().filter(|l| l.starts_with("* ")).collect()
-}
-
-fn has_line(stderr: &str, line: &str) -> bool {
-    stderr.lines().any(|l| l == line)
-}
-
-#[track_caller]
-fn assert_line(stderr: &str, line: &str) {
-    assert!(
-        has_line(stderr, line),
-        "missing line {line:?} in:\n{stderr}"
-    );
 }
 
 fn strs(v: &[&str]) -> Vec<String> {

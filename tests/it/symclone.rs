@@ -12,7 +12,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use doppel_e2e::{TestContext, doppel_snapshot, run, target_dir};
+use doppel_e2e::{
+    TestContext, assert_line, assert_lines_in_order, doppel_snapshot, run, target_dir,
+};
 
 const SID: &str = "000197900123";
 
@@ -204,22 +206,12 @@ impl Sym {
 
     /// Runs doppel expecting exit 0; returns stderr (the log).
     fn ok(&self, args: &[&str]) -> String {
-        let (code, stdout, stderr) = self.run(args);
-        assert_eq!(
-            code, 0,
-            "doppel {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
-        );
-        stderr
+        self.ctx.ok(args)
     }
 
     /// Runs doppel expecting exit `want`; returns stderr.
     fn fails(&self, args: &[&str], want: i32) -> String {
-        let (code, stdout, stderr) = self.run(args);
-        assert_eq!(
-            code, want,
-            "doppel {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
-        );
-        stderr
+        self.ctx.expect(args, want)
     }
 
     /// The refreshed status of one resource (JSON).
@@ -277,28 +269,6 @@ impl Sym {
             rid.to_uppercase(),
             self.symclone_cmd(svc, rid, args)
         )
-    }
-}
-
-fn has_line(log: &str, line: &str) -> bool {
-    log.lines().any(|l| l == line)
-}
-
-#[track_caller]
-fn assert_line(log: &str, line: &str) {
-    assert!(has_line(log, line), "missing line {line:?} in:\n{log}");
-}
-
-/// Asserts that `lines` appear in `log` as whole lines, in this order.
-#[track_caller]
-fn assert_lines_in_order(log: &str, lines: &[&str]) {
-    let all: Vec<&str> = log.lines().collect();
-    let mut pos = 0;
-    for want in lines {
-        match all[pos..].iter().position(|l| l == want) {
-            Some(i) => pos += i + 1,
-            None => panic!("line {want:?} missing or out of order in:\n{log}"),
-        }
     }
 }
 
