@@ -72,6 +72,7 @@
 #![warn(missing_docs)]
 
 mod protocol;
+pub mod testing;
 
 #[cfg(feature = "abi")]
 mod abi;

@@ -846,6 +846,16 @@ pub struct CommandOutput {
 }
 
 impl CommandOutput {
+    /// The output of a command that exited with `code` (for test doubles).
+    pub fn exited(code: i32, stdout: &str, stderr: &str) -> CommandOutput {
+        CommandOutput {
+            exit_code: Some(code),
+            stdout: stdout.to_owned(),
+            stderr: stderr.to_owned(),
+            ..CommandOutput::default()
+        }
+    }
+
     /// True when the command ran and exited 0, or was skipped by `--dry-run`.
     pub fn success(&self) -> bool {
         self.dry_run || self.exit_code == Some(0)

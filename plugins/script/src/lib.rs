@@ -126,3 +126,121 @@ impl Driver for Script {
 }
 
 doppel_plugin_api::export_driver!(Script);
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use doppel_plugin_api::testing::FakeHost;
+    use doppel_plugin_api::{
+        ActionRequest, CommandOutput, Driver, ErrorKind, ResourceConfig, Status,
+    };
+
+    use super::Script;
+
+    fn config(pairs: &[(&str, &str)]) -> ResourceConfig {
+        let mut c = ResourceConfig {
+            rid: "app#0".into(),
+            ..ResourceConfig::default()
+        };
+        for (k, v) in pairs {
+            c.keywords.insert((*k).into(), (*v).into());
+        }
+        c
+    }
+
+    /// A host where `check` exits `check_code` and everything else succeeds.
+    fn host(check_code: i32) -> Arc<FakeHost> {
+        FakeHost::new(move |r| {
+            Ok(CommandOutput::exited(
+                if r.argv.contains(&"status".to_owned()) {
+                    check_code
+                } else {
+                    0
+                },
+                "",
+                "",
+            ))
+        })
+    }
+
+    fn act(
+        d: &Script,
+        action: &str,
+    ) -> Result<doppel_plugin_api::ActionOutcome, doppel_plugin_api::Error> {
+        d.action(&ActionRequest {
+            action: action.into(),
+            ..ActionRequest::default()
+        })
+    }
+
+    #[test]
+    fn start_and_stop_run_their_commands_with_environment_cwd_and_timeout() {
+        let fake = host(0);
+        let c = config(&[
+            ("start", "/srv/app start --fast"),
+            ("stop", "pkill -f app && rm -f /run/app.pid"),
+            ("timeout", "30"),
+            ("cwd", "/srv"),
+            ("environment", "A=1 B=two"),
+        ]);
+        let d = Script::open(c, fake.host()).unwrap();
+        act(&d, "start").unwrap();
+        act(&d, "stop").unwrap();
+        let cmds = fake.commands();
+        assert_eq!(cmds[0].argv, ["/srv/app", "start", "--fast"]);
+        assert_eq!(
+            cmds[1].argv,
+            ["/bin/sh", "-c", "pkill -f app && rm -f /run/app.pid"],
+            "shell syntax runs via sh"
+        );
+        assert_eq!(cmds[0].timeout_secs, Some(30.0));
+        assert_eq!(cmds[0].cwd.as_deref(), Some(std::path::Path::new("/srv")));
+        assert_eq!(cmds[0].env["B"], "two");
+        assert!(
+            !cmds[0].read_only,
+            "start changes state: skipped under --dry-run"
+        );
+    }
+
+    #[test]
+    fn status_comes_from_check() {
+        let up = Script::open(config(&[("check", "/srv/app status")]), host(0).host()).unwrap();
+        assert_eq!(up.status().unwrap().state, Status::Up);
+        let down = Script::open(config(&[("check", "/srv/app status")]), host(3).host()).unwrap();
+        let report = down.status().unwrap();
+        assert_eq!(report.state, Status::Down);
+        assert_eq!(report.messages[0].text, "check exited with code 3");
+        let none = Script::open(config(&[]), host(0).host()).unwrap();
+        assert_eq!(none.status().unwrap().state, Status::NotApplicable);
+    }
+
+    #[test]
+    fn a_failing_start_is_an_error_and_a_missing_command_a_noop() {
+        let fake = FakeHost::new(|_| Ok(CommandOutput::exited(2, "", "address already in use\n")));
+        let d = Script::open(config(&[("start", "/srv/app start")]), fake.host()).unwrap();
+        let err = act(&d, "start").unwrap_err();
+        assert_eq!(
+            err.message,
+            "app exited with code 2: address already in use"
+        );
+        assert!(act(&d, "stop").unwrap().noop);
+        assert_eq!(
+            act(&d, "provision").unwrap_err().kind,
+            ErrorKind::Unsupported
+        );
+    }
+
+    #[test]
+    fn validation_names_the_keyword() {
+        let problems = Script::validate(&config(&[
+            ("start", "echo 'unterminated"),
+            ("environment", "A=1 oops"),
+        ]));
+        let keywords: Vec<_> = problems
+            .iter()
+            .map(|p| p.keyword.as_deref().unwrap_or(""))
+            .collect();
+        assert_eq!(keywords, ["start", "environment"]);
+    }
+}
