@@ -13,8 +13,10 @@
 //! * for each enabled resource with `restart > 0`: a monitor that starts the resource
 //!   (`start --rid <rid>`) when its cached status is down, warn or stdby down, at most
 //!   `restart` times until it is seen up again. A non-standby resource is restarted
-//!   only while something of its service is up (avail up, warn or stdby up): after a
-//!   `doppel -s <svc> stop` everything is down and the daemon must not undo the stop.
+//!   only when its service is meant to run: the last unscoped `start` recorded the
+//!   intent `started` (after `doppel -s <svc> stop` the daemon must not undo the
+//!   stop); a service doppel never started or stopped counts as meant to run while
+//!   something of it is up (avail up, warn or stdby up).
 //!
 //! `~` schedules are seeded with `stable_seed("<svc>/<rid>/<nodename>")`
 //! (`<svc>/<action>/<nodename>` for service tasks), so tasks and nodes spread.
@@ -963,7 +965,15 @@ async fn restart_task(
     }
     let resource = svc.resource(rid);
     let standby = resource.is_some_and(|r| r.standby);
-    if !standby && !matches!(cache.avail, Status::Up | Status::Warn | Status::StdbyUp) {
+    // Restart only what the operator meant to run: the intent recorded by the last
+    // unscoped start/stop, else (never started nor stopped by doppel) a service of
+    // which something is up.
+    let intended = match crate::engine::read_intent(&shared.paths, &svc.name).as_deref() {
+        Some("started") => true,
+        Some(_) => false,
+        None => matches!(cache.avail, Status::Up | Status::Warn | Status::StdbyUp),
+    };
+    if !standby && !intended {
         log.log(
             Some(rid),
             Level::Trace,

@@ -545,6 +545,20 @@ impl Run {
     }
 }
 
+/// `var/lib/doppel/<svc>/intent`: `started` or `stopped`, what the operator last
+/// asked of the whole service (OpenSVC's `local_expect`). The daemon restarts
+/// resources only of a service meant to be started.
+pub fn intent_path(paths: &Paths, svc: &str) -> PathBuf {
+    paths.service_state_dir(svc).join("intent")
+}
+
+/// The recorded intent of `svc`, if any.
+pub fn read_intent(paths: &Paths, svc: &str) -> Option<String> {
+    std::fs::read_to_string(intent_path(paths, svc))
+        .ok()
+        .map(|s| s.trim().to_owned())
+}
+
 /// `var/lib/doppel/<svc>/status.json`.
 pub fn status_cache(paths: &Paths, svc: &str) -> PathBuf {
     paths.service_state_dir(svc).join("status.json")
@@ -781,6 +795,26 @@ pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
         outcome.status = tokio::task::spawn_blocking(move || r.refresh_status())
             .await
             .ok();
+    }
+    // An unscoped start or stop that went through records the service's intent.
+    if outcome.ok && !run.spec.dry_run && run.spec.selection.is_empty() && !run.spec.scheduled {
+        let intent = match action.as_str() {
+            "start" => Some("started\n"),
+            "stop" => Some("stopped\n"),
+            _ => None,
+        };
+        if let Some(intent) = intent {
+            let path = intent_path(&run.paths, &run.svc.name);
+            if let Err(e) = state::write_atomic(&path, intent.as_bytes()) {
+                run.log.warn(
+                    None,
+                    &format!(
+                        "cannot record the service intent in {}: {e}",
+                        path.display()
+                    ),
+                );
+            }
+        }
     }
     if let Some(e) = &outcome.error {
         run.log.error(

@@ -466,3 +466,38 @@ fn sigterm_lets_the_running_sync_finish() {
     );
     assert!(stderr.contains("doppel daemon: stopped"), "{stderr}");
 }
+
+#[test]
+fn a_started_service_gets_its_only_resource_restarted_but_not_after_a_stop() {
+    // One resource: once it falls down nothing of the service is up, so only the
+    // recorded intent tells the daemon the operator meant it to run.
+    let ctx = setup("[fs#1]\ntype = test\nrestart = 3\nrecord = {calls}\n");
+    let (code, _, stderr) = run(&mut ctx.doppel(["-s", "demo", "start"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(ctx.root().join("var/lib/doppel/demo/intent")).unwrap(),
+        "started\n"
+    );
+    // The resource falls down behind doppel's back.
+    ctx.write("var/lib/doppel/demo/fs#1/kv/state", "down");
+    let (code, _, stderr) = run(&mut ctx.doppel(["-s", "demo", "status"]));
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = once(&ctx, MONDAY);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        calls(&ctx),
+        ["fs#1 start", "fs#1 start"],
+        "started, then restarted: {stderr}"
+    );
+
+    // An operator's stop is respected.
+    let (code, _, stderr) = run(&mut ctx.doppel(["-s", "demo", "stop"]));
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = once(&ctx, "2024-05-06T00:31:00Z");
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        calls(&ctx),
+        ["fs#1 start", "fs#1 start", "fs#1 stop"],
+        "no restart after a stop: {stderr}"
+    );
+}
