@@ -151,13 +151,13 @@ Examples:
   doppel -s migr run --rid task#0 --phase 2 --clients lpar1,lpar2")]
     Run(ActionArgs),
     /// Ask the drivers for the selected services' status, cache and print it (exit 0)
-    Status(ActionArgs),
+    Status(SelectArgs),
     /// Check the selected service files: every problem, one per line (exit 2 if any)
     #[command(after_help = "\
 Examples:
   doppel -s demo validate
   doppel -s '*' validate")]
-    Validate(ActionArgs),
+    Validate,
     /// Print the selected services' status, configuration or schedules
     #[command(after_help = "\
 Examples:
@@ -245,21 +245,19 @@ pub enum PrintCommand {
     /// The status tree of each service (from the cache unless --refresh)
     Status {
         #[command(flatten)]
-        args: ActionArgs,
+        select: SelectArgs,
         /// Ask the drivers instead of reading the cache
         #[arg(long)]
         refresh: bool,
     },
     /// The service file as written, or every keyword resolved with --eval
     Config {
-        #[command(flatten)]
-        args: ActionArgs,
         /// Resolve every keyword for this node and say where each value came from
         #[arg(long)]
         eval: bool,
     },
     /// Scheduled tasks: action, expression, last run, last success, next run
-    Schedule(ActionArgs),
+    Schedule(SelectArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -278,6 +276,32 @@ pub enum SyncCommand {
     Nodes(ActionArgs),
     /// Sync to the disaster recovery nodes
     Drp(ActionArgs),
+}
+
+/// Resource selection, for commands that only read.
+#[derive(Clone, Debug, Default, Args)]
+pub struct SelectArgs {
+    /// Resources to show: rids (`sync#0`), groups (`sync`) or globs, comma separated
+    #[arg(long, value_name = "RIDS")]
+    pub rid: Option<String>,
+    /// Resources with these tags: `a,b` any of them, `a+b` all of them
+    #[arg(long, value_name = "TAGS")]
+    pub tags: Option<String>,
+    /// Resources in these subsets, comma separated
+    #[arg(long, value_name = "SUBSETS")]
+    pub subsets: Option<String>,
+}
+
+impl SelectArgs {
+    /// The same selection as action options (nothing else set).
+    pub fn into_action_args(self) -> ActionArgs {
+        ActionArgs {
+            rid: self.rid,
+            tags: self.tags,
+            subsets: self.subsets,
+            ..ActionArgs::default()
+        }
+    }
 }
 
 /// Options common to service actions.

@@ -18,7 +18,7 @@ use doppel_core::keywords;
 use doppel_core::service::{Diagnostic, Origin, Resolved, Service};
 use serde::Serialize;
 
-use crate::cli::{ActionArgs, Format};
+use crate::cli::Format;
 use crate::cmd_drivers::{load_registry, warn_skipped};
 use crate::drivers::Registry;
 use crate::{Context, UsageError, services};
@@ -43,7 +43,7 @@ fn sort_key(d: &Diagnostic, service_file: &Path) -> (PathBuf, usize) {
     }
 }
 
-pub fn validate(ctx: &Context, _args: &ActionArgs) -> anyhow::Result<ExitCode> {
+pub fn validate(ctx: &Context) -> anyhow::Result<ExitCode> {
     let names = services::selected(ctx, ctx.selector.as_deref())?;
     let registry = load_registry(ctx);
     warn_skipped(ctx, &registry);
@@ -241,7 +241,7 @@ fn one_line(value: &str) -> String {
     value.replace('\n', "\\n")
 }
 
-pub fn print_config(ctx: &Context, _args: &ActionArgs, eval: bool) -> anyhow::Result<ExitCode> {
+pub fn print_config(ctx: &Context, eval: bool) -> anyhow::Result<ExitCode> {
     let names = services::selected(ctx, ctx.selector.as_deref())?;
     let mut out = std::io::stdout().lock();
     let several = names.len() > 1;

@@ -87,23 +87,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             markdown,
         } => cmd_config::template(&ctx, &type_name, markdown),
         Command::Schedule { command } => cmd_schedule::run(&ctx, command),
-        Command::Validate(args) => cmd_config::validate(&ctx, &args),
+        Command::Validate => cmd_config::validate(&ctx),
         Command::Print {
-            what: PrintCommand::Config { args, eval },
-        } => cmd_config::print_config(&ctx, &args, eval),
+            what: PrintCommand::Config { eval },
+        } => cmd_config::print_config(&ctx, eval),
         Command::Print {
-            what: PrintCommand::Status { args, refresh },
-        } => cmd_actions::print_status(&ctx, &args, refresh),
+            what: PrintCommand::Status { select, refresh },
+        } => cmd_actions::print_status(&ctx, &select.into_action_args(), refresh),
         Command::Print {
-            what: PrintCommand::Schedule(args),
-        } => cmd_daemon::print_schedule(&ctx, &args),
+            what: PrintCommand::Schedule(select),
+        } => cmd_daemon::print_schedule(&ctx, &select.into_action_args()),
         Command::Daemon { once, now } => cmd_daemon::run(&ctx, once, now.as_deref()),
         Command::Start(a) => cmd_actions::run(&ctx, "start", &a),
         Command::Stop(a) => cmd_actions::run(&ctx, "stop", &a),
         Command::Provision(a) => cmd_actions::run(&ctx, "provision", &a),
         Command::Unprovision(a) => cmd_actions::run(&ctx, "unprovision", &a),
         Command::Run(a) => cmd_actions::run(&ctx, "run", &a),
-        Command::Status(a) => cmd_actions::run(&ctx, "status", &a),
+        Command::Status(select) => cmd_actions::run(&ctx, "status", &select.into_action_args()),
         Command::Sync { what } => {
             let (name, a) = match what {
                 SyncCommand::Break(a) => ("sync_break", a),
