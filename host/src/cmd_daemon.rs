@@ -564,6 +564,14 @@ impl Unit {
             Unit::Restart(r) => r.key(svc),
         }
     }
+
+    /// The rid its log lines carry and the action it runs.
+    fn rid_action(&self) -> (&str, &str) {
+        match self {
+            Unit::Task(t) => (t.log_rid(), &t.action),
+            Unit::Restart(r) => (&r.rid, "restart"),
+        }
+    }
 }
 
 /// How a unit ended.
@@ -602,16 +610,15 @@ impl Daemon<'_> {
             let Ok(bytes) = std::fs::read(self.ctx.paths.service_file(&name)) else {
                 continue;
             };
-            if let Some(e) = self.services.get(&name) {
-                if !force && e.bytes == bytes {
-                    continue;
-                }
+            let previous = self.services.get(&name);
+            if previous.is_some_and(|e| !force && e.bytes == bytes) {
+                continue;
             }
-            let log = match self.services.get(&name) {
+            let known = previous.is_some();
+            let log = match previous {
                 Some(e) => e.log.clone(),
                 None => ServiceLog::open(&self.ctx.paths.service_log(&name), &name, self.level),
             };
-            let known = self.services.contains_key(&name);
             let loaded = services::load(self.ctx, &self.shared.registry, &name, true);
             let loaded = match (loaded.service, loaded.diagnostics.first()) {
                 (Some(svc), None) => {
@@ -753,14 +760,8 @@ async fn job(
     for unit in units {
         let key = unit.key(&svc.name);
         if shared.stopping() {
-            let what = match &unit {
-                Unit::Task(t) => (t.log_rid().to_owned(), t.action.clone()),
-                Unit::Restart(r) => (r.rid.clone(), "restart".to_owned()),
-            };
-            log.info(
-                Some(&what.0),
-                &format!("daemon stopping: {} not started", what.1),
-            );
+            let (rid, action) = unit.rid_action();
+            log.info(Some(rid), &format!("daemon stopping: {action} not started"));
             shared.release(&key);
             continue;
         }
@@ -899,12 +900,8 @@ async fn resource_task(
         );
         return Done::Skipped;
     }
-    match outcome
-        .resources
-        .iter()
-        .find(|r| r.rid == rid)
-        .map(|r| r.result)
-    {
+    let result = outcome.resources.iter().find(|r| r.rid == rid);
+    match result.map(|r| r.result) {
         Some("ok") if outcome.ok => {
             let _ = write_stamp(&dir.join(format!("{}.success", task.stamp_name())), at);
             log.info(Some(rid), &format!("scheduled {action} succeeded"));
@@ -916,10 +913,7 @@ async fn resource_task(
             Done::Skipped
         }
         _ => {
-            let why = outcome
-                .resources
-                .iter()
-                .find(|r| r.rid == rid)
+            let why = result
                 .and_then(|r| r.message.clone())
                 .or(outcome.error.clone())
                 .unwrap_or_else(|| "error".into());
@@ -968,7 +962,7 @@ async fn restart_task(
     // Restart only what the operator meant to run: the intent recorded by the last
     // unscoped start/stop, else (never started nor stopped by doppel) a service of
     // which something is up.
-    let intended = match crate::engine::read_intent(&shared.paths, &svc.name).as_deref() {
+    let intended = match engine::read_intent(&shared.paths, &svc.name).as_deref() {
         Some("started") => true,
         Some(_) => false,
         None => matches!(cache.avail, Status::Up | Status::Warn | Status::StdbyUp),
@@ -1054,18 +1048,19 @@ async fn restart_task(
         let state = now_status
             .map(|s| s.to_string())
             .unwrap_or_else(|| "unknown".into());
-        if count + 1 >= task.max {
-            log.warn(Some(rid), &format!("restart {}/{} did not bring it up ({state}): no more restarts until it is up again", count + 1, task.max));
+        let last = if count + 1 >= task.max {
+            ": no more restarts until it is up again"
         } else {
-            log.warn(
-                Some(rid),
-                &format!(
-                    "restart {}/{} did not bring it up ({state})",
-                    count + 1,
-                    task.max
-                ),
-            );
-        }
+            ""
+        };
+        log.warn(
+            Some(rid),
+            &format!(
+                "restart {}/{} did not bring it up ({state}){last}",
+                count + 1,
+                task.max
+            ),
+        );
         Done::Failed
     }
 }
