@@ -6,38 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    #[track_caller]
-    fn ok(self) -> Out {
-        assert_eq!(
-            self.code, 0,
-            "expected success\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-
-    #[track_caller]
-    fn fails(self) -> Out {
-        assert_eq!(
-            self.code, 1,
-            "expected exit 1\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        assert!(
-            !self.stderr.contains("internal simulator error"),
-            "{}",
-            self.stderr
-        );
-        self
-    }
-}
+use doppel_sim::testing::Out;
 
 struct Sim {
     dir: tempfile::TempDir,
@@ -84,12 +53,7 @@ impl Sim {
     }
 
     fn run(&self, tool: &str, args: &[&str]) -> Out {
-        let o = self.cmd(tool, args).output().unwrap();
-        Out {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
+        Out::of(&mut self.cmd(tool, args))
     }
 
     fn machine(&self) -> PathBuf {
@@ -154,13 +118,13 @@ fn lspv_lists_the_default_machine_in_aix_columns() {
     assert!(detail.contains("VOLUME GROUP:     rootvg"));
     assert!(
         sim.run("lspv", &["hdisk1"])
-            .fails()
+            .fails_with(1)
             .stderr
             .contains("is not assigned to")
     );
     assert!(
         sim.run("lspv", &["hdisk9"])
-            .fails()
+            .fails_with(1)
             .stderr
             .contains("was not found")
     );
@@ -212,25 +176,25 @@ fn bootlist_sets_and_shows_one_line_per_path() {
     );
     assert!(
         sim.run("bootlist", &["-m", "normal", "hdisk9"])
-            .fails()
+            .fails_with(1)
             .stderr
             .contains("Device hdisk9 is not valid")
     );
     assert!(
         sim.run("bootlist", &["-m", "normal", "blv=hd5"])
-            .fails()
+            .fails_with(1)
             .stderr
             .contains("precedes all devices")
     );
     assert!(
         sim.run("bootlist", &["-o"])
-            .fails()
+            .fails_with(1)
             .stderr
             .contains("A mode (-m) must be specified")
     );
     assert!(
         sim.run("bootlist", &["-m", "normal"])
-            .fails()
+            .fails_with(1)
             .stderr
             .contains("Specify a device")
     );
@@ -239,7 +203,7 @@ fn bootlist_sets_and_shows_one_line_per_path() {
     sim.run("aixsim", &["fail", "bootlist"]).ok();
     assert!(
         sim.run("bootlist", &["-m", "normal", "hdisk0"])
-            .fails()
+            .fails_with(1)
             .stderr
             .contains("Unable to set the boot list")
     );
@@ -283,7 +247,7 @@ fn clone_with_default_bootlist_prints_the_documented_lines() {
         "127.0.0.1 loopback localhost\n"
     );
     // A second clone needs the first one removed.
-    let again = sim.run("alt_disk_copy", &["-d", "hdisk2"]).fails();
+    let again = sim.run("alt_disk_copy", &["-d", "hdisk2"]).fails_with(1);
     assert!(
         again
             .stderr
@@ -291,7 +255,7 @@ fn clone_with_default_bootlist_prints_the_documented_lines() {
         "{}",
         again.stderr
     );
-    let on_itself = sim.run("alt_disk_copy", &["-d", "hdisk1"]).fails();
+    let on_itself = sim.run("alt_disk_copy", &["-d", "hdisk1"]).fails_with(1);
     assert!(
         on_itself
             .stderr
@@ -377,7 +341,7 @@ fn exclude_patterns_follow_grep() {
     let bad = sim.file("exclude.bad", "^./ok\n[unclosed\n", 0o644);
     let out = sim
         .run("alt_disk_copy", &["-d", "hdisk1", "-e", &bad])
-        .fails();
+        .fails_with(1);
     assert!(out.stderr.contains("line 2"), "{}", out.stderr);
     assert!(out.stdout.is_empty(), "nothing ran");
 }
@@ -429,14 +393,14 @@ fn the_seed_rules_between_flags() {
         (&["-d", "hdisk1", "extra"], "unexpected argument 'extra'"),
     ];
     for (args, message) in cases {
-        let out = sim.run("alt_disk_copy", args).fails();
+        let out = sim.run("alt_disk_copy", args).fails_with(1);
         assert!(out.stderr.contains(message), "{args:?}: {}", out.stderr);
         assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
     }
     let not_exec = sim.file("custom.sh", "#!/bin/sh\n", 0o644);
     let out = sim
         .run("alt_disk_copy", &["-d", "hdisk1", "-s", &not_exec])
-        .fails();
+        .fails_with(1);
     assert!(out.stderr.contains("is not executable"), "{}", out.stderr);
     assert!(
         sim.lspv().iter().all(|r| r.1 != "altinst_rootvg"),
@@ -449,7 +413,9 @@ fn disks_in_use_or_too_small_are_refused() {
     let sim = Sim::new();
     sim.run("aixsim", &["vg", "create", "datavg", "--disks", "hdisk2"])
         .ok();
-    let out = sim.run("alt_disk_copy", &["-d", "hdisk1 hdisk2"]).fails();
+    let out = sim
+        .run("alt_disk_copy", &["-d", "hdisk1 hdisk2"])
+        .fails_with(1);
     assert!(
         out.stderr
             .contains("hdisk2 belongs to volume group datavg."),
@@ -457,7 +423,7 @@ fn disks_in_use_or_too_small_are_refused() {
         out.stderr
     );
     assert!(out.stderr.contains("volume group None"));
-    let out = sim.run("alt_disk_copy", &["-d", "hdisk0"]).fails();
+    let out = sim.run("alt_disk_copy", &["-d", "hdisk0"]).fails_with(1);
     assert!(
         out.stderr
             .contains("hdisk0 belongs to volume group rootvg.")
@@ -465,7 +431,7 @@ fn disks_in_use_or_too_small_are_refused() {
 
     sim.run("aixsim", &["disk", "add", "hdisk3", "--size", "4g"])
         .ok();
-    let out = sim.run("alt_disk_copy", &["-d", "hdisk3"]).fails();
+    let out = sim.run("alt_disk_copy", &["-d", "hdisk3"]).fails_with(1);
     assert_eq!(
         out.stdout,
         "Calling mkszfile to create new /image.data file.\nChecking disk sizes.\n"
@@ -484,7 +450,7 @@ fn disks_in_use_or_too_small_are_refused() {
         .ok();
     assert!(
         sim.run("alt_disk_copy", &["-d", "hdisk1"])
-            .fails()
+            .fails_with(1)
             .stderr
             .contains("hdisk1 is not bootable")
     );
@@ -501,7 +467,9 @@ fn phase_by_phase_with_the_customization_script() {
     );
     let resolv = sim.file("resolv.new", "nameserver 198.51.100.1\n", 0o644);
     // Phase 2 before phase 1 is refused.
-    let out = sim.run("alt_disk_copy", &["-d", "hdisk1", "-P2"]).fails();
+    let out = sim
+        .run("alt_disk_copy", &["-d", "hdisk1", "-P2"])
+        .fails_with(1);
     assert!(
         out.stderr
             .contains("is not in volume group altinst_rootvg: run phase 1 first"),
@@ -562,7 +530,9 @@ fn phase_by_phase_with_the_customization_script() {
     );
 
     // Asleep: phases 2/3 need it woken up again.
-    let out = sim.run("alt_disk_copy", &["-d", "hdisk1", "-P23"]).fails();
+    let out = sim
+        .run("alt_disk_copy", &["-d", "hdisk1", "-P23"])
+        .fails_with(1);
     assert!(
         out.stderr.contains("not in the post phase 1 state"),
         "{}",
@@ -582,7 +552,7 @@ fn phase_by_phase_with_the_customization_script() {
     sim.run("alt_rootvg_op", &["-W", "-d", "hdisk1"]).ok();
     let out = sim
         .run("alt_disk_copy", &["-d", "hdisk1", "-P2", "-s", &failing])
-        .fails();
+        .fails_with(1);
     assert!(
         out.stderr.contains("The customization script")
             && out.stderr.contains("failed (exit code 3)"),
@@ -594,7 +564,7 @@ fn phase_by_phase_with_the_customization_script() {
     sim.run("alt_rootvg_op", &["-X"]).ok();
     let out = sim
         .run("alt_disk_copy", &["-d", "hdisk1", "-s", &failing])
-        .fails();
+        .fails_with(1);
     assert!(out.stdout.ends_with("Cleaning up.\n"), "{}", out.stdout);
     assert_eq!(sim.vg_of("hdisk1"), "None");
 }
@@ -604,13 +574,13 @@ fn alt_rootvg_op_wake_sleep_rename_cleanup() {
     let sim = Sim::new();
     assert!(
         sim.run("alt_rootvg_op", &["-X"])
-            .fails()
+            .fails_with(1)
             .stderr
             .contains("Volume group altinst_rootvg does not exist.")
     );
     assert!(
         sim.run("alt_rootvg_op", &["-X", "rootvg"])
-            .fails()
+            .fails_with(1)
             .stderr
             .contains("cannot be removed")
     );
@@ -618,19 +588,19 @@ fn alt_rootvg_op_wake_sleep_rename_cleanup() {
         .ok();
     assert!(
         sim.run("alt_rootvg_op", &["-X", "datavg"])
-            .fails()
+            .fails_with(1)
             .stderr
             .contains("not an alternate rootvg")
     );
     assert!(
         sim.run("alt_rootvg_op", &["-S"])
-            .fails()
+            .fails_with(1)
             .stderr
             .contains("No alternate rootvg volume group is awake.")
     );
     assert!(
         sim.run("alt_rootvg_op", &[])
-            .fails()
+            .fails_with(1)
             .stderr
             .contains("Usage: alt_rootvg_op")
     );
@@ -647,7 +617,7 @@ fn alt_rootvg_op_wake_sleep_rename_cleanup() {
     );
     assert!(
         sim.run("alt_rootvg_op", &["-W", "-d", "hdisk1"])
-            .fails()
+            .fails_with(1)
             .stderr
             .contains("already awake")
     );
@@ -660,7 +630,7 @@ fn alt_rootvg_op_wake_sleep_rename_cleanup() {
     assert!(sim.tree("altinst_rootvg").join("customized").exists());
     assert!(
         sim.run("alt_rootvg_op", &["-C", "-b", "update_all"])
-            .fails()
+            .fails_with(1)
             .stderr
             .contains("-l flag must be used")
     );
@@ -698,14 +668,14 @@ fn alt_rootvg_op_wake_sleep_rename_cleanup() {
     .ok();
     assert!(
         sim.run("alt_rootvg_op", &["-W", "-d", "hdisk1"])
-            .fails()
+            .fails_with(1)
             .stderr
             .contains("higher than the running system")
     );
     sim.run("aixsim", &["fail", "cleanup"]).ok();
     assert!(
         sim.run("alt_rootvg_op", &["-X"])
-            .fails()
+            .fails_with(1)
             .stderr
             .contains("exportvg failed")
     );
@@ -744,7 +714,7 @@ fn injected_phase_faults_clean_up() {
     let sim = Sim::new();
     sim.run("aixsim", &["fail", "phase2", "--message", "0505-999 boom"])
         .ok();
-    let out = sim.run("alt_disk_copy", &["-d", "hdisk1"]).fails();
+    let out = sim.run("alt_disk_copy", &["-d", "hdisk1"]).fails_with(1);
     assert_eq!(out.stderr, "0505-999 boom\n");
     assert!(out.stdout.ends_with("Cleaning up.\n"));
     assert_eq!(sim.vg_of("hdisk1"), "None");
@@ -782,7 +752,9 @@ fn the_copy_takes_time_and_a_second_run_waits_for_nobody() {
             .contains(&("hdisk1".into(), "altinst_rootvg".into(), true))
     );
     // ... and another alt_disk operation is refused.
-    let out = sim.run("alt_disk_copy", &["-d", "hdisk2", "-B"]).fails();
+    let out = sim
+        .run("alt_disk_copy", &["-d", "hdisk2", "-B"])
+        .fails_with(1);
     assert!(
         out.stderr
             .contains("Another alternate disk operation is in progress (alt_disk_copy, pid"),
@@ -791,7 +763,7 @@ fn the_copy_takes_time_and_a_second_run_waits_for_nobody() {
     );
     assert!(
         sim.run("alt_rootvg_op", &["-X"])
-            .fails()
+            .fails_with(1)
             .stderr
             .contains("in progress")
     );
@@ -828,7 +800,7 @@ fn hosts_are_separate_machines() {
     );
     assert!(
         sim.run("aixsim", &["--host", "../x", "show"])
-            .fails()
+            .fails_with(1)
             .stderr
             .contains("invalid simulated host name")
     );

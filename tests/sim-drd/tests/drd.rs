@@ -5,14 +5,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
+use doppel_sim::testing::Out;
+
 struct Sim {
     root: tempfile::TempDir,
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
 }
 
 impl Sim {
@@ -35,17 +31,12 @@ impl Sim {
     }
 
     fn cmd(&self, bin: &str, args: &[&str]) -> Out {
-        let out = Command::new(bin)
-            .args(args)
-            .env("DOPPEL_SIM_ROOT", self.root.path())
-            .env("DOPPEL_SIM_TIME_SCALE", "1")
-            .output()
-            .unwrap();
-        Out {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Out::of(
+            Command::new(bin)
+                .args(args)
+                .env("DOPPEL_SIM_ROOT", self.root.path())
+                .env("DOPPEL_SIM_TIME_SCALE", "1"),
+        )
     }
 
     fn drd(&self, args: &[&str]) -> Out {

@@ -3,14 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use doppel_sim::testing::Out;
+
 struct Sim {
     root: tempfile::TempDir,
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
 }
 
 impl Sim {
@@ -47,12 +43,7 @@ impl Sim {
         if let Some(s) = site {
             cmd.env("MTS_SITE", s);
         }
-        let o = cmd.output().unwrap();
-        Out {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
+        Out::of(&mut cmd)
     }
 
     fn ok(&self, site: Option<&str>, tool: &str, args: &[&str]) -> Out {

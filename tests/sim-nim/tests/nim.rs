@@ -4,36 +4,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn ok(self) -> Out {
-        assert_eq!(
-            self.code, 0,
-            "expected success\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-
-    fn fails(self) -> Out {
-        assert_ne!(
-            self.code, 0,
-            "expected a failure\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        assert!(
-            !self.stderr.contains("panicked") && !self.stderr.contains("internal simulator error"),
-            "{}",
-            self.stderr
-        );
-        self
-    }
-}
+use doppel_sim::testing::Out;
 
 struct Sim {
     dir: tempfile::TempDir,
@@ -71,12 +42,7 @@ impl Sim {
     }
 
     fn run(&self, name: &str, args: &[&str]) -> Out {
-        let o = self.cmd(name, args).output().expect("run");
-        Out {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
+        Out::of(&mut self.cmd(name, args))
     }
 
     fn migrate(&self, client: &str, disks: &str, extra: &[&str]) -> Out {

@@ -5,6 +5,8 @@
 //! - [`common`]: state directory, locking, atomic writes, simulated clock,
 //!   fault injection — shared by every simulator.
 //! - [`symcli`]: `symclone`, `symdev`, `symdg`, `symld` and the `symsim` admin tool.
+//! - [`testing`]: the run result and checks of the simulators' integration tests.
 
 pub mod common;
 pub mod symcli;
+pub mod testing;

@@ -6,39 +6,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use doppel_sim::testing::Out;
+
 const SID: &str = "000192601234";
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn ok(self) -> Out {
-        assert_eq!(
-            self.code, 0,
-            "expected success\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-    fn all(&self) -> String {
-        format!("{}{}", self.stdout, self.stderr)
-    }
-    fn no_panic(&self) {
-        assert!(
-            !self.all().contains("panicked"),
-            "panic output: {}",
-            self.all()
-        );
-        assert!(
-            !self.all().contains("internal simulator error"),
-            "{}",
-            self.all()
-        );
-    }
-}
 
 struct Sim {
     dir: tempfile::TempDir,
@@ -110,11 +80,7 @@ impl Sim {
             let _ = i.write_all(stdin.as_bytes());
         }
         let o = child.wait_with_output().expect("wait");
-        let out = Out {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        };
+        let out = Out::from(o);
         out.no_panic();
         out
     }
