@@ -397,6 +397,23 @@ impl ResourceConfig {
         })
     }
 
+    /// A keyword's text, trimmed; `None` when unset or blank.
+    ///
+    /// ```
+    /// # use doppel_plugin_api::ResourceConfig;
+    /// let mut config = ResourceConfig::default();
+    /// config.keywords.insert("site".into(), " paris ".into());
+    /// config.keywords.insert("clan".into(), "  ".into());
+    /// assert_eq!(config.get_text("site").as_deref(), Some("paris"));
+    /// assert_eq!(config.get_text("clan"), None);
+    /// ```
+    pub fn get_text(&self, keyword: &str) -> Option<String> {
+        self.get(keyword)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    }
+
     /// A boolean keyword (`true`, `yes`, `1`, ... case-insensitive); `default` when unset.
     pub fn get_bool(&self, keyword: &str, default: bool) -> bool {
         match self.get(keyword) {
@@ -859,6 +876,24 @@ impl CommandOutput {
     /// True when the command ran and exited 0, or was skipped by `--dry-run`.
     pub fn success(&self) -> bool {
         self.dry_run || self.exit_code == Some(0)
+    }
+
+    /// The last non-empty line of stderr, trimmed, or of stdout when stderr has
+    /// none: what to quote when a command fails. Empty when both are blank.
+    ///
+    /// ```
+    /// # use doppel_plugin_api::CommandOutput;
+    /// let out = CommandOutput::exited(1, "progress\n", "error: no such disk\n\n");
+    /// assert_eq!(out.last_line(), "error: no such disk");
+    /// assert_eq!(CommandOutput::exited(1, " done \n", "").last_line(), "done");
+    /// ```
+    pub fn last_line(&self) -> &str {
+        fn last(text: &str) -> Option<&str> {
+            text.lines().rev().map(str::trim).find(|l| !l.is_empty())
+        }
+        last(&self.stderr)
+            .or_else(|| last(&self.stdout))
+            .unwrap_or("")
     }
 }
 

@@ -23,8 +23,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use doppel_plugin_api::{
-    ActionOutcome, ActionRequest, ActionSpec, CommandOutput, CommandRequest, Driver, Error, Host,
-    KeywordSpec, KeywordType, Manifest, Problem, ResourceConfig, Status, StatusReport,
+    ActionOutcome, ActionRequest, ActionSpec, CommandRequest, Driver, Error, Host, KeywordSpec,
+    KeywordType, Manifest, Problem, ResourceConfig, Status, StatusReport,
 };
 
 /// Where the AIX tools live when the node config does not say.
@@ -315,16 +315,6 @@ fn human_secs(secs: u64) -> String {
     out
 }
 
-fn last_line(out: &CommandOutput) -> String {
-    out.stderr
-        .lines()
-        .chain(out.stdout.lines())
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .map(|l| l.trim().to_owned())
-        .unwrap_or_default()
-}
-
 fn is_disk_name(name: &str) -> bool {
     name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -364,14 +354,6 @@ impl AltDisk {
         Ok(disks)
     }
 
-    fn text(&self, keyword: &str) -> Option<String> {
-        self.config
-            .get(keyword)
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
-    }
-
     fn list_text(&self, keyword: &str) -> Option<String> {
         let list = self.config.get_list(keyword);
         (!list.is_empty()).then(|| list.join(" "))
@@ -402,14 +384,14 @@ impl AltDisk {
                 a.push(v);
             }
         };
-        opt("-i", self.text("image_data"));
-        opt("-s", self.text("script"));
-        opt("-b", self.text("bundle"));
-        opt("-I", self.text("installp_flags"));
-        opt("-l", self.text("images"));
-        opt("-f", self.text("fix_bundle"));
+        opt("-i", self.config.get_text("image_data"));
+        opt("-s", self.config.get_text("script"));
+        opt("-b", self.config.get_text("bundle"));
+        opt("-I", self.config.get_text("installp_flags"));
+        opt("-l", self.config.get_text("images"));
+        opt("-f", self.config.get_text("fix_bundle"));
         opt("-F", self.list_text("fixes"));
-        opt("-e", self.text("exclude_list"));
+        opt("-e", self.config.get_text("exclude_list"));
         opt("-w", self.list_text("filesets"));
         if self.config.get_bool("remain_nim_client", false) {
             a.push("-n".into());
@@ -423,9 +405,9 @@ impl AltDisk {
                 a.push(v);
             }
         };
-        opt("-c", self.text("console"));
-        opt("-x", self.text("first_boot_script"));
-        opt("-R", self.text("resolv_conf"));
+        opt("-c", self.config.get_text("console"));
+        opt("-x", self.config.get_text("first_boot_script"));
+        opt("-R", self.config.get_text("resolv_conf"));
         if !self.config.get_bool("set_bootlist", false) {
             a.push("-B".into());
         }
@@ -454,7 +436,7 @@ impl AltDisk {
         match out.exit_code {
             Some(0) => Ok(out.stdout),
             Some(code) => {
-                let detail = last_line(&out);
+                let detail = out.last_line();
                 Err(Error::failed(if detail.is_empty() {
                     format!("{program} exited with code {code}")
                 } else {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use doppel_plugin_api::{HostServices, Level, MessageLevel};
+use doppel_plugin_api::{CommandOutput, HostServices, Level, MessageLevel};
 
 use super::*;
 

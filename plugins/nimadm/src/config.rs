@@ -47,14 +47,6 @@ pub fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
-fn text(config: &ResourceConfig, keyword: &str) -> Option<String> {
-    config
-        .get(keyword)
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
-}
-
 impl Settings {
     /// Reads the keywords; every problem found, with its keyword.
     pub fn from_config(config: &ResourceConfig) -> Result<Settings, Vec<Problem>> {
@@ -132,14 +124,14 @@ impl Settings {
             }
             disks.insert(c.clone(), d);
         }
-        let lpp_source = text(config, "lpp_source").unwrap_or_default();
+        let lpp_source = config.get_text("lpp_source").unwrap_or_default();
         if lpp_source.is_empty() {
             problems.push(Problem::keyword(
                 "lpp_source",
                 "required: the NIM lpp_source of the level to migrate to",
             ));
         }
-        let spot = text(config, "spot").unwrap_or_default();
+        let spot = config.get_text("spot").unwrap_or_default();
         if spot.is_empty() {
             problems.push(Problem::keyword(
                 "spot",
@@ -169,14 +161,14 @@ impl Settings {
             disks,
             lpp_source,
             spot,
-            cache_vg: text(config, "cache_vg"),
-            pre_migration: text(config, "pre_migration"),
-            post_migration: text(config, "post_migration"),
-            bundle: text(config, "bundle"),
-            exclude_files: text(config, "exclude_files"),
-            image_data: text(config, "image_data"),
-            bosinst_data: text(config, "bosinst_data"),
-            nfs_mount_options: text(config, "nfs_mount_options"),
+            cache_vg: config.get_text("cache_vg"),
+            pre_migration: config.get_text("pre_migration"),
+            post_migration: config.get_text("post_migration"),
+            bundle: config.get_text("bundle"),
+            exclude_files: config.get_text("exclude_files"),
+            image_data: config.get_text("image_data"),
+            bosinst_data: config.get_text("bosinst_data"),
+            nfs_mount_options: config.get_text("nfs_mount_options"),
             accept_licenses: config.get_bool("accept_licenses", false),
             set_bootlist,
             reboot,

@@ -85,14 +85,6 @@ struct Settings {
     timeout: Duration,
 }
 
-fn text(config: &ResourceConfig, kw: &str) -> Option<String> {
-    config
-        .get(kw)
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
-}
-
 /// Splits `replica:name@vob` / `name@vob` into (vob, Some(name)); a plain tag
 /// gives (tag, None).
 fn split_vob(vob: &str) -> (String, Option<String>) {
@@ -120,7 +112,7 @@ fn settings(config: &ResourceConfig) -> Result<Settings, Vec<Problem>> {
             Tool::MultiTool
         }
     };
-    let raw_vob = text(config, "vob").unwrap_or_default();
+    let raw_vob = config.get_text("vob").unwrap_or_default();
     if raw_vob.is_empty() {
         problems.push(Problem::keyword("vob", "keyword 'vob' is required: a VOB tag (/vobs/dev) or a replica selector (replica:paris@/vobs/dev)"));
     }
@@ -163,15 +155,15 @@ fn settings(config: &ResourceConfig) -> Result<Settings, Vec<Problem>> {
             Transport::Fship
         }
     };
-    let out_dir = text(config, "out_dir");
+    let out_dir = config.get_text("out_dir");
     if transport == Transport::Out && export && out_dir.is_none() {
         problems.push(Problem::keyword(
             "out_dir",
             "transport = out needs 'out_dir': the directory the packet files are written to",
         ));
     }
-    let maxsize = text(config, "maxsize");
-    let limit = text(config, "limit").map(|_| config.get_int("limit", 0));
+    let maxsize = config.get_text("maxsize");
+    let limit = config.get_text("limit").map(|_| config.get_int("limit", 0));
     if limit.is_some() && maxsize.is_none() {
         problems.push(Problem::keyword(
             "limit",
@@ -184,7 +176,9 @@ fn settings(config: &ResourceConfig) -> Result<Settings, Vec<Problem>> {
             "'limit' must be a positive number of packets",
         ));
     }
-    let lockwait = text(config, "lockwait").map(|_| config.get_int("lockwait", 0));
+    let lockwait = config
+        .get_text("lockwait")
+        .map(|_| config.get_int("lockwait", 0));
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     if let Some(table) = config.driver_options.get("env").and_then(|v| v.as_object()) {
         for (k, v) in table {
@@ -217,22 +211,22 @@ fn settings(config: &ResourceConfig) -> Result<Settings, Vec<Problem>> {
         out_dir,
         maxsize,
         limit,
-        sclass: text(config, "sclass"),
-        comment: text(config, "comment"),
-        incoming: text(config, "incoming"),
-        workdir: text(config, "workdir"),
+        sclass: config.get_text("sclass"),
+        comment: config.get_text("comment"),
+        incoming: config.get_text("incoming"),
+        workdir: config.get_text("workdir"),
         lockwait,
-        clan: text(config, "clan"),
-        site: text(config, "site"),
-        user: text(config, "user"),
-        password: text(config, "password"),
+        clan: config.get_text("clan"),
+        site: config.get_text("site"),
+        user: config.get_text("user"),
+        password: config.get_text("password"),
         env,
         max_hold: config.get_duration("max_hold", Duration::from_secs(900)),
         timeout: config.get_duration("timeout", Duration::from_secs(3600)),
     };
     if s.tool == Tool::MultiUtil {
         for kw in ["user", "password"] {
-            if text(config, kw).is_none() {
+            if config.get_text(kw).is_none() {
                 problems.push(Problem::keyword(
                     kw,
                     format!("tool = multiutil needs '{kw}' (multiutil -{kw})"),
@@ -241,7 +235,7 @@ fn settings(config: &ResourceConfig) -> Result<Settings, Vec<Problem>> {
         }
         if s.export {
             for kw in ["clan", "site"] {
-                if text(config, kw).is_none() {
+                if config.get_text(kw).is_none() {
                     problems.push(Problem::keyword(
                         kw,
                         format!("tool = multiutil exports need '{kw}' (multiutil -{kw})"),
@@ -266,17 +260,6 @@ fn human(d: Duration) -> String {
         3600..86400 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
         _ => format!("{}d{:02}h", s / 86400, (s % 86400) / 3600),
     }
-}
-
-/// The last non-empty line of stderr (or stdout).
-fn last_line(out: &CommandOutput) -> String {
-    out.stderr
-        .lines()
-        .chain(out.stdout.lines())
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .map(|l| l.trim().to_owned())
-        .unwrap_or_default()
 }
 
 fn now_rfc3339() -> String {
@@ -504,12 +487,12 @@ impl Replica {
             let why = if out.timed_out {
                 "timed out".to_owned()
             } else {
-                last_line(&out)
+                out.last_line().to_owned()
             };
             return Err(Error::failed(format!("lspacket failed: {why}")));
         }
         if !out.success() {
-            tracing::warn!("lspacket: {}", last_line(&out));
+            tracing::warn!("lspacket: {}", out.last_line());
         }
         Ok(packets
             .into_iter()
@@ -709,7 +692,7 @@ impl Replica {
                             .map(str::trim)
                             .map(str::to_owned)
                     })
-                    .or_else(|| last_failure.as_ref().map(last_line))
+                    .or_else(|| last_failure.as_ref().map(|o| o.last_line().to_owned()))
                     .unwrap_or_else(|| "not imported".to_owned());
                 failed.push(format!("{}: {detail}", l.name()));
             }

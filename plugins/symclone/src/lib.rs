@@ -27,8 +27,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use doppel_plugin_api::{
-    ActionOutcome, ActionRequest, ActionSpec, CommandOutput, CommandRequest, Driver, Error, Host,
-    KeywordSpec, KeywordType, Manifest, Problem, ResourceConfig, Status, StatusReport,
+    ActionOutcome, ActionRequest, ActionSpec, CommandRequest, Driver, Error, Host, KeywordSpec,
+    KeywordType, Manifest, Problem, ResourceConfig, Status, StatusReport,
 };
 use jiff::tz::TimeZone;
 
@@ -500,17 +500,6 @@ fn service_is_up(avail: Option<Status>) -> bool {
     matches!(avail, Some(Status::Up | Status::Warn | Status::StdbyUp))
 }
 
-/// The last non-empty line of a command's stderr (or stdout).
-fn last_line(out: &CommandOutput) -> String {
-    out.stderr
-        .lines()
-        .chain(out.stdout.lines())
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .map(|l| l.trim().to_owned())
-        .unwrap_or_default()
-}
-
 pub struct Symclone {
     config: ResourceConfig,
     host: Host,
@@ -632,7 +621,7 @@ impl Symclone {
         }
         match out.exit_code {
             Some(127) => {
-                let detail = last_line(&out);
+                let detail = out.last_line();
                 return Err(QueryError::fatal(if detail.is_empty() {
                     format!("{program} not found (exit code 127)")
                 } else {
@@ -642,7 +631,7 @@ impl Symclone {
             Some(0) => {}
             Some(code) => {
                 return Err(QueryError {
-                    message: format!("{program} exited with code {code}: {}", last_line(&out)),
+                    message: format!("{program} exited with code {code}: {}", out.last_line()),
                     transient: code == 2,
                 });
             }
