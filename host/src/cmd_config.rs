@@ -5,17 +5,21 @@
 //!   or `<svc>: ok`; a summary goes to stderr and the exit code is 2 when anything is
 //!   wrong. JSON: a list of `{service, file, line, section, keyword, message}`.
 //! * `print config` prints the files as written; `--eval` prints every keyword
+//!   (`[DEFAULT]`, `[env]`, `[subset#...]`, resources)
 //!   resolved for this node with where its value came from. Both work on broken
 //!   files: `--eval` prints what resolved and the diagnostics as warnings on stderr.
 //!   JSON: a list with one object per service.
 //! * `template <group.type>` prints a driver's keyword template (seed layout).
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use doppel_core::ini::{Entry, Section, SectionKind};
 use doppel_core::keywords;
 use doppel_core::service::{Diagnostic, Origin, Resolved, Service};
+use doppel_plugin_api::KeywordSpec;
 use serde::Serialize;
 
 use crate::cli::Format;
@@ -110,12 +114,63 @@ struct FileJson {
     text: String,
 }
 
-/// One resolved keyword of `print config --eval --format json`.
+/// Where a value shown by `print config --eval` came from: the service file (or
+/// the keyword's default), or, for `[env]`, the environment variable of the
+/// upper-cased name, which wins over the file as it does in references.
+#[derive(Clone, Serialize)]
+#[serde(untagged)]
+enum EvalOrigin {
+    Service(Origin),
+    Environment(EnvVar),
+}
+
+#[derive(Clone, Serialize)]
+#[serde(tag = "kind", rename = "environment")]
+struct EnvVar {
+    variable: String,
+}
+
+impl std::fmt::Display for EvalOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EvalOrigin::Service(o) => o.fmt(f),
+            EvalOrigin::Environment(v) => write!(f, "environment variable {}", v.variable),
+        }
+    }
+}
+
+/// One keyword as `print config --eval` shows it (also its JSON form).
 #[derive(Serialize)]
-struct KeywordJson<'a> {
-    keyword: &'a str,
-    value: &'a str,
-    origin: &'a Origin,
+struct Shown {
+    keyword: String,
+    value: String,
+    origin: EvalOrigin,
+}
+
+impl Shown {
+    fn resolved(keyword: &str, r: &Resolved) -> Shown {
+        Shown {
+            keyword: keyword.to_owned(),
+            value: r.value.clone(),
+            origin: EvalOrigin::Service(r.origin.clone()),
+        }
+    }
+
+    /// A value as written at `entry`.
+    fn written(keyword: &str, entry: &Entry) -> Shown {
+        Shown::resolved(keyword, &as_written(entry))
+    }
+}
+
+/// The value of `entry` as written, from the file.
+fn as_written(entry: &Entry) -> Resolved {
+    Resolved {
+        value: entry.value.clone(),
+        origin: Origin::File {
+            location: entry.location.to_string(),
+            key: entry.key.clone(),
+        },
+    }
 }
 
 /// One section of `print config --eval --format json`.
@@ -124,7 +179,7 @@ struct SectionJson<'a> {
     section: &'a str,
     #[serde(rename = "type")]
     type_name: Option<&'a str>,
-    keywords: Vec<KeywordJson<'a>>,
+    keywords: Vec<&'a Shown>,
 }
 
 /// One service of `print config --eval --format json`.
@@ -139,83 +194,137 @@ struct ServiceJson<'a> {
 struct EvalSection {
     name: String,
     type_name: Option<String>,
-    keywords: Vec<(String, Resolved)>,
+    keywords: Vec<Shown>,
 }
 
-/// Orders `values` as `order` lists them (registry order), then any other in name
+/// Orders `values` as `specs` list them (registry order), then any other in name
 /// order. Keywords at their empty default (unset `_depends`) are left out.
-fn ordered(
-    values: &std::collections::BTreeMap<String, Resolved>,
-    order: &[String],
-) -> Vec<(String, Resolved)> {
-    let shown = |r: &Resolved| !(r.origin == Origin::Default && r.value.is_empty());
-    let mut out: Vec<(String, Resolved)> = order
+fn ordered(values: &BTreeMap<String, Resolved>, specs: &[KeywordSpec]) -> Vec<Shown> {
+    let shown = |r: &&Resolved| !(r.origin == Origin::Default && r.value.is_empty());
+    let listed = |k: &str| specs.iter().any(|s| s.name == k);
+    let mut out: Vec<Shown> = specs
         .iter()
-        .filter_map(|k| {
+        .filter_map(|s| {
             values
-                .get(k)
-                .filter(|r| shown(r))
-                .map(|r| (k.clone(), r.clone()))
+                .get(&s.name)
+                .filter(shown)
+                .map(|r| Shown::resolved(&s.name, r))
         })
         .collect();
-    for (k, r) in values {
-        if !order.contains(k) && shown(r) {
-            out.push((k.clone(), r.clone()));
-        }
-    }
+    out.extend(
+        values
+            .iter()
+            .filter(|(k, r)| !listed(k) && shown(r))
+            .map(|(k, r)| Shown::resolved(k, r)),
+    );
     out
 }
 
-/// `[DEFAULT]` then the resources in file order, every keyword resolved.
+/// `values` completed with the defaults of `specs` it does not set.
+fn with_defaults(
+    mut values: BTreeMap<String, Resolved>,
+    specs: &[KeywordSpec],
+) -> BTreeMap<String, Resolved> {
+    for spec in specs {
+        if let Some(d) = &spec.default {
+            values.entry(spec.name.clone()).or_insert_with(|| Resolved {
+                value: d.clone(),
+                origin: Origin::Default,
+            });
+        }
+    }
+    values
+}
+
+/// `[env]` for this node: per variable, the entry of the best scope (`@<node>` >
+/// `@nodes` > `@drpnodes` > unscoped), or the environment variable of the
+/// upper-cased name when set. In file order.
+fn env_keywords(service: &Service, section: &Section) -> Vec<Shown> {
+    let rank = |scope: Option<&str>| match scope {
+        None => Some(3),
+        Some(s) if s == service.nodename => Some(0),
+        Some("nodes") if service.nodes.contains(&service.nodename) => Some(1),
+        Some("drpnodes") if service.drpnodes.contains(&service.nodename) => Some(2),
+        Some(_) => None,
+    };
+    // name -> (rank, entry), names in the order they first appear.
+    let mut best: Vec<(&str, u8, &Entry)> = Vec::new();
+    for e in section.entries() {
+        let (name, scope) = match e.key.split_once('@') {
+            Some((k, s)) => (k, Some(s)),
+            None => (e.key.as_str(), None),
+        };
+        let Some(r) = rank(scope) else { continue };
+        match best.iter_mut().find(|(n, _, _)| *n == name) {
+            Some(b) if r < b.1 => *b = (name, r, e),
+            Some(_) => {}
+            None => best.push((name, r, e)),
+        }
+    }
+    best.into_iter()
+        .map(|(name, _, e)| {
+            let variable = name.to_uppercase();
+            match std::env::var(&variable) {
+                Ok(value) => Shown {
+                    keyword: name.to_owned(),
+                    value,
+                    origin: EvalOrigin::Environment(EnvVar { variable }),
+                },
+                Err(_) => Shown::written(name, e),
+            }
+        })
+        .collect()
+}
+
+/// `[DEFAULT]`, `[env]`, the `[subset#...]` sections, then the resources in file
+/// order, every keyword resolved.
 fn eval_sections(service: &Service, registry: &Registry) -> Vec<EvalSection> {
     let default_specs = keywords::default_section_keywords();
-    let default_order: Vec<String> = default_specs.iter().map(|k| k.name.clone()).collect();
     let mut default_values = service.default_values.clone();
     // What the service uses when [DEFAULT] does not say (core resolves only a
     // section that exists).
-    if !default_values.contains_key("nodes") {
-        default_values.insert(
-            "nodes".to_owned(),
-            Resolved {
-                value: service.nodes.join(" "),
-                origin: Origin::Default,
-            },
-        );
-    }
-    for spec in &default_specs {
-        if let (Some(d), false) = (&spec.default, default_values.contains_key(&spec.name)) {
-            default_values.insert(
-                spec.name.clone(),
-                Resolved {
-                    value: d.clone(),
-                    origin: Origin::Default,
-                },
-            );
-        }
-    }
+    default_values
+        .entry("nodes".to_owned())
+        .or_insert_with(|| Resolved {
+            value: service.nodes.join(" "),
+            origin: Origin::Default,
+        });
+    let default_values = with_defaults(default_values, &default_specs);
     let mut sections = vec![EvalSection {
         name: "DEFAULT".to_owned(),
         type_name: None,
-        keywords: ordered(&default_values, &default_order),
+        keywords: ordered(&default_values, &default_specs),
     }];
+    let subset_specs = keywords::subset_keywords();
+    for section in service.ini.sections() {
+        let keywords = match section.kind() {
+            SectionKind::Env => env_keywords(service, section),
+            SectionKind::Subset { .. } => {
+                // As the service reads it: `parallel`, unscoped.
+                let written = section
+                    .entries()
+                    .iter()
+                    .filter(|e| subset_specs.iter().any(|s| s.name == e.key))
+                    .map(|e| (e.key.clone(), as_written(e)))
+                    .collect();
+                ordered(&with_defaults(written, &subset_specs), &subset_specs)
+            }
+            _ => continue,
+        };
+        sections.push(EvalSection {
+            name: section.name().to_owned(),
+            type_name: None,
+            keywords,
+        });
+    }
     for r in &service.resources {
         let specs = match registry.get(&r.type_name) {
             Some(d) => keywords::resource_keywords(d.manifest()),
             None => keywords::generic_resource_keywords(&r.group),
         };
-        let order: Vec<String> = specs.into_iter().map(|k| k.name).collect();
         let mut kws = Vec::new();
         if let Some(e) = service.ini.get(&r.rid, "type") {
-            kws.push((
-                "type".to_owned(),
-                Resolved {
-                    value: e.value.clone(),
-                    origin: Origin::File {
-                        location: e.location.to_string(),
-                        key: e.key.clone(),
-                    },
-                },
-            ));
+            kws.push(Shown::written("type", e));
         }
         let mut values = r.values.clone();
         // `optional` defaults to true for sync and task resources and `noaction`
@@ -226,7 +335,7 @@ fn eval_sections(service: &Service, registry: &Registry) -> Vec<EvalSection> {
         {
             o.value = if r.optional { "True" } else { "False" }.to_owned();
         }
-        kws.extend(ordered(&values, &order));
+        kws.extend(ordered(&values, &specs));
         sections.push(EvalSection {
             name: r.rid.clone(),
             type_name: (!r.type_name.is_empty()).then(|| r.type_name.clone()),
@@ -306,14 +415,16 @@ pub fn print_config(ctx: &Context, eval: bool) -> anyhow::Result<ExitCode> {
                     .map(|s| SectionJson {
                         section: &s.name,
                         type_name: s.type_name.as_deref(),
+                        // A resource's `type` is the section's `type`.
                         keywords: s
                             .keywords
                             .iter()
-                            .filter(|(k, _)| k != "type")
-                            .map(|(k, r)| KeywordJson {
-                                keyword: k,
-                                value: &r.value,
-                                origin: &r.origin,
+                            .filter(|k| {
+                                k.keyword != "type"
+                                    || !matches!(
+                                        SectionKind::of(&s.name),
+                                        SectionKind::Resource { .. }
+                                    )
                             })
                             .collect(),
                     })
@@ -334,10 +445,10 @@ pub fn print_config(ctx: &Context, eval: bool) -> anyhow::Result<ExitCode> {
         let lines: Vec<(String, String)> = sections
             .iter()
             .flat_map(|s| {
-                s.keywords.iter().map(move |(k, r)| {
+                s.keywords.iter().map(move |k| {
                     (
-                        format!("{}.{k} = {}", s.name, one_line(&r.value)),
-                        r.origin.to_string(),
+                        format!("{}.{} = {}", s.name, k.keyword, one_line(&k.value)),
+                        k.origin.to_string(),
                     )
                 })
             })

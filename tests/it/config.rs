@@ -327,6 +327,11 @@ fail = {comment}
 type = test
 command = {app#1.query}
 query = {command}
+
+[subset#sync:g1]
+parallel = true
+
+[subset#app]
 ";
 
 #[test]
@@ -370,12 +375,27 @@ fn print_config_eval_resolves_for_this_node() {
         line("DEFAULT.comment = res on n3 ").contains("(comment)"),
         "{stdout}"
     );
+    // [env] as references see it; the environment variable wins and says so.
+    assert!(line("env.site = paris ").ends_with(":9 (site)"), "{stdout}");
+    assert!(
+        line("env.owner = alice ").ends_with("# environment variable OWNER"),
+        "{stdout}"
+    );
+    assert!(
+        line("subset#sync:g1.parallel = true ").ends_with(":46 (parallel)"),
+        "{stdout}"
+    );
+    assert!(
+        line("subset#app.parallel = False ").ends_with("# default"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn print_config_eval_json() {
-    let ctx = node_n1();
+    let mut ctx = node_n1();
     ctx.service("res", RESOLUTION);
+    ctx.env("OWNER", "alice");
     let (code, stdout, stderr) =
         run(&mut ctx.doppel(["-s", "res", "print", "config", "--eval", "--format", "json"]));
     assert_eq!(code, 0, "{stderr}");
@@ -390,7 +410,17 @@ fn print_config_eval_json() {
         .collect();
     assert_eq!(
         sections,
-        ["DEFAULT", "sync#0", "sync#1", "sync#2", "app#0", "app#1"]
+        [
+            "DEFAULT",
+            "env",
+            "subset#sync:g1",
+            "subset#app",
+            "sync#0",
+            "sync#1",
+            "sync#2",
+            "app#0",
+            "app#1"
+        ]
     );
     let section = |name: &str| {
         svc["sections"]
@@ -432,6 +462,25 @@ fn print_config_eval_json() {
     );
     assert_eq!(keyword(&section("sync#1"), "sync_max_delay")["value"], "30");
     assert_eq!(section("DEFAULT")["type"], serde_json::Value::Null);
+    let env = section("env");
+    assert_eq!(env["type"], serde_json::Value::Null);
+    assert_eq!(keyword(&env, "site")["value"], "paris");
+    assert_eq!(keyword(&env, "site")["origin"]["key"], "site");
+    assert_eq!(
+        keyword(&env, "owner"),
+        serde_json::json!({
+            "keyword": "owner",
+            "value": "alice",
+            "origin": {"kind": "environment", "variable": "OWNER"}
+        })
+    );
+    let parallel = keyword(&section("subset#sync:g1"), "parallel");
+    assert_eq!(parallel["value"], "true");
+    assert_eq!(parallel["origin"]["kind"], "file");
+    assert_eq!(
+        keyword(&section("subset#app"), "parallel")["origin"],
+        serde_json::json!({"kind": "default"})
+    );
     // The reference cycle is reported on stderr, as a warning.
     assert_eq!(
         stderr
