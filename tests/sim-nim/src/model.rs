@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use doppel_sim::common::{
-    LockError, SimError, SimResult, StateDir, clock, flock_exclusive, read_json, to_json,
+    LockError, SimError, SimResult, StateDir, flock_exclusive, read_json, to_json,
 };
 use serde::{Deserialize, Serialize};
 
@@ -417,9 +417,4 @@ pub fn release_of(level: &str) -> u32 {
         .next()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
-}
-
-/// Simulated now.
-pub fn now() -> f64 {
-    clock::now()
 }

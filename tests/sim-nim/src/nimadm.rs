@@ -14,7 +14,7 @@ use doppel_sim::common::{SimError, SimResult, clock, err, out};
 use crate::args::{Opts, split_disks, usage_error};
 use crate::model::{
     AltDisk, AltState, ClientLock, Db, RunRecord, aix_log_path, lock_client, log_dir, log_path,
-    now, read_db, release_of, version_of, with_db,
+    read_db, release_of, version_of, with_db,
 };
 
 /// The line around each phase banner.
@@ -177,7 +177,7 @@ fn check_resource(db: &Db, name: &str, rtype: &str, flag: char) -> SimResult<()>
 
 /// Records the start of a run of this process.
 fn start_run(client: &str, kind: &str) -> SimResult<()> {
-    let start = now();
+    let start = clock::now();
     let pid = std::process::id();
     with_db(|db| {
         db.client_mut(client)?.push_run(RunRecord {
@@ -197,7 +197,7 @@ fn end_run(client: &str, ok: bool, message: Option<String>) -> SimResult<()> {
     let pid = std::process::id();
     with_db(|db| {
         if let Some(r) = db.client_mut(client)?.run_mut(pid) {
-            r.end = Some(now());
+            r.end = Some(clock::now());
             r.result = Some(if ok { "ok" } else { "failed" }.to_owned());
             r.message = message;
         }
@@ -442,7 +442,7 @@ fn migrate(o: &Opts) -> SimResult<i32> {
                     cache_vg: plan.cache_vg.clone(),
                     exports: false,
                     mounts: false,
-                    updated: now(),
+                    updated: clock::now(),
                 });
             }
             let seconds = db.phase_seconds(&plan.client);
@@ -477,7 +477,7 @@ fn apply_phase(c: &mut crate::model::Client, p: u8, plan: &Plan) {
     let mut reboot_to: Option<AltDisk> = None;
     if let Some(alt) = c.alt.as_mut() {
         alt.phase_done = p;
-        alt.updated = now();
+        alt.updated = clock::now();
         match p {
             2 if cached => alt.mounts = true,
             2 => alt.exports = true,
@@ -537,7 +537,7 @@ fn fail_phase(con: &mut Console, plan: &Plan, p: u8, f: crate::model::Fault) -> 
                 alt.state = AltState::Failed;
                 alt.failed_phase = Some(p);
                 alt.message = Some(message.clone());
-                alt.updated = now();
+                alt.updated = clock::now();
             }
             Ok(())
         })?;
@@ -929,7 +929,7 @@ fn wake(o: &Opts) -> SimResult<i32> {
             a.state = AltState::Awake;
             a.exports = true;
             a.mounts = true;
-            a.updated = now();
+            a.updated = clock::now();
         }
         Ok(())
     })?;
@@ -982,7 +982,7 @@ fn sleep(o: &Opts) -> SimResult<i32> {
             a.state = AltState::Migrated;
             a.exports = false;
             a.mounts = false;
-            a.updated = now();
+            a.updated = clock::now();
         }
         Ok(())
     })?;
