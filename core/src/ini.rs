@@ -303,6 +303,46 @@ pub enum IniErrorKind {
     },
 }
 
+impl IniErrorKind {
+    /// The section the problem is in, when the problem names one.
+    pub fn section(&self) -> Option<&str> {
+        match self {
+            IniErrorKind::TextAfterHeader { section, .. }
+            | IniErrorKind::DuplicateSection { section, .. }
+            | IniErrorKind::DuplicateKey { section, .. } => Some(section),
+            _ => None,
+        }
+    }
+
+    /// The key the problem is about, when it names one.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            IniErrorKind::OutsideSection { key } | IniErrorKind::DuplicateKey { key, .. } => {
+                Some(key)
+            }
+            _ => None,
+        }
+    }
+
+    /// The message without the section and key of [`section`](Self::section) and
+    /// [`key`](Self::key), for a report that shows them apart (`file:line:
+    /// section.key: detail`). A key outside any section keeps its full message.
+    pub fn detail(&self) -> String {
+        match self {
+            IniErrorKind::TextAfterHeader { text, .. } => {
+                format!("unexpected text after the section header: {text:?}")
+            }
+            IniErrorKind::DuplicateSection { first_line, .. } => {
+                format!("section already defined at line {first_line}")
+            }
+            IniErrorKind::DuplicateKey { first_line, .. } => {
+                format!("key already set at line {first_line}")
+            }
+            _ => self.to_string(),
+        }
+    }
+}
+
 /// Parses a service file.
 ///
 /// `path` is only used in locations and messages; `bytes` is the file content. The

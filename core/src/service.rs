@@ -347,9 +347,9 @@ pub fn load(name: &str, file: &Path, opts: &LoadOptions<'_>) -> Loaded {
         .iter()
         .map(|e| Diagnostic {
             location: Some(e.location.clone()),
-            section: None,
-            keyword: None,
-            message: e.kind.to_string(),
+            section: e.kind.section().map(str::to_owned),
+            keyword: e.kind.key().map(str::to_owned),
+            message: e.kind.detail(),
         })
         .collect();
     let mut builder = Builder {

@@ -209,3 +209,19 @@ fn selectors() {
         "no service matches \"wbe\" (did you mean web?)"
     );
 }
+
+#[test]
+fn syntax_errors_name_their_section_and_key() {
+    let loaded = load_text("[fs#1]\ntype = dir\ntype = dir\n[fs#1] junk\n", "n1");
+    let d = &loaded.diagnostics;
+    assert_eq!(d[0].section.as_deref(), Some("fs#1"));
+    assert_eq!(d[0].keyword.as_deref(), Some("type"));
+    assert_eq!(
+        d.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        [
+            "svc.conf:3: fs#1.type: key already set at line 2",
+            "svc.conf:4: fs#1: unexpected text after the section header: \"junk\"",
+            "svc.conf:4: fs#1: section already defined at line 1",
+        ]
+    );
+}
