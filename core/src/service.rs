@@ -385,37 +385,6 @@ fn split_scope(key: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// Looks `name` up in `section` with the node's scopes: `kw@<node>` > `kw@nodes`
-/// > `kw@drpnodes` > `kw`. `_requires` spellings count as `_depends`.
-fn scoped_lookup<'s>(
-    section: &'s Section,
-    name: &str,
-    scopable: bool,
-    nodename: &str,
-    nodes: &[String],
-    drpnodes: &[String],
-) -> Option<&'s Entry> {
-    let mut best: Option<(u8, &Entry)> = None;
-    for e in section.entries() {
-        let (key, scope) = split_scope(&e.key);
-        if keywords::canonical_name(key) != name {
-            continue;
-        }
-        let rank = match scope {
-            Some(_) if !scopable => continue,
-            Some(s) if s == nodename => 0,
-            Some("nodes") if nodes.iter().any(|n| n == nodename) => 1,
-            Some("drpnodes") if drpnodes.iter().any(|n| n == nodename) => 2,
-            Some(_) => continue,
-            None => 3,
-        };
-        if best.is_none_or(|(r, _)| rank < r) {
-            best = Some((rank, e));
-        }
-    }
-    best.map(|(_, e)| e)
-}
-
 /// Keywords a resource inherits from `[DEFAULT]` when it does not set them.
 const INHERITED: &[&str] = &["sync_max_delay"];
 
@@ -476,7 +445,7 @@ impl Builder<'_, '_> {
         let mut default_values = BTreeMap::new();
         if let Some(section) = default {
             for spec in keywords::default_section_keywords() {
-                if let Some(v) = self.resolve_keyword(&resolver, section, &spec, false) {
+                if let Some((v, _)) = self.resolve_keyword(&resolver, section, &spec, false) {
                     default_values.insert(spec.name.clone(), v);
                 }
             }
@@ -489,12 +458,13 @@ impl Builder<'_, '_> {
         };
 
         let mut resources = Vec::new();
+        let mut depends_locations = Vec::new();
         for (section, group, index) in resource_sections {
-            if let Some(r) = self.build_resource(&resolver, section, &group, &index, default) {
-                resources.push(r);
-            }
+            let (r, locations) = self.build_resource(&resolver, section, &group, &index);
+            resources.push(r);
+            depends_locations.push(locations);
         }
-        self.check_conditions(&resources);
+        self.check_conditions(&resources, &depends_locations);
 
         let mut parallel_subsets = BTreeSet::new();
         for section in self.ini.sections() {
@@ -619,39 +589,26 @@ impl Builder<'_, '_> {
     }
 
     /// Resolves one keyword of `section` (scopes, DEFAULT inheritance, default,
-    /// references). Reports unresolved references.
+    /// references), with the line it was read from (`None` for a default).
+    /// Reports unresolved references.
     fn resolve_keyword(
         &mut self,
         r: &Resolver<'_>,
         section: &Section,
         spec: &KeywordSpec,
         inherit: bool,
-    ) -> Option<Resolved> {
-        let found = scoped_lookup(
-            section,
-            &spec.name,
-            spec.scopable,
-            r.nodename,
-            r.nodes,
-            r.drpnodes,
-        )
-        .map(|e| (e, false))
-        .or_else(|| {
-            if inherit && INHERITED.contains(&spec.name.as_str()) {
-                let d = r.ini.section("DEFAULT")?;
-                scoped_lookup(
-                    d,
-                    &spec.name,
-                    spec.scopable,
-                    r.nodename,
-                    r.nodes,
-                    r.drpnodes,
-                )
-                .map(|e| (e, true))
-            } else {
-                None
-            }
-        });
+    ) -> Option<(Resolved, Option<Location>)> {
+        let found = r
+            .lookup(section, &spec.name, spec.scopable)
+            .map(|e| (e, false))
+            .or_else(|| {
+                if inherit && INHERITED.contains(&spec.name.as_str()) {
+                    let d = r.ini.section("DEFAULT")?;
+                    r.lookup(d, &spec.name, spec.scopable).map(|e| (e, true))
+                } else {
+                    None
+                }
+            });
         let (raw, origin, location) = match found {
             Some((e, inherited)) => {
                 let loc = e.location.to_string();
@@ -686,17 +643,18 @@ impl Builder<'_, '_> {
                 self.check_value(loc, section.name(), &key_written, spec, &value);
             }
         }
-        Some(Resolved { value, origin })
+        Some((Resolved { value, origin }, location))
     }
 
+    /// Builds the resource of `section`; also returns the lines its
+    /// `<action>_depends` keywords were read from, by action.
     fn build_resource(
         &mut self,
         r: &Resolver<'_>,
         section: &Section,
         group: &str,
         index: &str,
-        _default: Option<&Section>,
-    ) -> Option<ResourceDef> {
+    ) -> (ResourceDef, BTreeMap<String, Location>) {
         let rid = section.name().to_owned();
         let location = section.location().clone();
         let type_entry = section.get("type");
@@ -758,9 +716,13 @@ impl Builder<'_, '_> {
         }
 
         let mut values = BTreeMap::new();
+        let mut locations = BTreeMap::new();
         for spec in &specs {
-            if let Some(v) = self.resolve_keyword(r, section, spec, true) {
+            if let Some((v, loc)) = self.resolve_keyword(r, section, spec, true) {
                 values.insert(spec.name.clone(), v);
+                if let Some(loc) = loc {
+                    locations.insert(spec.name.clone(), loc);
+                }
             } else if spec.required && !spec.provisioning && manifest.is_some() {
                 self.diag(
                     Some(&location),
@@ -793,22 +755,20 @@ impl Builder<'_, '_> {
         });
 
         let mut conditions = BTreeMap::new();
+        let mut depends_locations = BTreeMap::new();
         for action in keywords::depends_actions(group) {
             let key = format!("{action}_depends");
             let Some(v) = values.get(&key) else { continue };
-            let loc = match &v.origin {
-                Origin::File { .. } | Origin::Inherited { .. } => {
-                    scoped_lookup(section, &key, true, r.nodename, r.nodes, r.drpnodes)
-                        .map(|e| e.location.clone())
-                }
-                Origin::Default => None,
-            };
+            let loc = locations.get(&key);
             match parse_conditions(&v.value) {
                 Ok(list) if !list.is_empty() => {
                     conditions.insert(action.to_owned(), list);
+                    if let Some(loc) = loc {
+                        depends_locations.insert(action.to_owned(), loc.clone());
+                    }
                 }
                 Ok(_) => {}
-                Err(msg) => self.diag(loc.as_ref(), &rid, Some(&key), msg),
+                Err(msg) => self.diag(loc, &rid, Some(&key), msg),
             }
         }
         let triggers = values
@@ -870,35 +830,29 @@ impl Builder<'_, '_> {
                 let loc = p
                     .keyword
                     .as_deref()
-                    .and_then(|k| scoped_lookup(section, k, true, r.nodename, r.nodes, r.drpnodes))
-                    .map(|e| e.location.clone())
-                    .unwrap_or(location.clone());
-                self.diag(Some(&loc), &rid, p.keyword.as_deref(), p.message);
+                    .and_then(|k| locations.get(k))
+                    .unwrap_or(&location);
+                self.diag(Some(loc), &rid, p.keyword.as_deref(), p.message);
             }
         }
-        Some(def)
+        (def, depends_locations)
     }
 
     /// Unknown rids, self-dependencies and cycles in `<action>_depends`.
-    fn check_conditions(&mut self, resources: &[ResourceDef]) {
+    /// `locations[i]` holds the lines of `resources[i]`'s conditions, by action.
+    fn check_conditions(
+        &mut self,
+        resources: &[ResourceDef],
+        locations: &[BTreeMap<String, Location>],
+    ) {
         let rids: BTreeSet<&str> = resources.iter().map(|r| r.rid.as_str()).collect();
-        let location_of = |r: &ResourceDef, action: &str| -> Option<Location> {
-            let section = self.ini.section(&r.rid)?;
-            section
-                .entries()
-                .iter()
-                .find(|e| {
-                    keywords::canonical_name(split_scope(&e.key).0) == format!("{action}_depends")
-                })
-                .map(|e| e.location.clone())
-        };
         let mut found = Vec::new();
         let mut actions = BTreeSet::new();
-        for r in resources {
+        for (r, locations) in resources.iter().zip(locations) {
             for (action, conds) in &r.conditions {
                 actions.insert(action.clone());
                 for c in conds {
-                    let loc = location_of(r, action);
+                    let loc = locations.get(action).cloned();
                     if c.rid == r.rid {
                         found.push((
                             loc,
@@ -940,11 +894,11 @@ impl Builder<'_, '_> {
             if let Some(cycle) = find_cycle(&edges) {
                 let first = resources
                     .iter()
-                    .find(|r| r.rid == cycle[0])
+                    .position(|r| r.rid == cycle[0])
                     .expect("rid in cycle exists");
                 found.push((
-                    location_of(first, &action),
-                    first.rid.clone(),
+                    locations[first].get(&action).cloned(),
+                    cycle[0].clone(),
                     action.clone(),
                     format!("dependency cycle: {}", cycle.join(" -> ")),
                 ));
@@ -1117,6 +1071,31 @@ struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
+    /// Looks `name` up in `section` with the node's scopes: `kw@<node>` >
+    /// `kw@nodes` > `kw@drpnodes` > `kw`. `_requires` spellings count as
+    /// `_depends`.
+    fn lookup<'s>(&self, section: &'s Section, name: &str, scopable: bool) -> Option<&'s Entry> {
+        let mut best: Option<(u8, &Entry)> = None;
+        for e in section.entries() {
+            let (key, scope) = split_scope(&e.key);
+            if keywords::canonical_name(key) != name {
+                continue;
+            }
+            let rank = match scope {
+                Some(_) if !scopable => continue,
+                Some(s) if s == self.nodename => 0,
+                Some("nodes") if self.nodes.iter().any(|n| n == self.nodename) => 1,
+                Some("drpnodes") if self.drpnodes.iter().any(|n| n == self.nodename) => 2,
+                Some(_) => continue,
+                None => 3,
+            };
+            if best.is_none_or(|(r, _)| rank < r) {
+                best = Some((rank, e));
+            }
+        }
+        best.map(|(_, e)| e)
+    }
+
     /// Replaces references in `text` (of section `section`); `stack` detects cycles.
     fn expand(&self, text: &str, section: &str, stack: &mut Vec<String>) -> Result<String, String> {
         let mut out = String::new();
@@ -1167,9 +1146,9 @@ impl Resolver<'_> {
             return Err(format!("reference cycle: {}", stack.join(" -> ")));
         }
         let lookup = |s: &str| {
-            self.ini.section(s).and_then(|sec| {
-                scoped_lookup(sec, &key, true, self.nodename, self.nodes, self.drpnodes)
-            })
+            self.ini
+                .section(s)
+                .and_then(|sec| self.lookup(sec, &key, true))
         };
         let entry = lookup(&sec).or_else(|| {
             if name.contains('.') {

@@ -225,3 +225,12 @@ fn syntax_errors_name_their_section_and_key() {
         ]
     );
 }
+
+#[test]
+fn condition_problems_point_at_the_line_used_for_this_node() {
+    let text = "[DEFAULT]\nnodes = n1 n2\n\n[fs#1]\ntype = dir\nstart_depends@n2 = fs#1\nstart_requires = fs#7\n";
+    assert_eq!(
+        messages(text),
+        ["svc.conf:7: fs#1.start_depends: unknown resource fs#7"]
+    );
+}
