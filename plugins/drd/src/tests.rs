@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use doppel_plugin_api::{HostServices, MessageLevel};
+use doppel_plugin_api::MessageLevel;
+use doppel_plugin_api::testing::FakeHost;
 
 use super::*;
 
@@ -40,22 +41,42 @@ fn status_text(clone: Option<(&str, &str, &str)>, booted: &str, activated: &str)
 const ORIG: &str = "Original Disk (/dev/disk/disk1)";
 const CLONE: &str = "Clone Disk (/dev/disk/disk2)";
 
+/// A [`FakeHost`] answering drd by mode: "<mode>" or "<mode> -p" → answer;
+/// unknown modes succeed with an empty banner; tools outside /sim/bin are not found.
 struct Fake {
-    calls: Mutex<Vec<CommandRequest>>,
-    logs: Mutex<Vec<(Level, String)>>,
-    dry_run: bool,
-    /// "<mode>" or "<mode> -p" → answer; unknown modes succeed with an empty banner.
-    answers: Mutex<BTreeMap<String, CommandOutput>>,
+    host: Arc<FakeHost>,
+    answers: Arc<Mutex<BTreeMap<String, CommandOutput>>>,
 }
 
 impl Fake {
-    fn new(dry_run: bool) -> Arc<Fake> {
-        let fake = Arc::new(Fake {
-            calls: Mutex::new(Vec::new()),
-            logs: Mutex::new(Vec::new()),
-            dry_run,
-            answers: Mutex::new(BTreeMap::new()),
-        });
+    fn new(dry_run: bool) -> Fake {
+        let answers = Arc::new(Mutex::new(BTreeMap::new()));
+        let table = answers.clone();
+        let respond = move |request: &CommandRequest| {
+            if !request.argv[0].starts_with("/sim/bin/") {
+                return Err(Error::failed(format!(
+                    "{}: command not found",
+                    request.argv[0]
+                )));
+            }
+            let mode = request.argv.get(1).cloned().unwrap_or_default();
+            let key = if request.argv.iter().any(|a| a == "-p") {
+                format!("{mode} -p")
+            } else {
+                mode.clone()
+            };
+            let answers = table.lock().unwrap();
+            Ok(answers
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| answer(0, banner(&format!("{mode} operation"), "* done", true))))
+        };
+        let host = if dry_run {
+            FakeHost::dry_run(respond)
+        } else {
+            FakeHost::new(respond)
+        };
+        let fake = Fake { host, answers };
         fake.on("status", answer(0, status_text(None, ORIG, ORIG)));
         fake
     }
@@ -64,77 +85,26 @@ impl Fake {
         self.answers.lock().unwrap().insert(key.to_owned(), out);
     }
 
+    fn calls(&self) -> Vec<CommandRequest> {
+        self.host.commands()
+    }
+
     fn commands(&self) -> Vec<String> {
-        self.calls
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|c| c.argv.join(" "))
-            .collect()
+        self.calls().iter().map(|c| c.argv.join(" ")).collect()
     }
 
     fn logged(&self, level: Level) -> Vec<String> {
-        self.logs
-            .lock()
-            .unwrap()
-            .iter()
+        self.host
+            .logs()
+            .into_iter()
             .filter(|(l, _)| *l == level)
-            .map(|(_, m)| m.clone())
+            .map(|(_, m)| m)
             .collect()
-    }
-}
-
-impl HostServices for Fake {
-    fn log(&self, level: Level, message: &str) {
-        self.logs.lock().unwrap().push((level, message.to_owned()));
-    }
-
-    fn run_command(&self, request: &CommandRequest) -> Result<CommandOutput, Error> {
-        self.calls.lock().unwrap().push(request.clone());
-        if self.dry_run && !request.read_only {
-            return Ok(CommandOutput {
-                dry_run: true,
-                ..CommandOutput::default()
-            });
-        }
-        if !request.argv[0].starts_with("/sim/bin/") {
-            return Err(Error::failed(format!(
-                "{}: command not found",
-                request.argv[0]
-            )));
-        }
-        let mode = request.argv.get(1).cloned().unwrap_or_default();
-        let key = if request.argv.iter().any(|a| a == "-p") {
-            format!("{mode} -p")
-        } else {
-            mode.clone()
-        };
-        let answers = self.answers.lock().unwrap();
-        Ok(answers
-            .get(&key)
-            .cloned()
-            .unwrap_or_else(|| answer(0, banner(&format!("{mode} operation"), "* done", true))))
-    }
-
-    fn state_get(&self, _key: &str) -> Option<String> {
-        None
-    }
-
-    fn state_put(&self, _key: &str, _value: &str) -> Result<(), Error> {
-        Ok(())
-    }
-
-    fn cancelled(&self) -> bool {
-        false
-    }
-
-    fn call(&self, method: &str, _request: &serde_json::Value) -> Result<serde_json::Value, Error> {
-        Err(Error::unsupported(method))
     }
 }
 
 struct Setup {
-    fake: Arc<Fake>,
+    fake: Fake,
     drd: Drd,
     sysroot: tempfile::TempDir,
 }
@@ -158,7 +128,7 @@ fn setup(keywords: &[(&str, &str)], dry_run: bool) -> Setup {
         serde_json::Value::String(sysroot.path().display().to_string()),
     );
     let fake = Fake::new(dry_run);
-    let drd = Drd::open(config, Host::new(fake.clone())).unwrap();
+    let drd = Drd::open(config, fake.host.host()).unwrap();
     Setup { fake, drd, sysroot }
 }
 
@@ -429,7 +399,7 @@ fn status_is_undef_when_drd_status_fails() {
         "{:?}",
         r.messages
     );
-    let call = s.fake.calls.lock().unwrap()[0].clone();
+    let call = s.fake.calls().remove(0);
     assert_eq!(call.argv, ["/sim/bin/drd", "status"]);
     assert!(call.read_only && call.timeout_secs.is_some());
 }
@@ -461,7 +431,7 @@ fn provision_clones_onto_the_target() {
     let infos = s.fake.logged(Level::Info);
     assert!(infos[0].starts_with("/sim/bin/drd clone -t"), "{infos:?}");
     assert!(infos[1].contains("END clone operation succeeded."));
-    assert!(s.fake.calls.lock().unwrap()[1].quiet);
+    assert!(s.fake.calls()[1].quiet);
 }
 
 #[test]
@@ -500,7 +470,7 @@ fn provision_dry_run_runs_the_preview_only() {
     );
     let s = setup(&[("target", "/dev/disk/disk2")], true);
     s.act("provision", true, false).unwrap();
-    let calls = s.fake.calls.lock().unwrap().clone();
+    let calls = s.fake.calls();
     assert_eq!(
         calls[1].argv.join(" "),
         "/sim/bin/drd clone -p -t /dev/disk/disk2"
@@ -556,7 +526,7 @@ fn sync_update_dry_run_previews() {
         s.fake.commands(),
         ["/sim/bin/drd sync -p", "/sim/bin/drd sync"]
     );
-    assert!(s.fake.calls.lock().unwrap()[0].read_only);
+    assert!(s.fake.calls()[0].read_only);
     assert_eq!(
         out.messages,
         [
