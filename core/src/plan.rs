@@ -165,7 +165,8 @@ pub fn steps(svc: &Service, action: &str, include: impl Fn(&ResourceDef) -> bool
         group_rank(&a.group)
             .cmp(&group_rank(&b.group))
             .then_with(|| a.group.cmp(&b.group))
-            .then_with(|| a.rset().cmp(&b.rset()))
+            // The rset order: `<group>` (no subset) before `<group>:<subset>`.
+            .then_with(|| a.subset.cmp(&b.subset))
             .then_with(|| natural_cmp(&a.rid, &b.rid))
     });
     if is_stop_like(action) {
