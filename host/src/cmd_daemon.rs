@@ -336,12 +336,12 @@ fn rows_of(
 ) -> Vec<Row> {
     let (tasks, restarts) = tasks_of(svc, registry);
     let dir = scheduler_dir(paths, &svc.name);
-    let selected = |rid: &Option<String>| match rid {
+    let selected = |rid: Option<&str>| match rid {
         None => selection.is_empty(),
         Some(rid) => svc.resource(rid).is_some_and(|r| selection.matches(r)),
     };
     let mut rows = Vec::new();
-    for t in tasks.iter().filter(|t| selected(&t.rid)) {
+    for t in tasks.iter().filter(|t| selected(t.rid.as_deref())) {
         let last = read_stamp(&dir.join(t.stamp_name()));
         let success = read_stamp(&dir.join(format!("{}.success", t.stamp_name())));
         let (next, error) = match &t.schedule {
@@ -365,7 +365,7 @@ fn rows_of(
             restart: None,
         });
     }
-    for r in restarts.iter().filter(|r| selected(&Some(r.rid.clone()))) {
+    for r in restarts.iter().filter(|r| selected(Some(&r.rid))) {
         let stamp = format!("last_restart_{}", r.rid);
         rows.push(Row {
             service: svc.name.clone(),
