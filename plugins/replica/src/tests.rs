@@ -3,105 +3,40 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use doppel_plugin_api::testing::FakeHost;
 use doppel_plugin_api::{HostServices, Level, MessageLevel};
 
 use super::*;
 
-type Handler = Box<dyn FnMut(&[String]) -> CommandOutput + Send>;
-
-struct Fake {
-    calls: Mutex<Vec<CommandRequest>>,
-    logs: Mutex<Vec<(Level, String)>>,
-    state: Mutex<BTreeMap<String, String>>,
-    dry_run: bool,
-    handler: Mutex<Handler>,
-}
-
 fn ok(stdout: &str) -> CommandOutput {
-    CommandOutput {
-        exit_code: Some(0),
-        stdout: stdout.into(),
-        ..CommandOutput::default()
-    }
+    CommandOutput::exited(0, stdout, "")
 }
 
 fn fail(stdout: &str, stderr: &str) -> CommandOutput {
-    CommandOutput {
-        exit_code: Some(1),
-        stdout: stdout.into(),
-        stderr: stderr.into(),
-        ..CommandOutput::default()
+    CommandOutput::exited(1, stdout, stderr)
+}
+
+/// A [`FakeHost`] answering every command with `handler(argv)`.
+fn fake_host(
+    dry_run: bool,
+    handler: impl FnMut(&[String]) -> CommandOutput + Send + 'static,
+) -> Arc<FakeHost> {
+    let handler = Mutex::new(handler);
+    let respond = move |request: &CommandRequest| Ok((handler.lock().unwrap())(&request.argv));
+    if dry_run {
+        FakeHost::dry_run(respond)
+    } else {
+        FakeHost::new(respond)
     }
 }
 
-impl HostServices for Fake {
-    fn log(&self, level: Level, message: &str) {
-        self.logs.lock().unwrap().push((level, message.to_owned()));
-    }
-
-    fn run_command(&self, request: &CommandRequest) -> Result<CommandOutput, Error> {
-        self.calls.lock().unwrap().push(request.clone());
-        if self.dry_run && !request.read_only {
-            return Ok(CommandOutput {
-                dry_run: true,
-                ..CommandOutput::default()
-            });
-        }
-        Ok((self.handler.lock().unwrap())(&request.argv))
-    }
-
-    fn state_get(&self, key: &str) -> Option<String> {
-        self.state.lock().unwrap().get(key).cloned()
-    }
-
-    fn state_put(&self, key: &str, value: &str) -> Result<(), Error> {
-        if !self.dry_run {
-            self.state.lock().unwrap().insert(key.into(), value.into());
-        }
-        Ok(())
-    }
-
-    fn cancelled(&self) -> bool {
-        false
-    }
-
-    fn call(&self, method: &str, _request: &serde_json::Value) -> Result<serde_json::Value, Error> {
-        Err(Error::unsupported(method))
-    }
-}
-
-impl Fake {
-    fn new(
-        dry_run: bool,
-        handler: impl FnMut(&[String]) -> CommandOutput + Send + 'static,
-    ) -> Arc<Fake> {
-        Arc::new(Fake {
-            calls: Mutex::new(Vec::new()),
-            logs: Mutex::new(Vec::new()),
-            state: Mutex::new(BTreeMap::new()),
-            dry_run,
-            handler: Mutex::new(Box::new(handler)),
-        })
-    }
-
-    fn commands(&self) -> Vec<String> {
-        self.calls
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|c| c.argv.join(" "))
-            .collect()
-    }
-
-    fn logs(&self) -> String {
-        self.logs
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(_, m)| m.clone())
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
+/// Every log line, one per line.
+fn logs(fake: &FakeHost) -> String {
+    fake.logs()
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn config(keywords: &[(&str, &str)]) -> ResourceConfig {
@@ -126,8 +61,8 @@ fn config(keywords: &[(&str, &str)]) -> ResourceConfig {
     }
 }
 
-fn driver(keywords: &[(&str, &str)], fake: &Arc<Fake>) -> Replica {
-    Replica::open(config(keywords), Host::new(fake.clone())).unwrap()
+fn driver(keywords: &[(&str, &str)], fake: &Arc<FakeHost>) -> Replica {
+    Replica::open(config(keywords), fake.host()).unwrap()
 }
 
 fn request(action: &str) -> ActionRequest {
@@ -188,7 +123,7 @@ fn parses_the_reference_listing() {
 
 #[test]
 fn export_command_lines_follow_the_reference() {
-    let fake = Fake::new(false, |_| {
+    let fake = fake_host(false, |_| {
         ok("Generating synchronization packet /b/outgoing/sync_paris_x_1\n")
     });
     let d = driver(
@@ -315,7 +250,7 @@ fn import_loops_until_a_pass_applies_nothing() {
         ok("Applied sync. packet /in/sync_paris_2_1 to VOB x\n"),
     ]
     .into_iter();
-    let fake = Fake::new(false, move |argv| match argv[1].as_str() {
+    let fake = fake_host(false, move |argv| match argv[1].as_str() {
         "lspacket" => ok(&listings.next().unwrap_or_default()),
         "syncreplica" if argv[2] == "-import" => imports.next().unwrap_or_else(|| ok("")),
         _ => ok("Removing empty packet /x\n"),
@@ -329,7 +264,7 @@ fn import_loops_until_a_pass_applies_nothing() {
             "nothing to send to tokyo@/vobs/dev, london@/vobs/dev (empty packet removed)"
         ]
     );
-    let cmds = fake.commands();
+    let cmds = fake.command_lines();
     let imports: Vec<&String> = cmds.iter().filter(|c| c.contains("-import")).collect();
     // Pass 1 names the only packet with a `*`; pass 2 takes everything (-receive).
     assert_eq!(
@@ -340,11 +275,9 @@ fn import_loops_until_a_pass_applies_nothing() {
         ],
         "{cmds:#?}"
     );
-    assert!(fake.logs().contains("import pass 2: 1 packet(s) applied"));
+    assert!(logs(&fake).contains("import pass 2: 1 packet(s) applied"));
     assert!(
-        fake.calls
-            .lock()
-            .unwrap()
+        fake.commands()
             .iter()
             .all(|c| c.env.get("MTS_SITE").map(String::as_str) == Some("paris"))
     );
@@ -354,7 +287,7 @@ fn import_loops_until_a_pass_applies_nothing() {
 #[test]
 fn without_any_asterisk_the_first_pass_tries_every_complete_packet() {
     let listing = block("/in/sync_paris_1_1", "A", (1, 1), false);
-    let fake = Fake::new(false, move |argv| match argv[1].as_str() {
+    let fake = fake_host(false, move |argv| match argv[1].as_str() {
         "lspacket" => ok(&listing),
         _ => fail(
             "",
@@ -365,7 +298,7 @@ fn without_any_asterisk_the_first_pass_tries_every_complete_packet() {
     let outcome = d.action(&request("sync_update")).unwrap();
     assert_eq!(outcome.messages, ["imported 0 packet(s)"]);
     let imports: Vec<String> = fake
-        .commands()
+        .command_lines()
         .into_iter()
         .filter(|c| c.contains("-import"))
         .collect();
@@ -374,7 +307,7 @@ fn without_any_asterisk_the_first_pass_tries_every_complete_packet() {
         ["/sim/multitool syncreplica -import -invob /vobs/dev -receive"]
     );
     // The refusal is expected: logged at INFO, not as an error.
-    let logs = fake.logs.lock().unwrap();
+    let logs = fake.logs();
     assert!(
         logs.iter()
             .any(|(l, m)| *l == Level::Info
@@ -397,7 +330,7 @@ fn incomplete_logical_packets_are_never_imported() {
         + "\n"
         + &block("/in/sync_paris_8_1", "K", (1, 1), true);
     let mut n = 0;
-    let fake = Fake::new(false, move |argv| match argv[1].as_str() {
+    let fake = fake_host(false, move |argv| match argv[1].as_str() {
         "lspacket" => {
             n += 1;
             if n == 1 {
@@ -413,7 +346,7 @@ fn incomplete_logical_packets_are_never_imported() {
     let d = driver(&[("role", "import"), ("targets", "")], &fake);
     d.action(&request("sync_update")).unwrap();
     let imports: Vec<String> = fake
-        .commands()
+        .command_lines()
         .into_iter()
         .filter(|c| c.contains("-import"))
         .collect();
@@ -421,7 +354,7 @@ fn incomplete_logical_packets_are_never_imported() {
         imports,
         ["/sim/multitool syncreplica -import -invob /vobs/dev /in/sync_paris_8_1"]
     );
-    let logs = fake.logs();
+    let logs = logs(&fake);
     assert!(
         logs.contains("sync_paris_9_1: waiting for fragment(s) 2 of 3 before importing it"),
         "{logs}"
@@ -435,7 +368,7 @@ fn incomplete_logical_packets_are_never_imported() {
 #[test]
 fn a_refused_packet_fails_the_import_with_the_tool_message() {
     let listing = block("/in/sync_paris_5_1", "C", (1, 1), true);
-    let fake = Fake::new(false, move |argv| match argv[1].as_str() {
+    let fake = fake_host(false, move |argv| match argv[1].as_str() {
         "lspacket" => ok(&listing),
         _ => fail(
             "",
@@ -457,7 +390,7 @@ fn a_refused_packet_fails_the_import_with_the_tool_message() {
 
 #[test]
 fn export_failure_is_reported_after_the_import() {
-    let fake = Fake::new(false, |argv| match argv[2].as_str() {
+    let fake = fake_host(false, |argv| match argv[2].as_str() {
         "-long" => ok(""),
         _ => fail(
             "",
@@ -479,14 +412,14 @@ fn dry_run_lists_what_it_would_do() {
     let listing = block("/in/sync_paris_1_1", "A", (1, 1), true)
         + "\n"
         + &block("/in/sync_paris_2_1", "B", (1, 1), false);
-    let fake = Fake::new(true, move |_| ok(&listing));
+    let fake = fake_host(true, move |_| ok(&listing));
     let d = driver(&[], &fake);
     let request = ActionRequest {
         dry_run: true,
         ..request("sync_update")
     };
     d.action(&request).unwrap();
-    let logs = fake.logs();
+    let logs = logs(&fake);
     assert!(
         logs.contains("would import 1 packet(s): sync_paris_1_1"),
         "{logs}"
@@ -499,13 +432,15 @@ fn dry_run_lists_what_it_would_do() {
         logs.contains("would export an update packet for tokyo@/vobs/dev, london@/vobs/dev"),
         "{logs}"
     );
-    let calls = fake.calls.lock().unwrap();
+    let calls = fake.commands();
     assert_eq!(
         calls.iter().filter(|c| !c.read_only).count(),
         2,
         "one import, one export"
     );
-    assert!(fake.state.lock().unwrap().is_empty());
+    for key in [OUT_SEQ, LAST_IMPORT, LAST_EXPORT] {
+        assert_eq!(fake.state_get(key), None, "{key} stored under --dry-run");
+    }
 }
 
 #[test]
@@ -523,7 +458,7 @@ fn status_rules() {
         + &block(young.to_str().unwrap(), "B", (1, 2), false)
         + "\n"
         + &block("/in/sync_paris_9_1", "C", (1, 1), true);
-    let fake = Fake::new(false, move |_| ok(&listing));
+    let fake = fake_host(false, move |_| ok(&listing));
     let d = driver(&[], &fake);
     let r = d.status().unwrap();
     assert_eq!(r.state, Status::Down, "{r:?}");
@@ -574,7 +509,7 @@ fn tempfile_dir() -> std::path::PathBuf {
 
 #[test]
 fn recover_needs_force_then_rolls_back_and_exports() {
-    let fake = Fake::new(false, |argv| match argv[1].as_str() {
+    let fake = fake_host(false, |argv| match argv[1].as_str() {
         "recoverpacket" => ok("Reset the epoch row for replica \"tokyo\"\n"),
         _ => ok("Generating synchronization packet /b/sync_paris_1\n"),
     });
@@ -585,11 +520,11 @@ fn recover_needs_force_then_rolls_back_and_exports() {
     req.options.insert("replica".into(), "tokyo".into());
     let e = d.action(&req).unwrap_err();
     assert!(e.message.starts_with("recover rolls back the epoch estimates of tokyo so that the next export re-sends every operation sent since 15-Jun-24.10:00:00: run it with --force"), "{}", e.message);
-    assert!(fake.commands().is_empty());
+    assert!(fake.command_lines().is_empty());
     req.force = true;
     let out = d.action(&req).unwrap();
     assert_eq!(
-        fake.commands(),
+        fake.command_lines(),
         [
             "/sim/multitool recoverpacket -since 15-Jun-24.10:00:00 tokyo@/vobs/dev",
             "/sim/multitool syncreplica -export -fship tokyo@/vobs/dev"
@@ -610,7 +545,7 @@ fn recover_needs_force_then_rolls_back_and_exports() {
     req.options.insert("replica".into(), "london".into());
     req.options.insert("since".into(), "2h".into());
     d.action(&req).unwrap();
-    let last = fake.commands().into_iter().rev().nth(1).unwrap();
+    let last = fake.command_lines().into_iter().rev().nth(1).unwrap();
     assert!(
         last.starts_with("/sim/multitool recoverpacket -since ")
             && last.ends_with(" london@/vobs/dev"),
@@ -620,7 +555,7 @@ fn recover_needs_force_then_rolls_back_and_exports() {
 
 #[test]
 fn ship_and_diagnose() {
-    let fake = Fake::new(false, |argv| {
+    let fake = fake_host(false, |argv| {
         if argv[0].ends_with("shipping_server") {
             ok(" -- Forwarded/delivered packet /b/outgoing/sync_paris_1\n")
         } else {
@@ -634,7 +569,7 @@ fn ship_and_diagnose() {
     let out = d.action(&request("ship")).unwrap();
     assert_eq!(out.messages, ["1 packet(s) forwarded"]);
     assert_eq!(
-        fake.commands(),
+        fake.command_lines(),
         ["/sim/etc/shipping_server -sclass cq_default -poll"]
     );
     let out = d.action(&request("diagnose")).unwrap();
@@ -642,7 +577,7 @@ fn ship_and_diagnose() {
         out.messages,
         ["0 packet(s) for this replica in incoming, none held"]
     );
-    let calls = fake.calls.lock().unwrap();
+    let calls = fake.commands();
     let diag = &calls[1];
     assert_eq!(
         diag.argv.join(" "),
