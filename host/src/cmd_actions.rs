@@ -9,7 +9,7 @@ use doppel_core::plan::Selection;
 use doppel_plugin_api::{MessageLevel, Status};
 
 use crate::cli::{ActionArgs, Format};
-use crate::cmd_drivers::{load_registry, warn_skipped};
+use crate::cmd_drivers::load_registry_warned;
 use crate::engine::{self, ActionSpec, Run, ServiceOutcome, ServiceStatus};
 use crate::logger::ServiceLog;
 use crate::{Context, UsageError, services};
@@ -38,11 +38,7 @@ fn spec_from(action: &str, args: &ActionArgs) -> anyhow::Result<ActionSpec> {
     }
     Ok(ActionSpec {
         action: action.to_owned(),
-        selection: Selection {
-            rid: args.rid.clone(),
-            tags: args.tags.clone(),
-            subsets: args.subsets.clone(),
-        },
+        selection: selection(args),
         dry_run: args.dry_run,
         force: args.force,
         waitlock,
@@ -51,17 +47,30 @@ fn spec_from(action: &str, args: &ActionArgs) -> anyhow::Result<ActionSpec> {
     })
 }
 
+/// The resources `--rid`, `--tags` and `--subsets` select.
+pub fn selection(args: &ActionArgs) -> Selection {
+    Selection {
+        rid: args.rid.clone(),
+        tags: args.tags.clone(),
+        subsets: args.subsets.clone(),
+    }
+}
+
 /// Runs `action` on the selected services.
 pub fn run(ctx: &Context, action: &str, args: &ActionArgs) -> anyhow::Result<ExitCode> {
     let spec = spec_from(action, args)?;
     let names = services::selected(ctx, ctx.selector.as_deref())?;
-    let registry = Arc::new(load_registry(ctx));
-    warn_skipped(ctx, &registry);
+    let registry = Arc::new(load_registry_warned(ctx));
     let level = engine::console_level(ctx.quiet, ctx.verbose);
     let mut runs = Vec::new();
     for name in &names {
         let svc = services::load_valid(ctx, &registry, name)?;
-        if action != "status" && !is_known_action(action) && !supports(&registry, &svc, action) {
+        if !engine::is_standard_action(action)
+            && !svc
+                .resources
+                .iter()
+                .any(|r| registry.implements(&r.type_name, action))
+        {
             return Err(UsageError(format!(
                 "unknown action '{action}' for service {name}: no resource's driver declares it (see `doppel drivers info <type>`)"
             ))
@@ -137,37 +146,6 @@ pub fn run(ctx: &Context, action: &str, args: &ActionArgs) -> anyhow::Result<Exi
     Ok(ExitCode::from(if selection_error { 2 } else { 1 }))
 }
 
-fn is_known_action(action: &str) -> bool {
-    matches!(
-        action,
-        "start"
-            | "stop"
-            | "provision"
-            | "unprovision"
-            | "run"
-            | "status"
-            | "sync_break"
-            | "sync_resync"
-            | "sync_update"
-            | "sync_restore"
-            | "sync_all"
-            | "sync_nodes"
-            | "sync_drp"
-    )
-}
-
-fn supports(
-    registry: &crate::drivers::Registry,
-    svc: &doppel_core::service::Service,
-    action: &str,
-) -> bool {
-    svc.resources.iter().any(|r| {
-        registry
-            .get(&r.type_name)
-            .is_some_and(|d| d.manifest().find_action(action).is_some())
-    })
-}
-
 /// `print status`: from the cache, evaluated when missing or with `--refresh`.
 pub fn print_status(ctx: &Context, args: &ActionArgs, refresh: bool) -> anyhow::Result<ExitCode> {
     let names = services::selected(ctx, ctx.selector.as_deref())?;
@@ -180,19 +158,18 @@ pub fn print_status(ctx: &Context, args: &ActionArgs, refresh: bool) -> anyhow::
         }
     }
     if !missing.is_empty() {
-        let registry = Arc::new(load_registry(ctx));
-        warn_skipped(ctx, &registry);
+        let registry = Arc::new(load_registry_warned(ctx));
         let level = engine::console_level(ctx.quiet, ctx.verbose);
+        let spec = spec_from("status", args)?;
         for name in &missing {
             let svc = services::load_valid(ctx, &registry, name)?;
             let log = ServiceLog::open(&ctx.paths.service_log(name), name, level);
-            let spec = spec_from("status", args)?;
             let run = Run::new(
                 svc,
                 ctx.paths.clone(),
                 registry.clone(),
                 log,
-                spec,
+                spec.clone(),
                 &ctx.node,
             );
             statuses.push(run.refresh_status());
@@ -201,11 +178,7 @@ pub fn print_status(ctx: &Context, args: &ActionArgs, refresh: bool) -> anyhow::
     }
     // --rid, --tags and --subsets narrow the resources shown (the aggregates stay
     // the service's).
-    let selection = Selection {
-        rid: args.rid.clone(),
-        tags: args.tags.clone(),
-        subsets: args.subsets.clone(),
-    };
+    let selection = selection(args);
     if !selection.is_empty() {
         for s in &mut statuses {
             s.resources.retain(|r| {

@@ -23,7 +23,7 @@ use doppel_plugin_api::KeywordSpec;
 use serde::Serialize;
 
 use crate::cli::Format;
-use crate::cmd_drivers::{load_registry, warn_skipped};
+use crate::cmd_drivers::{load_registry, load_registry_warned, warn_skipped};
 use crate::drivers::Registry;
 use crate::{Context, UsageError, services};
 
@@ -49,8 +49,7 @@ fn sort_key(d: &Diagnostic, service_file: &Path) -> (PathBuf, usize) {
 
 pub fn validate(ctx: &Context) -> anyhow::Result<ExitCode> {
     let names = services::selected(ctx, ctx.selector.as_deref())?;
-    let registry = load_registry(ctx);
-    warn_skipped(ctx, &registry);
+    let registry = load_registry_warned(ctx);
 
     // (service, diagnostic) over every selected service, sorted by file and line.
     let mut all: Vec<(String, PathBuf, Diagnostic)> = Vec::new();
@@ -386,8 +385,7 @@ pub fn print_config(ctx: &Context, eval: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    let registry = load_registry(ctx);
-    warn_skipped(ctx, &registry);
+    let registry = load_registry_warned(ctx);
     let mut docs = Vec::new();
     for name in &names {
         let loaded = services::load(ctx, &registry, name, true);
@@ -476,21 +474,12 @@ pub fn template(ctx: &Context, type_name: &str, markdown: bool) -> anyhow::Resul
     let registry = load_registry(ctx);
     let Some(driver) = registry.get(type_name) else {
         warn_skipped(ctx, &registry);
-        let known: Vec<&str> = registry.types().collect();
         let hint = if type_name.contains('.') {
             ""
         } else {
             " (give it as <group>.<type>, e.g. sync.symclone)"
         };
-        return Err(UsageError(format!(
-            "no driver {type_name} is installed{hint} (installed: {})",
-            if known.is_empty() {
-                "none".to_owned()
-            } else {
-                known.join(", ")
-            }
-        ))
-        .into());
+        return Err(UsageError(registry.not_installed(type_name, hint)).into());
     };
     let text = if markdown {
         doppel_core::template::render_markdown(driver.manifest())

@@ -14,6 +14,13 @@ pub fn load_registry(ctx: &Context) -> Registry {
     discover(search_dirs(&ctx.node.driver_dirs))
 }
 
+/// [`load_registry`], then [`warn_skipped`].
+pub fn load_registry_warned(ctx: &Context) -> Registry {
+    let registry = load_registry(ctx);
+    warn_skipped(ctx, &registry);
+    registry
+}
+
 /// Prints one warning line per skipped driver file (stderr), unless quiet.
 pub fn warn_skipped(ctx: &Context, registry: &Registry) {
     if ctx.quiet {
@@ -100,16 +107,7 @@ pub fn run(ctx: &Context, command: Option<DriversCommand>) -> anyhow::Result<Exi
         DriversCommand::Info { type_name } => {
             let Some(driver) = registry.get(&type_name) else {
                 warn_skipped(ctx, &registry);
-                let known: Vec<&str> = registry.types().collect();
-                return Err(UsageError(format!(
-                    "no driver {type_name} is installed (installed: {})",
-                    if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
-                ))
-                .into());
+                return Err(UsageError(registry.not_installed(&type_name, "")).into());
             };
             let m = driver.manifest();
             if ctx.format == Format::Json {

@@ -43,9 +43,28 @@ impl Registry {
         self.drivers.get(type_name)
     }
 
-    /// The `[driver.<name>]` key for a loaded driver type: its basename.
+    /// The loaded driver types, `group.name`.
     pub fn types(&self) -> impl Iterator<Item = &str> {
         self.drivers.keys().map(String::as_str)
+    }
+
+    /// Does the driver of `type_name` declare `action`?
+    pub fn implements(&self, type_name: &str, action: &str) -> bool {
+        self.get(type_name)
+            .is_some_and(|d| d.manifest().find_action(action).is_some())
+    }
+
+    /// "no driver X is installed (installed: ...)", with `hint` after the type.
+    pub fn not_installed(&self, type_name: &str, hint: &str) -> String {
+        let known: Vec<&str> = self.types().collect();
+        format!(
+            "no driver {type_name} is installed{hint} (installed: {})",
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        )
     }
 }
 

@@ -25,6 +25,26 @@ use crate::drivers::Registry;
 use crate::logger::ServiceLog;
 use crate::runner::{ResourceHost, run_command};
 
+/// The actions doppel itself knows (any other is a driver's own action).
+pub fn is_standard_action(action: &str) -> bool {
+    matches!(
+        action,
+        "start"
+            | "stop"
+            | "provision"
+            | "unprovision"
+            | "run"
+            | "status"
+            | "sync_break"
+            | "sync_resync"
+            | "sync_update"
+            | "sync_restore"
+            | "sync_all"
+            | "sync_nodes"
+            | "sync_drp"
+    )
+}
+
 /// Standard actions that only read.
 pub fn is_read_only(action: &str) -> bool {
     matches!(action, "status")
@@ -161,9 +181,7 @@ impl Run {
 
     /// Does the driver of `r` implement `action`?
     fn implements(&self, r: &ResourceDef, action: &str) -> bool {
-        self.registry
-            .get(&r.type_name)
-            .is_some_and(|d| d.manifest().find_action(action).is_some())
+        self.registry.implements(&r.type_name, action)
     }
 
     fn state_changing(&self, r: &ResourceDef, action: &str) -> bool {
@@ -566,15 +584,25 @@ pub fn status_cache(paths: &Paths, svc: &str) -> PathBuf {
 
 /// Reads the cached status; `None` when missing or corrupt (with a warning).
 pub fn read_status_cache(paths: &Paths, svc: &str) -> Option<ServiceStatus> {
+    read_status_cache_or(paths, svc, |w| eprintln!("warning: {w}"))
+}
+
+/// Reads the cached status; `None` when missing, or when corrupt after passing
+/// `warn` what is wrong.
+fn read_status_cache_or(
+    paths: &Paths,
+    svc: &str,
+    warn: impl FnOnce(String),
+) -> Option<ServiceStatus> {
     let path = status_cache(paths, svc);
     match state::read_json::<ServiceStatus>(&path) {
         ReadOutcome::Ok(s) => Some(s),
         ReadOutcome::Missing => None,
         ReadOutcome::Corrupt { error } => {
-            eprintln!(
-                "warning: status cache {} is corrupt ({error}): rebuilding it",
+            warn(format!(
+                "status cache {} is corrupt ({error}): rebuilding it",
                 path.display()
-            );
+            ));
             None
         }
     }
@@ -596,23 +624,9 @@ pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
     };
     // The cached status: what drivers get as the service's availability, and a
     // corrupt file reported once (it is rewritten when the action ends).
-    let cache = status_cache(&run.paths, &run.svc.name);
-    let cached = match state::read_json::<ServiceStatus>(&cache) {
-        ReadOutcome::Ok(s) => Some(s.avail),
-        ReadOutcome::Missing => None,
-        ReadOutcome::Corrupt { error } => {
-            run.log.warn(
-                None,
-                &format!(
-                    "status cache {} is corrupt ({error}): rebuilding it",
-                    cache.display()
-                ),
-            );
-            None
-        }
-    };
+    let cached = read_status_cache_or(&run.paths, &run.svc.name, |w| run.log.warn(None, &w));
     if let Ok(mut g) = run.last_avail.lock() {
-        *g = cached;
+        *g = cached.map(|s| s.avail);
     }
     if action == "status" {
         let r = run.clone();
@@ -653,21 +667,7 @@ pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
             (a.clone(), steps)
         })
         .collect();
-    let driver_action = !matches!(
-        action.as_str(),
-        "start"
-            | "stop"
-            | "provision"
-            | "unprovision"
-            | "run"
-            | "sync_break"
-            | "sync_resync"
-            | "sync_update"
-            | "sync_restore"
-            | "sync_all"
-            | "sync_nodes"
-            | "sync_drp"
-    );
+    let driver_action = !is_standard_action(&action);
     if driver_action && planned.iter().all(|(_, s)| s.is_empty()) {
         outcome.ok = false;
         outcome.error = Some(format!("no selected resource implements '{action}'"));
@@ -702,16 +702,14 @@ pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
             })
         })
         .await;
-        match res {
-            Ok(Ok(g)) => Some(g),
-            Ok(Err(e)) => {
-                outcome.ok = false;
-                outcome.error = Some(e.to_string());
-                return outcome;
-            }
+        match res
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()))
+        {
+            Ok(g) => Some(g),
             Err(e) => {
                 outcome.ok = false;
-                outcome.error = Some(e.to_string());
+                outcome.error = Some(e);
                 return outcome;
             }
         }
