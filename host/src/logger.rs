@@ -63,12 +63,27 @@ impl ServiceLog {
         })
     }
 
-    /// Logs `message` for resource `rid` (or the service when `None`).
-    pub fn log(&self, rid: Option<&str>, level: Level, message: &str) {
-        let name = match rid {
+    /// `SVC.RID` (or `SVC` when `rid` is `None`), as lines name their origin.
+    fn name(&self, rid: Option<&str>) -> String {
+        match rid {
             Some(rid) => format!("{}.{}", self.svc, rid).to_uppercase(),
             None => self.svc.to_uppercase(),
-        };
+        }
+    }
+
+    /// Appends `line` to the log file, timestamped.
+    fn write_file(&self, line: &str) {
+        if let Ok(mut file) = self.file.lock() {
+            if let Some(f) = file.as_mut() {
+                let stamp = jiff::Zoned::now().strftime("%Y-%m-%d %H:%M:%S%.3f");
+                let _ = f.write_all(format!("{stamp} {line}").as_bytes());
+            }
+        }
+    }
+
+    /// Logs `message` for resource `rid` (or the service when `None`).
+    pub fn log(&self, rid: Option<&str>, level: Level, message: &str) {
+        let name = self.name(rid);
         let line = format!("* {name} - {} - {message}\n", level_name(level));
         if level <= self.console {
             let _guard = CONSOLE.lock();
@@ -79,12 +94,7 @@ impl ServiceLog {
             let _ = err.write_all(line.as_bytes());
         }
         if level <= Level::Debug {
-            if let Ok(mut file) = self.file.lock() {
-                if let Some(f) = file.as_mut() {
-                    let stamp = jiff::Zoned::now().strftime("%Y-%m-%d %H:%M:%S%.3f");
-                    let _ = f.write_all(format!("{stamp} {line}").as_bytes());
-                }
-            }
+            self.write_file(&line);
         }
     }
 
@@ -92,27 +102,15 @@ impl ServiceLog {
     /// terminal (the next log line erases it), absent from piped output, and
     /// kept in the log file at debug level.
     pub fn progress(&self, rid: Option<&str>, message: &str) {
+        let name = self.name(rid);
         if self.console >= Level::Info && std::io::stderr().is_terminal() {
-            let name = match rid {
-                Some(rid) => format!("{}.{}", self.svc, rid).to_uppercase(),
-                None => self.svc.to_uppercase(),
-            };
             let _guard = CONSOLE.lock();
             let mut err = std::io::stderr().lock();
             let _ = write!(err, "{ERASE_LINE}* {name} - {message}");
             let _ = err.flush();
             PROGRESS_SHOWN.store(true, Ordering::Relaxed);
         }
-        if let Ok(mut file) = self.file.lock() {
-            if let Some(f) = file.as_mut() {
-                let stamp = jiff::Zoned::now().strftime("%Y-%m-%d %H:%M:%S%.3f");
-                let name = match rid {
-                    Some(rid) => format!("{}.{}", self.svc, rid).to_uppercase(),
-                    None => self.svc.to_uppercase(),
-                };
-                let _ = f.write_all(format!("{stamp} * {name} - DEBUG - {message}\n").as_bytes());
-            }
-        }
+        self.write_file(&format!("* {name} - DEBUG - {message}\n"));
     }
 
     pub fn info(&self, rid: Option<&str>, message: &str) {

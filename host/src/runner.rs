@@ -288,13 +288,13 @@ impl HostServices for ResourceHost {
         cancelled()
     }
 
-    fn call(&self, method: &str, _request: &serde_json::Value) -> Result<serde_json::Value, Error> {
+    fn call(&self, method: &str, request: &serde_json::Value) -> Result<serde_json::Value, Error> {
         match method {
             "now" => Ok(serde_json::Value::String(
                 jiff::Timestamp::now().to_string(),
             )),
             "progress" => {
-                let text = _request.get("text").and_then(|t| t.as_str()).unwrap_or("");
+                let text = request.get("text").and_then(|t| t.as_str()).unwrap_or("");
                 self.log.progress(Some(&self.rid), text);
                 Ok(serde_json::Value::Null)
             }
