@@ -631,7 +631,7 @@ impl Builder<'_, '_> {
             Origin::File { key, .. } | Origin::Inherited { key, .. } => key.clone(),
             Origin::Default => spec.name.clone(),
         };
-        let value = match r.expand(&raw, section.name(), &mut Vec::new()) {
+        let value = match r.expand(&raw, section.name(), &mut Walk::default()) {
             Ok(v) => v,
             Err(msg) => {
                 self.diag(location.as_ref(), section.name(), Some(&key_written), msg);
@@ -1062,6 +1062,19 @@ fn references(text: &str) -> impl Iterator<Item = (usize, usize, &str)> {
     })
 }
 
+/// The most keyword references one value may expand: values that each reference
+/// the next twice double at every level, and 40 levels would never finish.
+const MAX_REFERENCES: usize = 10_000;
+
+/// The state of one value's expansion.
+#[derive(Default)]
+struct Walk {
+    /// The references being expanded, outermost first (to detect cycles).
+    stack: Vec<String>,
+    /// How many keyword references were expanded so far.
+    expanded: usize,
+}
+
 struct Resolver<'a> {
     ini: &'a Ini,
     svcname: &'a str,
@@ -1096,25 +1109,20 @@ impl Resolver<'_> {
         best.map(|(_, e)| e)
     }
 
-    /// Replaces references in `text` (of section `section`); `stack` detects cycles.
-    fn expand(&self, text: &str, section: &str, stack: &mut Vec<String>) -> Result<String, String> {
+    /// Replaces references in `text` (of section `section`).
+    fn expand(&self, text: &str, section: &str, walk: &mut Walk) -> Result<String, String> {
         let mut out = String::new();
         let mut last = 0;
         for (start, end, name) in references(text) {
             out.push_str(&text[last..start]);
-            out.push_str(&self.reference(name, section, stack)?);
+            out.push_str(&self.reference(name, section, walk)?);
             last = end;
         }
         out.push_str(&text[last..]);
         Ok(out)
     }
 
-    fn reference(
-        &self,
-        name: &str,
-        section: &str,
-        stack: &mut Vec<String>,
-    ) -> Result<String, String> {
+    fn reference(&self, name: &str, section: &str, walk: &mut Walk) -> Result<String, String> {
         match name {
             "svcname" | "name" => return Ok(self.svcname.to_owned()),
             "nodename" => return Ok(self.nodename.to_owned()),
@@ -1141,9 +1149,15 @@ impl Resolver<'_> {
             }
         }
         let id = format!("{sec}.{key}");
-        if stack.contains(&id) {
-            stack.push(id);
-            return Err(format!("reference cycle: {}", stack.join(" -> ")));
+        if walk.stack.contains(&id) {
+            walk.stack.push(id);
+            return Err(format!("reference cycle: {}", walk.stack.join(" -> ")));
+        }
+        walk.expanded += 1;
+        if walk.expanded > MAX_REFERENCES {
+            return Err(format!(
+                "more than {MAX_REFERENCES} references to expand (values referencing each other several times?)"
+            ));
         }
         let lookup = |s: &str| {
             self.ini
@@ -1160,9 +1174,9 @@ impl Resolver<'_> {
         let Some(entry) = entry else {
             return Err(format!("unresolved reference {{{name}}}"));
         };
-        stack.push(id);
-        let v = self.expand(&entry.value, &sec, stack);
-        stack.pop();
+        walk.stack.push(id);
+        let v = self.expand(&entry.value, &sec, walk);
+        walk.stack.pop();
         v
     }
 }

@@ -234,3 +234,18 @@ fn condition_problems_point_at_the_line_used_for_this_node() {
         ["svc.conf:7: fs#1.start_depends: unknown resource fs#7"]
     );
 }
+
+#[test]
+fn references_that_double_at_every_level_are_cut_short() {
+    let mut text = String::from("[env]\n");
+    for i in 0..40 {
+        text.push_str(&format!("k{i} = {{env.k{}}}{{env.k{}}}\n", i + 1, i + 1));
+    }
+    text.push_str("k40 = x\n\n[fs#1]\ntype = dir\npath = {env.k0}\n");
+    assert_eq!(
+        messages(&text),
+        [
+            "svc.conf:46: fs#1.path: more than 10000 references to expand (values referencing each other several times?)"
+        ]
+    );
+}
