@@ -73,7 +73,9 @@ impl Driver for DirCopy {
         if !std::path::Path::new(&dst).is_dir() {
             return Ok(StatusReport::new(Status::Down).warn(format!("{dst} does not exist")));
         }
-        Ok(match self.host.state_get("last_sync") {
+        // `forget` stores an empty time: that is "never copied" too.
+        let last_sync = self.host.state_get("last_sync").filter(|t| !t.is_empty());
+        Ok(match last_sync {
             Some(when) => StatusReport::new(Status::Up).last_sync(when),
             None => StatusReport::new(Status::Down).info("never copied"),
         })
