@@ -198,10 +198,7 @@ fn tasks_of(svc: &Service, registry: &Registry) -> (Vec<Task>, Vec<RestartTask>)
     let mut restarts = Vec::new();
     for r in resources {
         if let (Some(raw), Some(action)) = (&r.schedule, scheduled_action(&r.group)) {
-            let implemented = registry
-                .get(&r.type_name)
-                .is_some_and(|d| d.manifest().find_action(action).is_some());
-            if implemented {
+            if registry.implements(&r.type_name, action) {
                 tasks.push(Task {
                     action: action.to_owned(),
                     rid: Some(r.rid.clone()),
@@ -461,13 +458,8 @@ fn render_rows(rows: &[Row]) -> String {
 /// `doppel -s <svc> print schedule`.
 pub fn print_schedule(ctx: &Context, args: &ActionArgs) -> anyhow::Result<ExitCode> {
     let names = services::selected(ctx, ctx.selector.as_deref())?;
-    let registry = load_registry(ctx);
-    warn_skipped(ctx, &registry);
-    let selection = Selection {
-        rid: args.rid.clone(),
-        tags: args.tags.clone(),
-        subsets: args.subsets.clone(),
-    };
+    let registry = crate::cmd_drivers::load_registry_warned(ctx);
+    let selection = crate::cmd_actions::selection(args);
     let now = Zoned::now();
     let mut rows = Vec::new();
     for name in &names {
@@ -808,16 +800,6 @@ async fn run_engine(
     engine::run_service(run).await
 }
 
-/// The engine gave up waiting for the lock.
-fn lock_timed_out(outcome: &ServiceOutcome) -> bool {
-    !outcome.ok
-        && outcome.resources.is_empty()
-        && outcome
-            .error
-            .as_deref()
-            .is_some_and(|e| e.starts_with("timed out after") && e.contains(" lock of svc "))
-}
-
 /// Is the `domain` lock of the service busy? Then say so and retry on the next tick.
 fn lock_busy(shared: &Shared, svc: &Service, log: &ServiceLog, rid: &str, action: &str) -> bool {
     let dir = shared.paths.service_state_dir(&svc.name);
@@ -888,7 +870,7 @@ async fn resource_task(
         log.warn(Some(rid), &format!("cannot write {}: {e}", stamp.display()));
     }
     let outcome = run_engine(shared, svc, log, spec(action, Some(rid))).await;
-    if lock_timed_out(&outcome) {
+    if outcome.lock_timed_out {
         previous.restore();
         shared.back_off(task.key(&svc.name));
         log.info(
@@ -1014,7 +996,7 @@ async fn restart_task(
         );
     }
     let outcome = run_engine(shared, svc, log, spec("start", Some(rid))).await;
-    if lock_timed_out(&outcome) {
+    if outcome.lock_timed_out {
         previous.0.restore();
         previous.1.restore();
         shared.back_off(task.key(&svc.name));

@@ -131,6 +131,10 @@ pub struct ServiceOutcome {
     pub resources: Vec<ResourceOutcome>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<ServiceStatus>,
+    /// Nothing ran because another action held the lock past the wait: the
+    /// scheduler retries such a task later instead of counting a failure.
+    #[serde(skip)]
+    pub lock_timed_out: bool,
 }
 
 /// Everything shared by the resources of one service action.
@@ -621,6 +625,7 @@ pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
         error: None,
         resources: Vec::new(),
         status: None,
+        lock_timed_out: false,
     };
     // The cached status: what drivers get as the service's availability, and a
     // corrupt file reported once (it is rewritten when the action ends).
@@ -702,14 +707,17 @@ pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
             })
         })
         .await;
-        match res
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| e.to_string()))
-        {
-            Ok(g) => Some(g),
+        match res {
+            Ok(Ok(g)) => Some(g),
+            Ok(Err(e)) => {
+                outcome.ok = false;
+                outcome.lock_timed_out = matches!(e, lock::LockError::Timeout { .. });
+                outcome.error = Some(e.to_string());
+                return outcome;
+            }
             Err(e) => {
                 outcome.ok = false;
-                outcome.error = Some(e);
+                outcome.error = Some(e.to_string());
                 return outcome;
             }
         }
