@@ -23,6 +23,8 @@
 //!
 //! With [`FakeHost::dry_run`], state-changing commands are recorded but not passed
 //! to the closure, and come back as skipped, as doppel does under `--dry-run`.
+//! Unlike doppel, which drops [`Host::state_put`] under `--dry-run`, the fake keeps
+//! what was stored, so a test can check that a driver stores nothing in a dry run.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
