@@ -197,10 +197,15 @@ pub fn default_section_keywords() -> Vec<KeywordSpec> {
 
 /// Keywords of `[subset#...]` sections.
 pub fn subset_keywords() -> Vec<KeywordSpec> {
-    vec![boolean(
-        "parallel",
-        "Run the actions of this subset's resources concurrently.",
-    )]
+    // Not scopable: a resource set runs the same way on every node, and the
+    // engine reads it unscoped, so `parallel@node` must be refused, not ignored.
+    vec![
+        boolean(
+            "parallel",
+            "Run the actions of this subset's resources concurrently.",
+        )
+        .not_scopable(),
+    ]
 }
 
 /// Every keyword of a resource of driver `manifest`: the driver's own first (as

@@ -249,3 +249,14 @@ fn references_that_double_at_every_level_are_cut_short() {
         ]
     );
 }
+
+#[test]
+fn subset_parallel_cannot_be_scoped() {
+    let text = "[subset#fs:a]\nparallel@n1 = true\n\n[fs#1]\ntype = dir\nsubset = a\n";
+    assert_eq!(
+        messages(text),
+        vec![
+            "svc.conf:2: subset#fs:a.parallel@n1: keyword 'parallel' does not support scoping (@n1)"
+        ]
+    );
+}
