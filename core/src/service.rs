@@ -85,6 +85,11 @@ pub enum Origin {
     },
     /// The keyword's default.
     Default,
+    /// An environment variable (for `[env]` values: the upper-cased name wins).
+    Environment {
+        /// The variable.
+        variable: String,
+    },
 }
 
 impl fmt::Display for Origin {
@@ -93,6 +98,7 @@ impl fmt::Display for Origin {
             Origin::File { location, key } => write!(f, "{location} ({key})"),
             Origin::Inherited { location, key } => write!(f, "{location} (DEFAULT {key})"),
             Origin::Default => f.write_str("default"),
+            Origin::Environment { variable } => write!(f, "environment variable {variable}"),
         }
     }
 }
@@ -224,6 +230,9 @@ pub struct Service {
     pub parallel_subsets: BTreeSet<String>,
     /// `[DEFAULT]` values resolved (for `print config --eval`).
     pub default_values: BTreeMap<String, Resolved>,
+    /// `[env]` values resolved for this node (scopes, references, and the
+    /// upper-cased environment variable that wins), in file order.
+    pub env_values: Vec<(String, Resolved)>,
     /// The parsed file, as written.
     #[serde(skip)]
     pub ini: Ini,
@@ -442,6 +451,7 @@ impl Builder<'_, '_> {
         };
 
         // DEFAULT values.
+        let env_values = resolver.env_values();
         let mut default_values = BTreeMap::new();
         if let Some(section) = default {
             for spec in keywords::default_section_keywords() {
@@ -504,6 +514,7 @@ impl Builder<'_, '_> {
             resources,
             parallel_subsets,
             default_values,
+            env_values,
             ini: self.ini.clone(),
         }
     }
@@ -629,7 +640,7 @@ impl Builder<'_, '_> {
         };
         let key_written = match &origin {
             Origin::File { key, .. } | Origin::Inherited { key, .. } => key.clone(),
-            Origin::Default => spec.name.clone(),
+            Origin::Default | Origin::Environment { .. } => spec.name.clone(),
         };
         let value = match r.expand(&raw, section.name(), &mut Walk::default()) {
             Ok(v) => v,
@@ -1107,6 +1118,49 @@ impl Resolver<'_> {
             }
         }
         best.map(|(_, e)| e)
+    }
+
+    /// Every `[env]` variable as a reference `{env.x}` reads it. A value whose
+    /// references cannot be resolved is kept as written (validation reports it
+    /// where it is used).
+    fn env_values(&self) -> Vec<(String, Resolved)> {
+        let Some(section) = self.ini.section("env") else {
+            return Vec::new();
+        };
+        let mut names: Vec<&str> = Vec::new();
+        for e in section.entries() {
+            let (name, _) = split_scope(&e.key);
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        let mut values = Vec::new();
+        for name in names {
+            let variable = name.to_uppercase();
+            let resolved = match std::env::var(&variable) {
+                Ok(value) => Resolved {
+                    value,
+                    origin: Origin::Environment { variable },
+                },
+                Err(_) => {
+                    let Some(e) = self.lookup(section, name, true) else {
+                        continue;
+                    };
+                    let value = self
+                        .expand(&e.value, "env", &mut Walk::default())
+                        .unwrap_or_else(|_| e.value.clone());
+                    Resolved {
+                        value,
+                        origin: Origin::File {
+                            location: e.location.to_string(),
+                            key: e.key.clone(),
+                        },
+                    }
+                }
+            };
+            values.push((name.to_owned(), resolved));
+        }
+        values
     }
 
     /// Replaces references in `text` (of section `section`).

@@ -16,7 +16,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use doppel_core::ini::{Entry, Section, SectionKind};
+use doppel_core::ini::{Entry, SectionKind};
 use doppel_core::keywords;
 use doppel_core::service::{Diagnostic, Origin, Resolved, Service};
 use doppel_plugin_api::KeywordSpec;
@@ -113,37 +113,12 @@ struct FileJson {
     text: String,
 }
 
-/// Where a value shown by `print config --eval` came from: the service file (or
-/// the keyword's default), or, for `[env]`, the environment variable of the
-/// upper-cased name, which wins over the file as it does in references.
-#[derive(Clone, Serialize)]
-#[serde(untagged)]
-enum EvalOrigin {
-    Service(Origin),
-    Environment(EnvVar),
-}
-
-#[derive(Clone, Serialize)]
-#[serde(tag = "kind", rename = "environment")]
-struct EnvVar {
-    variable: String,
-}
-
-impl std::fmt::Display for EvalOrigin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            EvalOrigin::Service(o) => o.fmt(f),
-            EvalOrigin::Environment(v) => write!(f, "environment variable {}", v.variable),
-        }
-    }
-}
-
 /// One keyword as `print config --eval` shows it (also its JSON form).
 #[derive(Serialize)]
 struct Shown {
     keyword: String,
     value: String,
-    origin: EvalOrigin,
+    origin: Origin,
 }
 
 impl Shown {
@@ -151,7 +126,7 @@ impl Shown {
         Shown {
             keyword: keyword.to_owned(),
             value: r.value.clone(),
-            origin: EvalOrigin::Service(r.origin.clone()),
+            origin: r.origin.clone(),
         }
     }
 
@@ -235,43 +210,13 @@ fn with_defaults(
     values
 }
 
-/// `[env]` for this node: per variable, the entry of the best scope (`@<node>` >
-/// `@nodes` > `@drpnodes` > unscoped), or the environment variable of the
-/// upper-cased name when set. In file order.
-fn env_keywords(service: &Service, section: &Section) -> Vec<Shown> {
-    let rank = |scope: Option<&str>| match scope {
-        None => Some(3),
-        Some(s) if s == service.nodename => Some(0),
-        Some("nodes") if service.nodes.contains(&service.nodename) => Some(1),
-        Some("drpnodes") if service.drpnodes.contains(&service.nodename) => Some(2),
-        Some(_) => None,
-    };
-    // name -> (rank, entry), names in the order they first appear.
-    let mut best: Vec<(&str, u8, &Entry)> = Vec::new();
-    for e in section.entries() {
-        let (name, scope) = match e.key.split_once('@') {
-            Some((k, s)) => (k, Some(s)),
-            None => (e.key.as_str(), None),
-        };
-        let Some(r) = rank(scope) else { continue };
-        match best.iter_mut().find(|(n, _, _)| *n == name) {
-            Some(b) if r < b.1 => *b = (name, r, e),
-            Some(_) => {}
-            None => best.push((name, r, e)),
-        }
-    }
-    best.into_iter()
-        .map(|(name, _, e)| {
-            let variable = name.to_uppercase();
-            match std::env::var(&variable) {
-                Ok(value) => Shown {
-                    keyword: name.to_owned(),
-                    value,
-                    origin: EvalOrigin::Environment(EnvVar { variable }),
-                },
-                Err(_) => Shown::written(name, e),
-            }
-        })
+/// `[env]` for this node, as core resolved it (scopes, references, and the
+/// environment variable that wins), in file order.
+fn env_keywords(service: &Service) -> Vec<Shown> {
+    service
+        .env_values
+        .iter()
+        .map(|(name, r)| Shown::resolved(name, r))
         .collect()
 }
 
@@ -297,7 +242,7 @@ fn eval_sections(service: &Service, registry: &Registry) -> Vec<EvalSection> {
     let subset_specs = keywords::subset_keywords();
     for section in service.ini.sections() {
         let keywords = match section.kind() {
-            SectionKind::Env => env_keywords(service, section),
+            SectionKind::Env => env_keywords(service),
             SectionKind::Subset { .. } => {
                 // As the service reads it: `parallel`, unscoped.
                 let written = section

@@ -165,6 +165,7 @@ fn source_of(resolved: Option<&Resolved>, name: &str) -> String {
         Some(Origin::File { location, key }) if key == name => short(location),
         Some(Origin::File { location, key }) => format!("{} ({key})", short(location)),
         Some(Origin::Inherited { location, key }) => format!("{} (DEFAULT {key})", short(location)),
+        Some(Origin::Environment { variable }) => format!("${variable}"),
         Some(Origin::Default) | None => "default".to_owned(),
     }
 }
