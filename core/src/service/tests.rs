@@ -265,7 +265,11 @@ fn subset_parallel_cannot_be_scoped() {
 fn env_values_are_resolved_for_this_node() {
     let text = "[DEFAULT]\nnodes = n1\n\n[env]\nbase = /srv/{svcname}\nbase@n1 = /data/{svcname}/{nodename}\nlog = {env.base}/log\n\n[fs#1]\ntype = dir\n";
     let svc = load_text(text, "n1").service.unwrap();
-    let env: Vec<(&str, &str)> = svc.env_values.iter().map(|(k, r)| (k.as_str(), r.value.as_str())).collect();
+    let env: Vec<(&str, &str)> = svc
+        .env_values
+        .iter()
+        .map(|(k, r)| (k.as_str(), r.value.as_str()))
+        .collect();
     assert_eq!(env, [("base", "/data/svc/n1"), ("log", "/data/svc/n1/log")]);
     assert!(matches!(&svc.env_values[0].1.origin, Origin::File { key, .. } if key == "base@n1"));
 }
