@@ -120,6 +120,19 @@ impl Error {
         }
     }
 
+    /// An unusable configuration, listing the `problems` of resource `rid` (what
+    /// [`Driver::validate`] found), for an action that cannot go on.
+    ///
+    /// ```
+    /// use doppel_plugin_api::{Error, Problem};
+    /// let err = Error::problems("sync#0", &[Problem::keyword("vob", "is required"), Problem::resource("no target")]);
+    /// assert_eq!(err.message, "sync#0: vob: is required; no target");
+    /// ```
+    pub fn problems(rid: &str, problems: &[Problem]) -> Error {
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        Error::invalid(format!("{rid}: {}", text.join("; ")))
+    }
+
     /// The operator cancelled.
     pub fn cancelled() -> Error {
         Error {

@@ -546,6 +546,16 @@ pub struct Problem {
     pub message: String,
 }
 
+impl fmt::Display for Problem {
+    /// `keyword: message`, or the message alone for the resource as a whole.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.keyword {
+            Some(k) => write!(f, "{k}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
 impl Problem {
     /// A problem with `keyword`.
     pub fn keyword(keyword: &str, message: impl Into<String>) -> Problem {

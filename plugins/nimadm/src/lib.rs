@@ -184,16 +184,8 @@ fn poll_interval_from_env() -> Duration {
 
 impl Nimadm {
     fn settings(&self) -> Result<Settings, Error> {
-        Settings::from_config(&self.config).map_err(|problems| {
-            let text: Vec<String> = problems
-                .iter()
-                .map(|p| match &p.keyword {
-                    Some(k) => format!("{k}: {}", p.message),
-                    None => p.message.clone(),
-                })
-                .collect();
-            Error::invalid(format!("{}: {}", self.config.rid, text.join("; ")))
-        })
+        Settings::from_config(&self.config)
+            .map_err(|problems| Error::problems(&self.config.rid, &problems))
     }
 
     fn tool(&self) -> String {

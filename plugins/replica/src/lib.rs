@@ -291,16 +291,7 @@ pub struct Replica {
 
 impl Replica {
     fn settings(&self) -> Result<Settings, Error> {
-        settings(&self.config).map_err(|problems| {
-            let text: Vec<String> = problems
-                .iter()
-                .map(|p| match &p.keyword {
-                    Some(k) => format!("{k}: {}", p.message),
-                    None => p.message.clone(),
-                })
-                .collect();
-            Error::invalid(format!("{}: {}", self.config.rid, text.join("; ")))
-        })
+        settings(&self.config).map_err(|problems| Error::problems(&self.config.rid, &problems))
     }
 
     fn tool_path(&self, s: &Settings) -> String {
