@@ -348,13 +348,8 @@ impl Run {
         keyword: &str,
         command: &str,
     ) -> Result<Option<String>, String> {
-        let argv = if command.contains('|') || command.contains("&&") || command.contains(';') {
-            vec!["/bin/sh".to_owned(), "-c".to_owned(), command.to_owned()]
-        } else {
-            shlex::split(command)
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| format!("{keyword}: cannot split {command:?}"))?
-        };
+        let argv = CommandRequest::line_argv(command)
+            .ok_or_else(|| format!("{keyword}: cannot split {command:?}"))?;
         if self.spec.dry_run {
             self.log
                 .info(rid, &format!("dry-run: {keyword}: {command}"));

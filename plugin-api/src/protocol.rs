@@ -830,6 +830,24 @@ impl CommandRequest {
         self
     }
 
+    /// The argv of a command written as one line, the way doppel runs triggers and
+    /// `app.script` commands: a line using `|`, `&&` or `;` runs through
+    /// `/bin/sh -c`, any other is split like a POSIX shell line. `None` when the
+    /// line is empty or its quotes do not balance.
+    ///
+    /// ```
+    /// use doppel_plugin_api::CommandRequest;
+    /// assert_eq!(CommandRequest::line_argv("fsck -n '/dev/my disk'").unwrap(), ["fsck", "-n", "/dev/my disk"]);
+    /// assert_eq!(CommandRequest::line_argv("sync; echo done").unwrap(), ["/bin/sh", "-c", "sync; echo done"]);
+    /// assert_eq!(CommandRequest::line_argv("echo 'open"), None);
+    /// ```
+    pub fn line_argv(line: &str) -> Option<Vec<String>> {
+        if line.contains('|') || line.contains("&&") || line.contains(';') {
+            return Some(vec!["/bin/sh".to_owned(), "-c".to_owned(), line.to_owned()]);
+        }
+        shlex::split(line).filter(|argv| !argv.is_empty())
+    }
+
     /// The command line as a shell would show it.
     pub fn display(&self) -> String {
         self.argv

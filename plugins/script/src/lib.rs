@@ -21,11 +21,7 @@ pub struct Script {
 /// Splits a command like doppel's triggers do: via the shell when it uses `|`,
 /// `&&` or `;`, else shell-like word splitting.
 fn command_argv(text: &str) -> Result<Vec<String>, Error> {
-    if text.contains('|') || text.contains("&&") || text.contains(';') {
-        return Ok(vec!["/bin/sh".into(), "-c".into(), text.into()]);
-    }
-    shlex::split(text)
-        .filter(|v| !v.is_empty())
+    CommandRequest::line_argv(text)
         .ok_or_else(|| Error::invalid(format!("cannot split command {text:?}")))
 }
 
