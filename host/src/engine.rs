@@ -916,7 +916,11 @@ pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
             if run.spec.force {
                 run.log.warn(
                     None,
-                    &format!("{} anyway (--force)", message.trim_end_matches(" (stop the service first, or --force)")),
+                    &format!(
+                        "{} although {} (--force)",
+                        action.replace('_', " "),
+                        running.join(", ")
+                    ),
                 );
             } else if run.spec.scheduled {
                 run.log.info(None, &format!("skip: {message}"));
