@@ -11,5 +11,6 @@ mod lab;
 mod nimadm;
 mod packaging;
 mod replica;
+mod safety;
 mod schedule;
 mod symclone;
