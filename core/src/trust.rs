@@ -51,7 +51,11 @@ pub fn check(path: &Path, what: &str) -> Result<(), Untrusted> {
     }
     if meta.uid() != 0 && meta.uid() != me {
         return Err(untrusted(
-            format!("owned by {}, neither root nor {}", user_name(meta.uid()), user_name(me)),
+            format!(
+                "owned by {}, neither root nor {}",
+                user_name(meta.uid()),
+                user_name(me)
+            ),
             format!("fix with chown {} {}", user_name(me), path.display()),
         ));
     }
@@ -104,13 +108,19 @@ mod tests {
             let e = check(&file, "service file").unwrap_err();
             let text = e.to_string();
             assert!(text.starts_with(&format!("refusing service file {}: writable by group or others (mode {mode:04o}, owner ", file.display())), "{text}");
-            assert!(text.ends_with(&format!("fix with chmod go-w {}", file.display())), "{text}");
+            assert!(
+                text.ends_with(&format!("fix with chmod go-w {}", file.display())),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn a_missing_path_is_left_to_its_reader() {
-        assert_eq!(check(Path::new("/nonexistent/doppel/x"), "service file"), Ok(()));
+        assert_eq!(
+            check(Path::new("/nonexistent/doppel/x"), "service file"),
+            Ok(())
+        );
     }
 
     #[test]

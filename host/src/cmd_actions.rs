@@ -225,7 +225,11 @@ fn report(ctx: &Context, action: &str, outcomes: &[ServiceOutcome]) -> anyhow::R
     for o in outcomes.iter().filter(|o| !o.ok) {
         let error = o.error.as_deref().unwrap_or("error");
         if !o.valid {
-            let _ = writeln!(stderr, "doppel: {}", services::invalid_line(&o.service, &o.problems));
+            let _ = writeln!(
+                stderr,
+                "doppel: {}",
+                services::invalid_line(&o.service, &o.problems)
+            );
         } else if o.usage_error {
             let _ = writeln!(stderr, "doppel: {}: {error}", o.service);
         } else {

@@ -353,7 +353,9 @@ record = @REC@
     // Aimed at a resource whose driver lacks it: nothing to do, said clearly.
     let stderr = e.fails(&["-s", "svc", "poke", "--rid", "app#0"], 2);
     assert!(
-        stderr.contains("doppel: svc: no selected resource implements poke (app#0 app.script: start, stop)"),
+        stderr.contains(
+            "doppel: svc: no selected resource implements poke (app#0 app.script: start, stop)"
+        ),
         "{stderr}"
     );
     // No driver of the service declares it.

@@ -13,4 +13,5 @@ mod packaging;
 mod replica;
 mod safety;
 mod schedule;
+mod selection;
 mod symclone;

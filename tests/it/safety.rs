@@ -47,7 +47,13 @@ impl Node {
     /// `print status --refresh --format json`, the list.
     fn status_json(&self, selector: &str) -> (i32, Vec<serde_json::Value>) {
         let (code, stdout, stderr) = self.run(&[
-            "-s", selector, "print", "status", "--refresh", "--format", "json",
+            "-s",
+            selector,
+            "print",
+            "status",
+            "--refresh",
+            "--format",
+            "json",
         ]);
         let doc: serde_json::Value =
             serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
@@ -91,8 +97,7 @@ fn a_service_of_other_nodes_is_refused_by_name_even_with_force() {
     ] {
         let stderr = n.expect(args, 2);
         assert_eq!(
-            stderr,
-            "doppel: notmine: this node (n1) is not in nodes (othernode) or drpnodes\n",
+            stderr, "doppel: notmine: this node (n1) is not in nodes (othernode) or drpnodes\n",
             "{args:?}"
         );
     }
@@ -154,14 +159,18 @@ fn the_daemon_never_schedules_a_service_of_other_nodes() {
     let (code, _, stderr) = n.run(&["daemon", "--once", "--now", "2024-05-06T00:30:00Z"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(n.calls().is_empty(), "no scheduled sync ran");
-    let log =
-        std::fs::read_to_string(n.ctx.root().join("var/log/doppel/notmine.log")).unwrap();
+    let log = std::fs::read_to_string(n.ctx.root().join("var/log/doppel/notmine.log")).unwrap();
     assert!(
-        log.contains("not scheduled on this node: this node (n1) is not in nodes (othernode) or drpnodes"),
+        log.contains(
+            "not scheduled on this node: this node (n1) is not in nodes (othernode) or drpnodes"
+        ),
         "{log}"
     );
     assert!(
-        !n.ctx.root().join("var/lib/doppel/notmine/status.json").exists(),
+        !n.ctx
+            .root()
+            .join("var/lib/doppel/notmine/status.json")
+            .exists(),
         "not even a status refresh"
     );
 }
@@ -191,7 +200,10 @@ fn a_drp_node_starts_the_service_but_does_not_push_syncs() {
     }
     // sync all runs what a DRP node may: the local update.
     let stderr = n.expect(&["-s", "dr", "sync", "all"], 0);
-    assert_line(&stderr, "* DR - INFO - sync nodes: not on a drpnode, skipped");
+    assert_line(
+        &stderr,
+        "* DR - INFO - sync nodes: not on a drpnode, skipped",
+    );
     assert_line(&stderr, "* DR - INFO - sync drp: not on a drpnode, skipped");
     assert_eq!(n.calls(), ["dr sync#0 sync_update", "dr fs#1 sync_update"]);
 }
@@ -223,7 +235,7 @@ fn a_destructive_driver_action_is_refused_while_a_non_sync_resource_is_up() {
         &stderr,
         "* SVC - WARNING - wipe although app#0 is up, app#1 is warn (--force)",
     );
-    assert_eq!(n.calls(), ["svc sync#0 wipe", ]);
+    assert_eq!(n.calls(), ["svc sync#0 wipe",]);
     // A non-destructive driver action runs under a running service.
     n.expect(&["-s", "svc", "poke", "--rid", "sync#0"], 0);
     assert_eq!(n.calls(), ["svc sync#0 poke"]);
@@ -256,11 +268,20 @@ fn a_failed_sync_stops_the_start_unless_optional() {
     // The same for a task.
     n.service("job", "[task#0]\ntype = test\nfail = start\n");
     let stderr = n.expect(&["-s", "job", "start"], 1);
-    assert_line(&stderr, "doppel: job: start failed: task#0: start was told to fail");
+    assert_line(
+        &stderr,
+        "doppel: job: start failed: task#0: start was told to fail",
+    );
     // optional = true: logged and passed over.
-    n.service("svc", &format!("{svc}\n[DEFAULT]\n").replace("fail = start\n", "fail = start\noptional = true\n"));
+    n.service(
+        "svc",
+        &format!("{svc}\n[DEFAULT]\n").replace("fail = start\n", "fail = start\noptional = true\n"),
+    );
     let stderr = n.expect(&["-s", "svc", "start"], 0);
-    assert_line(&stderr, "* SVC.SYNC#0 - INFO - ignore start error on optional resource");
+    assert_line(
+        &stderr,
+        "* SVC.SYNC#0 - INFO - ignore start error on optional resource",
+    );
     assert_eq!(n.calls(), ["svc sync#0 start", "svc app#0 start"]);
 }
 
@@ -284,7 +305,9 @@ fn an_action_no_resource_implements_is_a_usage_error_naming_what_they_do() {
         let stderr = n.expect(args, 2);
         assert_eq!(
             stderr,
-            format!("doppel: web: no selected resource implements {action} (app#0,app#1 app.script: start, stop)\n"),
+            format!(
+                "doppel: web: no selected resource implements {action} (app#0,app#1 app.script: start, stop)\n"
+            ),
         );
     }
     // start and stop mean something for every service, even when no resource has
@@ -395,13 +418,17 @@ fn a_node_config_or_bin_directory_others_can_write_is_refused() {
     chmod(&bin, 0o775);
     n.ctx.write(
         "etc/doppel/doppel.toml",
-        &format!("nodename = \"n1\"\n[driver.symclone]\nbin = \"{}\"\n", bin.display()),
+        &format!(
+            "nodename = \"n1\"\n[driver.symclone]\nbin = \"{}\"\n",
+            bin.display()
+        ),
     );
     let stderr = n.expect(&["drivers", "list"], 2);
     assert!(
         stderr.contains(&format!(
             "refusing [driver.symclone] bin directory {}: writable by group or others (mode 0775",
-        bin.display())),
+            bin.display()
+        )),
         "{stderr}"
     );
     assert!(n.calls().is_empty());
@@ -445,7 +472,15 @@ fn planted_symlinks_are_never_followed() {
     std::os::unix::fs::symlink(&target, &cache).unwrap();
     let (code, _, stderr) = n.run(&["-s", "mine", "print", "status"]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("it is a symlink, which doppel never follows"), "{stderr}");
-    assert!(!std::fs::symlink_metadata(&cache).unwrap().file_type().is_symlink());
+    assert!(
+        stderr.contains("it is a symlink, which doppel never follows"),
+        "{stderr}"
+    );
+    assert!(
+        !std::fs::symlink_metadata(&cache)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep\n");
 }

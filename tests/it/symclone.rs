@@ -931,3 +931,75 @@ fn waits_show_progress_on_a_terminal() {
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
+
+#[test]
+fn sync_update_and_restore_are_refused_while_the_app_runs() {
+    let s = Sym::new();
+    s.service(
+        "svc",
+        &WITH_APP.replace("00B62:00B63\n", "00B62:00B63\nschedule = @1\n"),
+    );
+    s.create_sessions(&["00B60:00B61", "00B62:00B63"]);
+    s.ok(&["-s", "svc", "start"]);
+    assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied"]);
+    for (args, action) in [
+        (&["-s", "svc", "sync", "update"][..], "sync update"),
+        (&["-s", "svc", "sync", "restore"], "sync restore"),
+        (&["-s", "svc", "sync", "update", "--dry-run"], "sync update"),
+        (&["-s", "svc", "sync", "all"], "sync all"),
+    ] {
+        let log = s.fails(args, 1);
+        assert_line(
+            &log,
+            &format!(
+                "doppel: svc: {action} failed: refusing {action}: app#0 is up (stop the service first, or --force)"
+            ),
+        );
+        assert!(!log.contains("recreate"), "{log}");
+        assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied"], "{args:?}");
+    }
+    // The scheduler passes it over with a log line instead of failing every night.
+    let (code, _, stderr) = s.run(&["daemon", "--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied"]);
+    let log = std::fs::read_to_string(s.ctx.root().join("var/log/doppel/svc.log")).unwrap();
+    assert!(
+        log.contains(
+            "skip: refusing sync update: app#0 is up (stop the service first, or --force)"
+        ),
+        "{log}"
+    );
+    // Stopped: the refresh runs.
+    s.ok(&["-s", "svc", "stop"]);
+    let log = s.ok(&["-s", "svc", "sync", "update"]);
+    assert_line(
+        &log,
+        &s.symclone_line("svc", "sync#0", "-noprompt recreate -i 20 -c 30 -precopy"),
+    );
+}
+
+#[test]
+fn pairs_in_an_unexpected_state_are_down_whatever_the_last_sync() {
+    let s = Sym::new();
+    s.service("svc", SYNC0);
+    s.create_sessions(&["00B60:00B61", "00B62:00B63"]);
+    s.ok(&["-s", "svc", "start"]);
+    assert_eq!(s.resource_status("svc", "sync#0")["status"], "up");
+    for state in ["Failed", "Invalid", "Split", "RestInProg"] {
+        s.sim_ok("symsim", &["pair", "state", "000197900123", "00B63", state]);
+        let st = s.resource_status("svc", "sync#0");
+        assert_eq!(st["status"], "down", "{state}: {st}");
+        assert_eq!(
+            Sym::messages(&st),
+            [format!(
+                "error: pair(s) in an unexpected state (neither active nor activable): 00B63 {state}"
+            )],
+            "{state}"
+        );
+    }
+    s.sim_ok(
+        "symsim",
+        &["pair", "state", "000197900123", "00B63", "--clear"],
+    );
+    assert_eq!(s.resource_status("svc", "sync#0")["status"], "up");
+}

@@ -265,7 +265,10 @@ mod tests {
         assert!(out.noop);
         act(&d, "stop").unwrap();
         let argvs: Vec<String> = fake.commands().iter().map(|c| c.argv.join(" ")).collect();
-        assert_eq!(argvs, ["/srv/app status", "/srv/app status", "/srv/app stop"]);
+        assert_eq!(
+            argvs,
+            ["/srv/app status", "/srv/app status", "/srv/app stop"]
+        );
 
         // Down: stop runs only the check; start runs.
         let fake = host(1);
@@ -273,7 +276,10 @@ mod tests {
         assert_eq!(act(&d, "stop").unwrap().messages, ["already stopped"]);
         act(&d, "start").unwrap();
         let argvs: Vec<String> = fake.commands().iter().map(|c| c.argv.join(" ")).collect();
-        assert_eq!(argvs, ["/srv/app status", "/srv/app status", "/srv/app start"]);
+        assert_eq!(
+            argvs,
+            ["/srv/app status", "/srv/app status", "/srv/app start"]
+        );
 
         // Warn (exit 3): neither up nor down, so both run.
         let fake = host(3);
