@@ -403,6 +403,46 @@ pub fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Opt
     best.map(|(_, c)| c)
 }
 
+/// Why this node (`nodename`) does not run the service in `file`, read from its
+/// `DEFAULT.nodes` and `DEFAULT.drpnodes` alone (cheap: no driver, no checks), for
+/// commands that otherwise only read caches. `None` when it is this node's, or
+/// the file cannot be read (whoever loads it reports that).
+pub fn foreign_reason_of(name: &str, file: &Path, nodename: &str) -> Option<String> {
+    let bytes = std::fs::read(file).ok()?;
+    let parsed = ini::parse(file, &bytes);
+    let list = |k: &str| {
+        parsed
+            .ini
+            .value("DEFAULT", k)
+            .map(convert::to_list)
+            .unwrap_or_default()
+    };
+    let nodes = list("nodes");
+    let drpnodes = list("drpnodes");
+    let svc = Service {
+        name: name.to_owned(),
+        file: file.to_owned(),
+        nodename: nodename.to_owned(),
+        nodes: if nodes.is_empty() {
+            vec![nodename.to_owned()]
+        } else {
+            nodes
+        },
+        drpnodes,
+        disabled: false,
+        lock_timeout: Duration::ZERO,
+        trigger_timeout: Duration::ZERO,
+        status_schedule: String::new(),
+        triggers: BTreeMap::new(),
+        resources: Vec::new(),
+        parallel_subsets: BTreeSet::new(),
+        default_values: BTreeMap::new(),
+        env_values: Vec::new(),
+        ini: parsed.ini,
+    };
+    svc.foreign_reason()
+}
+
 /// Reads, checks and resolves the service `name` from `file`.
 pub fn load(name: &str, file: &Path, opts: &LoadOptions<'_>) -> Loaded {
     // A service file says what root runs: refuse one that others can change, or

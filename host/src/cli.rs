@@ -152,6 +152,52 @@ Examples:
     Run(ActionArgs),
     /// Ask the drivers for the selected services' status, cache and print it (exit 0)
     Status(SelectArgs),
+    /// Stop then start the selected services (the start runs only if the stop succeeded)
+    #[command(after_help = "\
+Examples:
+  doppel -s demo restart
+  doppel -s demo restart --rid app#0")]
+    Restart(ActionArgs),
+    /// List this node's services, one line each: name, avail, overall, frozen
+    #[command(after_help = "\
+Examples:
+  doppel ls
+  doppel ls --format json
+  doppel -s 'db*' ls
+
+Statuses come from the status caches (refreshed by actions and the daemon); a service
+without a cache is evaluated. Services of other nodes are not listed.")]
+    Ls {
+        /// Ask the drivers instead of reading the caches
+        #[arg(long)]
+        refresh: bool,
+    },
+    /// Freeze the selected services: the daemon runs no scheduled action and no restart
+    #[command(after_help = "\
+Examples:
+  doppel -s demo freeze
+  doppel -s demo thaw
+
+Commands still act on a frozen service; `print status` shows it frozen.")]
+    Freeze,
+    /// Thaw the selected services: the daemon schedules them again
+    Thaw,
+    /// Print the selected services' logs (var/log/doppel/<service>.log)
+    #[command(after_help = "\
+Examples:
+  doppel -s demo logs
+  doppel -s demo logs --since 1h
+  doppel -s demo logs --since 2026-01-05T08:00:00 --follow
+  doppel -s '*' logs --follow")]
+    Logs {
+        /// Keep printing lines as they are written, until interrupted
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// Only lines since then: a duration back from now (10m, 2h, 1d) or a time
+        /// (RFC 3339 or `YYYY-MM-DD HH:MM:SS`, local time)
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+    },
     /// Check the selected service files: every problem, one per line (exit 2 if any)
     #[command(after_help = "\
 Examples:

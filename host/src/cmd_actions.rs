@@ -64,6 +64,44 @@ pub fn selection(args: &ActionArgs) -> Selection {
 /// (one line each) and the others still run. Exit 1 when an action failed, else 2
 /// when something was refused for its configuration or the request, else 0.
 pub fn run(ctx: &Context, action: &str, args: &ActionArgs) -> anyhow::Result<ExitCode> {
+    let outcomes = execute(ctx, action, args)?;
+    print_outcomes(ctx, action, &outcomes)?;
+    report(ctx, action, &outcomes)
+}
+
+/// Prints the outcomes: JSON, or for `status` the status trees.
+pub fn print_outcomes(
+    ctx: &Context,
+    action: &str,
+    outcomes: &[ServiceOutcome],
+) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    if ctx.format == Format::Json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(outcomes)?)?;
+    } else if action == "status" {
+        for o in outcomes {
+            match (&o.status, o.valid) {
+                (Some(s), _) => write!(stdout, "{}", render_tree(s))?,
+                (None, false) => write!(
+                    stdout,
+                    "{}",
+                    render_tree(&ServiceStatus::invalid(&o.service, o.problems.clone()))
+                )?,
+                (None, true) => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `action` on the selected services and returns how it went for each, in
+/// selection order (nothing printed). A single selected service that cannot run
+/// at all (broken file, unknown action) is an error instead.
+pub fn execute(
+    ctx: &Context,
+    action: &str,
+    args: &ActionArgs,
+) -> anyhow::Result<Vec<ServiceOutcome>> {
     let spec = spec_from(action, args)?;
     let selected = services::selected_explicit(ctx, ctx.selector.as_deref())?;
     let registry = Arc::new(load_registry_warned(ctx));
@@ -170,25 +208,7 @@ pub fn run(ctx: &Context, action: &str, args: &ActionArgs) -> anyhow::Result<Exi
             }
         }
     }
-    let outcomes: Vec<ServiceOutcome> = slots.into_iter().flatten().collect();
-    let mut stdout = std::io::stdout().lock();
-    if ctx.format == Format::Json {
-        writeln!(stdout, "{}", serde_json::to_string_pretty(&outcomes)?)?;
-    } else if action == "status" {
-        for o in &outcomes {
-            match (&o.status, o.valid) {
-                (Some(s), _) => write!(stdout, "{}", render_tree(s))?,
-                (None, false) => write!(
-                    stdout,
-                    "{}",
-                    render_tree(&ServiceStatus::invalid(&o.service, o.problems.clone()))
-                )?,
-                (None, true) => {}
-            }
-        }
-    }
-    drop(stdout);
-    report(ctx, action, &outcomes)
+    Ok(slots.into_iter().flatten().collect())
 }
 
 /// What an explicit request refused on this node looks like (a usage error), and
@@ -208,7 +228,11 @@ fn refused(name: &str, action: &str, reason: String, explicit: bool) -> ServiceO
 /// Prints one line per service that did not go as asked, and the exit code: 1
 /// when an action failed, 2 when only the configuration or the request was
 /// wrong, 0 otherwise.
-fn report(ctx: &Context, action: &str, outcomes: &[ServiceOutcome]) -> anyhow::Result<ExitCode> {
+pub fn report(
+    ctx: &Context,
+    action: &str,
+    outcomes: &[ServiceOutcome],
+) -> anyhow::Result<ExitCode> {
     let mut stderr = std::io::stderr().lock();
     for o in outcomes {
         if let (Some(why), false) = (&o.skipped, ctx.quiet) {
@@ -261,17 +285,30 @@ fn report(ctx: &Context, action: &str, outcomes: &[ServiceOutcome]) -> anyhow::R
     }))
 }
 
-/// `print status`: from the cache, evaluated when missing or with `--refresh`.
-/// A broken service file is shown `undef` with its problems, a service of
-/// another node `n/a` with the reason; the others are shown whatever happens.
-pub fn print_status(ctx: &Context, args: &ActionArgs, refresh: bool) -> anyhow::Result<ExitCode> {
-    let names = services::selected(ctx, ctx.selector.as_deref())?;
+/// The statuses of `names`: from the caches, evaluated when missing or with
+/// `refresh`. A broken service file is `undef` with its problems (and a line in
+/// the second list), a service of another node `n/a` with the reason.
+pub fn collect_statuses(
+    ctx: &Context,
+    names: &[String],
+    args: &ActionArgs,
+    refresh: bool,
+) -> anyhow::Result<(Vec<ServiceStatus>, Vec<String>)> {
+    let nodename = ctx.node.nodename();
     let mut statuses: Vec<ServiceStatus> = Vec::new();
     let mut missing = Vec::new();
     let mut broken = Vec::new();
-    for name in &names {
+    for name in names {
+        let file = ctx.paths.service_file(name);
+        if let Some(reason) = doppel_core::service::foreign_reason_of(name, &file, &nodename) {
+            statuses.push(ServiceStatus::not_here(name, reason));
+            continue;
+        }
         match (refresh, engine::read_status_cache(&ctx.paths, name)) {
-            (false, Some(s)) => statuses.push(s),
+            (false, Some(mut s)) => {
+                s.frozen = engine::is_frozen(&ctx.paths, name);
+                statuses.push(s);
+            }
             _ => missing.push(name.clone()),
         }
     }
@@ -291,10 +328,6 @@ pub fn print_status(ctx: &Context, args: &ActionArgs, refresh: bool) -> anyhow::
                     continue;
                 }
             };
-            if let Some(reason) = svc.foreign_reason() {
-                statuses.push(ServiceStatus::not_here(name, reason));
-                continue;
-            }
             let log = ServiceLog::open(&ctx.paths.service_log(name), name, level);
             let run = Run::new(
                 *svc,
@@ -308,6 +341,15 @@ pub fn print_status(ctx: &Context, args: &ActionArgs, refresh: bool) -> anyhow::
         }
         statuses.sort_by_key(|s| names.iter().position(|n| *n == s.service));
     }
+    Ok((statuses, broken))
+}
+
+/// `print status`: from the cache, evaluated when missing or with `--refresh`.
+/// A broken service file is shown `undef` with its problems, a service of
+/// another node `n/a` with the reason; the others are shown whatever happens.
+pub fn print_status(ctx: &Context, args: &ActionArgs, refresh: bool) -> anyhow::Result<ExitCode> {
+    let names = services::selected(ctx, ctx.selector.as_deref())?;
+    let (mut statuses, broken) = collect_statuses(ctx, &names, args, refresh)?;
     // --rid, --tags and --subsets narrow the resources shown (the aggregates stay
     // the service's).
     let selection = selection(args);
@@ -337,11 +379,16 @@ pub fn print_status(ctx: &Context, args: &ActionArgs, refresh: bool) -> anyhow::
         }
     }
     drop(out);
+    report_broken(&broken)
+}
+
+/// One line per broken service on stderr; exit 2 if there was any.
+pub fn report_broken(broken: &[String]) -> anyhow::Result<ExitCode> {
     if broken.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
     let mut stderr = std::io::stderr().lock();
-    for line in &broken {
+    for line in broken {
         let _ = writeln!(stderr, "doppel: {line}");
     }
     Ok(ExitCode::from(2))
@@ -369,7 +416,8 @@ pub fn render_tree(s: &ServiceStatus) -> String {
     } else {
         ""
     };
-    out.push_str(&format!("{:<32}{}{overall}\n", s.service, s.avail));
+    let frozen = if s.frozen { " (frozen)" } else { "" };
+    out.push_str(&format!("{:<32}{}{overall}{frozen}\n", s.service, s.avail));
     if let Some(reason) = &s.reason {
         out.push_str(&format!("`- info: {reason}\n"));
         return out;

@@ -6,6 +6,7 @@ mod cmd_config;
 mod cmd_daemon;
 mod cmd_drivers;
 mod cmd_schedule;
+mod cmd_service;
 mod drivers;
 mod engine;
 mod logger;
@@ -88,6 +89,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => cmd_config::template(&ctx, &type_name, markdown),
         Command::Schedule { command } => cmd_schedule::run(&ctx, command),
         Command::Validate => cmd_config::validate(&ctx),
+        Command::Restart(a) => cmd_service::restart(&ctx, &a),
+        Command::Ls { refresh } => cmd_service::ls(&ctx, refresh),
+        Command::Freeze => cmd_service::freeze(&ctx, true),
+        Command::Thaw => cmd_service::freeze(&ctx, false),
+        Command::Logs { follow, since } => cmd_service::logs(&ctx, follow, since.as_deref()),
         Command::Print {
             what: PrintCommand::Config { eval },
         } => cmd_config::print_config(&ctx, eval),

@@ -1545,6 +1545,14 @@ command = sh -c \"echo partial; echo bad >&2; exit 3\"
     let file = std::fs::read_to_string(e.path("var/log/doppel/lg.log")).unwrap();
     let stamp = regex::Regex::new(r"(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \* ").unwrap();
     let stripped = stamp.replace_all(&file, "* ");
+    // ... plus, in the file only, who asked for each action and how it ended.
+    assert!(stripped.contains("* LG - INFO - stop requested by "), "{file}");
+    assert!(stripped.ends_with("* LG - INFO - stop ended: ok\n"), "{file}");
+    let stripped: String = stripped
+        .lines()
+        .filter(|l| !l.contains(" requested by ") && !l.contains(" ended: "))
+        .map(|l| format!("{l}\n"))
+        .collect();
     assert!(
         stripped.ends_with(&console),
         "file:\n{file}\nconsole:\n{console}"

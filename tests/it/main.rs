@@ -1,6 +1,7 @@
 //! End-to-end tests of the doppel binary: one test binary, one module per area.
 
 mod alt_disk;
+mod commands;
 mod config;
 mod daemon;
 mod docs;
