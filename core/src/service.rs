@@ -403,13 +403,41 @@ pub fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Opt
     best.map(|(_, c)| c)
 }
 
-/// Why this node (`nodename`) does not run the service in `file`, read from its
-/// `DEFAULT.nodes` and `DEFAULT.drpnodes` alone (cheap: no driver, no checks), for
-/// commands that otherwise only read caches. `None` when it is this node's, or
-/// the file cannot be read (whoever loads it reports that).
-pub fn foreign_reason_of(name: &str, file: &Path, nodename: &str) -> Option<String> {
+/// What commands that only read caches need to know of a service file, read
+/// cheaply (no driver, no checks).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileFacts {
+    /// Why this node does not run the service ([`Service::foreign_reason`]).
+    pub foreign_reason: Option<String>,
+    /// The resource sections' rids, in file order.
+    pub rids: Vec<String>,
+}
+
+/// [`FileFacts`] of the service in `file` for node `nodename`; `None` when the file
+/// cannot be read (whoever loads it reports that).
+pub fn file_facts(name: &str, file: &Path, nodename: &str) -> Option<FileFacts> {
     let bytes = std::fs::read(file).ok()?;
     let parsed = ini::parse(file, &bytes);
+    let rids = parsed
+        .ini
+        .sections()
+        .iter()
+        .filter(|s| matches!(s.kind(), SectionKind::Resource { .. }))
+        .map(|s| s.name().to_owned())
+        .collect();
+    Some(FileFacts {
+        foreign_reason: foreign_reason_in(name, file, nodename, parsed.ini),
+        rids,
+    })
+}
+
+/// Why this node does not run the service whose parsed file is `ini`, from its
+/// `DEFAULT.nodes` and `DEFAULT.drpnodes` alone.
+fn foreign_reason_in(name: &str, file: &Path, nodename: &str, ini: Ini) -> Option<String> {
+    let parsed = ini::ParsedIni {
+        ini,
+        errors: Vec::new(),
+    };
     let list = |k: &str| {
         parsed
             .ini

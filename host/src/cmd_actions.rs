@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use doppel_core::plan::Selection;
-use doppel_plugin_api::{MessageLevel, Status};
+use doppel_plugin_api::{MessageLevel, Status, StatusMessage};
 
 use crate::cli::{ActionArgs, Format};
 use crate::cmd_drivers::load_registry_warned;
@@ -69,26 +69,41 @@ pub fn run(ctx: &Context, action: &str, args: &ActionArgs) -> anyhow::Result<Exi
     report(ctx, action, &outcomes)
 }
 
-/// Prints the outcomes: JSON, or for `status` the status trees.
+/// Prints the outcomes: JSON, or for `status` the status trees. `status` prints
+/// what `print status` prints, in text and in JSON (one shape, documented in
+/// docs/operator-guide.md).
 pub fn print_outcomes(
     ctx: &Context,
     action: &str,
     outcomes: &[ServiceOutcome],
 ) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
+    if action == "status" {
+        let statuses: Vec<ServiceStatus> = outcomes
+            .iter()
+            .filter_map(|o| match (&o.status, o.valid) {
+                (Some(s), _) => Some(s.clone()),
+                (None, false) => Some(ServiceStatus::invalid(&o.service, o.problems.clone())),
+                (None, true) => None,
+            })
+            .collect();
+        return write_statuses(ctx, &statuses);
+    }
     if ctx.format == Format::Json {
         writeln!(stdout, "{}", serde_json::to_string_pretty(outcomes)?)?;
-    } else if action == "status" {
-        for o in outcomes {
-            match (&o.status, o.valid) {
-                (Some(s), _) => write!(stdout, "{}", render_tree(s))?,
-                (None, false) => write!(
-                    stdout,
-                    "{}",
-                    render_tree(&ServiceStatus::invalid(&o.service, o.problems.clone()))
-                )?,
-                (None, true) => {}
-            }
+    }
+    Ok(())
+}
+
+/// Status trees, or their JSON list.
+fn write_statuses(ctx: &Context, statuses: &[ServiceStatus]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if ctx.format == Format::Json {
+        writeln!(out, "{}", serde_json::to_string_pretty(statuses)?)?;
+    } else {
+        let color = crate::color::enabled(ctx.color);
+        for s in statuses {
+            write!(out, "{}", render_tree(s, color))?;
         }
     }
     Ok(())
@@ -300,13 +315,26 @@ pub fn collect_statuses(
     let mut broken = Vec::new();
     for name in names {
         let file = ctx.paths.service_file(name);
-        if let Some(reason) = doppel_core::service::foreign_reason_of(name, &file, &nodename) {
+        let facts = doppel_core::service::file_facts(name, &file, &nodename);
+        if let Some(reason) = facts.as_ref().and_then(|f| f.foreign_reason.clone()) {
             statuses.push(ServiceStatus::not_here(name, reason));
             continue;
         }
         match (refresh, engine::read_status_cache(&ctx.paths, name)) {
             (false, Some(mut s)) => {
                 s.frozen = engine::is_frozen(&ctx.paths, name);
+                // The cache may predate an edit: say which resources are gone.
+                if let Some(facts) = &facts {
+                    for r in &mut s.resources {
+                        if !facts.rids.contains(&r.rid) {
+                            r.messages.push(StatusMessage {
+                                level: MessageLevel::Warn,
+                                text: "no longer in the service file (the cache predates an edit: --refresh)"
+                                    .to_owned(),
+                            });
+                        }
+                    }
+                }
                 statuses.push(s);
             }
             _ => missing.push(name.clone()),
@@ -370,15 +398,7 @@ pub fn print_status(ctx: &Context, args: &ActionArgs, refresh: bool) -> anyhow::
             .into());
         }
     }
-    let mut out = std::io::stdout().lock();
-    if ctx.format == Format::Json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&statuses)?)?;
-    } else {
-        for s in &statuses {
-            write!(out, "{}", render_tree(s))?;
-        }
-    }
-    drop(out);
+    write_statuses(ctx, &statuses)?;
     report_broken(&broken)
 }
 
@@ -409,15 +429,24 @@ fn flags(r: &engine::ResourceStatus) -> String {
 }
 
 /// A status tree like `om svc print status`.
-pub fn render_tree(s: &ServiceStatus) -> String {
+/// The status words are coloured when `color`.
+pub fn render_tree(s: &ServiceStatus, color: bool) -> String {
+    let paint = |text: &str, status: Status| crate::color::status(text, status, color);
     let mut out = String::new();
     let overall = if s.overall != s.avail && s.overall == Status::Warn {
-        " (overall warn)"
+        format!(" (overall {})", paint("warn", Status::Warn))
     } else {
-        ""
+        String::new()
     };
     let frozen = if s.frozen { " (frozen)" } else { "" };
-    out.push_str(&format!("{:<32}{}{overall}{frozen}\n", s.service, s.avail));
+    let age = cache_age(&s.updated)
+        .map(|a| format!(" (status of {a} ago)"))
+        .unwrap_or_default();
+    out.push_str(&format!(
+        "{:<32}{}{overall}{frozen}{age}\n",
+        s.service,
+        paint(s.avail.as_str(), s.avail)
+    ));
     if let Some(reason) = &s.reason {
         out.push_str(&format!("`- info: {reason}\n"));
         return out;
@@ -449,10 +478,10 @@ pub fn render_tree(s: &ServiceStatus) -> String {
             None => r.type_name.clone(),
         };
         out.push_str(&format!(
-            "   {branch} {:<rid_w$}  {}  {:<10} {label}\n",
+            "   {branch} {:<rid_w$}  {}  {} {label}\n",
             r.rid,
             flags(r),
-            r.status.as_str()
+            paint(&format!("{:<10}", r.status.as_str()), r.status)
         ));
         for m in &r.messages {
             let level = match m.level {
@@ -471,6 +500,21 @@ pub fn render_tree(s: &ServiceStatus) -> String {
         }
     }
     out
+}
+
+/// How old a status is (`5m`, `2h`), when older than a minute: a cached status
+/// that old may no longer be the truth.
+fn cache_age(updated: &str) -> Option<String> {
+    let ts = updated.parse::<jiff::Timestamp>().ok()?;
+    let secs = (jiff::Timestamp::now() - ts).get_seconds();
+    if secs < 60 {
+        return None;
+    }
+    Some(match secs {
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    })
 }
 
 fn short_time(rfc3339: &str) -> String {

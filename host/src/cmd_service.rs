@@ -55,18 +55,19 @@ pub fn ls(ctx: &Context, refresh: bool) -> anyhow::Result<ExitCode> {
             "{:<width$}  {:<10} {:<10} frozen",
             "service", "avail", "overall"
         )?;
-        for l in &lines {
+        let color = crate::color::enabled(ctx.color);
+        let paint =
+            |text: &str, status| crate::color::status(&format!("{text:<10}"), status, color);
+        let shown = statuses.iter().filter(|s| s.reason.is_none());
+        for (l, s) in lines.iter().zip(shown) {
             let frozen = if l.frozen { "frozen" } else { "-" };
             let avail = if l.valid {
-                l.avail.clone()
+                paint(&l.avail, s.avail)
             } else {
-                "invalid".to_owned()
+                format!("{:<10}", "invalid")
             };
-            writeln!(
-                out,
-                "{:<width$}  {avail:<10} {:<10} {frozen}",
-                l.service, l.overall
-            )?;
+            let overall = paint(&l.overall, s.overall);
+            writeln!(out, "{:<width$}  {avail} {overall} {frozen}", l.service)?;
         }
     }
     drop(out);
@@ -90,6 +91,7 @@ pub fn restart(ctx: &Context, args: &ActionArgs) -> anyhow::Result<ExitCode> {
             paths: ctx.paths.clone(),
             node: ctx.node.clone(),
             format: ctx.format,
+            color: ctx.color,
             verbose: ctx.verbose,
             quiet: ctx.quiet,
             selector: Some(ok.join(",")),

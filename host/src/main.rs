@@ -7,6 +7,7 @@ mod cmd_daemon;
 mod cmd_drivers;
 mod cmd_schedule;
 mod cmd_service;
+mod color;
 mod drivers;
 mod engine;
 mod logger;
@@ -32,6 +33,7 @@ pub struct Context {
     pub paths: Paths,
     pub node: NodeConfig,
     pub format: Format,
+    pub color: cli::ColorChoice,
     pub verbose: u8,
     pub quiet: bool,
     pub selector: Option<String>,
@@ -77,6 +79,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         paths,
         node,
         format: cli.format,
+        color: cli.color,
         verbose: cli.verbose,
         quiet: cli.quiet,
         selector: cli.selector,

@@ -235,3 +235,90 @@ fn logs_follow_prints_lines_as_they_are_written() {
     assert!(lines.iter().any(|l| l.contains("start done")), "{lines:?}");
     assert!(lines.iter().any(|l| l.contains("stop done")), "{lines:?}");
 }
+
+#[test]
+fn status_and_print_status_print_one_json_shape() {
+    let ctx = node();
+    let (code, from_action, _) =
+        run(&mut ctx.doppel(["-s", "web,db", "status", "--format", "json"]));
+    assert_eq!(code, 0);
+    let (_, from_print, _) =
+        run(&mut ctx.doppel(["-s", "web,db", "print", "status", "--format", "json"]));
+    let strip = |text: &str| {
+        let mut doc: serde_json::Value = serde_json::from_str(text).unwrap();
+        for s in doc.as_array_mut().unwrap() {
+            s.as_object_mut().unwrap().remove("updated");
+        }
+        doc
+    };
+    assert_eq!(strip(&from_action), strip(&from_print));
+    let doc = strip(&from_action);
+    let keys: Vec<&String> = doc[0].as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "avail",
+            "frozen",
+            "optional",
+            "overall",
+            "resources",
+            "service",
+            "valid"
+        ]
+    );
+}
+
+#[test]
+fn status_words_are_coloured_on_request_only() {
+    let ctx = node();
+    ctx.ok(&["-s", "web", "start"]);
+    // Piped (as here): no colour by default.
+    let (_, plain, _) = run(&mut ctx.doppel(["-s", "web", "print", "status"]));
+    assert!(!plain.contains('\x1b'), "{plain:?}");
+    let (_, coloured, _) =
+        run(&mut ctx.doppel(["-s", "web", "print", "status", "--color", "always"]));
+    assert!(coloured.contains("\x1b[32mup\x1b[0m"), "{coloured:?}");
+    let (_, ls, _) = run(&mut ctx.doppel(["ls", "--color", "always"]));
+    assert!(ls.contains("\x1b[32m"), "{ls:?}");
+    let (_, never, _) = run(&mut ctx.doppel(["-s", "web", "print", "status", "--color", "never"]));
+    assert_eq!(never, plain);
+}
+
+#[test]
+fn print_status_says_how_old_a_cache_is_and_which_resources_are_gone() {
+    let ctx = node();
+    ctx.ok(&["-s", "db", "start"]);
+    let cache = ctx.root().join("var/lib/doppel/db/status.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cache).unwrap()).unwrap();
+    let old = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(2 * 3600 + 60);
+    doc["updated"] = old.to_string().into();
+    std::fs::write(&cache, serde_json::to_string(&doc).unwrap()).unwrap();
+    // sync#0 is removed from the file after the cache was written.
+    let rec = ctx.root().join("record").display().to_string();
+    ctx.service(
+        "db",
+        &format!("[fs#1]\ntype = test\ninitial = up\nrecord = {rec}\n"),
+    );
+    let (code, stdout, _) = run(&mut ctx.doppel(["-s", "db", "print", "status"]));
+    assert_eq!(code, 0);
+    assert!(
+        stdout
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with("(status of 2h ago)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "warn: no longer in the service file (the cache predates an edit: --refresh)"
+        ),
+        "{stdout}"
+    );
+    let (_, fresh, _) = run(&mut ctx.doppel(["-s", "db", "print", "status", "--refresh"]));
+    assert!(
+        !fresh.contains("ago") && !fresh.contains("sync#0"),
+        "{fresh}"
+    );
+}
