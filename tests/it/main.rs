@@ -7,6 +7,7 @@ mod daemon;
 mod docs;
 mod drd;
 mod drivers;
+mod edit;
 mod engine;
 mod lab;
 mod nimadm;
