@@ -109,13 +109,26 @@ pub fn run_command(
     let deadline = request
         .timeout_secs
         .map(|s| Instant::now() + Duration::from_secs_f64(s));
+    // The child's exit arrives as an event from a thread blocked in wait(2): no
+    // polling delay on the common path. The loop only wakes up on its own to
+    // notice a timeout or a cancellation (Ctrl-C, SIGTERM).
+    let pgid = child.id() as libc::pid_t;
+    let (exited_tx, exited) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = exited_tx.send(child.wait().ok());
+    });
     let mut timed_out = false;
     let mut killed = false;
     let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) => {}
-            Err(_) => break None,
+        let now = Instant::now();
+        let tick = match deadline {
+            Some(d) => d.saturating_duration_since(now).min(CANCEL_CHECK),
+            None => CANCEL_CHECK,
+        };
+        match exited.recv_timeout(tick) {
+            Ok(status) => break status,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break None,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             timed_out = true;
@@ -123,15 +136,15 @@ pub fn run_command(
         if timed_out || cancelled() {
             killed = true;
             // The whole process group: a shell's children (`sleep 30; ...`) too,
-            // or they would keep the pipes open and the wait would go on.
+            // or they would keep the pipes open and the wait would go on. The
+            // child is not reaped before the waiter sees it exit, so the group
+            // id is still its own.
             // SAFETY: plain syscall on the group this child leads.
             unsafe {
-                libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL);
+                libc::kill(-pgid, libc::SIGKILL);
             }
-            let _ = child.kill();
-            break child.wait().ok();
+            break exited.recv().ok().flatten();
         }
-        std::thread::sleep(Duration::from_millis(20));
     };
     // A background process the command left behind (`app &` in a start script)
     // may hold the pipes open for ever: read what comes within a grace period.
@@ -203,6 +216,9 @@ pub fn run_command(
     }
     Ok(output)
 }
+
+/// How often a running command's wait looks at the cancellation flag.
+const CANCEL_CHECK: Duration = Duration::from_millis(100);
 
 /// How long to keep reading a command's output after it exited.
 const OUTPUT_GRACE: Duration = Duration::from_secs(2);
