@@ -338,3 +338,35 @@ pub struct ActionArgs {
     #[arg(long = "opt", value_name = "KEY=VALUE")]
     pub opts: Vec<String>,
 }
+
+/// The global options as written after a driver action (`-s x mount --format json`):
+/// clap's `global = true` does not reach into an external subcommand's words, so the
+/// driver action parser reads them here and `main` merges them into [`Cli`].
+#[derive(Clone, Debug, Default, Args)]
+pub struct LateGlobalArgs {
+    /// Prefix every path doppel uses with DIR
+    #[arg(long, value_name = "DIR", help_heading = "Global options")]
+    pub root: Option<PathBuf>,
+    /// More output on the console (-v: debug, -vv: trace)
+    #[arg(short, long, action = clap::ArgAction::Count, help_heading = "Global options")]
+    pub verbose: u8,
+    /// Only errors on the console
+    #[arg(
+        short,
+        long,
+        conflicts_with = "verbose",
+        help_heading = "Global options"
+    )]
+    pub quiet: bool,
+    /// Output format: text for people, json for scripts
+    #[arg(long, value_enum, help_heading = "Global options")]
+    pub format: Option<Format>,
+    /// Services to act on
+    #[arg(
+        short = 's',
+        long = "service",
+        value_name = "SELECTOR",
+        help_heading = "Global options"
+    )]
+    pub selector: Option<String>,
+}
