@@ -578,6 +578,14 @@ impl Builder<'_, '_> {
             self.diag(Some(location), section, Some(key), err.to_string());
             return;
         }
+        // The daemon parses schedules when it plans; a value it would refuse (or
+        // one that can never match) must not validate.
+        if keywords::holds_schedule(&spec.name) {
+            if let Err(err) = crate::schedule::Schedule::parse(value) {
+                self.diag(Some(location), section, Some(key), err.to_string());
+                return;
+            }
+        }
         // always_on also accepts node names: its candidates are suggestions.
         if let (Some(c), true) = (
             &spec.candidates,

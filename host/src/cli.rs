@@ -150,7 +150,7 @@ Examples:
   doppel -s migr run --rid task#0 --dry-run
   doppel -s migr run --rid task#0 --phase 2 --clients lpar1,lpar2")]
     Run(ActionArgs),
-    /// Ask the drivers for the selected services' status, cache and print it (exit 0)
+    /// Ask the drivers for the selected services' status, cache and print it (exit 1 unless up or n/a)
     Status(SelectArgs),
     /// Check the selected service files: every problem, one per line (exit 2 if any)
     #[command(after_help = "\

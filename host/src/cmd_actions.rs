@@ -97,16 +97,11 @@ pub fn run(ctx: &Context, action: &str, args: &ActionArgs) -> anyhow::Result<Exi
             }
         });
         if args.parallel && runs.len() > 1 {
-            let mut set = tokio::task::JoinSet::new();
-            for (i, r) in runs.into_iter().enumerate() {
-                set.spawn(async move { (i, engine::run_service(r).await) });
-            }
-            let mut out = Vec::new();
-            while let Some(Ok(r)) = set.join_next().await {
-                out.push(r);
-            }
-            out.sort_by_key(|(i, _)| *i);
-            out.into_iter().map(|(_, o)| o).collect()
+            let tasks = runs
+                .into_iter()
+                .map(|r| (r.svc.name.clone(), engine::run_service(r)))
+                .collect();
+            run_concurrently(tasks, action).await
         } else {
             let mut out = Vec::new();
             for r in runs {
@@ -128,7 +123,7 @@ pub fn run(ctx: &Context, action: &str, args: &ActionArgs) -> anyhow::Result<Exi
     }
     let failed: Vec<&ServiceOutcome> = outcomes.iter().filter(|o| !o.ok).collect();
     if failed.is_empty() {
-        return Ok(ExitCode::SUCCESS);
+        return Ok(status_exit_code(action, &outcomes));
     }
     for f in &failed {
         eprintln!(
@@ -139,11 +134,56 @@ pub fn run(ctx: &Context, action: &str, args: &ActionArgs) -> anyhow::Result<Exi
         );
     }
     let selection_error = failed.iter().all(|f| {
-        f.error.as_deref().is_some_and(|e| {
-            e.starts_with("no resource matches") || e.starts_with("no selected resource implements")
-        })
+        f.invalid_request
+            || f.error.as_deref().is_some_and(|e| {
+                e.starts_with("no resource matches")
+                    || e.starts_with("no selected resource implements")
+            })
     });
     Ok(ExitCode::from(if selection_error { 2 } else { 1 }))
+}
+
+/// Runs one future per service concurrently; the outcomes come back in the order
+/// given. A task that panicked (or was cancelled) is a failed service, never a
+/// dropped one: the run must not exit 0 without it.
+async fn run_concurrently<F>(tasks: Vec<(String, F)>, action: &str) -> Vec<ServiceOutcome>
+where
+    F: std::future::Future<Output = ServiceOutcome> + Send + 'static,
+{
+    let mut set = tokio::task::JoinSet::new();
+    let mut by_task = std::collections::HashMap::new();
+    for (i, (service, task)) in tasks.into_iter().enumerate() {
+        let handle = set.spawn(async move { (i, task.await) });
+        by_task.insert(handle.id(), (i, service));
+    }
+    let mut out = Vec::new();
+    while let Some(joined) = set.join_next_with_id().await {
+        match joined {
+            Ok((_, r)) => out.push(r),
+            Err(e) => {
+                let (i, service) = by_task.remove(&e.id()).unwrap_or_default();
+                out.push((i, ServiceOutcome::crashed(&service, action, &e)));
+            }
+        }
+    }
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, o)| o).collect()
+}
+
+/// The exit code of a successful action: for `status`, as OpenSVC's, 0 when every
+/// selected service is available (`up`, or `n/a` when it has nothing to be up), 1
+/// otherwise, so that a probe can test `doppel -s svc status`.
+fn status_exit_code(action: &str, outcomes: &[ServiceOutcome]) -> ExitCode {
+    let available = |o: &ServiceOutcome| {
+        o.status
+            .as_ref()
+            .is_some_and(|s| matches!(s.avail, Status::Up | Status::NotApplicable))
+    };
+    if action == "status" && !outcomes.iter().all(available) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// `print status`: from the cache, evaluated when missing or with `--refresh`.
@@ -278,5 +318,44 @@ fn short_time(rfc3339: &str) -> String {
             .strftime("%Y-%m-%d %H:%M:%S")
             .to_string(),
         Err(_) => rfc3339.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(service: &str) -> ServiceOutcome {
+        ServiceOutcome {
+            service: service.to_owned(),
+            action: "start".to_owned(),
+            ok: true,
+            error: None,
+            resources: Vec::new(),
+            status: None,
+            lock_timed_out: false,
+            invalid_request: false,
+        }
+    }
+
+    #[test]
+    fn a_panicked_service_task_is_a_failed_service() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let tasks: Vec<(
+            String,
+            std::pin::Pin<Box<dyn Future<Output = ServiceOutcome> + Send>>,
+        )> = vec![
+            ("a".to_owned(), Box::pin(async { ok("a") })),
+            ("b".to_owned(), Box::pin(async { panic!("engine bug") })),
+            ("c".to_owned(), Box::pin(async { ok("c") })),
+        ];
+        let out = runtime.block_on(run_concurrently(tasks, "start"));
+        let summary: Vec<(&str, bool)> = out.iter().map(|o| (o.service.as_str(), o.ok)).collect();
+        assert_eq!(summary, [("a", true), ("b", false), ("c", true)]);
+        let error = out[1].error.as_deref().unwrap_or_default();
+        assert!(error.starts_with("the action panicked"), "{error}");
     }
 }

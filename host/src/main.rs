@@ -1,5 +1,17 @@
 //! The `doppel` command.
 
+/// `eprintln!` that never panics: std's panics ("failed printing to stderr") when
+/// stderr is a closed pipe (`doppel ... 2>&1 | head -1`) or a full disk, which
+/// would turn any warning into exit 101. Defined before the modules so that it
+/// shadows std's macro in every one of them; a line that cannot be written is lost,
+/// as the console is the only place it was going.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cli;
 mod cmd_actions;
 mod cmd_config;

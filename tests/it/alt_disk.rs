@@ -238,7 +238,7 @@ fn phase_by_phase_with_a_customization_script() {
     );
     let log = a.fails(&["-s", "alt", "provision", "--phase", "2"], 1);
     assert!(log.contains("--phase 2 continues a clone made by phase 1, but hdisk1 is in volume group None: run --phase 1 first"), "{log}");
-    let log = a.fails(&["-s", "alt", "provision", "--phase", "4"], 1);
+    let log = a.fails(&["-s", "alt", "provision", "--phase", "4"], 2);
     assert!(
         log.contains("--phase 4: alt_disk_copy -P accepts 1, 2, 3, 12, 23 or all"),
         "{log}"
@@ -349,7 +349,7 @@ fn refresh_takes_a_new_copy() {
         first,
         "the clone time moved"
     );
-    let log = a.fails(&["-s", "alt", "sync", "update", "--phase", "23"], 1);
+    let log = a.fails(&["-s", "alt", "sync", "update", "--phase", "23"], 2);
     assert!(
         log.contains("sync update rebuilds the clone from phase 1"),
         "{log}"

@@ -38,3 +38,83 @@ fn global_options_are_accepted_after_a_driver_action() {
     let stderr = ctx.expect(&["-s", "svc", "poke", "-q", "-v"], 2);
     assert!(stderr.contains("'--quiet' cannot be used with"), "{stderr}");
 }
+
+// ---------------------------------------------------------------------------
+// Exit codes
+// ---------------------------------------------------------------------------
+
+#[test]
+fn status_exits_0_only_when_the_service_is_up_or_na() {
+    let ctx = node_n1();
+    ctx.service("upsvc", "[app#1]\ntype = test\nstatus = up\n");
+    ctx.service("downsvc", "[app#1]\ntype = test\nstatus = down\n");
+    ctx.service("warnsvc", "[app#1]\ntype = test\nstatus = warn\n");
+    ctx.service("nasvc", "[app#1]\ntype = test\nstatus = n/a\n");
+    ctx.ok(&["-s", "upsvc", "status"]);
+    ctx.ok(&["-s", "nasvc", "status"]);
+    ctx.expect(&["-s", "downsvc", "status"], 1);
+    ctx.expect(&["-s", "warnsvc", "status"], 1);
+    // Several services: 0 only when every one is available; the JSON is complete.
+    let (code, stdout, _) =
+        run(&mut ctx.doppel(["-s", "upsvc,downsvc", "status", "--format", "json"]));
+    assert_eq!(code, 1);
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(report.as_array().map(Vec::len), Some(2));
+    ctx.ok(&["-s", "upsvc,nasvc", "status"]);
+    // print status reads; it says nothing through its exit code.
+    ctx.ok(&["-s", "downsvc", "print", "status"]);
+}
+
+/// Runs `doppel args` with stderr a pipe whose reading end is already closed (as
+/// under `doppel ... 2>&1 | head -1` once head has exited); returns the exit code.
+fn exit_code_with_closed_stderr(ctx: &TestContext, args: &[&str]) -> i32 {
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe() fills two fresh descriptors; the reading end is closed at
+    // once and the writing end is handed over to the child (and closed here).
+    let rc = unsafe { libc::pipe(fds.as_mut_ptr()) };
+    assert_eq!(rc, 0, "pipe");
+    // SAFETY: fds[0] is ours, opened just above.
+    unsafe { libc::close(fds[0]) };
+    // SAFETY: fds[1] is ours and owned by the File from here on.
+    let writer = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fds[1]) };
+    let status = ctx
+        .doppel(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(writer)
+        .status()
+        .expect("run doppel");
+    status.code().unwrap_or(-1)
+}
+
+#[test]
+fn a_closed_stderr_never_panics() {
+    let ctx = node_n1();
+    ctx.service("svc", "[app#1]\ntype = test\n");
+    ctx.service("failing", "[app#1]\ntype = test\nfail = start\n");
+    // Log lines on stderr, then success: still 0.
+    assert_eq!(
+        exit_code_with_closed_stderr(&ctx, &["-s", "svc", "start"]),
+        0
+    );
+    // The failure summary line cannot be written: the exit code still says it.
+    assert_eq!(
+        exit_code_with_closed_stderr(&ctx, &["-s", "failing", "start"]),
+        1
+    );
+    // A usage error (clap's message) and a configuration error.
+    assert_eq!(
+        exit_code_with_closed_stderr(&ctx, &["-s", "svc", "start", "--bogus"]),
+        2
+    );
+    assert_eq!(
+        exit_code_with_closed_stderr(&ctx, &["-s", "nosuch", "start"]),
+        2
+    );
+    // A warning printed before the work (a log file that cannot be opened).
+    ctx.service("nolog", "[app#1]\ntype = test\n");
+    std::fs::create_dir_all(ctx.root().join("var/log/doppel/nolog.log")).expect("mkdir");
+    assert_eq!(
+        exit_code_with_closed_stderr(&ctx, &["-s", "nolog", "stop"]),
+        0
+    );
+}
