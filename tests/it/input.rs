@@ -118,3 +118,67 @@ fn a_closed_stderr_never_panics() {
         0
     );
 }
+
+// ---------------------------------------------------------------------------
+// Schedules are validated
+// ---------------------------------------------------------------------------
+
+#[test]
+fn validate_parses_every_schedule_keyword_with_the_position_of_the_error() {
+    let ctx = node_n1();
+    let file = ctx.service(
+        "sched",
+        r#"[DEFAULT]
+status_schedule = every 10 minutes
+
+[sync#0]
+type = test
+schedule = 25:00-26:00@61 mon
+
+[task#0]
+type = test
+schedule = ["09:00", "* :0"]
+
+[task#1]
+type = test
+schedule = * :31 * feb
+
+[task#2]
+type = test
+schedule = ["04:00-06:00@121 mon-fri", "! 05:00-05:30"]
+"#,
+    );
+    let (code, stdout, stderr) = run(&mut ctx.doppel(["-s", "sched", "validate"]));
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    let f = file.display();
+    for line in [
+        format!(
+            "{f}:2: DEFAULT.status_schedule: schedule \"every 10 minutes\": at 1: invalid time \"every\": expected HH:MM or HH:MM:SS (00:00 to 23:59:59)"
+        ),
+        format!(
+            "{f}:6: sync#0.schedule: schedule \"25:00-26:00@61 mon\": at 1: invalid time \"25:00\": expected HH:MM or HH:MM:SS (00:00 to 23:59:59)"
+        ),
+        format!(
+            "{f}:10: task#0.schedule: schedule \"* :0\": at 4: day of month 0 never matches: count from 1 (first) or from -1 (last)"
+        ),
+        format!(
+            "{f}:14: task#1.schedule: schedule \"* :31 * feb\": at 3: never matches: no date has these days, weeks and months together"
+        ),
+    ] {
+        assert_line(&stdout, &line);
+    }
+    assert!(!stdout.contains("task#2"), "a valid schedule: {stdout}");
+    assert_eq!(stdout.lines().count(), 4, "{stdout}");
+    // `schedule check` uses the same parser, and an exclusion ends at its end.
+    let stderr = ctx.expect(&["schedule", "check", "* :0"], 2);
+    assert!(stderr.contains("day of month 0 never matches"), "{stderr}");
+    let (code, stdout, stderr) = run(&mut ctx.doppel([
+        "schedule",
+        "check",
+        r#"["*", "! 00:00-11:00"]"#,
+        "--now",
+        "2026-01-05T10:30:00Z",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("next: 2026-01-05T11:00:00Z"), "{stdout}");
+}

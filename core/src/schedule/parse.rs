@@ -93,9 +93,7 @@ pub enum ScheduleErrorKind {
     #[error("empty day of month after ':'")]
     EmptyMonthday,
     /// The text after `:` in a day is not a day of month.
-    #[error(
-        "invalid day of month {0:?}: expected first..fifth, 1st..5th, last, or [+|-]1..31"
-    )]
+    #[error("invalid day of month {0:?}: expected first..fifth, 1st..5th, last, or [+|-]1..31")]
     InvalidMonthday(String),
     /// A day of month 0 (`* :0`): days of month count from 1, or from -1 backwards.
     #[error("day of month 0 never matches: count from 1 (first) or from -1 (last)")]
