@@ -169,7 +169,8 @@ pub struct ResourceDef {
     pub triggers: BTreeMap<String, String>,
     /// `schedule`.
     pub schedule: Option<String>,
-    /// `sync_max_delay` in seconds (sync resources).
+    /// `sync_max_delay` in seconds (sync resources, and resources whose driver
+    /// declares the keyword).
     pub sync_max_delay: Option<u64>,
 }
 
@@ -835,11 +836,11 @@ impl Builder<'_, '_> {
             schedule: get("schedule")
                 .map(str::to_owned)
                 .filter(|s| !s.trim().is_empty()),
-            sync_max_delay: if group == "sync" {
-                get("sync_max_delay").and_then(|v| convert::to_duration_minute_secs(v).ok())
-            } else {
-                None
-            },
+            // Sync resources have it (a generic keyword); a driver of another group
+            // that declares it (disk.alt_disk: the clone's age) gets the same rule,
+            // applied once by doppel rather than by each driver.
+            sync_max_delay: get("sync_max_delay")
+                .and_then(|v| convert::to_duration_minute_secs(v).ok()),
             driver_keywords,
             values,
         };

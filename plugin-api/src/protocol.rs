@@ -440,10 +440,57 @@ impl ResourceConfig {
             .unwrap_or(default)
     }
 
-    /// A duration keyword in seconds (`300`, `5m`, `1h30m`); `default` when unset.
+    /// A [`KeywordType::Duration`] keyword (`300`, `5m`, `1h 30m`); `default` when
+    /// unset. The grammar is [`units::parse_duration`](crate::units::parse_duration),
+    /// the one doppel validated the value with, so the value used is the value that
+    /// validated.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use doppel_plugin_api::ResourceConfig;
+    /// let mut config = ResourceConfig::default();
+    /// config.keywords.insert("copy_timeout".into(), "1h 30m".into());
+    /// assert_eq!(config.get_duration("copy_timeout", Duration::ZERO), Duration::from_secs(5400));
+    /// assert_eq!(config.get_duration("other", Duration::from_secs(9)), Duration::from_secs(9));
+    /// ```
     pub fn get_duration(&self, keyword: &str, default: std::time::Duration) -> std::time::Duration {
         self.get(keyword)
-            .and_then(parse_duration)
+            .and_then(|v| crate::units::parse_duration(v).ok())
+            .unwrap_or(default)
+    }
+
+    /// A [`KeywordType::DurationMinutes`] keyword (a bare number is minutes);
+    /// `default` when unset.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use doppel_plugin_api::ResourceConfig;
+    /// let mut config = ResourceConfig::default();
+    /// config.keywords.insert("max_age".into(), "90".into());
+    /// assert_eq!(config.get_duration_minutes("max_age", Duration::ZERO), Duration::from_secs(5400));
+    /// ```
+    pub fn get_duration_minutes(
+        &self,
+        keyword: &str,
+        default: std::time::Duration,
+    ) -> std::time::Duration {
+        self.get(keyword)
+            .and_then(|v| crate::units::parse_duration_minutes(v).ok())
+            .unwrap_or(default)
+    }
+
+    /// A [`KeywordType::Size`] keyword in bytes (`512k`, `100m`, `1.5g`); `default`
+    /// when unset.
+    ///
+    /// ```
+    /// # use doppel_plugin_api::ResourceConfig;
+    /// let mut config = ResourceConfig::default();
+    /// config.keywords.insert("chunk".into(), "512k".into());
+    /// assert_eq!(config.get_size("chunk", 0), 524_288);
+    /// ```
+    pub fn get_size(&self, keyword: &str, default: u64) -> u64 {
+        self.get(keyword)
+            .and_then(|v| crate::units::parse_size(v).ok())
             .unwrap_or(default)
     }
 
@@ -495,45 +542,19 @@ impl ResourceConfig {
     }
 }
 
-/// Parses `300`, `300s`, `5m`, `1h30m`, `2d`, `1w` into a duration (bare numbers are seconds).
+/// Parses `300`, `300s`, `5m`, `1h30m`, `1h 30m`, `2d`, `1w` into a duration (bare
+/// numbers are seconds): [`units::parse_duration`](crate::units::parse_duration)
+/// without the reason of a refusal.
 ///
 /// ```
 /// use std::time::Duration;
 /// assert_eq!(doppel_plugin_api::parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+/// assert_eq!(doppel_plugin_api::parse_duration("1h 30m"), Some(Duration::from_secs(5400)));
 /// assert_eq!(doppel_plugin_api::parse_duration("45"), Some(Duration::from_secs(45)));
 /// assert_eq!(doppel_plugin_api::parse_duration("1.5h"), None);
 /// ```
 pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    if let Ok(secs) = text.parse::<u64>() {
-        return Some(std::time::Duration::from_secs(secs));
-    }
-    let mut total: u64 = 0;
-    let mut number = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let unit = match c.to_ascii_lowercase() {
-            'w' => 7 * 86400,
-            'd' => 86400,
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return None,
-        };
-        let n: u64 = number.parse().ok()?;
-        total = total.checked_add(n.checked_mul(unit)?)?;
-        number.clear();
-    }
-    if !number.is_empty() {
-        return None;
-    }
-    Some(std::time::Duration::from_secs(total))
+    crate::units::parse_duration(text).ok()
 }
 
 /// A problem found by [`Driver::validate`](crate::Driver::validate).

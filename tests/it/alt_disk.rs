@@ -619,13 +619,22 @@ fn an_old_clone_is_older_than_sync_max_delay() {
     assert_eq!(st["last_sync"], "2020-03-01T10:00:00Z");
     assert!(
         Aix::messages(&st).contains(
-            &"warn: clone taken on 2020-03-01 10:00:00 UTC is older than sync_max_delay (1d)"
+            &"warn: last sync on 2020-03-01 10:00:00 UTC is older than sync_max_delay (1d)"
                 .to_owned()
         ),
         "{st}"
     );
     a.service("alt", &service_text("hdisk1", "sync_max_delay = 100000d\n"));
     assert_eq!(a.status("alt")["status"], "up");
+    // The one duration grammar: what validates is what doppel applies.
+    a.service(
+        "alt",
+        &service_text("hdisk1", "sync_max_delay = 5000d 12h\n"),
+    );
+    a.ok(&["-s", "alt", "validate"]);
+    assert_eq!(a.status("alt")["status"], "up");
+    a.service("alt", &service_text("hdisk1", "sync_max_delay = 1d 12h\n"));
+    assert_eq!(a.status("alt")["status"], "warn");
 }
 
 #[test]
