@@ -86,6 +86,7 @@ pub fn run(ctx: &Context, action: &str, args: &ActionArgs) -> anyhow::Result<Exi
             &ctx.node,
         ));
     }
+    check_options(ctx, &registry, &runs, &spec)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -141,6 +142,53 @@ pub fn run(ctx: &Context, action: &str, args: &ActionArgs) -> anyhow::Result<Exi
             })
     });
     Ok(ExitCode::from(if selection_error { 2 } else { 1 }))
+}
+
+/// Unknown options are usage errors: the action's options against what the
+/// drivers of the selected resources read, and the node config's driver tables
+/// against what the drivers declare (crate::options).
+fn check_options(
+    ctx: &Context,
+    registry: &crate::drivers::Registry,
+    runs: &[Arc<Run>],
+    spec: &ActionSpec,
+) -> anyhow::Result<()> {
+    check_node_config(ctx, registry)?;
+    let warnings = crate::options::check_action_options(
+        registry,
+        runs.iter().map(|r| &r.svc),
+        &spec.action,
+        |r| spec.selection.matches(r) && !r.disabled,
+        &spec.options,
+    )
+    .map_err(UsageError)?;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(())
+}
+
+/// The node config's driver tables hold only keys the drivers read: an error line
+/// per unknown key, then a usage error (exit 2). Warnings are printed and pass.
+pub fn check_node_config(ctx: &Context, registry: &crate::drivers::Registry) -> anyhow::Result<()> {
+    let problems = crate::options::check_node_config(&ctx.node, &ctx.paths.node_config(), registry);
+    let mut errors = 0;
+    for p in &problems {
+        if p.warning {
+            eprintln!("warning: {p}");
+        } else {
+            errors += 1;
+            eprintln!("doppel: {p}");
+        }
+    }
+    if errors > 0 {
+        return Err(UsageError(format!(
+            "{errors} error(s) in the node configuration {}",
+            ctx.paths.node_config().display()
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// Runs one future per service concurrently; the outcomes come back in the order
@@ -199,6 +247,7 @@ pub fn print_status(ctx: &Context, args: &ActionArgs, refresh: bool) -> anyhow::
     }
     if !missing.is_empty() {
         let registry = Arc::new(load_registry_warned(ctx));
+        check_node_config(ctx, &registry)?;
         let level = engine::console_level(ctx.quiet, ctx.verbose);
         let spec = spec_from("status", args)?;
         for name in &missing {

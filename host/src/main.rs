@@ -21,6 +21,7 @@ mod cmd_schedule;
 mod drivers;
 mod engine;
 mod logger;
+mod options;
 mod runner;
 mod services;
 

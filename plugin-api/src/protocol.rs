@@ -64,6 +64,18 @@ pub struct Manifest {
     /// action is passed over by that action.
     #[serde(default)]
     pub actions: Vec<ActionSpec>,
+    /// The action options the driver reads from [`ActionRequest::options`]: what
+    /// `--opt key=value`, `--phase` and `--clients` may set. doppel refuses any other
+    /// (exit 2, with did-you-mean), so a misspelled `--opt sinse=1h` never runs with
+    /// a default. `None` only in manifests of drivers built before options were
+    /// declared: doppel then passes options unchecked, with a warning.
+    #[serde(default)]
+    pub options: Option<Vec<OptionSpec>>,
+    /// The keys the driver reads from its node-config table `[driver.<name>]`
+    /// ([`ResourceConfig::driver_options`]), e.g. `bin`. doppel refuses any other
+    /// key, in `validate` and before an action. `None` as for [`Manifest::options`].
+    #[serde(default)]
+    pub node_options: Option<Vec<OptionSpec>>,
 }
 
 fn default_protocol() -> u32 {
@@ -82,6 +94,8 @@ impl Manifest {
             description: String::new(),
             keywords: Vec::new(),
             actions: Vec::new(),
+            options: Some(Vec::new()),
+            node_options: Some(Vec::new()),
         }
     }
 
@@ -103,6 +117,44 @@ impl Manifest {
         self
     }
 
+    /// Declares an action option the driver reads (`--opt <name>=...`, or `phase`
+    /// for `--phase` and `clients` for `--clients`).
+    ///
+    /// ```
+    /// use doppel_plugin_api::{Manifest, OptionSpec};
+    /// let m = Manifest::new("sync", "mirror", "1.0.0")
+    ///     .option(OptionSpec::new("since", "Resend what changed since then (1h, a date).").actions(&["recover"]));
+    /// assert!(m.accepts_option("since", "recover"));
+    /// assert!(!m.accepts_option("since", "sync_update"));
+    /// assert!(!m.accepts_option("sinse", "recover"));
+    /// ```
+    pub fn option(mut self, option: OptionSpec) -> Manifest {
+        self.options.get_or_insert_with(Vec::new).push(option);
+        self
+    }
+
+    /// Declares a key of the driver's node-config table `[driver.<name>]`.
+    ///
+    /// ```
+    /// use doppel_plugin_api::{Manifest, OptionSpec};
+    /// let m = Manifest::new("sync", "mirror", "1.0.0")
+    ///     .node_option(OptionSpec::new("bin", "Directory of the mirror tool."));
+    /// assert!(m.node_options.unwrap().iter().any(|o| o.name == "bin"));
+    /// ```
+    pub fn node_option(mut self, option: OptionSpec) -> Manifest {
+        self.node_options.get_or_insert_with(Vec::new).push(option);
+        self
+    }
+
+    /// Does the driver read action option `name` for `action`? True for any
+    /// option when the manifest predates option declarations (`options` is `None`).
+    pub fn accepts_option(&self, name: &str, action: &str) -> bool {
+        match &self.options {
+            None => true,
+            Some(list) => list.iter().any(|o| o.name == name && o.applies_to(action)),
+        }
+    }
+
     /// The `group.name` type string, e.g. `sync.symclone`.
     pub fn type_name(&self) -> String {
         format!("{}.{}", self.group, self.name)
@@ -116,6 +168,49 @@ impl Manifest {
     /// The keyword named `name`, if the driver declares it.
     pub fn find_keyword(&self, name: &str) -> Option<&KeywordSpec> {
         self.keywords.iter().find(|k| k.name == name)
+    }
+}
+
+/// An option a driver reads: an action option (see [`Manifest::option`]) or a key
+/// of its node-config table (see [`Manifest::node_option`]).
+///
+/// ```
+/// use doppel_plugin_api::OptionSpec;
+/// let phase = OptionSpec::new("phase", "Only this phase.").actions(&["run"]);
+/// assert!(phase.applies_to("run") && !phase.applies_to("wake"));
+/// assert!(OptionSpec::new("bin", "Tool directory.").applies_to("anything"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OptionSpec {
+    /// The key, as in `--opt <name>=...` or `<name> = ...` in the node config.
+    pub name: String,
+    /// What it does, for `doppel drivers info` and error messages.
+    #[serde(default)]
+    pub desc: String,
+    /// The actions that read this action option; empty: every action.
+    #[serde(default)]
+    pub actions: Vec<String>,
+}
+
+impl OptionSpec {
+    /// An option read by every action.
+    pub fn new(name: &str, desc: &str) -> OptionSpec {
+        OptionSpec {
+            name: name.to_owned(),
+            desc: desc.to_owned(),
+            actions: Vec::new(),
+        }
+    }
+
+    /// Only these actions read the option.
+    pub fn actions(mut self, actions: &[&str]) -> OptionSpec {
+        self.actions = actions.iter().map(|a| (*a).to_owned()).collect();
+        self
+    }
+
+    /// Does `action` read it?
+    pub fn applies_to(&self, action: &str) -> bool {
+        self.actions.is_empty() || self.actions.iter().any(|a| a == action)
     }
 }
 
@@ -992,4 +1087,29 @@ pub enum ErrorKind {
     /// An error kind this version does not know (sent by a newer peer).
     #[serde(other)]
     Other,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifest_from_before_option_declarations_accepts_any_option() {
+        // What a driver built against an older plugin-api sends: no options fields.
+        let old: Manifest =
+            serde_json::from_str(r#"{"group":"sync","name":"old","version":"0.9.0"}"#)
+                .expect("old manifest");
+        assert_eq!(
+            (old.options.clone(), old.node_options.clone()),
+            (None, None)
+        );
+        assert!(old.accepts_option("anything", "sync_update"));
+        // A driver built now declares what it reads, possibly nothing.
+        let new = Manifest::new("sync", "new", "1.0.0");
+        assert_eq!(new.options, Some(Vec::new()));
+        assert!(!new.accepts_option("anything", "sync_update"));
+        let back: Manifest =
+            serde_json::from_str(&serde_json::to_string(&new).expect("json")).expect("parse");
+        assert_eq!(back, new);
+    }
 }

@@ -236,3 +236,89 @@ fn a_duration_that_validates_is_the_duration_the_driver_and_doppel_use() {
         "{stdout}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Unknown options are errors
+// ---------------------------------------------------------------------------
+
+#[test]
+fn action_options_a_driver_does_not_read_are_usage_errors() {
+    let ctx = node_n1();
+    let record = ctx.root().join("record");
+    ctx.service(
+        "svc",
+        &format!("[app#1]\ntype = test\nrecord = {}\n", record.display()),
+    );
+    // The test drivers read --opt depth for poke, nothing else.
+    ctx.ok(&["-s", "svc", "poke", "--opt", "depth=2"]);
+    let stderr = ctx.expect(&["-s", "svc", "poke", "--opt", "dpth=2"], 2);
+    assert_line(
+        &stderr,
+        "doppel: --opt dpth: unknown option for poke (did you mean --opt depth?): no driver of the selected resources (app.test) reads it; they read --opt depth",
+    );
+    let stderr = ctx.expect(&["-s", "svc", "start", "--opt", "depth=2"], 2);
+    assert!(
+        stderr.contains("--opt depth: unknown option for start"),
+        "{stderr}"
+    );
+    let stderr = ctx.expect(&["-s", "svc", "start", "--phase", "2"], 2);
+    assert!(
+        stderr.contains("--phase: unknown option for start: no driver of the selected resources (app.test) reads it; they read no option"),
+        "{stderr}"
+    );
+    let ran = std::fs::read_to_string(&record).unwrap_or_default();
+    assert_eq!(ran.lines().count(), 1, "only the good poke ran: {ran}");
+}
+
+#[test]
+fn node_config_keys_no_driver_reads_are_errors_in_validate_and_before_actions() {
+    let ctx = TestContext::new();
+    let config = ctx.write(
+        "etc/doppel/doppel.toml",
+        "nodename = \"n1\"\n\n[driver.symclone]\nbinn = \"/opt/symcli/bin\"\n\n[driver.acme]\nbin = \"/x\"\n",
+    );
+    ctx.service("svc", "[app#1]\ntype = test\n");
+    let (code, stdout, stderr) = run(&mut ctx.doppel(["-s", "svc", "validate"]));
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    let c = config.display();
+    assert_line(
+        &stdout,
+        &format!(
+            "{c}:4: [driver.symclone] binn: unknown key (did you mean 'bin'?); driver symclone reads bin"
+        ),
+    );
+    // A table for a driver not installed here (a shared node config) only warns.
+    assert_line(
+        &stderr,
+        &format!(
+            "warning: {c}:6: [driver.acme]: no driver named acme is installed: the table is unused"
+        ),
+    );
+    let (_, json, _) = run(&mut ctx.doppel(["-s", "svc", "validate", "--format", "json"]));
+    let doc: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(doc[0]["section"], "driver.symclone");
+    assert_eq!(doc[0]["keyword"], "binn");
+    assert_eq!(doc[0]["line"], 4);
+    // Before an action too: nothing runs with the default tool path.
+    let stderr = ctx.expect(&["-s", "svc", "start"], 2);
+    assert!(
+        stderr.contains("[driver.symclone] binn: unknown key"),
+        "{stderr}"
+    );
+    // A misspelled driver name is an error with did-you-mean.
+    ctx.write(
+        "etc/doppel/doppel.toml",
+        "nodename = \"n1\"\n\n[driver.symclon]\nbin = \"/opt/symcli/bin\"\n",
+    );
+    let (code, stdout, _) = run(&mut ctx.doppel(["-s", "svc", "validate"]));
+    assert_eq!(code, 2);
+    assert!(
+        stdout.contains("[driver.symclon]: no driver named symclon is installed: the table is unused (did you mean [driver.symclone]?)"),
+        "{stdout}"
+    );
+    ctx.write(
+        "etc/doppel/doppel.toml",
+        "nodename = \"n1\"\n\n[driver.symclone]\nbin = \"/opt/symcli/bin\"\n",
+    );
+    ctx.ok(&["-s", "svc", "validate"]);
+}

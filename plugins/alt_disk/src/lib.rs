@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use doppel_plugin_api::{
     ActionOutcome, ActionRequest, ActionSpec, CommandRequest, Driver, Error, Host, KeywordSpec,
-    KeywordType, Manifest, Problem, ResourceConfig, Status, StatusReport,
+    KeywordType, Manifest, OptionSpec, Problem, ResourceConfig, Status, StatusReport,
 };
 
 /// Where the AIX tools live when the node config does not say.
@@ -849,6 +849,8 @@ impl Driver for AltDisk {
                 .desc(desc)
         };
         Manifest::new("disk", "alt_disk", env!("CARGO_PKG_VERSION"))
+            .option(OptionSpec::new("phase", "Only these alt_disk_copy phases (-P): 1, 2, 3, 12, 23 or all.").actions(&["provision", "sync_update"]))
+            .node_option(OptionSpec::new("bin", "Directory of alt_disk_copy, alt_rootvg_op, lspv and bootlist (default /usr/sbin)."))
             .description("Clone the running AIX rootvg to alternate disks with alt_disk_copy")
             .keyword(
                 KeywordSpec::new("disks", KeywordType::List)

@@ -24,7 +24,7 @@ use std::time::{Duration, SystemTime};
 
 use doppel_plugin_api::{
     ActionOutcome, ActionRequest, ActionSpec, CommandOutput, CommandRequest, Driver, Error, Host,
-    KeywordSpec, KeywordType, Manifest, Problem, ResourceConfig, Status, StatusReport,
+    KeywordSpec, KeywordType, Manifest, OptionSpec, Problem, ResourceConfig, Status, StatusReport,
     parse_duration,
 };
 
@@ -1013,6 +1013,11 @@ impl Driver for Replica {
     fn manifest() -> Manifest {
         let s = |name: &str| KeywordSpec::new(name, KeywordType::String);
         Manifest::new("sync", "replica", env!("CARGO_PKG_VERSION"))
+            .option(OptionSpec::new("since", "Re-send the changes since this long ago (1h, 2d) or this date (recoverpacket -since).").actions(&["recover"]))
+            .option(OptionSpec::new("replica", "Only these target replicas, comma separated.").actions(&["recover"]))
+            .node_option(OptionSpec::new("bin", "Directory of multitool and multiutil."))
+            .node_option(OptionSpec::new("etc", "Directory of shipping_server."))
+            .node_option(OptionSpec::new("env", "A table of environment variables for the MultiSite tools."))
             .description("ClearCase/VersionVault MultiSite replicas kept in step by update packets (multitool syncreplica)")
             .keyword(
                 s("vob")
