@@ -530,6 +530,29 @@ impl Builder<'_, '_> {
                 continue;
             }
             let Some(spec) = specs.iter().find(|s| s.name == canonical) else {
+                // OpenSVC 2 keywords doppel does not implement: ignored, or one line
+                // saying what doppel does instead (crate::opensvc).
+                let legacy = match section.kind() {
+                    SectionKind::Default => crate::opensvc::keyword(key, false),
+                    SectionKind::Resource { .. } => crate::opensvc::keyword(key, true),
+                    _ => None,
+                };
+                match legacy {
+                    Some(crate::opensvc::Legacy::Ignored(_)) => continue,
+                    Some(crate::opensvc::Legacy::Instead(how)) => {
+                        self.diag(
+                            Some(&e.location),
+                            section.name(),
+                            Some(&e.key),
+                            format!(
+                                "OpenSVC keyword not supported by doppel: {how} (see {})",
+                                crate::opensvc::GUIDE
+                            ),
+                        );
+                        continue;
+                    }
+                    None => {}
+                }
                 let hint = closest(key, specs.iter().map(|s| s.name.as_str()))
                     .map(|c| format!(" (did you mean '{c}'?)"))
                     .unwrap_or_default();
@@ -718,12 +741,14 @@ impl Builder<'_, '_> {
                 let loc = type_entry
                     .map(|e| e.location.clone())
                     .unwrap_or(location.clone());
-                self.diag(
-                    Some(&loc),
-                    &rid,
-                    Some("type"),
-                    format!("unknown driver type {type_name}{hint}"),
-                );
+                let message = match crate::opensvc::driver_type(group, &basename) {
+                    Some(how) => format!(
+                        "unknown driver type {type_name}: {how} (see {})",
+                        crate::opensvc::GUIDE
+                    ),
+                    None => format!("unknown driver type {type_name}{hint}"),
+                };
+                self.diag(Some(&loc), &rid, Some("type"), message);
             }
             m
         };

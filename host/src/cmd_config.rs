@@ -55,9 +55,16 @@ pub fn validate(ctx: &Context) -> anyhow::Result<ExitCode> {
 
     // (service, diagnostic) over every selected service, sorted by file and line.
     let mut all: Vec<(String, PathBuf, Diagnostic)> = Vec::new();
+    // OpenSVC keywords accepted and ignored, shown with -v.
+    let mut notes: Vec<Diagnostic> = Vec::new();
     for name in &names {
         let loaded = services::load(ctx, &registry, name, true);
         let file = ctx.paths.service_file(name);
+        if ctx.verbose > 0 {
+            if let Some(svc) = &loaded.service {
+                notes.extend(doppel_core::opensvc::ignored_notes(&svc.ini));
+            }
+        }
         all.extend(
             loaded
                 .diagnostics
@@ -97,6 +104,9 @@ pub fn validate(ctx: &Context) -> anyhow::Result<ExitCode> {
             .collect();
         writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
     } else {
+        for n in &notes {
+            writeln!(out, "info: {n}")?;
+        }
         for p in &node_errors {
             writeln!(out, "{p}")?;
         }

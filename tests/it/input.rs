@@ -322,3 +322,89 @@ fn node_config_keys_no_driver_reads_are_errors_in_validate_and_before_actions() 
     );
     ctx.ok(&["-s", "svc", "validate"]);
 }
+
+// ---------------------------------------------------------------------------
+// Files migrated from OpenSVC 2
+// ---------------------------------------------------------------------------
+
+/// What `om svc create` and years of editing leave in a file: DEFAULT.id, cluster
+/// keywords, an [env] section.
+const OPENSVC2: &str = "\
+[DEFAULT]
+id = 6d0f0d4b-53a3-4f5c-9e8b-3f0b5d7c1a2e
+nodes = n1
+cluster_type = failover
+env = PRD
+app = ERP
+orchestrate = no
+comp_schedule = 00:00-06:00@361
+
+[env]
+base = /srv/erp
+
+[app#0]
+type = test
+shared = true
+";
+
+#[test]
+fn opensvc2_keywords_without_behaviour_are_accepted_and_noted_under_verbose() {
+    let ctx = node_n1();
+    let file = ctx.service("erp", OPENSVC2);
+    let (code, stdout, stderr) = run(&mut ctx.doppel(["-s", "erp", "validate"]));
+    assert_eq!((code, stdout.as_str()), (0, "erp: ok\n"), "{stderr}");
+    let (code, stdout, _) = run(&mut ctx.doppel(["-s", "erp", "validate", "-v"]));
+    assert_eq!(code, 0);
+    let f = file.display();
+    for (line, kw, what) in [
+        (
+            2,
+            "DEFAULT.id",
+            "OpenSVC's object id; doppel names a service by its file",
+        ),
+        (
+            4,
+            "DEFAULT.cluster_type",
+            "cluster topology (doppel manages one node's services)",
+        ),
+        (
+            5,
+            "DEFAULT.env",
+            "the service's environment label (PRD, DEV, ...)",
+        ),
+        (
+            15,
+            "app#0.shared",
+            "provisioning by the cluster's placement leader only",
+        ),
+    ] {
+        assert_line(
+            &stdout,
+            &format!("info: {f}:{line}: {kw}: OpenSVC keyword accepted and ignored: {what}"),
+        );
+    }
+    ctx.ok(&["-s", "erp", "start"]);
+}
+
+#[test]
+fn opensvc2_keywords_doppel_does_differently_say_what_to_write_instead() {
+    let ctx = node_n1();
+    let text = format!(
+        "{OPENSVC2}\n[sync#0]\ntype = test\nsync_min_delay = 30\n\n[app#1]\ntype = simple\nstart = /opt/erp/bin/erpd\n"
+    );
+    let file = ctx.service("erp", &text);
+    let (code, stdout, _) = run(&mut ctx.doppel(["-s", "erp", "validate"]));
+    assert_eq!(code, 2, "{stdout}");
+    let f = file.display();
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            format!(
+                "{f}:19: sync#0.sync_min_delay: OpenSVC keyword not supported by doppel: the minimum delay between syncs is the @interval of schedule (schedule = 00:00-06:00@121) (see docs/opensvc-migration.md)"
+            ),
+            format!(
+                "{f}:22: app#1.type: unknown driver type app.simple: OpenSVC's app.simple keeps its command running in the background; doppel's app driver is script, whose start command must return: write type = script and make start daemonize the application (see docs/opensvc-migration.md)"
+            ),
+        ]
+    );
+}
