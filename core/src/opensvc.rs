@@ -368,3 +368,46 @@ pub fn ignored_notes(ini: &Ini) -> Vec<Diagnostic> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_by_section_kind() {
+        assert!(matches!(keyword("id", false), Some(Legacy::Ignored(_))));
+        // `id` means nothing special in a resource section: it stays unknown there.
+        assert_eq!(keyword("id", true), None);
+        assert!(matches!(
+            keyword("sync_min_delay", false),
+            Some(Legacy::Instead(_))
+        ));
+        assert!(matches!(
+            keyword("sync_min_delay", true),
+            Some(Legacy::Instead(_))
+        ));
+        assert!(matches!(keyword("shared", true), Some(Legacy::Ignored(_))));
+        assert_eq!(keyword("lock_timout", false), None);
+        assert!(driver_type("app", "simple").is_some());
+        assert_eq!(driver_type("sync", "symclone"), None);
+    }
+
+    #[test]
+    fn notes_name_the_line_and_skip_what_is_not_ignored() {
+        let text = b"[DEFAULT]\nid = 1\nnodes = n1\nsync_min_delay = 3\n\n[app#0]\ntype = x\nshared@n1 = true\n";
+        let parsed = crate::ini::parse(std::path::Path::new("svc.conf"), text);
+        let notes: Vec<String> = ignored_notes(&parsed.ini)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(
+            notes[0].starts_with("svc.conf:2: DEFAULT.id: OpenSVC keyword accepted and ignored"),
+            "{notes:?}"
+        );
+        assert!(
+            notes[1].starts_with("svc.conf:8: app#0.shared@n1:"),
+            "{notes:?}"
+        );
+    }
+}

@@ -300,11 +300,13 @@ fn node_config_keys_no_driver_reads_are_errors_in_validate_and_before_actions() 
     assert_eq!(doc[0]["keyword"], "binn");
     assert_eq!(doc[0]["line"], 4);
     // Before an action too: nothing runs with the default tool path.
-    let stderr = ctx.expect(&["-s", "svc", "start"], 2);
-    assert!(
-        stderr.contains("[driver.symclone] binn: unknown key"),
-        "{stderr}"
-    );
+    for args in [&["-s", "svc", "start"][..], &["daemon", "--once"]] {
+        let stderr = ctx.expect(args, 2);
+        assert!(
+            stderr.contains("[driver.symclone] binn: unknown key"),
+            "{args:?}: {stderr}"
+        );
+    }
     // A misspelled driver name is an error with did-you-mean.
     ctx.write(
         "etc/doppel/doppel.toml",
