@@ -10,7 +10,7 @@
 //! trailing `30` of `1h30`, the `xyz` of `10mxyz`), doppel reports an error instead:
 //! the value is almost certainly a typo, and `doppel validate` should say so.
 
-use doppel_plugin_api::KeywordType;
+use doppel_plugin_api::{KeywordType, units};
 
 use crate::ini::{is_py_space, py_strip};
 
@@ -49,9 +49,6 @@ impl ConvertError {
 const EXPECT_INTEGER: &str = "an integer";
 const EXPECT_BOOLEAN: &str = "a boolean (yes/no, true/false, y/n, t/f, 1/0)";
 const EXPECT_SHLEX: &str = "a shell-like command line";
-const EXPECT_DURATION: &str = "a duration like 1h30m";
-const EXPECT_DURATION_MINUTE: &str = "a duration like 1h30m or a number of minutes";
-const EXPECT_SIZE: &str = "a size like 100m";
 
 /// A converted value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -221,148 +218,50 @@ pub fn to_shlex(s: &str) -> Result<Vec<String>, ConvertError> {
     Ok(words)
 }
 
-/// `duration`, in seconds. A bare integer is seconds (`"90"` → 90); otherwise one or
-/// more `<integer><unit>` groups, units `w d h m s` (case-insensitive), blanks allowed
-/// between groups: `"1h30m"` → 5400, `"1d3h"` → 97200, `"1H 30M"` → 5400.
+/// `duration`, in seconds: the grammar of
+/// [`doppel_plugin_api::units::parse_duration`], the one every driver reads values
+/// with. A bare integer is seconds (`"90"` → 90); otherwise one or more
+/// `<integer><unit>` groups, units `w d h m s` (case-insensitive), blanks allowed
+/// between groups: `"1h30m"` → 5400, `"1d3h"` → 97200, `"1h 30m"` → 5400.
 /// Fractions (`"1.5h"`), negative numbers, a number without a unit after a group
 /// (`"1h30"`, which G2 silently drops), unknown units and the empty string are errors.
 pub fn to_duration_secs(s: &str) -> Result<u64, ConvertError> {
-    duration(s, 1, EXPECT_DURATION)
+    units::parse_duration(s)
+        .map(|d| d.as_secs())
+        .map_err(ConvertError::from)
 }
 
 /// `duration_minute` (used by `sync_max_delay`), in seconds: like
 /// [`to_duration_secs`] except that a bare integer counts **minutes**
 /// (`"1440"` → 86400, `"1d3h"` → 97200).
 pub fn to_duration_minute_secs(s: &str) -> Result<u64, ConvertError> {
-    duration(s, 60, EXPECT_DURATION_MINUTE)
+    units::parse_duration_minutes(s)
+        .map(|d| d.as_secs())
+        .map_err(ConvertError::from)
 }
 
-fn duration(s: &str, bare_unit: u64, expected: &'static str) -> Result<u64, ConvertError> {
-    let err = |reason| ConvertError::because(expected, s, reason);
-    let t = py_strip(s);
-    if t.is_empty() {
-        return Err(ConvertError::new(expected, s));
-    }
-    if t.starts_with('-') {
-        return Err(err("a duration cannot be negative"));
-    }
-    if t.contains(['.', ',']) {
-        return Err(err("use whole numbers (1h30m, not 1.5h)"));
-    }
-    let bare = t.strip_prefix('+').unwrap_or(t);
-    if !bare.is_empty() && bare.bytes().all(|b| b.is_ascii_digit()) {
-        let n: u64 = bare.parse().map_err(|_| err("too large"))?;
-        return n.checked_mul(bare_unit).ok_or_else(|| err("too large"));
-    }
-    let mut total: u64 = 0;
-    let mut rest = bare;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(ConvertError::new(expected, s));
-        }
-        let n: u64 = rest[..digits].parse().map_err(|_| err("too large"))?;
-        rest = rest[digits..].trim_start_matches(is_py_space);
-        let mut unit_chars = rest.chars();
-        let unit = match unit_chars.next().map(|c| c.to_ascii_lowercase()) {
-            Some('w') => 604_800,
-            Some('d') => 86_400,
-            Some('h') => 3_600,
-            Some('m') => 60,
-            Some('s') => 1,
-            None => return Err(err("missing unit (w, d, h, m or s) after the last number")),
-            Some(_) => return Err(err("unknown unit (use w, d, h, m or s)")),
-        };
-        rest = unit_chars.as_str().trim_start_matches(is_py_space);
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| err("too large"))?;
-    }
-    Ok(total)
-}
-
-/// `size`, in bytes: a number (fractions allowed, `,` accepted as the decimal mark)
-/// and an optional unit `k m g t p e` (case-insensitive), binary multiples:
-/// `"512k"` → 524288, `"100m"` → 104857600, `"1.5g"`. As in OpenSVC an `i` after the
-/// unit selects **decimal** multiples (`"1ki"` → 1000) and a trailing `b`/`B` is
-/// ignored (`"100MB"`, `"100MiB"`). A bare number is bytes; the result is truncated
-/// to whole bytes.
+/// `size`, in bytes: the grammar of [`doppel_plugin_api::units::parse_size`]. A number
+/// (fractions allowed, `,` accepted as the decimal mark) and an optional unit
+/// `k m g t p e` (case-insensitive), binary multiples: `"512k"` → 524288, `"100m"` →
+/// 104857600, `"1.5g"`. As in OpenSVC an `i` after the unit selects **decimal**
+/// multiples (`"1ki"` → 1000) and a trailing `b`/`B` is ignored (`"100MB"`,
+/// `"100MiB"`). A bare number is bytes; the result is truncated to whole bytes.
 ///
 /// Errors: empty, negative, unknown unit or trailing text, results over `u64::MAX`,
 /// and LVM expressions such as `10%FREE` (OpenSVC passes those through to LVM; no
 /// doppel keyword accepts them).
 pub fn to_size_bytes(s: &str) -> Result<u64, ConvertError> {
-    let err = |reason| ConvertError::because(EXPECT_SIZE, s, reason);
-    let t = py_strip(s);
-    if t.is_empty() {
-        return Err(ConvertError::new(EXPECT_SIZE, s));
-    }
-    if t.contains('%') {
-        return Err(err(
-            "LVM size expressions like 10%FREE are not supported here",
-        ));
-    }
-    if t.starts_with('-') {
-        return Err(err("a size cannot be negative"));
-    }
-    let t = t.strip_prefix('+').unwrap_or(t);
-    let number_len = t
-        .bytes()
-        .take_while(|b| b.is_ascii_digit() || *b == b'.' || *b == b',')
-        .count();
-    let number = t[..number_len].replace(',', ".");
-    let unit = t[number_len..]
-        .trim_start_matches(is_py_space)
-        .to_ascii_lowercase();
-    let (int_part, frac_part) = number.split_once('.').unwrap_or((&number, ""));
-    if (int_part.is_empty() && frac_part.is_empty())
-        || !frac_part.bytes().all(|b| b.is_ascii_digit())
-    {
-        return Err(ConvertError::new(EXPECT_SIZE, s));
-    }
-    let unit = unit.strip_suffix('b').unwrap_or(&unit);
-    let (unit, base) = match unit.strip_suffix('i') {
-        Some(u) => (u, 1000u128),
-        None => (unit, 1024u128),
-    };
-    let power = match unit {
-        "" => 0,
-        "k" => 1,
-        "m" => 2,
-        "g" => 3,
-        "t" => 4,
-        "p" => 5,
-        "e" => 6,
-        _ => {
-            return Err(err(
-                "unknown unit (use k, m, g, t, p or e, optionally followed by i or b)",
-            ));
+    units::parse_size(s).map_err(ConvertError::from)
+}
+
+impl From<units::UnitError> for ConvertError {
+    fn from(e: units::UnitError) -> ConvertError {
+        ConvertError {
+            expected: e.expected,
+            value: e.value,
+            reason: e.reason,
         }
-    };
-    if unit.is_empty() && base == 1000 {
-        // "100i": an "i" with no multiplier.
-        return Err(err(
-            "unknown unit (use k, m, g, t, p or e, optionally followed by i or b)",
-        ));
     }
-    let multiplier = base.pow(power);
-    let whole: u128 = if int_part.is_empty() {
-        0
-    } else {
-        int_part.parse().map_err(|_| err("too large"))?
-    };
-    let mut bytes = whole
-        .checked_mul(multiplier)
-        .ok_or_else(|| err("too large"))?;
-    if !frac_part.is_empty() {
-        // Only the first digits matter once multiplied by at most 1024^6.
-        let digits = &frac_part[..frac_part.len().min(30)];
-        let scale = 10u128.pow(u32::try_from(digits.len()).unwrap_or(30));
-        let frac: u128 = digits.parse().map_err(|_| err("too large"))?;
-        bytes += frac * multiplier / scale;
-    }
-    u64::try_from(bytes).map_err(|_| err("too large"))
 }
 
 #[cfg(test)]

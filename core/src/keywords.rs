@@ -220,6 +220,13 @@ pub fn resource_keywords(manifest: &Manifest) -> Vec<KeywordSpec> {
     all
 }
 
+/// True for the keywords whose value is a schedule expression (`schedule`,
+/// `status_schedule`, and OpenSVC's `*_schedule` spellings such as
+/// `sync_schedule`): `validate` parses them as the daemon will.
+pub fn holds_schedule(name: &str) -> bool {
+    name == "schedule" || name.ends_with("_schedule")
+}
+
 /// `type` is accepted in every resource section (it selects the driver).
 pub fn type_keyword() -> KeywordSpec {
     KeywordSpec::new("type", KeywordType::String)

@@ -15,6 +15,7 @@ pub mod ini;
 pub mod keywords;
 pub mod lock;
 pub mod node;
+pub mod opensvc;
 pub mod paths;
 pub mod plan;
 pub mod schedule;

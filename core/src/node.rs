@@ -146,6 +146,44 @@ impl NodeConfig {
     }
 }
 
+/// The 1-based line of `key` in the table `[driver.<driver>]` of the node config
+/// `text` (a sub-table `[driver.<driver>.<key>]` counts as the key), for messages
+/// that point at it; `None` when it cannot be found (e.g. an inline table).
+///
+/// ```
+/// let text = "nodename = \"n1\"\n\n[driver.symclone]\nbinn = \"/x\"\n\n[driver.replica.env]\nA = \"1\"\n";
+/// assert_eq!(doppel_core::node::driver_key_line(text, "symclone", "binn"), Some(4));
+/// assert_eq!(doppel_core::node::driver_key_line(text, "replica", "env"), Some(6));
+/// assert_eq!(doppel_core::node::driver_key_line(text, "drd", "bin"), None);
+/// ```
+pub fn driver_key_line(text: &str, driver: &str, key: &str) -> Option<usize> {
+    let unquote = |s: &str| s.trim().trim_matches('"').trim_matches('\'').to_owned();
+    let mut in_table = false;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some(header) = t.strip_prefix('[').and_then(|h| h.split(']').next()) {
+            let parts: Vec<String> = header
+                .trim_start_matches('[')
+                .split('.')
+                .map(unquote)
+                .collect();
+            in_table = parts.len() == 2 && parts[0] == "driver" && parts[1] == driver;
+            if parts.len() >= 3 && parts[0] == "driver" && parts[1] == driver && parts[2] == key {
+                return Some(i + 1);
+            }
+            continue;
+        }
+        if in_table {
+            if let Some((k, _)) = t.split_once('=') {
+                if unquote(k.split('.').next().unwrap_or(k)) == key {
+                    return Some(i + 1);
+                }
+            }
+        }
+    }
+    None
+}
+
 /// The host name, from uname(2).
 pub fn hostname() -> String {
     let mut buf = [0u8; 256];

@@ -169,7 +169,8 @@ pub struct ResourceDef {
     pub triggers: BTreeMap<String, String>,
     /// `schedule`.
     pub schedule: Option<String>,
-    /// `sync_max_delay` in seconds (sync resources).
+    /// `sync_max_delay` in seconds (sync resources, and resources whose driver
+    /// declares the keyword).
     pub sync_max_delay: Option<u64>,
 }
 
@@ -682,6 +683,29 @@ impl Builder<'_, '_> {
                 continue;
             }
             let Some(spec) = specs.iter().find(|s| s.name == canonical) else {
+                // OpenSVC 2 keywords doppel does not implement: ignored, or one line
+                // saying what doppel does instead (crate::opensvc).
+                let legacy = match section.kind() {
+                    SectionKind::Default => crate::opensvc::keyword(key, false),
+                    SectionKind::Resource { .. } => crate::opensvc::keyword(key, true),
+                    _ => None,
+                };
+                match legacy {
+                    Some(crate::opensvc::Legacy::Ignored(_)) => continue,
+                    Some(crate::opensvc::Legacy::Instead(how)) => {
+                        self.diag(
+                            Some(&e.location),
+                            section.name(),
+                            Some(&e.key),
+                            format!(
+                                "OpenSVC keyword not supported by doppel: {how} (see {})",
+                                crate::opensvc::GUIDE
+                            ),
+                        );
+                        continue;
+                    }
+                    None => {}
+                }
                 let hint = closest(key, specs.iter().map(|s| s.name.as_str()))
                     .map(|c| format!(" (did you mean '{c}'?)"))
                     .unwrap_or_default();
@@ -730,6 +754,14 @@ impl Builder<'_, '_> {
         if let Err(err) = convert::check(spec.kind, value) {
             self.diag(Some(location), section, Some(key), err.to_string());
             return;
+        }
+        // The daemon parses schedules when it plans; a value it would refuse (or
+        // one that can never match) must not validate.
+        if keywords::holds_schedule(&spec.name) {
+            if let Err(err) = crate::schedule::Schedule::parse(value) {
+                self.diag(Some(location), section, Some(key), err.to_string());
+                return;
+            }
         }
         // always_on also accepts node names: its candidates are suggestions.
         if let (Some(c), true) = (
@@ -862,12 +894,14 @@ impl Builder<'_, '_> {
                 let loc = type_entry
                     .map(|e| e.location.clone())
                     .unwrap_or(location.clone());
-                self.diag(
-                    Some(&loc),
-                    &rid,
-                    Some("type"),
-                    format!("unknown driver type {type_name}{hint}"),
-                );
+                let message = match crate::opensvc::driver_type(group, &basename) {
+                    Some(how) => format!(
+                        "unknown driver type {type_name}: {how} (see {})",
+                        crate::opensvc::GUIDE
+                    ),
+                    None => format!("unknown driver type {type_name}{hint}"),
+                };
+                self.diag(Some(&loc), &rid, Some("type"), message);
             }
             m
         };
@@ -982,11 +1016,11 @@ impl Builder<'_, '_> {
             schedule: get("schedule")
                 .map(str::to_owned)
                 .filter(|s| !s.trim().is_empty()),
-            sync_max_delay: if group == "sync" {
-                get("sync_max_delay").and_then(|v| convert::to_duration_minute_secs(v).ok())
-            } else {
-                None
-            },
+            // Sync resources have it (a generic keyword); a driver of another group
+            // that declares it (disk.alt_disk: the clone's age) gets the same rule,
+            // applied once by doppel rather than by each driver.
+            sync_max_delay: get("sync_max_delay")
+                .and_then(|v| convert::to_duration_minute_secs(v).ok()),
             driver_keywords,
             values,
         };

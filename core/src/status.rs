@@ -261,22 +261,11 @@ pub fn apply_sync_max_delay(
     }
 }
 
-/// `97200` → `1d3h`, `90` → `1m30s`, `0` → `0s`: the duration syntax of the
-/// configuration, so a message quotes durations the way the operator wrote them.
+/// `97200` → `1d3h`, `90` → `1m30s`, `0` → `0s`: the one duration formatter
+/// ([`doppel_plugin_api::units::format_duration`]), so a message quotes durations
+/// the way the operator writes them.
 pub(crate) fn human_secs(secs: u64) -> String {
-    if secs == 0 {
-        return "0s".to_owned();
-    }
-    let mut out = String::new();
-    let mut rest = secs;
-    for (unit, len) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
-        let n = rest / len;
-        rest %= len;
-        if n > 0 {
-            out.push_str(&format!("{n}{unit}"));
-        }
-    }
-    out
+    doppel_plugin_api::units::format_duration(std::time::Duration::from_secs(secs))
 }
 
 #[cfg(test)]

@@ -161,7 +161,7 @@ Examples:
   doppel -s migr run --rid task#0 --dry-run
   doppel -s migr run --rid task#0 --phase 2 --clients lpar1,lpar2")]
     Run(ActionArgs),
-    /// Ask the drivers for the selected services' status, cache and print it (exit 0)
+    /// Ask the drivers for the selected services' status, cache and print it (exit 1 unless up or n/a)
     Status(SelectArgs),
     /// Stop then start the selected services (the start runs only if the stop succeeded)
     #[command(after_help = "\
@@ -478,4 +478,36 @@ pub struct ActionArgs {
     /// Driver option KEY=VALUE, for driver actions (repeatable)
     #[arg(long = "opt", value_name = "KEY=VALUE")]
     pub opts: Vec<String>,
+}
+
+/// The global options as written after a driver action (`-s x mount --format json`):
+/// clap's `global = true` does not reach into an external subcommand's words, so the
+/// driver action parser reads them here and `main` merges them into [`Cli`].
+#[derive(Clone, Debug, Default, Args)]
+pub struct LateGlobalArgs {
+    /// Prefix every path doppel uses with DIR
+    #[arg(long, value_name = "DIR", help_heading = "Global options")]
+    pub root: Option<PathBuf>,
+    /// More output on the console (-v: debug, -vv: trace)
+    #[arg(short, long, action = clap::ArgAction::Count, help_heading = "Global options")]
+    pub verbose: u8,
+    /// Only errors on the console
+    #[arg(
+        short,
+        long,
+        conflicts_with = "verbose",
+        help_heading = "Global options"
+    )]
+    pub quiet: bool,
+    /// Output format: text for people, json for scripts
+    #[arg(long, value_enum, help_heading = "Global options")]
+    pub format: Option<Format>,
+    /// Services to act on
+    #[arg(
+        short = 's',
+        long = "service",
+        value_name = "SELECTOR",
+        help_heading = "Global options"
+    )]
+    pub selector: Option<String>,
 }

@@ -180,6 +180,8 @@ pub fn execute(
             ),
         ));
     }
+    let planned: Vec<&doppel_core::service::Service> = runs.iter().map(|(_, r)| &r.svc).collect();
+    check_options(ctx, &registry, &planned, &spec)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -191,15 +193,11 @@ pub fn execute(
             }
         });
         if args.parallel && runs.len() > 1 {
-            let mut set = tokio::task::JoinSet::new();
-            for (i, r) in runs {
-                set.spawn(async move { (i, engine::run_service(r).await) });
-            }
-            let mut out = Vec::new();
-            while let Some(Ok(r)) = set.join_next().await {
-                out.push(r);
-            }
-            out
+            let tasks = runs
+                .into_iter()
+                .map(|(i, r)| (i, r.svc.name.clone(), engine::run_service(r)))
+                .collect();
+            run_concurrently(tasks, action).await
         } else {
             let mut out = Vec::new();
             for (i, r) in runs {
@@ -279,7 +277,7 @@ pub fn report(
                 action.replace('_', " ")
             );
         }
-        if o.usage_error {
+        if o.usage_error || o.invalid_request {
             usage = true;
         } else {
             failed = true;
@@ -293,11 +291,104 @@ pub fn report(
         );
         usage = true;
     }
-    Ok(ExitCode::from(match (failed, usage) {
-        (true, _) => 1,
-        (false, true) => 2,
-        (false, false) => 0,
-    }))
+    Ok(match (failed, usage) {
+        (true, _) => ExitCode::from(1),
+        (false, true) => ExitCode::from(2),
+        (false, false) => status_exit_code(action, outcomes),
+    })
+}
+
+/// Unknown options are usage errors: the action's options against what the
+/// drivers of the selected resources read, and the node config's driver tables
+/// against what the drivers declare (crate::options).
+fn check_options(
+    ctx: &Context,
+    registry: &crate::drivers::Registry,
+    services: &[&doppel_core::service::Service],
+    spec: &ActionSpec,
+) -> anyhow::Result<()> {
+    check_node_config(ctx, registry)?;
+    let warnings = crate::options::check_action_options(
+        registry,
+        services.iter().copied(),
+        &spec.action,
+        |r| spec.selection.matches(r) && !r.disabled,
+        &spec.options,
+    )
+    .map_err(UsageError)?;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(())
+}
+
+/// The node config's driver tables hold only keys the drivers read: an error line
+/// per unknown key, then a usage error (exit 2). Warnings are printed and pass.
+pub fn check_node_config(ctx: &Context, registry: &crate::drivers::Registry) -> anyhow::Result<()> {
+    let problems = crate::options::check_node_config(&ctx.node, &ctx.paths.node_config(), registry);
+    let mut errors = 0;
+    for p in &problems {
+        if p.warning {
+            eprintln!("warning: {p}");
+        } else {
+            errors += 1;
+            eprintln!("doppel: {p}");
+        }
+    }
+    if errors > 0 {
+        return Err(UsageError(format!(
+            "{errors} error(s) in the node configuration {}",
+            ctx.paths.node_config().display()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Runs one future per service concurrently; the outcomes come back in the order
+/// given. A task that panicked (or was cancelled) is a failed service, never a
+/// dropped one: the run must not exit 0 without it.
+async fn run_concurrently<F>(
+    tasks: Vec<(usize, String, F)>,
+    action: &str,
+) -> Vec<(usize, ServiceOutcome)>
+where
+    F: std::future::Future<Output = ServiceOutcome> + Send + 'static,
+{
+    let mut set = tokio::task::JoinSet::new();
+    let mut by_task = std::collections::HashMap::new();
+    for (i, service, task) in tasks {
+        let handle = set.spawn(async move { (i, task.await) });
+        by_task.insert(handle.id(), (i, service));
+    }
+    let mut out = Vec::new();
+    while let Some(joined) = set.join_next_with_id().await {
+        match joined {
+            Ok((_, r)) => out.push(r),
+            Err(e) => {
+                let (i, service) = by_task.remove(&e.id()).unwrap_or_default();
+                out.push((i, ServiceOutcome::crashed(&service, action, &e)));
+            }
+        }
+    }
+    out.sort_by_key(|(i, _)| *i);
+    out
+}
+
+/// The exit code of a successful action: for `status`, as OpenSVC's, 0 when every
+/// selected service is available (`up`, or `n/a` when it has nothing to be up), 1
+/// otherwise, so that a probe can test `doppel -s svc status`.
+fn status_exit_code(action: &str, outcomes: &[ServiceOutcome]) -> ExitCode {
+    let available = |o: &ServiceOutcome| {
+        o.status
+            .as_ref()
+            .is_some_and(|s| matches!(s.avail, Status::Up | Status::NotApplicable))
+    };
+    if action == "status" && !outcomes.iter().all(available) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// The statuses of `names`: from the caches, evaluated when missing or with
@@ -342,6 +433,7 @@ pub fn collect_statuses(
     }
     if !missing.is_empty() {
         let registry = Arc::new(load_registry_warned(ctx));
+        check_node_config(ctx, &registry)?;
         let level = engine::console_level(ctx.quiet, ctx.verbose);
         let spec = spec_from("status", args)?;
         for name in &missing {
@@ -524,5 +616,37 @@ fn short_time(rfc3339: &str) -> String {
             .strftime("%Y-%m-%d %H:%M:%S")
             .to_string(),
         Err(_) => rfc3339.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(service: &str) -> ServiceOutcome {
+        ServiceOutcome::new(service, "start")
+    }
+
+    #[test]
+    fn a_panicked_service_task_is_a_failed_service() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        type Task = std::pin::Pin<Box<dyn Future<Output = ServiceOutcome> + Send>>;
+        let tasks: Vec<(usize, String, Task)> = vec![
+            (0, "a".to_owned(), Box::pin(async { ok("a") })),
+            (1, "b".to_owned(), Box::pin(async { panic!("engine bug") })),
+            (2, "c".to_owned(), Box::pin(async { ok("c") })),
+        ];
+        let out: Vec<ServiceOutcome> = runtime
+            .block_on(run_concurrently(tasks, "start"))
+            .into_iter()
+            .map(|(_, o)| o)
+            .collect();
+        let summary: Vec<(&str, bool)> = out.iter().map(|o| (o.service.as_str(), o.ok)).collect();
+        assert_eq!(summary, [("a", true), ("b", false), ("c", true)]);
+        let error = out[1].error.as_deref().unwrap_or_default();
+        assert!(error.starts_with("the action panicked"), "{error}");
     }
 }

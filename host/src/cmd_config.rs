@@ -30,7 +30,9 @@ use crate::{Context, UsageError, services};
 /// One diagnostic in `validate --format json`.
 #[derive(Serialize)]
 struct DiagnosticJson<'a> {
-    service: &'a str,
+    /// `None` for a problem of the node config.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service: Option<&'a str>,
     file: Option<String>,
     line: Option<usize>,
     section: Option<&'a str>,
@@ -53,9 +55,16 @@ pub fn validate(ctx: &Context) -> anyhow::Result<ExitCode> {
 
     // (service, diagnostic) over every selected service, sorted by file and line.
     let mut all: Vec<(String, PathBuf, Diagnostic)> = Vec::new();
+    // OpenSVC keywords accepted and ignored, shown with -v.
+    let mut notes: Vec<Diagnostic> = Vec::new();
     for name in &names {
         let loaded = services::load(ctx, &registry, name, true);
         let file = ctx.paths.service_file(name);
+        if ctx.verbose > 0 {
+            if let Some(svc) = &loaded.service {
+                notes.extend(doppel_core::opensvc::ignored_notes(&svc.ini));
+            }
+        }
         all.extend(
             loaded
                 .diagnostics
@@ -64,22 +73,43 @@ pub fn validate(ctx: &Context) -> anyhow::Result<ExitCode> {
         );
     }
     all.sort_by_cached_key(|(_, file, d)| sort_key(d, file));
+    // The node config's driver tables: keys no driver reads are errors too.
+    let node_problems =
+        crate::options::check_node_config(&ctx.node, &ctx.paths.node_config(), &registry);
+    let (node_warnings, node_errors): (Vec<_>, Vec<_>) =
+        node_problems.iter().partition(|p| p.warning);
+    for w in &node_warnings {
+        eprintln!("warning: {w}");
+    }
 
     let mut out = std::io::stdout().lock();
     if ctx.format == Format::Json {
-        let list: Vec<DiagnosticJson<'_>> = all
-            .iter()
-            .map(|(svc, _, d)| DiagnosticJson {
-                service: svc,
+        let node_json = node_errors.iter().map(|p| DiagnosticJson {
+            service: None,
+            file: Some(p.file.clone()),
+            line: Some(p.line),
+            section: Some(p.table.as_str()),
+            keyword: p.key.as_deref(),
+            message: &p.message,
+        });
+        let list: Vec<DiagnosticJson<'_>> = node_json
+            .chain(all.iter().map(|(svc, _, d)| DiagnosticJson {
+                service: Some(svc),
                 file: d.location.as_ref().map(|l| l.file.display().to_string()),
                 line: d.location.as_ref().map(|l| l.line),
                 section: d.section.as_deref(),
                 keyword: d.keyword.as_deref(),
                 message: &d.message,
-            })
+            }))
             .collect();
         writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
     } else {
+        for n in &notes {
+            writeln!(out, "info: {n}")?;
+        }
+        for p in &node_errors {
+            writeln!(out, "{p}")?;
+        }
         for (_, _, d) in &all {
             writeln!(out, "{d}")?;
         }
@@ -91,8 +121,18 @@ pub fn validate(ctx: &Context) -> anyhow::Result<ExitCode> {
         }
     }
     out.flush()?;
-    if all.is_empty() {
+    if all.is_empty() && node_errors.is_empty() {
         return Ok(ExitCode::SUCCESS);
+    }
+    if !node_errors.is_empty() {
+        eprintln!(
+            "doppel: {} error(s) in the node configuration {}",
+            node_errors.len(),
+            ctx.paths.node_config().display()
+        );
+    }
+    if all.is_empty() {
+        return Ok(ExitCode::from(2));
     }
     let mut broken: Vec<&str> = all.iter().map(|(svc, _, _)| svc.as_str()).collect();
     broken.sort_unstable();

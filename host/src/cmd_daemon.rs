@@ -1179,6 +1179,9 @@ pub fn run(ctx: &Context, once: bool, now: Option<&str>) -> anyhow::Result<ExitC
     };
     let registry = Arc::new(load_registry(ctx));
     warn_skipped(ctx, &registry);
+    // A misspelled key of a driver table would make every scheduled action use a
+    // default: refuse to start, as an action would.
+    crate::cmd_actions::check_node_config(ctx, &registry)?;
     let shared = Arc::new(Shared {
         paths: ctx.paths.clone(),
         node: ctx.node.clone(),

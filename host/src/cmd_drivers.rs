@@ -45,6 +45,8 @@ fn manifest_json(m: &Manifest, path: &std::path::Path, full: bool) -> serde_json
     if full {
         v["keywords"] = serde_json::to_value(&m.keywords).unwrap_or_default();
         v["actions"] = serde_json::to_value(&m.actions).unwrap_or_default();
+        v["options"] = serde_json::to_value(&m.options).unwrap_or_default();
+        v["node_options"] = serde_json::to_value(&m.node_options).unwrap_or_default();
     } else {
         v["keywords"] = m.keywords.iter().map(|k| k.name.clone()).collect();
         v["actions"] = m.actions.iter().map(|a| a.name.clone()).collect();
@@ -151,6 +153,43 @@ pub fn run(ctx: &Context, command: Option<DriversCommand>) -> anyhow::Result<Exi
                     desc.push_str(" (destructive: refused while the service is up)");
                 }
                 writeln!(out, "  {:<20} {}", a.name, desc)?;
+            }
+            let list = |options: &Option<Vec<doppel_plugin_api::OptionSpec>>, flags: bool| {
+                let Some(options) = options else {
+                    return vec![
+                        "  (not declared: the driver predates option declarations)".to_owned(),
+                    ];
+                };
+                options
+                    .iter()
+                    .map(|o| {
+                        let name = match (flags, o.name.as_str()) {
+                            (true, "phase" | "clients") => format!("--{}", o.name),
+                            (true, _) => format!("--opt {}=", o.name),
+                            (false, _) => o.name.clone(),
+                        };
+                        let only = if o.actions.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", o.actions.join(", "))
+                        };
+                        format!("  {name:<20} {}{only}", o.desc)
+                    })
+                    .collect()
+            };
+            let options = list(&m.options, true);
+            if !options.is_empty() {
+                writeln!(out, "options:")?;
+                for line in options {
+                    writeln!(out, "{line}")?;
+                }
+            }
+            let node = list(&m.node_options, false);
+            if !node.is_empty() {
+                writeln!(out, "node config [driver.{}]:", m.name)?;
+                for line in node {
+                    writeln!(out, "{line}")?;
+                }
             }
         }
     }

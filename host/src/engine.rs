@@ -166,6 +166,10 @@ pub struct ResourceOutcome {
     pub result: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The driver refused the request as invalid (a bad option such as an unknown
+    /// `--clients` entry, or an unusable configuration): a usage error, exit 2.
+    #[serde(skip)]
+    pub invalid_request: bool,
 }
 
 /// How an action on one service ended.
@@ -195,6 +199,9 @@ pub struct ServiceOutcome {
     /// selection, or none implements the action): a usage error, exit 2.
     #[serde(skip)]
     pub usage_error: bool,
+    /// Every failure was a driver refusing the request as invalid (exit 2).
+    #[serde(skip)]
+    pub invalid_request: bool,
 }
 
 impl ServiceOutcome {
@@ -212,6 +219,21 @@ impl ServiceOutcome {
             status: None,
             lock_timed_out: false,
             usage_error: false,
+            invalid_request: false,
+        }
+    }
+
+    /// The outcome of a service whose task panicked or was cancelled: a failure.
+    pub fn crashed(service: &str, action: &str, error: &tokio::task::JoinError) -> ServiceOutcome {
+        let why = if error.is_panic() {
+            "panicked"
+        } else {
+            "was cancelled"
+        };
+        ServiceOutcome {
+            ok: false,
+            error: Some(format!("the action {why}: {error}")),
+            ..ServiceOutcome::new(service, action)
         }
     }
 
@@ -580,6 +602,7 @@ impl Run {
             rid: rid.clone(),
             result,
             message,
+            invalid_request: false,
         };
         if r.noaction() && self.state_changing(&r, &action) {
             self.log
@@ -635,6 +658,11 @@ impl Run {
                 self.log.error(Some(&rid), "cancelled");
                 return outcome("failed", Some("cancelled".into()));
             }
+            Err(e) if e.kind == ErrorKind::Invalid => {
+                let mut failed = self.failed(&r, &action, e.message);
+                failed.invalid_request = failed.result == "failed";
+                return failed;
+            }
             Err(e) => return self.failed(&r, &action, e.message),
         }
         if let Err(message) = self.triggers(Some(&r), "post", &action).await {
@@ -663,12 +691,14 @@ impl Run {
                 rid: r.rid.clone(),
                 result: "ignored",
                 message: Some(message),
+                invalid_request: false,
             };
         }
         ResourceOutcome {
             rid: r.rid.clone(),
             result: "failed",
             message: Some(message),
+            invalid_request: false,
         }
     }
 
@@ -999,15 +1029,24 @@ async fn run_service_inner(run: &Arc<Run>) -> ServiceOutcome {
                     &format!("parallel {sub} resources {}", step.rids.join(",")),
                 );
                 let mut set = tokio::task::JoinSet::new();
+                let mut rid_of = HashMap::new();
                 for rid in &step.rids {
                     let r = run.clone();
-                    let (rid, sub) = (rid.clone(), sub.clone());
-                    set.spawn(async move { r.act(rid, sub).await });
+                    let (id, sub) = (rid.clone(), sub.clone());
+                    let handle = set.spawn(async move { r.act(id, sub).await });
+                    rid_of.insert(handle.id(), rid.clone());
                 }
                 let mut out = Vec::new();
-                while let Some(r) = set.join_next().await {
-                    if let Ok(r) = r {
-                        out.push(r);
+                while let Some(r) = set.join_next_with_id().await {
+                    match r {
+                        Ok((_, r)) => out.push(r),
+                        // A panicked resource task failed: it is never dropped.
+                        Err(e) => out.push(ResourceOutcome {
+                            rid: rid_of.remove(&e.id()).unwrap_or_default(),
+                            result: "failed",
+                            message: Some(format!("the action panicked: {e}")),
+                            invalid_request: false,
+                        }),
                     }
                 }
                 out.sort_by(|a, b| plan::natural_cmp(&a.rid, &b.rid));
@@ -1019,6 +1058,7 @@ async fn run_service_inner(run: &Arc<Run>) -> ServiceOutcome {
                 results.iter().filter(|r| r.result == "failed").collect();
             if !failed.is_empty() {
                 outcome.ok = false;
+                outcome.invalid_request = failed.iter().all(|f| f.invalid_request);
                 outcome.error = Some(
                     failed
                         .iter()

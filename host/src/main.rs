@@ -1,5 +1,17 @@
 //! The `doppel` command.
 
+/// `eprintln!` that never panics: std's panics ("failed printing to stderr") when
+/// stderr is a closed pipe (`doppel ... 2>&1 | head -1`) or a full disk, which
+/// would turn any warning into exit 101. Defined before the modules so that it
+/// shadows std's macro in every one of them; a line that cannot be written is lost,
+/// as the console is the only place it was going.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cli;
 mod cmd_actions;
 mod cmd_config;
@@ -12,6 +24,7 @@ mod color;
 mod drivers;
 mod engine;
 mod logger;
+mod options;
 mod runner;
 mod services;
 
@@ -72,7 +85,17 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
+    // A driver action's words are parsed here, before the context is built, so that
+    // the global options written after it (`-s x mount --format json -v`) count as
+    // they do after a built-in action.
+    let driver_action = match std::mem::replace(&mut cli.command, Command::Validate) {
+        Command::DriverAction(words) => Some(parse_driver_action(&mut cli, words)?),
+        other => {
+            cli.command = other;
+            None
+        }
+    };
     let paths = Paths::new(&cli.root);
     let node =
         NodeConfig::load(&paths.node_config()).context("cannot read the node configuration")?;
@@ -85,6 +108,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         quiet: cli.quiet,
         selector: cli.selector,
     };
+    if let Some((action, args)) = driver_action {
+        return cmd_actions::run(&ctx, &action, &args);
+    }
     match cli.command {
         Command::Drivers { command } => cmd_drivers::run(&ctx, command),
         Command::Template {
@@ -143,22 +169,45 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::SyncAll(a) => cmd_actions::run(&ctx, "sync_all", &a),
         Command::SyncNodes(a) => cmd_actions::run(&ctx, "sync_nodes", &a),
         Command::SyncDrp(a) => cmd_actions::run(&ctx, "sync_drp", &a),
-        Command::DriverAction(words) => driver_action(&ctx, words),
+        Command::DriverAction(_) => unreachable!("driver actions are parsed above"),
     }
 }
 
-/// `doppel -s <svc> <driver action> [options]`: parse the options like any action.
-fn driver_action(ctx: &Context, words: Vec<String>) -> anyhow::Result<ExitCode> {
+/// `doppel -s <svc> <driver action> [options]`: parse the options like any action,
+/// global options included (they override the ones given before the action).
+fn parse_driver_action(
+    cli: &mut Cli,
+    words: Vec<String>,
+) -> anyhow::Result<(String, cli::ActionArgs)> {
     #[derive(clap::Parser)]
     #[command(name = "doppel <action>", no_binary_name = true)]
     struct DriverActionCli {
         #[command(flatten)]
         args: cli::ActionArgs,
+        #[command(flatten)]
+        global: cli::LateGlobalArgs,
     }
     let Some((action, rest)) = words.split_first() else {
         return Err(UsageError("missing action".into()).into());
     };
     let parsed = <DriverActionCli as clap::Parser>::try_parse_from(rest)
         .map_err(|e| UsageError(e.to_string().trim().to_owned()))?;
-    cmd_actions::run(ctx, &engine::action_name(&[action.as_str()]), &parsed.args)
+    let g = parsed.global;
+    if let Some(root) = g.root {
+        cli.root = root;
+    }
+    cli.verbose = cli.verbose.saturating_add(g.verbose);
+    cli.quiet |= g.quiet;
+    if cli.quiet && cli.verbose > 0 {
+        return Err(
+            UsageError("the argument '--quiet' cannot be used with '--verbose'".into()).into(),
+        );
+    }
+    if let Some(format) = g.format {
+        cli.format = format;
+    }
+    if let Some(selector) = g.selector {
+        cli.selector = Some(selector);
+    }
+    Ok((engine::action_name(&[action.as_str()]), parsed.args))
 }

@@ -73,6 +73,7 @@
 
 mod protocol;
 pub mod testing;
+pub mod units;
 
 #[cfg(feature = "abi")]
 mod abi;

@@ -64,6 +64,18 @@ pub struct Manifest {
     /// action is passed over by that action.
     #[serde(default)]
     pub actions: Vec<ActionSpec>,
+    /// The action options the driver reads from [`ActionRequest::options`]: what
+    /// `--opt key=value`, `--phase` and `--clients` may set. doppel refuses any other
+    /// (exit 2, with did-you-mean), so a misspelled `--opt sinse=1h` never runs with
+    /// a default. `None` only in manifests of drivers built before options were
+    /// declared: doppel then passes options unchecked, with a warning.
+    #[serde(default)]
+    pub options: Option<Vec<OptionSpec>>,
+    /// The keys the driver reads from its node-config table `[driver.<name>]`
+    /// ([`ResourceConfig::driver_options`]), e.g. `bin`. doppel refuses any other
+    /// key, in `validate` and before an action. `None` as for [`Manifest::options`].
+    #[serde(default)]
+    pub node_options: Option<Vec<OptionSpec>>,
 }
 
 fn default_protocol() -> u32 {
@@ -82,6 +94,8 @@ impl Manifest {
             description: String::new(),
             keywords: Vec::new(),
             actions: Vec::new(),
+            options: Some(Vec::new()),
+            node_options: Some(Vec::new()),
         }
     }
 
@@ -103,6 +117,44 @@ impl Manifest {
         self
     }
 
+    /// Declares an action option the driver reads (`--opt <name>=...`, or `phase`
+    /// for `--phase` and `clients` for `--clients`).
+    ///
+    /// ```
+    /// use doppel_plugin_api::{Manifest, OptionSpec};
+    /// let m = Manifest::new("sync", "mirror", "1.0.0")
+    ///     .option(OptionSpec::new("since", "Resend what changed since then (1h, a date).").actions(&["recover"]));
+    /// assert!(m.accepts_option("since", "recover"));
+    /// assert!(!m.accepts_option("since", "sync_update"));
+    /// assert!(!m.accepts_option("sinse", "recover"));
+    /// ```
+    pub fn option(mut self, option: OptionSpec) -> Manifest {
+        self.options.get_or_insert_with(Vec::new).push(option);
+        self
+    }
+
+    /// Declares a key of the driver's node-config table `[driver.<name>]`.
+    ///
+    /// ```
+    /// use doppel_plugin_api::{Manifest, OptionSpec};
+    /// let m = Manifest::new("sync", "mirror", "1.0.0")
+    ///     .node_option(OptionSpec::new("bin", "Directory of the mirror tool."));
+    /// assert!(m.node_options.unwrap().iter().any(|o| o.name == "bin"));
+    /// ```
+    pub fn node_option(mut self, option: OptionSpec) -> Manifest {
+        self.node_options.get_or_insert_with(Vec::new).push(option);
+        self
+    }
+
+    /// Does the driver read action option `name` for `action`? True for any
+    /// option when the manifest predates option declarations (`options` is `None`).
+    pub fn accepts_option(&self, name: &str, action: &str) -> bool {
+        match &self.options {
+            None => true,
+            Some(list) => list.iter().any(|o| o.name == name && o.applies_to(action)),
+        }
+    }
+
     /// The `group.name` type string, e.g. `sync.symclone`.
     pub fn type_name(&self) -> String {
         format!("{}.{}", self.group, self.name)
@@ -116,6 +168,49 @@ impl Manifest {
     /// The keyword named `name`, if the driver declares it.
     pub fn find_keyword(&self, name: &str) -> Option<&KeywordSpec> {
         self.keywords.iter().find(|k| k.name == name)
+    }
+}
+
+/// An option a driver reads: an action option (see [`Manifest::option`]) or a key
+/// of its node-config table (see [`Manifest::node_option`]).
+///
+/// ```
+/// use doppel_plugin_api::OptionSpec;
+/// let phase = OptionSpec::new("phase", "Only this phase.").actions(&["run"]);
+/// assert!(phase.applies_to("run") && !phase.applies_to("wake"));
+/// assert!(OptionSpec::new("bin", "Tool directory.").applies_to("anything"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OptionSpec {
+    /// The key, as in `--opt <name>=...` or `<name> = ...` in the node config.
+    pub name: String,
+    /// What it does, for `doppel drivers info` and error messages.
+    #[serde(default)]
+    pub desc: String,
+    /// The actions that read this action option; empty: every action.
+    #[serde(default)]
+    pub actions: Vec<String>,
+}
+
+impl OptionSpec {
+    /// An option read by every action.
+    pub fn new(name: &str, desc: &str) -> OptionSpec {
+        OptionSpec {
+            name: name.to_owned(),
+            desc: desc.to_owned(),
+            actions: Vec::new(),
+        }
+    }
+
+    /// Only these actions read the option.
+    pub fn actions(mut self, actions: &[&str]) -> OptionSpec {
+        self.actions = actions.iter().map(|a| (*a).to_owned()).collect();
+        self
+    }
+
+    /// Does `action` read it?
+    pub fn applies_to(&self, action: &str) -> bool {
+        self.actions.is_empty() || self.actions.iter().any(|a| a == action)
     }
 }
 
@@ -462,10 +557,57 @@ impl ResourceConfig {
             .unwrap_or(default)
     }
 
-    /// A duration keyword in seconds (`300`, `5m`, `1h30m`); `default` when unset.
+    /// A [`KeywordType::Duration`] keyword (`300`, `5m`, `1h 30m`); `default` when
+    /// unset. The grammar is [`units::parse_duration`](crate::units::parse_duration),
+    /// the one doppel validated the value with, so the value used is the value that
+    /// validated.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use doppel_plugin_api::ResourceConfig;
+    /// let mut config = ResourceConfig::default();
+    /// config.keywords.insert("copy_timeout".into(), "1h 30m".into());
+    /// assert_eq!(config.get_duration("copy_timeout", Duration::ZERO), Duration::from_secs(5400));
+    /// assert_eq!(config.get_duration("other", Duration::from_secs(9)), Duration::from_secs(9));
+    /// ```
     pub fn get_duration(&self, keyword: &str, default: std::time::Duration) -> std::time::Duration {
         self.get(keyword)
-            .and_then(parse_duration)
+            .and_then(|v| crate::units::parse_duration(v).ok())
+            .unwrap_or(default)
+    }
+
+    /// A [`KeywordType::DurationMinutes`] keyword (a bare number is minutes);
+    /// `default` when unset.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use doppel_plugin_api::ResourceConfig;
+    /// let mut config = ResourceConfig::default();
+    /// config.keywords.insert("max_age".into(), "90".into());
+    /// assert_eq!(config.get_duration_minutes("max_age", Duration::ZERO), Duration::from_secs(5400));
+    /// ```
+    pub fn get_duration_minutes(
+        &self,
+        keyword: &str,
+        default: std::time::Duration,
+    ) -> std::time::Duration {
+        self.get(keyword)
+            .and_then(|v| crate::units::parse_duration_minutes(v).ok())
+            .unwrap_or(default)
+    }
+
+    /// A [`KeywordType::Size`] keyword in bytes (`512k`, `100m`, `1.5g`); `default`
+    /// when unset.
+    ///
+    /// ```
+    /// # use doppel_plugin_api::ResourceConfig;
+    /// let mut config = ResourceConfig::default();
+    /// config.keywords.insert("chunk".into(), "512k".into());
+    /// assert_eq!(config.get_size("chunk", 0), 524_288);
+    /// ```
+    pub fn get_size(&self, keyword: &str, default: u64) -> u64 {
+        self.get(keyword)
+            .and_then(|v| crate::units::parse_size(v).ok())
             .unwrap_or(default)
     }
 
@@ -517,45 +659,19 @@ impl ResourceConfig {
     }
 }
 
-/// Parses `300`, `300s`, `5m`, `1h30m`, `2d`, `1w` into a duration (bare numbers are seconds).
+/// Parses `300`, `300s`, `5m`, `1h30m`, `1h 30m`, `2d`, `1w` into a duration (bare
+/// numbers are seconds): [`units::parse_duration`](crate::units::parse_duration)
+/// without the reason of a refusal.
 ///
 /// ```
 /// use std::time::Duration;
 /// assert_eq!(doppel_plugin_api::parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+/// assert_eq!(doppel_plugin_api::parse_duration("1h 30m"), Some(Duration::from_secs(5400)));
 /// assert_eq!(doppel_plugin_api::parse_duration("45"), Some(Duration::from_secs(45)));
 /// assert_eq!(doppel_plugin_api::parse_duration("1.5h"), None);
 /// ```
 pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    if let Ok(secs) = text.parse::<u64>() {
-        return Some(std::time::Duration::from_secs(secs));
-    }
-    let mut total: u64 = 0;
-    let mut number = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let unit = match c.to_ascii_lowercase() {
-            'w' => 7 * 86400,
-            'd' => 86400,
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return None,
-        };
-        let n: u64 = number.parse().ok()?;
-        total = total.checked_add(n.checked_mul(unit)?)?;
-        number.clear();
-    }
-    if !number.is_empty() {
-        return None;
-    }
-    Some(std::time::Duration::from_secs(total))
+    crate::units::parse_duration(text).ok()
 }
 
 /// A problem found by [`Driver::validate`](crate::Driver::validate).
@@ -993,4 +1109,29 @@ pub enum ErrorKind {
     /// An error kind this version does not know (sent by a newer peer).
     #[serde(other)]
     Other,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifest_from_before_option_declarations_accepts_any_option() {
+        // What a driver built against an older plugin-api sends: no options fields.
+        let old: Manifest =
+            serde_json::from_str(r#"{"group":"sync","name":"old","version":"0.9.0"}"#)
+                .expect("old manifest");
+        assert_eq!(
+            (old.options.clone(), old.node_options.clone()),
+            (None, None)
+        );
+        assert!(old.accepts_option("anything", "sync_update"));
+        // A driver built now declares what it reads, possibly nothing.
+        let new = Manifest::new("sync", "new", "1.0.0");
+        assert_eq!(new.options, Some(Vec::new()));
+        assert!(!new.accepts_option("anything", "sync_update"));
+        let back: Manifest =
+            serde_json::from_str(&serde_json::to_string(&new).expect("json")).expect("parse");
+        assert_eq!(back, new);
+    }
 }

@@ -238,7 +238,7 @@ fn phase_by_phase_with_a_customization_script() {
     );
     let log = a.fails(&["-s", "alt", "provision", "--phase", "2"], 1);
     assert!(log.contains("--phase 2 continues a clone made by phase 1, but hdisk1 is in volume group None: run --phase 1 first"), "{log}");
-    let log = a.fails(&["-s", "alt", "provision", "--phase", "4"], 1);
+    let log = a.fails(&["-s", "alt", "provision", "--phase", "4"], 2);
     assert!(
         log.contains("--phase 4: alt_disk_copy -P accepts 1, 2, 3, 12, 23 or all"),
         "{log}"
@@ -349,7 +349,7 @@ fn refresh_takes_a_new_copy() {
         first,
         "the clone time moved"
     );
-    let log = a.fails(&["-s", "alt", "sync", "update", "--phase", "23"], 1);
+    let log = a.fails(&["-s", "alt", "sync", "update", "--phase", "23"], 2);
     assert!(
         log.contains("sync update rebuilds the clone from phase 1"),
         "{log}"
@@ -619,13 +619,22 @@ fn an_old_clone_is_older_than_sync_max_delay() {
     assert_eq!(st["last_sync"], "2020-03-01T10:00:00Z");
     assert!(
         Aix::messages(&st).contains(
-            &"warn: clone taken on 2020-03-01 10:00:00 UTC is older than sync_max_delay (1d)"
+            &"warn: last sync on 2020-03-01 10:00:00 UTC is older than sync_max_delay (1d)"
                 .to_owned()
         ),
         "{st}"
     );
     a.service("alt", &service_text("hdisk1", "sync_max_delay = 100000d\n"));
     assert_eq!(a.status("alt")["status"], "up");
+    // The one duration grammar: what validates is what doppel applies.
+    a.service(
+        "alt",
+        &service_text("hdisk1", "sync_max_delay = 5000d 12h\n"),
+    );
+    a.ok(&["-s", "alt", "validate"]);
+    assert_eq!(a.status("alt")["status"], "up");
+    a.service("alt", &service_text("hdisk1", "sync_max_delay = 1d 12h\n"));
+    assert_eq!(a.status("alt")["status"], "warn");
 }
 
 #[test]

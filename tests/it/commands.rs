@@ -241,7 +241,7 @@ fn status_and_print_status_print_one_json_shape() {
     let ctx = node();
     let (code, from_action, _) =
         run(&mut ctx.doppel(["-s", "web,db", "status", "--format", "json"]));
-    assert_eq!(code, 0);
+    assert_eq!(code, 1, "web is down: status exits 1 (OpenSVC's rule)");
     let (_, from_print, _) =
         run(&mut ctx.doppel(["-s", "web,db", "print", "status", "--format", "json"]));
     let strip = |text: &str| {

@@ -481,7 +481,7 @@ fn a_started_service_gets_its_only_resource_restarted_but_not_after_a_stop() {
     // The resource falls down behind doppel's back.
     ctx.write("var/lib/doppel/demo/fs#1/kv/state", "down");
     let (code, _, stderr) = run(&mut ctx.doppel(["-s", "demo", "status"]));
-    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(code, 1, "a down service: status exits 1\n{stderr}");
     let (code, _, stderr) = once(&ctx, MONDAY);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(

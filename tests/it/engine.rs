@@ -1224,7 +1224,7 @@ fn status_aggregates_avail_and_overall() {
         "[app#1]\ntype = test\nstatus = warn\n\n[fs#1]\ntype = test\ninitial = up\n",
     );
     let (code, stdout, stderr) = e.run(&["-s", "a*", "status", "--format", "json"]);
-    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(code, 1, "some services are not up: {stderr}");
     let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let got: Vec<String> = doc
         .as_array()
@@ -1362,7 +1362,7 @@ fn the_status_cache_is_refreshed_by_status_and_after_actions() {
     let cache = e.path("var/lib/doppel/cache/status.json");
     assert!(!cache.exists());
     let (code, stdout, _) = e.run(&["-s", "cache", "status"]);
-    assert_eq!(code, 0);
+    assert_eq!(code, 1, "down: status exits 1");
     assert!(
         stdout.starts_with(&format!("{:<32}down\n", "cache")),
         "{stdout}"

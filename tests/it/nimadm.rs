@@ -476,13 +476,13 @@ fn nimadm_single_phase_runs() {
     );
     // Bad phase numbers are refused before anything runs.
     for bad in ["0", "13", "six"] {
-        let stderr = n.doppel(&["-s", "migrate", "run", "--phase", bad], 1);
+        let stderr = n.doppel(&["-s", "migrate", "run", "--phase", bad], 2);
         assert_has(
             &stderr,
             &format!("--phase {bad}: nimadm phases are 1 to 12"),
         );
     }
-    let stderr = n.doppel(&["-s", "migrate", "run", "--clients", "lpar1,lpar7"], 1);
+    let stderr = n.doppel(&["-s", "migrate", "run", "--clients", "lpar1,lpar7"], 2);
     assert_has(
         &stderr,
         "--clients: lpar7 not among the clients of task#0 (lpar1 lpar2)",
@@ -632,7 +632,7 @@ fn nimadm_validation_and_licenses() {
         "nolic",
         &service_text("lpar1 lpar2", "").replace("accept_licenses = true\n", ""),
     );
-    let stderr = n.doppel(&["-s", "nolic", "run"], 1);
+    let stderr = n.doppel(&["-s", "nolic", "run"], 2);
     assert_has(
         &stderr,
         "task#0: accept_licenses is not set: nimadm installs licensed software and needs -Y to accept the license agreements; \

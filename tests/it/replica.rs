@@ -409,6 +409,15 @@ fn a_lost_packet_is_resent_after_recover() {
         out.contains("run it with --force once a packet is known to be lost"),
         "{out}"
     );
+    // A misspelled option is refused before anything runs, never replaced by the
+    // default (one day).
+    let (code, out) = s.doppel("paris", &["recover", "--force", "--opt", "sinse=1h"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("doppel: --opt sinse: unknown option for recover (did you mean --opt since?)"),
+        "{out}"
+    );
+    assert!(!out.contains("recoverpacket"), "{out}");
     let out = s.ok("paris", &["recover", "--force", "--opt", "since=1h"]);
     assert!(out.contains("multitool recoverpacket -since "), "{out}");
     assert!(

@@ -66,6 +66,34 @@ impl Expr {
         self.months & (1 << d.month()) != 0
     }
 
+    /// True when some date has the expression's days, weeks and months together.
+    ///
+    /// 2001 to 2028 is one full 28-year cycle of the Gregorian calendar without a
+    /// skipped leap year: every combination of weekday, day of month, month and ISO
+    /// week that ever occurs occurs in it (February 29 on each weekday included).
+    pub(crate) fn ever_matches(&self) -> bool {
+        let (Ok(mut d), Ok(end)) = (Date::new(2001, 1, 1), Date::new(2028, 12, 31)) else {
+            return true;
+        };
+        while d <= end {
+            if !self.month_ok(d) {
+                match d.last_of_month().tomorrow() {
+                    Ok(next) => d = next,
+                    Err(_) => return false,
+                }
+                continue;
+            }
+            if self.check_date(d).is_ok() {
+                return true;
+            }
+            match d.tomorrow() {
+                Ok(next) => d = next,
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
     fn check_date(&self, d: Date) -> Result<(), NotAllowed> {
         if !self.month_ok(d) {
             return Err(NotAllowed::NotInMonths);

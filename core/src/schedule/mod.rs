@@ -57,10 +57,13 @@
 //!   allows Monday 00:00-01:00 and Monday 23:00-24:00.
 //! * Several include expressions: any one suffices. **Exclusions always win**, whatever
 //!   their place in the list: that is what the OpenSVC daemon does (`get_next`), so
-//!   `allowed` and `next` agree with each other and with it. Exclusion ranges are
-//!   inclusive too: after `!12:00-14:00` the first allowed instant is 14:00:01.
+//!   `allowed` and `next` agree with each other and with it. An exclusion ends at its
+//!   end (om3's `next`): after `! 00:00-11:00` the first allowed instant is 11:00:00,
+//!   and `! 09:00` excludes the second 09:00:00 only.
 //! * `<dom>` is a day of month (G2/G3), negative values count from the end; the weekday
-//!   must match as well. `:0` is accepted and never matches. A bare signed number in
+//!   must match as well. An expression that can never match is a parse error, as in
+//!   om3: a day of month 0 (`* :0`), or days, weeks and months that no date has
+//!   together (`* :31 * feb`, `* * 10 jan`). A bare signed number in
 //!   the day list (`*:1,-1`) is a day of month, so the documented example works.
 //! * A month item may carry its own modulo (G2): `jan-mar%2,dec` = feb, dec.
 //! * Week ranges wrap like day and month ranges (`52-2`).
@@ -371,8 +374,9 @@ impl Schedule {
     }
 
     /// True when no include expression has a time range (`""`, `@0`, `*@0`, only
-    /// exclusions): the task is never scheduled. A schedule that is merely impossible
-    /// (`* :0`) is not detected here; [`Schedule::next`] returns `None` for it.
+    /// exclusions): the task is never scheduled. Expressions impossible by their
+    /// dates (`* :0`, `* :31 * feb`) do not parse; one excluded by another
+    /// (`["*", "! *"]`) is not detected here: [`Schedule::next`] returns `None`.
     pub fn is_never(&self) -> bool {
         !self
             .exprs

@@ -93,10 +93,15 @@ pub enum ScheduleErrorKind {
     #[error("empty day of month after ':'")]
     EmptyMonthday,
     /// The text after `:` in a day is not a day of month.
-    #[error(
-        "invalid day of month {0:?}: expected first..fifth, 1st..5th, last, or [+|-]1..31 (0 never matches)"
-    )]
+    #[error("invalid day of month {0:?}: expected first..fifth, 1st..5th, last, or [+|-]1..31")]
     InvalidMonthday(String),
+    /// A day of month 0 (`* :0`): days of month count from 1, or from -1 backwards.
+    #[error("day of month 0 never matches: count from 1 (first) or from -1 (last)")]
+    MonthdayZero,
+    /// The expression's days, weeks and months never fall on one date (`* :31 * feb`,
+    /// `* sat:1-... `): the task would never run.
+    #[error("never matches: no date has these days, weeks and months together")]
+    NeverMatches,
     /// `%2%3`.
     #[error("only one '%' allowed in month {0:?}")]
     TooManyPercent(String),
@@ -245,7 +250,7 @@ fn parse_expr_at(raw: &str) -> Result<Option<Expr>, At> {
             ScheduleErrorKind::TooManyFields(fields.len()),
         );
     }
-    let ranges = parse_timeranges(fields[0])?;
+    let ranges = parse_timeranges(fields[0], exclude)?;
     let days = match fields.get(1) {
         Some(t) => parse_days(*t)?,
         None => vec![DaySpec {
@@ -261,17 +266,22 @@ fn parse_expr_at(raw: &str) -> Result<Option<Expr>, At> {
         Some(t) => parse_months(*t)?,
         None => Cal::Month.all(),
     };
-    Ok(Some(Expr {
+    let expr = Expr {
         raw: raw.trim().to_string(),
         exclude,
         ranges,
         days,
         weeks,
         months: months as u16,
-    }))
+    };
+    if !expr.ever_matches() {
+        let off = fields.get(1).map_or(fields[0].off, |t| t.off);
+        return at(off, ScheduleErrorKind::NeverMatches);
+    }
+    Ok(Some(expr))
 }
 
-fn parse_timeranges(tok: Tok<'_>) -> Result<Vec<TimeRange>, At> {
+fn parse_timeranges(tok: Tok<'_>, exclusion: bool) -> Result<Vec<TimeRange>, At> {
     let mut out = Vec::new();
     for item in tok.split(',') {
         if item.s.is_empty() {
@@ -288,7 +298,7 @@ fn parse_timeranges(tok: Tok<'_>) -> Result<Vec<TimeRange>, At> {
                 ScheduleErrorKind::TooManyAt(item.s.to_string()),
             );
         }
-        let (begin, end) = parse_span(parts[0])?;
+        let (begin, end) = parse_span(parts[0], exclusion)?;
         // Length of the window, inclusive bounds (G2 interval_from_timerange).
         let len = if begin <= end {
             end - begin + 1
@@ -316,7 +326,11 @@ fn parse_timeranges(tok: Tok<'_>) -> Result<Vec<TimeRange>, At> {
     Ok(out)
 }
 
-fn parse_span(tok: Tok<'_>) -> Result<(u32, u32), At> {
+/// `(begin, end)` in seconds, both inclusive. An include range keeps its end
+/// second (`09:00-09:20` allows 09:20:00, and `09:00` is 09:00:00-09:00:01, as in
+/// OpenSVC). An exclusion ends *at* its end (om3's `next`): `! 00:00-11:00` excludes
+/// up to 10:59:59 and 11:00:00 is allowed again; `! 09:00` excludes 09:00:00 only.
+fn parse_span(tok: Tok<'_>, exclusion: bool) -> Result<(u32, u32), At> {
     if tok.s.is_empty() || tok.s == "*" {
         return Ok((0, DAY - 1));
     }
@@ -324,12 +338,18 @@ fn parse_span(tok: Tok<'_>) -> Result<(u32, u32), At> {
     match parts.len() {
         1 => {
             let t = parse_time(parts[0])?;
-            Ok((t, t + 1))
+            Ok((t, if exclusion { t } else { t + 1 }))
         }
         2 => {
             let b = parse_time(parts[0])?;
             let e = parse_time(parts[1])?;
-            Ok((b, if b == e { e + 1 } else { e }))
+            Ok(match (b == e, exclusion) {
+                (true, false) => (b, e + 1),
+                (true, true) => (b, b),
+                (false, false) => (b, e),
+                // The second before the end; an end at midnight is the day's last second.
+                (false, true) => (b, if e == 0 { DAY - 1 } else { e - 1 }),
+            })
         }
         _ => at(
             parts[2].off - 1,
@@ -630,6 +650,7 @@ fn parse_monthday(tok: Tok<'_>) -> Result<i32, At> {
                 None
             };
             match n {
+                Some(0) => return at(tok.off, ScheduleErrorKind::MonthdayZero),
                 Some(n) => n,
                 None => {
                     return at(

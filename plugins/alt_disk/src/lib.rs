@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use doppel_plugin_api::{
     ActionOutcome, ActionRequest, ActionSpec, CommandRequest, Driver, Error, Host, KeywordSpec,
-    KeywordType, Manifest, Problem, ResourceConfig, Status, StatusReport,
+    KeywordType, Manifest, OptionSpec, Problem, ResourceConfig, Status, StatusReport,
 };
 
 /// Where the AIX tools live when the node config does not say.
@@ -40,7 +40,6 @@ const OP_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Default of `copy_timeout`.
 const DEFAULT_COPY_TIMEOUT: &str = "3h";
 /// Default of `sync_max_delay`, in minutes (the seed's).
-const DEFAULT_MAX_DELAY_MINUTES: u64 = 1440;
 
 /// Keys of the driver's stored state.
 const KEY_CLONED_AT: &str = "cloned_at";
@@ -290,31 +289,6 @@ impl Layout {
 // Durations
 // ---------------------------------------------------------------------------
 
-/// `sync_max_delay`: a bare integer is minutes, else `1d3h`-style units.
-fn parse_minutes_duration(text: &str) -> Option<u64> {
-    let t = text.trim();
-    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
-        return t.parse::<u64>().ok().and_then(|m| m.checked_mul(60));
-    }
-    doppel_plugin_api::parse_duration(t).map(|d| d.as_secs())
-}
-
-/// `97200` → `1d3h`.
-fn human_secs(secs: u64) -> String {
-    if secs == 0 {
-        return "0s".into();
-    }
-    let mut out = String::new();
-    let mut rest = secs;
-    for (unit, size) in [("d", 86400), ("h", 3600), ("m", 60), ("s", 1)] {
-        if rest >= size {
-            out.push_str(&format!("{}{unit}", rest / size));
-            rest %= size;
-        }
-    }
-    out
-}
-
 fn is_disk_name(name: &str) -> bool {
     name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -365,13 +339,6 @@ impl AltDisk {
             doppel_plugin_api::parse_duration(DEFAULT_COPY_TIMEOUT)
                 .unwrap_or(Duration::from_secs(10800)),
         )
-    }
-
-    fn max_delay_secs(&self) -> u64 {
-        self.config
-            .get("sync_max_delay")
-            .and_then(parse_minutes_duration)
-            .unwrap_or(DEFAULT_MAX_DELAY_MINUTES * 60)
     }
 
     /// `alt_disk_copy -d "<disks>" [-i] [-s] [-b] [-I] [-l] [-f] [-F] [-e] [-w] [-n]
@@ -760,12 +727,7 @@ impl AltDisk {
         }
     }
 
-    fn report(
-        &self,
-        layout: &Layout,
-        bootlist: Result<Vec<String>, Error>,
-        now: jiff::Timestamp,
-    ) -> StatusReport {
+    fn report(&self, layout: &Layout, bootlist: Result<Vec<String>, Error>) -> StatusReport {
         let targets = layout.targets.join(" ");
         let missing = layout.missing();
         let foreign: Vec<(&str, &str)> = layout
@@ -829,20 +791,11 @@ impl AltDisk {
             }
             r
         };
-        // The clone time, and sync_max_delay (doppel applies it to the sync group only).
+        // The clone time, as the last sync: doppel applies sync_max_delay to it (the
+        // keyword is declared below), as to every sync resource.
         if layout.all_in(ALTINST) {
             match self.recorded_clone_time() {
                 Some(at) => {
-                    let max = self.max_delay_secs();
-                    let age = now.as_second().saturating_sub(at.as_second());
-                    if report.state == Status::Up && age > 0 && age.unsigned_abs() > max {
-                        report.state = Status::Warn;
-                        report = report.warn(format!(
-                            "clone taken on {} is older than sync_max_delay ({})",
-                            at.strftime("%Y-%m-%d %H:%M:%S UTC"),
-                            human_secs(max)
-                        ));
-                    }
                     report = report.last_sync(at.to_string());
                 }
                 None => {
@@ -896,6 +849,8 @@ impl Driver for AltDisk {
                 .desc(desc)
         };
         Manifest::new("disk", "alt_disk", env!("CARGO_PKG_VERSION"))
+            .option(OptionSpec::new("phase", "Only these alt_disk_copy phases (-P): 1, 2, 3, 12, 23 or all.").actions(&["provision", "sync_update"]))
+            .node_option(OptionSpec::new("bin", "Directory of alt_disk_copy, alt_rootvg_op, lspv and bootlist (default /usr/sbin)."))
             .description("Clone the running AIX rootvg to alternate disks with alt_disk_copy")
             .keyword(
                 KeywordSpec::new("disks", KeywordType::List)
@@ -1070,15 +1025,6 @@ impl Driver for AltDisk {
                 ));
             }
         }
-        if let Some(v) = config
-            .get("sync_max_delay")
-            .filter(|v| parse_minutes_duration(v).is_none())
-        {
-            problems.push(Problem::keyword(
-                "sync_max_delay",
-                format!("'{v}' is not a duration"),
-            ));
-        }
         problems
     }
 
@@ -1092,7 +1038,7 @@ impl Driver for AltDisk {
             Err(e) => return Ok(StatusReport::new(Status::Undef).error(e.message)),
         };
         let bootlist = self.bootlist();
-        Ok(self.report(&layout, bootlist, jiff::Timestamp::now()))
+        Ok(self.report(&layout, bootlist))
     }
 
     fn action(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {

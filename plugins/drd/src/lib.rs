@@ -37,7 +37,8 @@ use std::time::Duration;
 
 use doppel_plugin_api::{
     ActionOutcome, ActionRequest, ActionSpec, CommandOutput, CommandRequest, Driver, Error, Host,
-    KeywordSpec, KeywordType, Level, Manifest, Problem, ResourceConfig, Status, StatusReport,
+    KeywordSpec, KeywordType, Level, Manifest, OptionSpec, Problem, ResourceConfig, Status,
+    StatusReport,
 };
 use jiff::tz::TimeZone;
 
@@ -734,6 +735,8 @@ fn device_problem(config: &ResourceConfig, keyword: &str) -> Option<Problem> {
 impl Driver for Drd {
     fn manifest() -> Manifest {
         Manifest::new("sync", "drd", env!("CARGO_PKG_VERSION"))
+            .node_option(OptionSpec::new("bin", "Directory of the drd command (default /opt/drd/bin)."))
+            .node_option(OptionSpec::new("sysroot", "Root under which DRD keeps /var/opt/drd (default /)."))
             .description("An inactive clone of the HP-UX root disk kept current with Dynamic Root Disk (drd)")
             .keyword(
                 KeywordSpec::new("target", KeywordType::String)

@@ -39,7 +39,8 @@ use std::time::{Duration, Instant};
 
 use doppel_plugin_api::{
     ActionOutcome, ActionRequest, ActionSpec, CommandOutput, CommandRequest, Driver, Error, Host,
-    KeywordSpec, KeywordType, Level, Manifest, Problem, ResourceConfig, Status, StatusReport,
+    KeywordSpec, KeywordType, Level, Manifest, OptionSpec, Problem, ResourceConfig, Status,
+    StatusReport,
 };
 
 use crate::config::Settings;
@@ -855,6 +856,10 @@ impl Driver for Nimadm {
     fn manifest() -> Manifest {
         let s = |name: &str| KeywordSpec::new(name, KeywordType::String);
         Manifest::new("task", "nimadm", env!("CARGO_PKG_VERSION"))
+            .option(OptionSpec::new("phase", "Only this nimadm phase, 1 to 12 (-P).").actions(&["run"]))
+            .option(OptionSpec::new("clients", "Only these clients, comma separated.").actions(&["run", "unprovision", "wake", "sleep"]))
+            .node_option(OptionSpec::new("bin", "Directory of nimadm (default /usr/sbin)."))
+            .node_option(OptionSpec::new("log_dir", "Where nimadm writes the clients' migration logs."))
             .description("AIX NIM alternate disk migration (nimadm) of many clients at once, from the NIM master")
             .keyword(
                 KeywordSpec::new("clients", KeywordType::List)

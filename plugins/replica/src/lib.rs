@@ -24,7 +24,7 @@ use std::time::{Duration, SystemTime};
 
 use doppel_plugin_api::{
     ActionOutcome, ActionRequest, ActionSpec, CommandOutput, CommandRequest, Driver, Error, Host,
-    KeywordSpec, KeywordType, Manifest, Problem, ResourceConfig, Status, StatusReport,
+    KeywordSpec, KeywordType, Manifest, OptionSpec, Problem, ResourceConfig, Status, StatusReport,
     parse_duration,
 };
 
@@ -162,7 +162,32 @@ fn settings(config: &ResourceConfig) -> Result<Settings, Vec<Problem>> {
             "transport = out needs 'out_dir': the directory the packet files are written to",
         ));
     }
-    let maxsize = config.get_text("maxsize");
+    // doppel validated maxsize with the one size grammar (`1.5g`, `100MB`, `1ki`);
+    // multitool takes an integer with k, m or g: pass the same value in that form.
+    let maxsize = match config.get_text("maxsize") {
+        Some(text) => match doppel_plugin_api::units::parse_size(&text) {
+            Ok(0) => {
+                problems.push(Problem::keyword(
+                    "maxsize",
+                    "a packet size must be more than 0",
+                ));
+                None
+            }
+            Ok(bytes) if bytes >= 1 << 40 => {
+                problems.push(Problem::keyword(
+                    "maxsize",
+                    format!("{text}: multitool -maxsize takes up to 1023g"),
+                ));
+                None
+            }
+            Ok(bytes) => Some(doppel_plugin_api::units::format_size(bytes)),
+            Err(e) => {
+                problems.push(Problem::keyword("maxsize", e.to_string()));
+                None
+            }
+        },
+        None => None,
+    };
     let limit = config.get_text("limit").map(|_| config.get_int("limit", 0));
     if limit.is_some() && maxsize.is_none() {
         problems.push(Problem::keyword(
@@ -988,6 +1013,11 @@ impl Driver for Replica {
     fn manifest() -> Manifest {
         let s = |name: &str| KeywordSpec::new(name, KeywordType::String);
         Manifest::new("sync", "replica", env!("CARGO_PKG_VERSION"))
+            .option(OptionSpec::new("since", "Re-send the changes since this long ago (1h, 2d) or this date (recoverpacket -since).").actions(&["recover"]))
+            .option(OptionSpec::new("replica", "Only these target replicas, comma separated.").actions(&["recover"]))
+            .node_option(OptionSpec::new("bin", "Directory of multitool and multiutil."))
+            .node_option(OptionSpec::new("etc", "Directory of shipping_server."))
+            .node_option(OptionSpec::new("env", "A table of environment variables for the MultiSite tools."))
             .description("ClearCase/VersionVault MultiSite replicas kept in step by update packets (multitool syncreplica)")
             .keyword(
                 s("vob")

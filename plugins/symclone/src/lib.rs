@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use doppel_plugin_api::{
     ActionOutcome, ActionRequest, ActionSpec, CommandRequest, Driver, Error, Host, KeywordSpec,
-    KeywordType, Manifest, Problem, ResourceConfig, Status, StatusReport,
+    KeywordType, Manifest, OptionSpec, Problem, ResourceConfig, Status, StatusReport,
 };
 use jiff::tz::TimeZone;
 
@@ -931,6 +931,7 @@ fn poll_interval_from_env() -> Duration {
 impl Driver for Symclone {
     fn manifest() -> Manifest {
         Manifest::new("sync", "symclone", env!("CARGO_PKG_VERSION"))
+            .node_option(OptionSpec::new("bin", "Directory of the SYMCLI commands (default /usr/symcli/bin)."))
             .description("EMC Symmetrix TimeFinder/Clone pairs driven with SYMCLI")
             .keyword(
                 KeywordSpec::new("consistent", KeywordType::Boolean)

@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use doppel_plugin_api::{
     ActionOutcome, ActionRequest, ActionSpec, CommandRequest, Error, Host, KeywordSpec,
-    KeywordType, Manifest, Problem, ResourceConfig, Status, StatusReport,
+    KeywordType, Manifest, OptionSpec, Problem, ResourceConfig, Status, StatusReport,
 };
 
 /// Exports the test driver for `group` as `<group>.test`.
@@ -129,6 +129,9 @@ pub fn manifest(group: &str) -> Manifest {
     }
     m.action(ActionSpec::new("poke", "A driver-specific action."))
         .action(ActionSpec::new("wipe", "A destructive driver-specific action.").destructive())
+        .option(
+            OptionSpec::new("depth", "How hard to poke (recorded, not used).").actions(&["poke"]),
+        )
 }
 
 /// Driver-level validation: `bad` is refused.
