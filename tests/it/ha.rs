@@ -204,10 +204,16 @@ impl Ha {
         stdout
     }
 
-    /// The lab's service `demo`: two clone pairs on the simulated array (sessions
-    /// created as an array admin would), activated by start, and the application
-    /// using them, up while `<root>/app.state` exists.
+    /// The lab's service `demo` on the simulated array: [`Ha::lab_array`] and
+    /// [`Ha::lab_service_file`] for node n1.
     fn lab_service(&self) {
+        self.lab_array();
+        self.lab_service_file("n1");
+    }
+
+    /// The simulated array with two clone pairs whose sessions are created (as an
+    /// array admin would), not active.
+    fn lab_array(&self) {
         self.sim_ok(
             "symsim",
             &[
@@ -234,16 +240,23 @@ impl Ha {
                 "-noprompt",
             ],
         );
+    }
+
+    /// Service `demo` on `nodes`: the clones, activated by start, and the
+    /// application using them, up while `<root>/app.state` exists.
+    fn lab_service_file(&self, nodes: &str) {
         self.script(
             "app.sh",
             "#!/bin/sh\nstate=\"$(dirname \"$0\")/app.state\"\ncase \"$1\" in\n  start) echo \"app started\"; touch \"$state\" ;;\n  stop) echo \"app stopped\"; rm -f \"$state\" ;;\n  check) test -f \"$state\" ;;\nesac\n",
         );
         self.service(
             "demo",
-            "[DEFAULT]\nnodes = n1\norchestrate = ha\n\n\
-             [sync#0]\ntype = symclone\nsymid = 000197900123\npairs = 00B60:00B61 00B62:00B63\n\n\
-             [app#0]\ntype = script\nstart = @ROOT@/app.sh start\nstop = @ROOT@/app.sh stop\n\
-             check = @ROOT@/app.sh check\nstart_depends = sync#0\n",
+            &format!(
+                "[DEFAULT]\nnodes = {nodes}\norchestrate = ha\n\n\
+                 [sync#0]\ntype = symclone\nsymid = 000197900123\npairs = 00B60:00B61 00B62:00B63\n\n\
+                 [app#0]\ntype = script\nstart = @ROOT@/app.sh start\nstop = @ROOT@/app.sh stop\n\
+                 check = @ROOT@/app.sh check\nstart_depends = sync#0\n"
+            ),
         );
     }
 
@@ -782,6 +795,87 @@ fn crm_resource_validates_starts_checks_and_stops_the_agent_without_a_cluster() 
     let log = ha.service_log("demo");
     assert!(log.contains("* DEMO.APP#0 - INFO - app started"), "{log}");
     assert!(log.contains("* DEMO.APP#0 - INFO - app stopped"), "{log}");
+}
+
+/// Two nodes seeing the same (simulated) array, each with its own doppel root
+/// and the same service file: the clones are activated by the node that takes
+/// the service.
+#[test]
+fn a_clone_service_is_activated_on_the_node_that_takes_it() {
+    let n1 = Ha::new(Funcs::Fallback);
+    n1.lab_array();
+    n1.lab_service_file("n1 n2");
+    let mut n2 = Ha::new(Funcs::Fallback);
+    n2.ctx.write(
+        "etc/doppel/doppel.toml",
+        &format!(
+            "nodename = \"n2\"\n\n[driver.symclone]\nbin = \"{}\"\n",
+            target_dir().display()
+        ),
+    );
+    // n2 sees n1's array.
+    n2.ctx.env(
+        "DOPPEL_SIM_ROOT",
+        n1.root().join("sim").display().to_string(),
+    );
+    n2.lab_service_file("n1 n2");
+    let activate = "-noprompt activate -i 20 -c 30 -consistent";
+
+    // Pacemaker starts it on n1: n1 activates the clones and runs the application.
+    expect(&n1.act("start", "demo"), 0, "start on n1");
+    assert_eq!(n1.clone_states(), ["00B61 Copied", "00B63 Copied"]);
+    assert!(n1.app_up() && !n2.app_up());
+    assert!(n1.service_log("demo").contains(activate));
+    expect(
+        &n2.probe(&[("service", "demo")]),
+        OCF_NOT_RUNNING,
+        "probe on n2",
+    );
+
+    // It moves: stopped on n1; the clones are re-created from production
+    // meanwhile (not active: unusable until a start activates them).
+    expect(&n1.act("stop", "demo"), 0, "stop on n1");
+    assert!(!n1.app_up());
+    n1.ctx.ok(&["-s", "demo", "sync", "resync"]);
+    assert!(
+        n1.clone_states().iter().all(|s| !s.ends_with("Copied")),
+        "{:?}",
+        n1.clone_states()
+    );
+
+    // Started on n2: n2 activates the clones, then starts the application there.
+    expect(&n2.act("start", "demo"), 0, "start on n2");
+    assert_eq!(n1.clone_states(), ["00B61 Copied", "00B63 Copied"]);
+    assert!(n2.app_up() && !n1.app_up());
+    let log = n2.service_log("demo");
+    assert!(log.contains(activate), "n2 activated the clones:\n{log}");
+    expect(&n2.act("monitor", "demo"), 0, "monitor on n2");
+    expect(&n1.act("monitor", "demo"), OCF_NOT_RUNNING, "monitor on n1");
+    expect(&n2.act("stop", "demo"), 0, "stop on n2");
+}
+
+/// The clone service of docs/ha-pacemaker.md is a valid service on its nodes.
+#[test]
+fn the_documented_clone_service_validates() {
+    let doc = std::fs::read_to_string(workspace_root().join("docs/ha-pacemaker.md")).unwrap();
+    let start = doc.find("```ini\n").expect("an ini block") + "```ini\n".len();
+    let end = start + doc[start..].find("```").unwrap();
+    let ha = Ha::new(Funcs::Fallback);
+    ha.ctx.write(
+        "etc/doppel/doppel.toml",
+        &format!(
+            "nodename = \"node1\"\n\n[driver.symclone]\nbin = \"{}\"\n",
+            target_dir().display()
+        ),
+    );
+    ha.service("demo", &doc[start..end]);
+    let (code, stdout, stderr) = run(&mut ha.ctx.doppel(["-s", "demo", "validate"]));
+    assert_eq!((code, stdout.as_str()), (0, "demo: ok\n"), "{stderr}");
+    let (code, stdout, stderr) = run(&mut ha
+        .ctx
+        .doppel(["-s", "demo", "print", "schedule", "--format", "json"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("\"sync_update\""), "{stdout}");
 }
 
 // --- doppel daemon and Pacemaker -----------------------------------------------------------
