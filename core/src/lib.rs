@@ -21,3 +21,4 @@ pub mod service;
 pub mod state;
 pub mod status;
 pub mod template;
+pub mod trust;

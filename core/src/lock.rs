@@ -228,13 +228,17 @@ pub fn acquire(
         source,
     };
     fs::create_dir_all(dir).map_err(create)?;
+    if let Some(refusal) = crate::state::symlink_refusal(&path, "lock file") {
+        return Err(create(io::Error::other(refusal)));
+    }
     let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false) // the holder's record must survive our open
         .mode(0o644)
-        .custom_flags(libc::O_CLOEXEC)
+        // Never through a planted symlink (checked above; O_NOFOLLOW closes the race).
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
         .open(&path)
         .map_err(create)?;
     set_cloexec(&file).map_err(create)?;

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 /// A problem with the node configuration, with file and line.
 #[derive(Debug, thiserror::Error)]
-#[error("{file}:{line}: {message}")]
+#[error("{}", self.render())]
 pub struct NodeConfigError {
     /// The file.
     pub file: PathBuf,
@@ -25,6 +25,15 @@ pub struct NodeConfigError {
     pub line: usize,
     /// What is wrong.
     pub message: String,
+}
+
+impl NodeConfigError {
+    fn render(&self) -> String {
+        match self.line {
+            0 => format!("{}: {}", self.file.display(), self.message),
+            n => format!("{}:{n}: {}", self.file.display(), self.message),
+        }
+    }
 }
 
 /// The parsed node configuration. Every field is optional in the file.
@@ -75,7 +84,21 @@ impl NodeConfig {
                 });
             }
         };
+        // It names the tool directories doppel runs as root and the directories
+        // drivers are loaded from: root's to write only.
+        let refuse = |e: crate::trust::Untrusted| NodeConfigError {
+            file: path.to_owned(),
+            line: 0,
+            message: e.to_string(),
+        };
+        crate::trust::check(path, "node config").map_err(refuse)?;
         let mut config = NodeConfig::parse(path, &text)?;
+        for (driver, table) in &config.driver {
+            if let Some(bin) = table.get("bin").and_then(|v| v.as_str()) {
+                crate::trust::check(Path::new(bin), &format!("[driver.{driver}] bin directory"))
+                    .map_err(refuse)?;
+            }
+        }
         let base = path.parent().unwrap_or(Path::new("/"));
         for dir in &mut config.driver_dirs {
             if dir.is_relative() {

@@ -155,7 +155,7 @@ pub struct ResourceDef {
     pub subset: Option<String>,
     /// `disable`.
     pub disabled: bool,
-    /// `optional` (default: true for sync and task resources and `noaction` ones).
+    /// `optional` (default false; true only for `noaction` resources, which never act).
     pub optional: bool,
     /// `monitor`.
     pub monitor: bool,
@@ -248,6 +248,75 @@ impl Service {
     pub fn group(&self, group: &str) -> impl Iterator<Item = &ResourceDef> {
         self.resources.iter().filter(move |r| r.group == group)
     }
+
+    /// What this node is to the service: one of its `nodes`, one of its
+    /// `drpnodes`, or neither (the service belongs to other nodes).
+    pub fn node_role(&self) -> NodeRole {
+        if self.nodes.iter().any(|n| n == &self.nodename) {
+            NodeRole::Primary
+        } else if self.drpnodes.iter().any(|n| n == &self.nodename) {
+            NodeRole::Drp
+        } else {
+            NodeRole::Foreign
+        }
+    }
+
+    /// Why this node must not act on the service, when it is not one of its nodes:
+    /// `this node (n1) is not in nodes (n2 n3) or drpnodes`.
+    pub fn foreign_reason(&self) -> Option<String> {
+        if self.node_role() != NodeRole::Foreign {
+            return None;
+        }
+        let drp = if self.drpnodes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", self.drpnodes.join(" "))
+        };
+        Some(format!(
+            "this node ({}) is not in nodes ({}) or drpnodes{drp}",
+            self.nodename,
+            self.nodes.join(" ")
+        ))
+    }
+
+    /// Why `action` is refused on this node, if it is: on a node that is not the
+    /// service's, every action but `status`; on a DRP node, the syncs that push data
+    /// from a primary node to its peers (`sync_nodes`, `sync_drp`).
+    pub fn refuses_here(&self, action: &str) -> Option<String> {
+        match self.node_role() {
+            NodeRole::Primary => None,
+            NodeRole::Drp if NodeRole::drp_refuses(action) => Some(format!(
+                "{} runs on a primary node (nodes: {}); this node ({}) is a drpnode",
+                action.replace('_', " "),
+                self.nodes.join(" "),
+                self.nodename
+            )),
+            NodeRole::Drp => None,
+            NodeRole::Foreign => self.foreign_reason(),
+        }
+    }
+}
+
+/// This node's place in a service's `nodes` and `drpnodes`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeRole {
+    /// In `nodes` (or `nodes` is unset): every action.
+    Primary,
+    /// In `drpnodes` only: every action but the syncs a primary node pushes to its
+    /// peers, as OpenSVC allows on a disaster-recovery node (start the service
+    /// there, refresh its local clones).
+    Drp,
+    /// In neither: the service is another node's; nothing is run here.
+    Foreign,
+}
+
+impl NodeRole {
+    /// The actions a DRP node refuses: they copy data from a primary node to the
+    /// others, so they only make sense where the service normally runs.
+    pub fn drp_refuses(action: &str) -> bool {
+        matches!(action, "sync_nodes" | "sync_drp")
+    }
 }
 
 /// A service file read and checked: the service (if the file could be read at all)
@@ -336,6 +405,22 @@ pub fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Opt
 
 /// Reads, checks and resolves the service `name` from `file`.
 pub fn load(name: &str, file: &Path, opts: &LoadOptions<'_>) -> Loaded {
+    // A service file says what root runs: refuse one that others can change, or
+    // that sits where others can replace it.
+    let dir = file.parent().unwrap_or(Path::new("/"));
+    if let Err(e) = crate::trust::check(dir, "services directory")
+        .and_then(|()| crate::trust::check(file, "service file"))
+    {
+        return Loaded {
+            service: None,
+            diagnostics: vec![Diagnostic {
+                location: None,
+                section: None,
+                keyword: None,
+                message: e.to_string(),
+            }],
+        };
+    }
     let bytes = match std::fs::read(file) {
         Ok(b) => b,
         Err(e) => {
@@ -757,7 +842,9 @@ impl Builder<'_, '_> {
                     .get("optional")
                     .is_some_and(|v| v.origin != Origin::Default)
             })
-            .unwrap_or(group == "sync" || group == "task" || noaction);
+            // False for every group, as the template says (and OpenSVC om3); a
+            // `noaction` resource never acts, so it cannot fail.
+            .unwrap_or(noaction);
         let always_on = get("always_on").map(convert::to_list).unwrap_or_default();
         let standby = always_on.iter().any(|a| match a.as_str() {
             "nodes" => r.nodes.iter().any(|n| n == r.nodename),

@@ -88,11 +88,44 @@ impl<T> ReadOutcome<T> {
     }
 }
 
+/// Reads `path` without following a symlink in its last component (`ELOOP` if it
+/// is one): state files are doppel's own, a symlink there was planted.
+pub fn read_no_follow(path: &Path) -> io::Result<Vec<u8>> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut file, &mut bytes)?;
+    Ok(bytes)
+}
+
+/// Why doppel refuses `path` as one of its own files (a log, a lock, a cache): it is
+/// a symlink, so writing to it would write wherever it points.
+pub fn symlink_refusal(path: &Path, what: &str) -> Option<String> {
+    let meta = fs::symlink_metadata(path).ok()?;
+    if !meta.file_type().is_symlink() {
+        return None;
+    }
+    let target = fs::read_link(path)
+        .map(|t| format!(" (to {})", t.display()))
+        .unwrap_or_default();
+    Some(format!(
+        "refusing {what} {}: it is a symlink{target}, which doppel never follows; remove it",
+        path.display()
+    ))
+}
+
 /// Reads a JSON state file. Never panics and never fails hard: see [`ReadOutcome`].
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> ReadOutcome<T> {
-    let bytes = match fs::read(path) {
+    let bytes = match read_no_follow(path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return ReadOutcome::Missing,
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return ReadOutcome::Corrupt {
+                error: "it is a symlink, which doppel never follows".to_owned(),
+            };
+        }
         Err(e) => {
             return ReadOutcome::Corrupt {
                 error: format!("cannot read it: {e}"),
@@ -138,7 +171,7 @@ impl KvStore {
     /// key can never have been set), or the value cannot be read as UTF-8 text.
     pub fn get(&self, key: &str) -> Option<String> {
         let path = self.path(key).ok()?;
-        fs::read_to_string(path).ok()
+        String::from_utf8(read_no_follow(&path).ok()?).ok()
     }
 
     /// Sets `key` to `value`, atomically. Invalid keys are an `InvalidInput` error.

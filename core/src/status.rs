@@ -144,7 +144,8 @@ pub struct ResourceStatusInput<'a> {
     pub group: &'a str,
     /// The evaluated status, standby mapping already applied (see [`standby`]).
     pub status: Status,
-    /// `optional = true`: the resource counts in `optional`, not in `avail`.
+    /// `optional = true`: the resource counts in `optional`, not in `avail` (sync
+    /// and task resources always do).
     pub optional: bool,
     /// `disable = true`: the resource takes no part in the aggregation.
     pub disabled: bool,
@@ -178,7 +179,10 @@ pub fn aggregate<'a>(resources: impl IntoIterator<Item = ResourceStatusInput<'a>
         // The status goes to its group...
         *group = group.merge(status);
         // ...then to optional for optional resources, to avail for the others.
-        if r.optional {
+        // Sync and task resources never make the service available or not, as in
+        // OpenSVC om3: their `optional` (false by default) governs only whether a
+        // failed action stops the others.
+        if r.optional || matches!(r.group, "sync" | "task") {
             optional = optional.merge(status);
         } else {
             avail = avail.merge(status);
@@ -457,14 +461,18 @@ mod tests {
     }
 
     #[test]
-    fn sync_down_warns() {
-        // G2 adds the mapped sync status to avail like any non-optional resource: a
-        // failed sync makes avail and overall warn, never down.
+    fn sync_down_warns_overall_never_avail() {
+        // om3: sync and task statuses never enter avail, optional or not (their
+        // default is not optional since the seed's `optional = false` is in force);
+        // a failed sync makes overall warn, never down.
+        for task_or_sync in ["sync", "task"] {
+            let agg = aggregate([res("fs", Status::Up), res(task_or_sync, Status::Down)]);
+            assert_eq!(agg.groups["fs"], Status::Up);
+            assert_eq!(agg.avail, Status::Up, "{task_or_sync}");
+            assert_eq!(agg.overall, Status::Warn, "{task_or_sync}");
+        }
         let agg = aggregate([res("fs", Status::Up), res("sync", Status::Down)]);
         assert_eq!(agg.groups["sync"], Status::Warn);
-        assert_eq!(agg.groups["fs"], Status::Up);
-        assert_eq!(agg.avail, Status::Warn);
-        assert_eq!(agg.overall, Status::Warn);
     }
 
     #[test]

@@ -63,12 +63,9 @@ doppel -s demo start
 step "doppel -s demo print status"
 doppel -s demo print status
 
-step "doppel -s demo sync update --rid sync#1   (refresh the archive-log clones: recreate, then activate)"
-doppel -s demo sync update --rid sync#1
-
-step "doppel -s demo sync resync   (refused: the service is up; resync would pull the data from under the app)"
-if doppel -s demo sync resync; then
-    echo "demo: the resync should have been refused" >&2; exit 1
+step "doppel -s demo sync update --rid sync#1   (refused: the service is up; recreating the clones would pull the data from under the app)"
+if doppel -s demo sync update --rid sync#1; then
+    echo "demo: the clone refresh should have been refused" >&2; exit 1
 else
     say "refused, as expected (exit $?); --force would override"
 fi
@@ -76,7 +73,10 @@ fi
 step "doppel -s demo stop"
 doppel -s demo stop
 
-step "doppel -s demo sync resync   (the service is down now: recreate the clones from production)"
+step "doppel -s demo sync update --rid sync#1   (the service is down now: refresh the archive-log clones, recreate then activate)"
+doppel -s demo sync update --rid sync#1
+
+step "doppel -s demo sync resync   (recreate every clone from production)"
 doppel -s demo sync resync
 
 step "doppel -s demo print status   (the clones are re-established, not active: no longer usable until started)"

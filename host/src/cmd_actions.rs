@@ -12,6 +12,7 @@ use crate::cli::{ActionArgs, Format};
 use crate::cmd_drivers::load_registry_warned;
 use crate::engine::{self, ActionSpec, Run, ServiceOutcome, ServiceStatus};
 use crate::logger::ServiceLog;
+use crate::services::Prepared;
 use crate::{Context, UsageError, services};
 
 fn spec_from(action: &str, args: &ActionArgs) -> anyhow::Result<ActionSpec> {
@@ -57,39 +58,79 @@ pub fn selection(args: &ActionArgs) -> Selection {
 }
 
 /// Runs `action` on the selected services.
+///
+/// A selection of several services acts on every one it can: a broken file, a
+/// service of another node or one with nothing implementing the action is reported
+/// (one line each) and the others still run. Exit 1 when an action failed, else 2
+/// when something was refused for its configuration or the request, else 0.
 pub fn run(ctx: &Context, action: &str, args: &ActionArgs) -> anyhow::Result<ExitCode> {
     let spec = spec_from(action, args)?;
-    let names = services::selected(ctx, ctx.selector.as_deref())?;
+    let selected = services::selected_explicit(ctx, ctx.selector.as_deref())?;
     let registry = Arc::new(load_registry_warned(ctx));
     let level = engine::console_level(ctx.quiet, ctx.verbose);
+    let single = selected.len() == 1;
+    let mut slots: Vec<Option<ServiceOutcome>> = vec![None; selected.len()];
     let mut runs = Vec::new();
-    for name in &names {
-        let svc = services::load_valid(ctx, &registry, name)?;
+    for (i, sel) in selected.iter().enumerate() {
+        let name = &sel.name;
+        let svc = match services::prepare(ctx, &registry, name, action) {
+            Prepared::Ready(svc) => svc,
+            Prepared::Invalid(problems) => {
+                if single {
+                    return Err(services::invalid(name, &problems));
+                }
+                slots[i] = Some(ServiceOutcome::invalid(name, action, problems));
+                continue;
+            }
+            Prepared::Refused(_, reason) => {
+                slots[i] = Some(refused(name, action, reason, sel.explicit));
+                continue;
+            }
+        };
+        if action == "status" {
+            if let Some(reason) = svc.foreign_reason() {
+                let mut o = ServiceOutcome::new(name, action);
+                o.status = Some(ServiceStatus::not_here(name, reason));
+                slots[i] = Some(o);
+                continue;
+            }
+        }
         if !engine::is_standard_action(action)
             && !svc
                 .resources
                 .iter()
                 .any(|r| registry.implements(&r.type_name, action))
         {
-            return Err(UsageError(format!(
+            let message = format!(
                 "unknown action '{action}' for service {name}: no resource's driver declares it (see `doppel drivers info <type>`)"
-            ))
-            .into());
+            );
+            if single {
+                return Err(UsageError(message).into());
+            }
+            let mut o = ServiceOutcome::new(name, action);
+            o.ok = false;
+            o.usage_error = true;
+            o.error = Some(message);
+            slots[i] = Some(o);
+            continue;
         }
         let log = ServiceLog::open(&ctx.paths.service_log(name), name, level);
-        runs.push(Run::new(
-            svc,
-            ctx.paths.clone(),
-            registry.clone(),
-            log,
-            spec.clone(),
-            &ctx.node,
+        runs.push((
+            i,
+            Run::new(
+                *svc,
+                ctx.paths.clone(),
+                registry.clone(),
+                log,
+                spec.clone(),
+                &ctx.node,
+            ),
         ));
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let outcomes: Vec<ServiceOutcome> = runtime.block_on(async {
+    let done: Vec<(usize, ServiceOutcome)> = runtime.block_on(async {
         tokio::spawn(async {
             if tokio::signal::ctrl_c().await.is_ok() {
                 crate::runner::CANCELLED.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -98,59 +139,136 @@ pub fn run(ctx: &Context, action: &str, args: &ActionArgs) -> anyhow::Result<Exi
         });
         if args.parallel && runs.len() > 1 {
             let mut set = tokio::task::JoinSet::new();
-            for (i, r) in runs.into_iter().enumerate() {
+            for (i, r) in runs {
                 set.spawn(async move { (i, engine::run_service(r).await) });
             }
             let mut out = Vec::new();
             while let Some(Ok(r)) = set.join_next().await {
                 out.push(r);
             }
-            out.sort_by_key(|(i, _)| *i);
-            out.into_iter().map(|(_, o)| o).collect()
+            out
         } else {
             let mut out = Vec::new();
-            for r in runs {
-                out.push(engine::run_service(r).await);
+            for (i, r) in runs {
+                out.push((i, engine::run_service(r).await));
             }
             out
         }
     });
     runtime.shutdown_background();
+    for (i, o) in done {
+        slots[i] = Some(o);
+    }
+    // In a pattern selection, a service where the request selects nothing (no
+    // resource matches, none implements the action) is passed over.
+    for (sel, slot) in selected.iter().zip(&mut slots) {
+        if let Some(o) = slot {
+            if !sel.explicit && o.valid && o.usage_error && !single {
+                o.ok = true;
+                o.usage_error = false;
+                o.skipped = o.error.take();
+            }
+        }
+    }
+    let outcomes: Vec<ServiceOutcome> = slots.into_iter().flatten().collect();
     let mut stdout = std::io::stdout().lock();
     if ctx.format == Format::Json {
         writeln!(stdout, "{}", serde_json::to_string_pretty(&outcomes)?)?;
     } else if action == "status" {
         for o in &outcomes {
-            if let Some(s) = &o.status {
-                write!(stdout, "{}", render_tree(s))?;
+            match (&o.status, o.valid) {
+                (Some(s), _) => write!(stdout, "{}", render_tree(s))?,
+                (None, false) => write!(
+                    stdout,
+                    "{}",
+                    render_tree(&ServiceStatus::invalid(&o.service, o.problems.clone()))
+                )?,
+                (None, true) => {}
             }
         }
     }
-    let failed: Vec<&ServiceOutcome> = outcomes.iter().filter(|o| !o.ok).collect();
-    if failed.is_empty() {
-        return Ok(ExitCode::SUCCESS);
+    drop(stdout);
+    report(ctx, action, &outcomes)
+}
+
+/// What an explicit request refused on this node looks like (a usage error), and
+/// what a pattern match passes over (an info line).
+fn refused(name: &str, action: &str, reason: String, explicit: bool) -> ServiceOutcome {
+    let mut o = ServiceOutcome::new(name, action);
+    if explicit {
+        o.ok = false;
+        o.usage_error = true;
+        o.error = Some(reason);
+    } else {
+        o.skipped = Some(reason);
     }
-    for f in &failed {
-        eprintln!(
-            "doppel: {}: {} failed: {}",
-            f.service,
-            action.replace('_', " "),
-            f.error.as_deref().unwrap_or("error")
+    o
+}
+
+/// Prints one line per service that did not go as asked, and the exit code: 1
+/// when an action failed, 2 when only the configuration or the request was
+/// wrong, 0 otherwise.
+fn report(ctx: &Context, action: &str, outcomes: &[ServiceOutcome]) -> anyhow::Result<ExitCode> {
+    let mut stderr = std::io::stderr().lock();
+    for o in outcomes {
+        if let (Some(why), false) = (&o.skipped, ctx.quiet) {
+            let _ = writeln!(
+                stderr,
+                "* {} - INFO - {} skipped: {why}",
+                o.service.to_uppercase(),
+                action.replace('_', " ")
+            );
+        }
+    }
+    let mut failed = false;
+    let mut usage = false;
+    for o in outcomes.iter().filter(|o| !o.ok) {
+        let error = o.error.as_deref().unwrap_or("error");
+        if !o.valid {
+            let _ = writeln!(
+                stderr,
+                "doppel: {}",
+                services::invalid_line(&o.service, &o.problems)
+            );
+        } else if o.usage_error {
+            let _ = writeln!(stderr, "doppel: {}: {error}", o.service);
+        } else {
+            let _ = writeln!(
+                stderr,
+                "doppel: {}: {} failed: {error}",
+                o.service,
+                action.replace('_', " ")
+            );
+        }
+        if o.usage_error {
+            usage = true;
+        } else {
+            failed = true;
+        }
+    }
+    if !outcomes.is_empty() && outcomes.iter().all(|o| o.skipped.is_some()) {
+        let _ = writeln!(
+            stderr,
+            "doppel: {} ran on none of the selected services",
+            action.replace('_', " ")
         );
+        usage = true;
     }
-    let selection_error = failed.iter().all(|f| {
-        f.error.as_deref().is_some_and(|e| {
-            e.starts_with("no resource matches") || e.starts_with("no selected resource implements")
-        })
-    });
-    Ok(ExitCode::from(if selection_error { 2 } else { 1 }))
+    Ok(ExitCode::from(match (failed, usage) {
+        (true, _) => 1,
+        (false, true) => 2,
+        (false, false) => 0,
+    }))
 }
 
 /// `print status`: from the cache, evaluated when missing or with `--refresh`.
+/// A broken service file is shown `undef` with its problems, a service of
+/// another node `n/a` with the reason; the others are shown whatever happens.
 pub fn print_status(ctx: &Context, args: &ActionArgs, refresh: bool) -> anyhow::Result<ExitCode> {
     let names = services::selected(ctx, ctx.selector.as_deref())?;
     let mut statuses: Vec<ServiceStatus> = Vec::new();
     let mut missing = Vec::new();
+    let mut broken = Vec::new();
     for name in &names {
         match (refresh, engine::read_status_cache(&ctx.paths, name)) {
             (false, Some(s)) => statuses.push(s),
@@ -162,10 +280,24 @@ pub fn print_status(ctx: &Context, args: &ActionArgs, refresh: bool) -> anyhow::
         let level = engine::console_level(ctx.quiet, ctx.verbose);
         let spec = spec_from("status", args)?;
         for name in &missing {
-            let svc = services::load_valid(ctx, &registry, name)?;
+            let svc = match services::prepare(ctx, &registry, name, "status") {
+                Prepared::Ready(svc) | Prepared::Refused(svc, _) => svc,
+                Prepared::Invalid(problems) => {
+                    if names.len() == 1 {
+                        return Err(services::invalid(name, &problems));
+                    }
+                    broken.push(services::invalid_line(name, &problems));
+                    statuses.push(ServiceStatus::invalid(name, problems));
+                    continue;
+                }
+            };
+            if let Some(reason) = svc.foreign_reason() {
+                statuses.push(ServiceStatus::not_here(name, reason));
+                continue;
+            }
             let log = ServiceLog::open(&ctx.paths.service_log(name), name, level);
             let run = Run::new(
-                svc,
+                *svc,
                 ctx.paths.clone(),
                 registry.clone(),
                 log,
@@ -204,7 +336,15 @@ pub fn print_status(ctx: &Context, args: &ActionArgs, refresh: bool) -> anyhow::
             write!(out, "{}", render_tree(s))?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    drop(out);
+    if broken.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut stderr = std::io::stderr().lock();
+    for line in &broken {
+        let _ = writeln!(stderr, "doppel: {line}");
+    }
+    Ok(ExitCode::from(2))
 }
 
 /// The flags column: M monitored, D disabled, O optional, S standby, N noaction.
@@ -230,6 +370,20 @@ pub fn render_tree(s: &ServiceStatus) -> String {
         ""
     };
     out.push_str(&format!("{:<32}{}{overall}\n", s.service, s.avail));
+    if let Some(reason) = &s.reason {
+        out.push_str(&format!("`- info: {reason}\n"));
+        return out;
+    }
+    if !s.valid {
+        for p in &s.problems {
+            out.push_str(&format!("|- error: {p}\n"));
+        }
+        out.push_str(&format!(
+            "`- error: invalid service file: run `doppel -s {} validate`\n",
+            s.service
+        ));
+        return out;
+    }
     out.push_str("`- resources\n");
     let n = s.resources.len();
     let rid_w = s

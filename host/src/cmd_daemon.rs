@@ -621,6 +621,16 @@ impl Daemon<'_> {
             };
             let loaded = services::load(self.ctx, &self.shared.registry, &name, true);
             let loaded = match (loaded.service, loaded.diagnostics.first()) {
+                (Some(svc), None) if svc.foreign_reason().is_some() => {
+                    // Another node's service: never scheduled here (its schedules,
+                    // status and restarts belong to its own nodes' daemons).
+                    let reason = svc.foreign_reason().unwrap_or_default();
+                    log.info(
+                        Some(SCHEDULER),
+                        &format!("not scheduled on this node: {reason}"),
+                    );
+                    None
+                }
                 (Some(svc), None) => {
                     let (tasks, restarts) = tasks_of(&svc, &self.shared.registry);
                     for t in &tasks {

@@ -142,11 +142,14 @@ pub fn run(ctx: &Context, command: Option<DriversCommand>) -> anyhow::Result<Exi
             }
             writeln!(out, "actions:")?;
             for a in &m.actions {
-                let desc = if a.desc.is_empty() {
+                let mut desc = if a.desc.is_empty() {
                     "standard action".to_owned()
                 } else {
                     a.desc.clone()
                 };
+                if a.destructive {
+                    desc.push_str(" (destructive: refused while the service is up)");
+                }
                 writeln!(out, "  {:<20} {}", a.name, desc)?;
             }
         }

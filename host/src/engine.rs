@@ -12,7 +12,7 @@ use std::time::Duration;
 use doppel_core::lock::{self, LockDomain};
 use doppel_core::paths::Paths;
 use doppel_core::plan::{self, Selection};
-use doppel_core::service::{ResourceDef, Service};
+use doppel_core::service::{NodeRole, ResourceDef, Service};
 use doppel_core::state::{self, KvStore, ReadOutcome};
 use doppel_core::status::{self as agg, Aggregate, ResourceStatusInput};
 use doppel_plugin_api::{
@@ -103,11 +103,55 @@ pub struct ResourceStatus {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ServiceStatus {
     pub service: String,
+    /// False when the service file is broken: `problems` says why, and the
+    /// statuses are `undef`.
+    #[serde(default = "valid")]
+    pub valid: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+    /// Why doppel does not evaluate the service on this node (it is another
+    /// node's): the statuses are then `n/a`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     pub avail: Status,
     pub overall: Status,
     pub optional: Status,
     pub updated: String,
     pub resources: Vec<ResourceStatus>,
+}
+
+fn valid() -> bool {
+    true
+}
+
+impl ServiceStatus {
+    /// The status of a service whose file is broken: `undef`, with its problems.
+    pub fn invalid(service: &str, problems: Vec<String>) -> ServiceStatus {
+        ServiceStatus {
+            service: service.to_owned(),
+            valid: false,
+            problems,
+            reason: None,
+            avail: Status::Undef,
+            overall: Status::Undef,
+            optional: Status::Undef,
+            updated: jiff::Timestamp::now().to_string(),
+            resources: Vec::new(),
+        }
+    }
+
+    /// The status of a service this node does not run: `n/a`, with the reason.
+    pub fn not_here(service: &str, reason: String) -> ServiceStatus {
+        ServiceStatus {
+            reason: Some(reason),
+            avail: Status::NotApplicable,
+            overall: Status::NotApplicable,
+            optional: Status::NotApplicable,
+            valid: true,
+            problems: Vec::new(),
+            ..ServiceStatus::invalid(service, Vec::new())
+        }
+    }
 }
 
 /// How one resource's part of an action ended.
@@ -126,6 +170,14 @@ pub struct ServiceOutcome {
     pub service: String,
     pub action: String,
     pub ok: bool,
+    /// False when the service file is broken (`problems` says why): nothing ran.
+    pub valid: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+    /// Why nothing ran although nothing failed (a service of another node, or no
+    /// resource implementing the action, in a `-s '*'` selection).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub resources: Vec<ResourceOutcome>,
@@ -135,6 +187,45 @@ pub struct ServiceOutcome {
     /// scheduler retries such a task later instead of counting a failure.
     #[serde(skip)]
     pub lock_timed_out: bool,
+    /// The operator's request selects nothing to act on (no resource matches the
+    /// selection, or none implements the action): a usage error, exit 2.
+    #[serde(skip)]
+    pub usage_error: bool,
+}
+
+impl ServiceOutcome {
+    /// An action that has not run (yet) on `service`.
+    pub fn new(service: &str, action: &str) -> ServiceOutcome {
+        ServiceOutcome {
+            service: service.to_owned(),
+            action: action.to_owned(),
+            ok: true,
+            valid: true,
+            problems: Vec::new(),
+            skipped: None,
+            error: None,
+            resources: Vec::new(),
+            status: None,
+            lock_timed_out: false,
+            usage_error: false,
+        }
+    }
+
+    /// A broken service file: nothing ran.
+    pub fn invalid(service: &str, action: &str, problems: Vec<String>) -> ServiceOutcome {
+        ServiceOutcome {
+            ok: false,
+            valid: false,
+            error: Some(format!(
+                "{} configuration error(s), first: {}",
+                problems.len(),
+                problems.first().map(String::as_str).unwrap_or("unknown")
+            )),
+            problems,
+            usage_error: true,
+            ..ServiceOutcome::new(service, action)
+        }
+    }
 }
 
 /// Everything shared by the resources of one service action.
@@ -196,6 +287,71 @@ impl Run {
             .get(&r.type_name)
             .and_then(|d| d.manifest().find_action(action).map(|a| a.state_changing))
             .unwrap_or(true)
+    }
+
+    /// Does the driver of `r` mark `action` destructive in its manifest?
+    fn destructive(&self, r: &ResourceDef, action: &str) -> bool {
+        self.registry
+            .get(&r.type_name)
+            .and_then(|d| d.manifest().find_action(action).map(|a| a.destructive))
+            .unwrap_or(false)
+    }
+
+    /// The resources that show the service is running: every non-sync resource
+    /// that is up or warn (`app#0 is up`). Standby resources are up on a passive
+    /// node too, so they do not count.
+    fn running_users(&self, status: &ServiceStatus) -> Vec<String> {
+        status
+            .resources
+            .iter()
+            .filter(|s| {
+                self.svc
+                    .resource(&s.rid)
+                    .is_some_and(|r| r.group != "sync" && !r.standby)
+                    && matches!(s.status, Status::Up | Status::Warn)
+            })
+            .map(|s| format!("{} is {}", s.rid, s.status))
+            .collect()
+    }
+
+    /// `no selected resource implements provision (sync#0 sync.symclone: start,
+    /// sync_break, ...; app#0 app.script: start, stop)`.
+    fn nothing_implements(&self, action: &str, selected: &[&ResourceDef]) -> String {
+        let mut by_type: Vec<(String, Vec<String>)> = Vec::new();
+        for r in selected {
+            match by_type.iter_mut().find(|(t, _)| *t == r.type_name) {
+                Some((_, rids)) => rids.push(r.rid.clone()),
+                None => by_type.push((r.type_name.clone(), vec![r.rid.clone()])),
+            }
+        }
+        let parts: Vec<String> = by_type
+            .iter()
+            .map(|(t, rids)| {
+                let actions = self
+                    .registry
+                    .get(t)
+                    .map(|d| {
+                        let names: Vec<&str> = d
+                            .manifest()
+                            .actions
+                            .iter()
+                            .map(|a| a.name.as_str())
+                            .collect();
+                        if names.is_empty() {
+                            "no action".to_owned()
+                        } else {
+                            names.join(", ")
+                        }
+                    })
+                    .unwrap_or_else(|| "not installed".to_owned());
+                format!("{} {t}: {actions}", rids.join(","))
+            })
+            .collect();
+        format!(
+            "no selected resource implements {} ({})",
+            action.replace('_', " "),
+            parts.join("; ")
+        )
     }
 
     fn config(&self, r: &ResourceDef) -> ResourceConfig {
@@ -542,6 +698,9 @@ impl Run {
             );
         let status = ServiceStatus {
             service: self.svc.name.clone(),
+            valid: true,
+            problems: Vec::new(),
+            reason: None,
             avail: aggregate.avail,
             overall: aggregate.overall,
             optional: aggregate.optional,
@@ -613,15 +772,7 @@ const SYNC_ALL: &[&str] = &["sync_nodes", "sync_drp", "sync_update"];
 /// Runs the action on one service, holding its lock for state-changing actions.
 pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
     let action = run.spec.action.clone();
-    let mut outcome = ServiceOutcome {
-        service: run.svc.name.clone(),
-        action: action.clone(),
-        ok: true,
-        error: None,
-        resources: Vec::new(),
-        status: None,
-        lock_timed_out: false,
-    };
+    let mut outcome = ServiceOutcome::new(&run.svc.name, &action);
     // The cached status: what drivers get as the service's availability, and a
     // corrupt file reported once (it is rewritten when the action ends).
     let cached = read_status_cache_or(&run.paths, &run.svc.name, |w| run.log.warn(None, &w));
@@ -650,14 +801,41 @@ pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
         .collect();
     if selected.is_empty() {
         outcome.ok = false;
+        outcome.usage_error = true;
         outcome.error = Some("no resource matches the given --rid, --tags and --subsets".into());
         return outcome;
     }
+    let role = run.svc.node_role();
     let sub_actions: Vec<String> = if action == "sync_all" {
-        SYNC_ALL.iter().map(|s| (*s).to_owned()).collect()
+        SYNC_ALL
+            .iter()
+            .filter(|a| {
+                let refused = role == NodeRole::Drp && NodeRole::drp_refuses(a);
+                if refused {
+                    run.log.info(
+                        None,
+                        &format!("{}: not on a drpnode, skipped", a.replace('_', " ")),
+                    );
+                }
+                !refused
+            })
+            .map(|s| (*s).to_owned())
+            .collect()
     } else {
         vec![action.clone()]
     };
+    // Every service starts and stops (doppel has nothing to do when no resource
+    // does); any other action the operator asks must mean something here.
+    if !matches!(action.as_str(), "start" | "stop")
+        && !selected
+            .iter()
+            .any(|r| sub_actions.iter().any(|a| run.implements(r, a)))
+    {
+        outcome.ok = false;
+        outcome.usage_error = true;
+        outcome.error = Some(run.nothing_implements(&action, &selected));
+        return outcome;
+    }
     let planned: Vec<(String, Vec<plan::Step>)> = sub_actions
         .iter()
         .map(|a| {
@@ -668,11 +846,6 @@ pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
         })
         .collect();
     let driver_action = !is_standard_action(&action);
-    if driver_action && planned.iter().all(|(_, s)| s.is_empty()) {
-        outcome.ok = false;
-        outcome.error = Some(format!("no selected resource implements '{action}'"));
-        return outcome;
-    }
     let state_changing = planned
         .iter()
         .flat_map(|(a, steps)| {
@@ -720,10 +893,46 @@ pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
         None
     };
 
-    // Drivers that refuse to run under a running service need its current state.
-    if matches!(action.as_str(), "sync_resync" | "sync_restore") {
+    // Destructive actions (a driver's manifest says which) are refused while the
+    // service runs; drivers that decide by the service's state need it current.
+    let destructive = planned.iter().any(|(a, steps)| {
+        steps
+            .iter()
+            .flat_map(|s| &s.rids)
+            .any(|rid| run.destructive(run.resource(rid), a))
+    });
+    if destructive || matches!(action.as_str(), "sync_resync" | "sync_restore") {
         let r = run.clone();
-        let _ = tokio::task::spawn_blocking(move || r.refresh_status()).await;
+        let current = tokio::task::spawn_blocking(move || r.refresh_status())
+            .await
+            .ok();
+        let running = current.map(|s| run.running_users(&s)).unwrap_or_default();
+        if destructive && !running.is_empty() {
+            let message = format!(
+                "refusing {}: {} (stop the service first, or --force)",
+                action.replace('_', " "),
+                running.join(", ")
+            );
+            if run.spec.force {
+                run.log.warn(
+                    None,
+                    &format!(
+                        "{} although {} (--force)",
+                        action.replace('_', " "),
+                        running.join(", ")
+                    ),
+                );
+            } else if run.spec.scheduled {
+                run.log.info(None, &format!("skip: {message}"));
+                outcome.skipped = Some(message);
+                return outcome;
+            } else {
+                run.log.error(None, &message);
+                outcome.ok = false;
+                outcome.error = Some(message);
+                return outcome;
+            }
+        }
     }
     if let Err(message) = run.triggers(None, "pre", &action).await {
         run.log.error(None, &message);

@@ -12,6 +12,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::IsTerminal as _;
 use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -48,7 +49,15 @@ impl ServiceLog {
     /// costs a console warning, never the action.
     pub fn open(path: &std::path::Path, svc: &str, console: Level) -> Arc<ServiceLog> {
         let file = std::fs::create_dir_all(path.parent().unwrap_or(std::path::Path::new("/")))
-            .and_then(|()| OpenOptions::new().create(true).append(true).open(path));
+            .and_then(|()| {
+                // A symlink planted at the log's path would make doppel append to
+                // its target: never follow one (services::prepare refuses it first).
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                    .open(path)
+            });
         let file = match file {
             Ok(f) => Some(f),
             Err(e) => {

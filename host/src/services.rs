@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use doppel_core::service::{self, Diagnostic, DriverCatalog, LoadOptions, Service};
+use doppel_core::service::{self, DriverCatalog, LoadOptions, Service};
 use doppel_plugin_api::{Manifest, Problem, ResourceConfig};
 
 use crate::drivers::Registry;
@@ -69,14 +69,14 @@ pub fn load(
 }
 
 /// A configuration error listing every problem of a service file (exit 2).
-pub fn invalid(name: &str, diagnostics: &[Diagnostic]) -> anyhow::Error {
+pub fn invalid(name: &str, problems: &[String]) -> anyhow::Error {
     let mut text = format!(
         "service {name} has {} configuration error(s); nothing was done:",
-        diagnostics.len()
+        problems.len()
     );
-    for d in diagnostics {
+    for p in problems {
         text.push_str("\n  ");
-        text.push_str(&d.to_string());
+        text.push_str(p);
     }
     text.push_str(&format!(
         "\n  (run `doppel -s {name} validate` after fixing)"
@@ -84,13 +84,85 @@ pub fn invalid(name: &str, diagnostics: &[Diagnostic]) -> anyhow::Error {
     UsageError(text).into()
 }
 
-/// Loads a service for an action: any diagnostic refuses it.
+/// Loads a service for a command that needs it whole (`print schedule`): any
+/// problem refuses it.
 pub fn load_valid(ctx: &Context, registry: &Registry, name: &str) -> anyhow::Result<Service> {
-    let loaded = load(ctx, registry, name, true);
-    if !loaded.diagnostics.is_empty() {
-        return Err(invalid(name, &loaded.diagnostics));
+    match prepare(ctx, registry, name, "status") {
+        Prepared::Ready(svc) | Prepared::Refused(svc, _) => Ok(*svc),
+        Prepared::Invalid(problems) => Err(invalid(name, &problems)),
     }
-    loaded
-        .service
-        .ok_or_else(|| anyhow::anyhow!("service {name} could not be loaded"))
+}
+
+/// A service the selector named, and whether by its own name (`-s db`, `-s db,web`)
+/// or only through a pattern (`-s '*'`, `-s 'db*'`). What doppel refuses for a
+/// named service it passes over with an info line for a matched one.
+#[derive(Clone, Debug)]
+pub struct Selected {
+    pub name: String,
+    pub explicit: bool,
+}
+
+/// [`selected`], telling named services from matched ones.
+pub fn selected_explicit(ctx: &Context, selector: Option<&str>) -> anyhow::Result<Vec<Selected>> {
+    let names = selected(ctx, selector)?;
+    let literal: Vec<&str> = selector
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.contains(['*', '?', '[']))
+        .collect();
+    Ok(names
+        .into_iter()
+        .map(|name| Selected {
+            explicit: literal.contains(&name.as_str()),
+            name,
+        })
+        .collect())
+}
+
+/// A selected service, ready for an action or the reason it is not.
+pub enum Prepared {
+    Ready(Box<Service>),
+    /// Its file (or a file doppel writes for it) is wrong: every problem, one a line.
+    Invalid(Vec<String>),
+    /// It is valid but this node must not run the action: the service belongs to
+    /// other nodes, or a DRP node does not run it (`Service::refuses_here`).
+    Refused(Box<Service>, String),
+}
+
+/// Loads `name` for `action` (`status` is never refused: a foreign service's
+/// status is `n/a` with the reason).
+pub fn prepare(ctx: &Context, registry: &Registry, name: &str, action: &str) -> Prepared {
+    let loaded = load(ctx, registry, name, true);
+    let mut problems: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
+    if let Some(refusal) =
+        doppel_core::state::symlink_refusal(&ctx.paths.service_log(name), "log file")
+    {
+        problems.push(refusal);
+    }
+    let service = match (loaded.service, problems.is_empty()) {
+        (Some(svc), true) => svc,
+        (_, _) => {
+            if problems.is_empty() {
+                problems.push(format!("service {name} could not be loaded"));
+            }
+            return Prepared::Invalid(problems);
+        }
+    };
+    if action != "status" {
+        if let Some(reason) = service.refuses_here(action) {
+            return Prepared::Refused(Box::new(service), reason);
+        }
+    }
+    Prepared::Ready(Box::new(service))
+}
+
+/// One line for a broken service among several: `db: 2 configuration error(s),
+/// first: <problem> (run doppel -s db validate)`.
+pub fn invalid_line(name: &str, problems: &[String]) -> String {
+    format!(
+        "{name}: {} configuration error(s), first: {} (run `doppel -s {name} validate`)",
+        problems.len(),
+        problems.first().map(String::as_str).unwrap_or("unknown")
+    )
 }

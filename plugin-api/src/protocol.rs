@@ -336,6 +336,13 @@ pub struct ActionSpec {
     /// False for actions that only read (they take no lock and run in `--dry-run`).
     #[serde(default = "yes")]
     pub state_changing: bool,
+    /// True for actions that overwrite data the service's other resources use
+    /// (recreating a clone, copying a clone back over its source). doppel refuses
+    /// them while any non-sync resource of the service is up, unless `--force`:
+    /// the driver need not check it. Absent in manifests of drivers built before
+    /// it existed (protocol 1): false.
+    #[serde(default)]
+    pub destructive: bool,
 }
 
 impl ActionSpec {
@@ -345,6 +352,7 @@ impl ActionSpec {
             name: name.to_owned(),
             desc: desc.to_owned(),
             state_changing: true,
+            destructive: false,
         }
     }
 
@@ -356,6 +364,20 @@ impl ActionSpec {
     /// Marks the action read-only.
     pub fn read_only(mut self) -> ActionSpec {
         self.state_changing = false;
+        self
+    }
+
+    /// Marks the action destructive: doppel refuses it while the service runs.
+    ///
+    /// ```
+    /// use doppel_plugin_api::ActionSpec;
+    ///
+    /// // A clone refresh recreates the target devices under whatever uses them.
+    /// let spec = ActionSpec::standard("sync_update").destructive();
+    /// assert!(spec.destructive && spec.state_changing);
+    /// ```
+    pub fn destructive(mut self) -> ActionSpec {
+        self.destructive = true;
         self
     }
 }

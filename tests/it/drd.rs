@@ -411,25 +411,26 @@ fn activate_dry_run_previews_and_mount_umount() {
 
 #[test]
 fn provision_failures_and_noop() {
-    // Sync resources are optional: a failed provision is logged, then passed over.
+    // Not optional by default: a failed provision fails the action.
     let lab = Lab::with_service(&ROOT_SVC.replace("/dev/disk/disk2", "/dev/disk/disk4"));
-    let out = lab.ok(&["-s", "root", "provision"]);
+    let out = lab.fails(&["-s", "root", "provision"]);
+    assert!(
+        out.contains("drd clone failed: The disk \"/dev/disk/disk4\" is in use by the active volume group \"vg01\" and cannot be the target of a clone."),
+        "{out}"
+    );
+    // optional = true: logged, then passed over.
+    let svc = format!(
+        "{}optional = true\n",
+        ROOT_SVC.replace("/dev/disk/disk2", "/dev/disk/disk4")
+    );
+    let optional = Lab::with_service(&svc);
+    let out = optional.ok(&["-s", "root", "provision"]);
     assert!(
         out.contains("is in use by the active volume group \"vg01\""),
         "{out}"
     );
     assert!(
         out.contains("ignore provision error on optional resource"),
-        "{out}"
-    );
-    let svc = format!(
-        "{}optional = false\n",
-        ROOT_SVC.replace("/dev/disk/disk2", "/dev/disk/disk4")
-    );
-    let lab = Lab::with_service(&svc);
-    let out = lab.fails(&["-s", "root", "provision"]);
-    assert!(
-        out.contains("drd clone failed: The disk \"/dev/disk/disk4\" is in use by the active volume group \"vg01\" and cannot be the target of a clone."),
         "{out}"
     );
     // The dry run's preview finds it too, without cloning.

@@ -353,7 +353,9 @@ record = @REC@
     // Aimed at a resource whose driver lacks it: nothing to do, said clearly.
     let stderr = e.fails(&["-s", "svc", "poke", "--rid", "app#0"], 2);
     assert!(
-        stderr.contains("doppel: svc: poke failed: no selected resource implements 'poke'"),
+        stderr.contains(
+            "doppel: svc: no selected resource implements poke (app#0 app.script: start, stop)"
+        ),
         "{stderr}"
     );
     // No driver of the service declares it.
@@ -451,7 +453,7 @@ fn nothing_selected_is_a_clear_usage_error() {
         let stderr = e.fails(&full, 2);
         assert_line(
             &stderr,
-            "doppel: sel: start failed: no resource matches the given --rid, --tags and --subsets",
+            "doppel: sel: no resource matches the given --rid, --tags and --subsets",
         );
     }
     assert!(e.records().is_empty());
@@ -1195,7 +1197,8 @@ last_sync_ago = 3d
 fn status_aggregates_avail_and_overall() {
     let e = Eng::new();
     let svc = |name: &str, resources: &str| e.service(name, resources);
-    // sync up counts as n/a, sync down as warn; sync resources are optional by default.
+    // sync up counts as n/a, sync down as warn; sync resources never enter avail
+    // (om3), whether optional or not.
     svc(
         "a1",
         "[app#1]\ntype = test\ninitial = up\n\n[sync#0]\ntype = test\nstatus = up\n",
@@ -1244,7 +1247,7 @@ fn status_aggregates_avail_and_overall() {
             "a1 avail=up overall=up optional=n/a",
             "a2 avail=up overall=warn optional=warn",
             "a3 avail=n/a overall=n/a optional=n/a",
-            "a4 avail=warn overall=warn optional=n/a",
+            "a4 avail=up overall=warn optional=warn",
             "a5 avail=warn overall=warn optional=n/a",
             "a6 avail=warn overall=warn optional=n/a",
         ])
@@ -1734,10 +1737,7 @@ start = echo hello from app2
     );
     assert_eq!(e.states("web"), strs(&["app#1=down", "app#2=n/a"]));
     let s = e.status("web", false);
-    assert_eq!(
-        s["resources"][0]["messages"][0]["text"],
-        "check exited with code 1"
-    );
+    assert_eq!(s["resources"][0]["messages"], serde_json::json!([]));
     let stderr = e.ok(&["-s", "web", "start"]);
     assert!(e.path("running").exists());
     assert_line(
@@ -1751,4 +1751,44 @@ start = echo hello from app2
     e.ok(&["-s", "web", "stop"]);
     assert!(!e.path("running").exists());
     assert_eq!(e.states("web"), strs(&["app#1=down", "app#2=n/a"]));
+}
+
+#[test]
+fn app_script_start_and_stop_are_idempotent() {
+    let e = Eng::new();
+    e.service(
+        "web",
+        "
+[app#1]
+type = script
+start = touch @ROOT@/running
+stop = rm -f @ROOT@/running
+check = test -f @ROOT@/running
+",
+    );
+    e.ok(&["-s", "web", "start"]);
+    // Up: a second start runs nothing but the check.
+    let stderr = e.ok(&["-s", "web", "start"]);
+    assert_line(&stderr, "* WEB.APP#1 - INFO - already started");
+    assert!(!stderr.contains("touch"), "{stderr}");
+    e.ok(&["-s", "web", "stop"]);
+    // Down: a second stop runs nothing.
+    let stderr = e.ok(&["-s", "web", "stop"]);
+    assert_line(&stderr, "* WEB.APP#1 - INFO - already stopped");
+    assert!(!stderr.contains("rm -f"), "{stderr}");
+
+    // check exit 0 = up, 1 = down, any other code warn, with the code shown.
+    e.service(
+        "half",
+        "[app#1]\ntype = script\nstart = touch @ROOT@/half\ncheck = test -f @ROOT@/nothing || exit 3\n",
+    );
+    let s = e.status("half", false);
+    assert_eq!(s["resources"][0]["status"], "warn");
+    assert_eq!(
+        s["resources"][0]["messages"][0]["text"],
+        "check exited with code 3"
+    );
+    // Warn is not up: start runs.
+    e.ok(&["-s", "half", "start"]);
+    assert!(e.path("half").exists());
 }

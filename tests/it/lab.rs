@@ -20,10 +20,11 @@ fn lab_demo_runs_end_to_end() {
     // The walk-through happened, in order.
     let steps = [
         "doppel -s demo start",
-        "doppel -s demo sync update --rid sync#1",
+        "doppel -s demo sync update --rid sync#1   (refused",
         "refused, as expected (exit 1)",
         "doppel -s demo stop",
-        "doppel -s demo sync resync   (the service is down now",
+        "doppel -s demo sync update --rid sync#1   (the service is down now",
+        "doppel -s demo sync resync",
         "doppel -s demo start --dry-run",
     ];
     let mut pos = 0;
@@ -39,7 +40,7 @@ fn lab_demo_runs_end_to_end() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("refusing to resync the clones under a running service (use --force)"),
+        stderr.contains("refusing sync update: app#0 is up (stop the service first, or --force)"),
         "{stderr}"
     );
     assert!(

@@ -12,5 +12,7 @@ mod lab;
 mod nimadm;
 mod packaging;
 mod replica;
+mod safety;
 mod schedule;
+mod selection;
 mod symclone;

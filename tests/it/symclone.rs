@@ -393,13 +393,12 @@ fn sync_resync_is_refused_while_the_service_is_up() {
     assert_line(&log, "* SVC.APP#0 - INFO - app started");
     assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied"]);
 
-    // Up: refused, nothing runs.
+    // Up: refused by doppel (the manifest marks it destructive), nothing runs.
     let log = s.fails(&["-s", "svc", "sync", "resync"], 1);
     assert_eq!(
         log,
-        "* SVC.SYNC#0 - ERROR - service is up: refusing to resync the clones under a running service (use --force)\n\
-         * SVC - ERROR - 'sync_resync' action stopped on execution error: sync#0: service is up: refusing to resync the clones under a running service (use --force)\n\
-         doppel: svc: sync resync failed: sync#0: service is up: refusing to resync the clones under a running service (use --force)\n"
+        "* SVC - ERROR - refusing sync resync: app#0 is up (stop the service first, or --force)\n\
+         doppel: svc: sync resync failed: refusing sync resync: app#0 is up (stop the service first, or --force)\n"
     );
     assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied"]);
 
@@ -425,7 +424,7 @@ fn sync_resync_is_refused_while_the_service_is_up() {
     assert_lines_in_order(
         &log,
         &[
-            "* SVC.SYNC#0 - WARNING - service is up: resyncing the clones anyway (--force)",
+            "* SVC - WARNING - sync resync although app#0 is up (--force)",
             &s.symclone_line("svc", "sync#0", "-noprompt recreate -i 20 -c 30 -precopy"),
         ],
     );
@@ -731,20 +730,21 @@ fn a_failed_activate_fails_the_action() {
     assert!(!log.contains("activated"), "{log}");
     assert_eq!(s.states(), ["00B61 Precopy", "00B63 Precopy"]);
 
-    // On start, a sync resource is optional by default (as in OpenSVC): the failure
-    // is logged and passed over; `optional = false` makes it fail the start.
-    s.sim_ok("symsim", &["fail", "activate"]);
-    let log = s.ok(&["-s", "svc", "start"]);
-    assert_line(
-        &log,
-        "* SVC.SYNC#0 - INFO - ignore start error on optional resource",
-    );
-    s.service("svc", &format!("{SYNC0}optional = false\n"));
+    // On start, a sync resource is not optional by default (the template, om3): a
+    // failed activation fails the start, so nothing starts on clones that were
+    // never activated. `optional = true` logs it and passes over.
     s.sim_ok("symsim", &["fail", "activate"]);
     let log = s.fails(&["-s", "svc", "start"], 1);
     assert!(
         log.ends_with(&format!("doppel: svc: start failed: sync#0: {error}\n")),
         "{log}"
+    );
+    s.service("svc", &format!("{SYNC0}optional = true\n"));
+    s.sim_ok("symsim", &["fail", "activate"]);
+    let log = s.ok(&["-s", "svc", "start"]);
+    assert_line(
+        &log,
+        "* SVC.SYNC#0 - INFO - ignore start error on optional resource",
     );
     assert_eq!(s.states(), ["00B61 Precopy", "00B63 Precopy"]);
 }
@@ -930,4 +930,76 @@ fn waits_show_progress_on_a_terminal() {
 
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+#[test]
+fn sync_update_and_restore_are_refused_while_the_app_runs() {
+    let s = Sym::new();
+    s.service(
+        "svc",
+        &WITH_APP.replace("00B62:00B63\n", "00B62:00B63\nschedule = @1\n"),
+    );
+    s.create_sessions(&["00B60:00B61", "00B62:00B63"]);
+    s.ok(&["-s", "svc", "start"]);
+    assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied"]);
+    for (args, action) in [
+        (&["-s", "svc", "sync", "update"][..], "sync update"),
+        (&["-s", "svc", "sync", "restore"], "sync restore"),
+        (&["-s", "svc", "sync", "update", "--dry-run"], "sync update"),
+        (&["-s", "svc", "sync", "all"], "sync all"),
+    ] {
+        let log = s.fails(args, 1);
+        assert_line(
+            &log,
+            &format!(
+                "doppel: svc: {action} failed: refusing {action}: app#0 is up (stop the service first, or --force)"
+            ),
+        );
+        assert!(!log.contains("recreate"), "{log}");
+        assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied"], "{args:?}");
+    }
+    // The scheduler passes it over with a log line instead of failing every night.
+    let (code, _, stderr) = s.run(&["daemon", "--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied"]);
+    let log = std::fs::read_to_string(s.ctx.root().join("var/log/doppel/svc.log")).unwrap();
+    assert!(
+        log.contains(
+            "skip: refusing sync update: app#0 is up (stop the service first, or --force)"
+        ),
+        "{log}"
+    );
+    // Stopped: the refresh runs.
+    s.ok(&["-s", "svc", "stop"]);
+    let log = s.ok(&["-s", "svc", "sync", "update"]);
+    assert_line(
+        &log,
+        &s.symclone_line("svc", "sync#0", "-noprompt recreate -i 20 -c 30 -precopy"),
+    );
+}
+
+#[test]
+fn pairs_in_an_unexpected_state_are_down_whatever_the_last_sync() {
+    let s = Sym::new();
+    s.service("svc", SYNC0);
+    s.create_sessions(&["00B60:00B61", "00B62:00B63"]);
+    s.ok(&["-s", "svc", "start"]);
+    assert_eq!(s.resource_status("svc", "sync#0")["status"], "up");
+    for state in ["Failed", "Invalid", "Split", "RestInProg"] {
+        s.sim_ok("symsim", &["pair", "state", "000197900123", "00B63", state]);
+        let st = s.resource_status("svc", "sync#0");
+        assert_eq!(st["status"], "down", "{state}: {st}");
+        assert_eq!(
+            Sym::messages(&st),
+            [format!(
+                "error: pair(s) in an unexpected state (neither active nor activable): 00B63 {state}"
+            )],
+            "{state}"
+        );
+    }
+    s.sim_ok(
+        "symsim",
+        &["pair", "state", "000197900123", "00B63", "--clear"],
+    );
+    assert_eq!(s.resource_status("svc", "sync#0")["status"], "up");
 }

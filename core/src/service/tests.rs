@@ -80,7 +80,10 @@ fn a_valid_service_has_no_diagnostics() {
     let svc = loaded.service.unwrap();
     let sync = svc.resource("sync#0").unwrap();
     assert_eq!(sync.type_name, "sync.clone");
-    assert!(sync.optional, "sync resources are optional by default");
+    assert!(
+        !sync.optional,
+        "no resource is optional by default (om3, the template)"
+    );
     assert_eq!(sync.sync_max_delay, Some(1440 * 60));
     assert_eq!(sync.driver_keywords["precopy"], "True");
     assert_eq!(

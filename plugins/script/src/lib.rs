@@ -3,8 +3,12 @@
 //!
 //! Commands are split like a shell line and run through doppel (so they are logged,
 //! honour `--dry-run` and time out); strings containing `|`, `&&` or `;` run via
-//! `/bin/sh -c`, as triggers do. Status: `check` exits 0 → up, otherwise down; no
-//! `check` → n/a.
+//! `/bin/sh -c`, as triggers do. Status: `check` exits 0 → up, 1 → down, any other
+//! code → warn (the code shown); no `check` → n/a.
+//!
+//! Start and stop are idempotent, as OpenSVC's app resources are: `start` of an
+//! application `check` says is up logs "already started" and runs nothing, `stop`
+//! of one it says is down runs nothing.
 
 use std::time::Duration;
 
@@ -54,7 +58,7 @@ impl Driver for Script {
             .keyword(KeywordSpec::new("stop", KeywordType::String).desc("Command that stops the application.").example("/etc/init.d/app stop"))
             .keyword(
                 KeywordSpec::new("check", KeywordType::String)
-                    .desc("Command whose exit code is the status: 0 is up, anything else down. Without it the status is n/a.")
+                    .desc("Command whose exit code is the status: 0 is up, 1 is down, any other code warn. Start is skipped when it says up, stop when it says down. Without it the status is n/a.")
                     .example("/etc/init.d/app status"),
             )
             .keyword(KeywordSpec::new("timeout", KeywordType::Duration).default_value("300").desc("Kill a command still running after this long."))
@@ -95,8 +99,9 @@ impl Driver for Script {
         let out = self.host.run(&check)?;
         Ok(match out.exit_code {
             Some(0) => StatusReport::new(Status::Up),
+            Some(1) => StatusReport::new(Status::Down),
             Some(code) => {
-                StatusReport::new(Status::Down).info(format!("check exited with code {code}"))
+                StatusReport::new(Status::Warn).warn(format!("check exited with code {code}"))
             }
             None if out.timed_out => StatusReport::new(Status::Undef).warn("check timed out"),
             None => StatusReport::new(Status::Undef).warn("check was killed"),
@@ -108,6 +113,18 @@ impl Driver for Script {
             "start" | "stop" => request.action.as_str(),
             other => return Err(Error::unsupported(other)),
         };
+        // Already where the action leads: nothing to run.
+        let (already, state) = if keyword == "start" {
+            ("already started", Status::Up)
+        } else {
+            ("already stopped", Status::Down)
+        };
+        if self.command("check")?.is_some() && self.status()?.state == state {
+            return Ok(ActionOutcome {
+                messages: vec![already.to_owned()],
+                noop: true,
+            });
+        }
         match self.command(keyword)? {
             Some(cmd) => {
                 self.host.run_checked(&cmd)?;
@@ -203,9 +220,13 @@ mod tests {
     fn status_comes_from_check() {
         let up = Script::open(config(&[("check", "/srv/app status")]), host(0).host()).unwrap();
         assert_eq!(up.status().unwrap().state, Status::Up);
-        let down = Script::open(config(&[("check", "/srv/app status")]), host(3).host()).unwrap();
+        let down = Script::open(config(&[("check", "/srv/app status")]), host(1).host()).unwrap();
         let report = down.status().unwrap();
         assert_eq!(report.state, Status::Down);
+        assert!(report.messages.is_empty());
+        let warn = Script::open(config(&[("check", "/srv/app status")]), host(3).host()).unwrap();
+        let report = warn.status().unwrap();
+        assert_eq!(report.state, Status::Warn);
         assert_eq!(report.messages[0].text, "check exited with code 3");
         let none = Script::open(config(&[]), host(0).host()).unwrap();
         assert_eq!(none.status().unwrap().state, Status::NotApplicable);
@@ -225,6 +246,47 @@ mod tests {
             act(&d, "provision").unwrap_err().kind,
             ErrorKind::Unsupported
         );
+    }
+
+    #[test]
+    fn start_and_stop_run_nothing_when_check_says_it_is_done() {
+        let c = || {
+            config(&[
+                ("start", "/srv/app start"),
+                ("stop", "/srv/app stop"),
+                ("check", "/srv/app status"),
+            ])
+        };
+        // Up: start runs only the check; stop runs.
+        let fake = host(0);
+        let d = Script::open(c(), fake.host()).unwrap();
+        let out = act(&d, "start").unwrap();
+        assert_eq!(out.messages, ["already started"]);
+        assert!(out.noop);
+        act(&d, "stop").unwrap();
+        let argvs: Vec<String> = fake.commands().iter().map(|c| c.argv.join(" ")).collect();
+        assert_eq!(
+            argvs,
+            ["/srv/app status", "/srv/app status", "/srv/app stop"]
+        );
+
+        // Down: stop runs only the check; start runs.
+        let fake = host(1);
+        let d = Script::open(c(), fake.host()).unwrap();
+        assert_eq!(act(&d, "stop").unwrap().messages, ["already stopped"]);
+        act(&d, "start").unwrap();
+        let argvs: Vec<String> = fake.commands().iter().map(|c| c.argv.join(" ")).collect();
+        assert_eq!(
+            argvs,
+            ["/srv/app status", "/srv/app status", "/srv/app start"]
+        );
+
+        // Warn (exit 3): neither up nor down, so both run.
+        let fake = host(3);
+        let d = Script::open(c(), fake.host()).unwrap();
+        act(&d, "start").unwrap();
+        act(&d, "stop").unwrap();
+        assert_eq!(fake.commands().len(), 4);
     }
 
     #[test]

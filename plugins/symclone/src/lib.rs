@@ -386,6 +386,20 @@ impl CloneSet {
         if sessions.is_empty() {
             return StatusReport::new(Status::Down).info("no clone session");
         }
+        // A pair neither active nor activable (Failed, Invalid, Split, a restore
+        // in progress, ...) is not a usable clone, however recent its last action
+        // (the seed: "devices are in an unexpected state").
+        let unexpected: Vec<String> = sessions
+            .iter()
+            .filter(|(p, _)| !p.is_in(ACTIVE_STATES) && !p.is_in(ACTIVABLE_STATES))
+            .map(|(p, _)| p.describe())
+            .collect();
+        if !unexpected.is_empty() {
+            return StatusReport::new(Status::Down).error(format!(
+                "pair(s) in an unexpected state (neither active nor activable): {}",
+                unexpected.join(", ")
+            ));
+        }
         let mut warnings: Vec<String> = self.pairs.iter().filter_map(|p| p.note.clone()).collect();
         let mut last: Option<jiff::Zoned> = None;
         for (p, s) in &sessions {
@@ -496,10 +510,6 @@ impl QueryError {
 
 /// True when the service is running (or partly, or its standby resources are up):
 /// resyncing the clones under it would pull the data from under its feet.
-fn service_is_up(avail: Option<Status>) -> bool {
-    matches!(avail, Some(Status::Up | Status::Warn | Status::StdbyUp))
-}
-
 pub struct Symclone {
     config: ResourceConfig,
     host: Host,
@@ -820,16 +830,9 @@ impl Symclone {
         file: &Path,
         request: &ActionRequest,
     ) -> Result<ActionOutcome, Error> {
-        let _ = pairs;
-        if service_is_up(request.service_avail) {
-            if !request.force {
-                return Err(Error::failed(
-                    "service is up: refusing to resync the clones under a running service (use --force)",
-                ));
-            }
-            self.host
-                .warn("service is up: resyncing the clones anyway (--force)");
-        }
+        // Refused while the service runs by doppel itself: the manifest marks
+        // sync_resync destructive.
+        let _ = (pairs, request);
         let ran = self.recreate(file)?;
         Ok(ActionOutcome {
             messages: Vec::new(),
@@ -963,9 +966,9 @@ impl Driver for Symclone {
             )
             .action(ActionSpec::standard("start"))
             .action(ActionSpec::standard("sync_break"))
-            .action(ActionSpec::standard("sync_resync"))
-            .action(ActionSpec::standard("sync_update"))
-            .action(ActionSpec::standard("sync_restore"))
+            .action(ActionSpec::standard("sync_resync").destructive())
+            .action(ActionSpec::standard("sync_update").destructive())
+            .action(ActionSpec::standard("sync_restore").destructive())
     }
 
     fn validate(config: &ResourceConfig) -> Vec<Problem> {

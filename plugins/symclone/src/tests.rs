@@ -789,26 +789,21 @@ fn dry_run_start_does_not_wait() {
 // --- sync resync / update ----------------------------------------------------------------------
 
 #[test]
-fn resync_refuses_under_a_running_service() {
-    for avail in [Status::Up, Status::Warn, Status::StdbyUp] {
-        let fake = Fake::new(false).with_state("Copied");
-        let d = driver(&fake, &[]);
-        let err = d
-            .action(&ActionRequest {
-                service_avail: Some(avail),
-                ..request("sync_resync")
-            })
-            .unwrap_err();
-        assert_eq!(
-            err.message,
-            "service is up: refusing to resync the clones under a running service (use --force)"
-        );
-        assert!(fake.commands().is_empty());
-    }
+fn clone_refreshes_and_restores_are_destructive_in_the_manifest() {
+    // doppel refuses destructive actions while the service runs (the engine's
+    // rule, so it holds for every driver): the manifest is what decides.
+    let m = <Symclone as Driver>::manifest();
+    let destructive: Vec<&str> = m
+        .actions
+        .iter()
+        .filter(|a| a.destructive)
+        .map(|a| a.name.as_str())
+        .collect();
+    assert_eq!(destructive, ["sync_resync", "sync_update", "sync_restore"]);
 }
 
 #[test]
-fn resync_with_force_recreates_with_precopy() {
+fn resync_recreates_with_precopy() {
     let fake = Fake::new(false).with_state("Copied");
     let d = driver(&fake, &[]);
     let outcome = d
@@ -831,13 +826,6 @@ fn resync_with_force_recreates_with_precopy() {
     let calls = fake.calls.lock().unwrap();
     assert!(calls[..3].iter().all(|c| c.read_only));
     assert!(!calls[3].read_only);
-    assert!(
-        fake.logs
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|(l, m)| *l == Level::Warn && m.contains("--force"))
-    );
 }
 
 #[test]

@@ -128,6 +128,7 @@ pub fn manifest(group: &str) -> Manifest {
         m = m.action(ActionSpec::standard(action));
     }
     m.action(ActionSpec::new("poke", "A driver-specific action."))
+        .action(ActionSpec::new("wipe", "A destructive driver-specific action.").destructive())
 }
 
 /// Driver-level validation: `bad` is refused.
