@@ -516,7 +516,7 @@ fn configuration_and_installation_problems_have_their_ocf_codes() {
 }
 
 #[test]
-fn doppel_failures_map_to_generic_error_and_a_refused_node_to_invalid_argument() {
+fn a_failed_start_is_a_generic_error_and_a_node_outside_nodes_an_invalid_argument() {
     for funcs in variants() {
         let ha = Ha::new(funcs);
         let ctx = format!("{funcs:?}");
@@ -538,31 +538,38 @@ fn doppel_failures_map_to_generic_error_and_a_refused_node_to_invalid_argument()
             "{ctx}: a failed start leaves no state"
         );
 
-        // doppel refuses a state-changing action on this node with exit 2 (e.g. the
-        // node is not one of the service's nodes): a local problem, OCF_ERR_ARGS (2),
-        // so Pacemaker may still place the service elsewhere. A wrapper plays
-        // doppel's refusal; everything else is the real doppel.
-        let refusing = ha.script(
-            "refusing-doppel",
-            &format!(
-                "#!/bin/sh\nfor a in \"$@\"; do\n  case $a in start|stop) echo \"doppel: web: this node is not one of the service's nodes\" >&2; exit 2 ;; esac\ndone\nexec '{}' \"$@\"\n",
-                doppel_bin().display()
-            ),
+        // A node that is not one of the service's nodes: doppel refuses the start
+        // with exit 2, the agent says OCF_ERR_ARGS (2), a local problem, so
+        // Pacemaker keeps off this node and may place the service elsewhere. A
+        // probe says not running and a stop succeeds: nothing of it runs here (a
+        // failed stop would get the node fenced).
+        ha.service(
+            "elsewhere",
+            "[DEFAULT]\nnodes = n2\norchestrate = ha\n\n[app#0]\ntype = script\n\
+             start = touch @ROOT@/app.state\nstop = rm -f @ROOT@/app.state\n\
+             check = test -f @ROOT@/app.state\n",
         );
-        let refusing = refusing.display().to_string();
-        let out = ha.run_agent("start", &[("service", "web"), ("doppel", &refusing)], &[]);
-        expect(&out, 2, &ctx);
-        assert!(
-            out.stderr
-                .contains("doppel -s web start was refused on this node (exit 2, see the log)"),
-            "{ctx}: {out}"
-        );
-        // Its stop of a service that is down succeeds without asking doppel to stop.
+        expect(&ha.act("validate-all", "elsewhere"), 0, &ctx);
         expect(
-            &ha.run_agent("stop", &[("service", "web"), ("doppel", &refusing)], &[]),
-            0,
+            &ha.probe(&[("service", "elsewhere")]),
+            OCF_NOT_RUNNING,
             &ctx,
         );
+        let out = ha.act("start", "elsewhere");
+        expect(&out, 2, &ctx);
+        assert!(
+            out.stderr.contains(
+                "doppel -s elsewhere start was refused on this node (exit 2, see the log)"
+            ) && out
+                .stderr
+                .contains("this node (n1) is not in nodes (n2) or drpnodes"),
+            "{ctx}: {out}"
+        );
+        assert!(!ha.app_up(), "{ctx}: nothing ran");
+        let out = ha.act("stop", "elsewhere");
+        expect(&out, 0, &ctx);
+        assert!(out.stderr.contains("nothing to stop"), "{ctx}: {out}");
+        expect(&ha.act("monitor", "elsewhere"), OCF_NOT_RUNNING, &ctx);
     }
 }
 
@@ -875,7 +882,16 @@ fn the_documented_clone_service_validates() {
         .ctx
         .doppel(["-s", "demo", "print", "schedule", "--format", "json"]));
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("\"sync_update\""), "{stdout}");
+    // As the page says: no scheduled refresh of clones on a shared array, and no
+    // restart monitor (orchestrate = ha); only the status refresh.
+    let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let actions: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["status"], "{stdout}");
 }
 
 // --- doppel daemon and Pacemaker -----------------------------------------------------------
