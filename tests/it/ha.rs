@@ -574,22 +574,49 @@ fn a_failed_start_is_a_generic_error_and_a_node_outside_nodes_an_invalid_argumen
 }
 
 #[test]
-fn monitor_maps_warn_to_running_with_a_warning_undef_to_error_and_na_to_the_agents_record() {
+fn monitor_maps_the_avail_and_overall_status_to_ocf_codes() {
     for funcs in variants() {
         let ha = Ha::new(funcs);
         let ctx = format!("{funcs:?}");
-        let conf = |status: &str| {
-            format!(
-                "[DEFAULT]\nnodes = n1\norchestrate = ha\n\n[app#0]\ntype = test\ninitial = up\n\n[fs#1]\ntype = test\nstatus = {status}\n"
-            )
-        };
-        // warn: degraded but running (0), with a warning naming the resource.
-        ha.service("degraded", &conf("warn"));
+        // The application died while its file system is still up: avail warn, an
+        // error (1) Pacemaker recovers, naming what is not up.
+        ha.service(
+            "crashed",
+            "[DEFAULT]\nnodes = n1\norchestrate = ha\n\n[fs#1]\ntype = test\ninitial = up\n\n\
+             [app#0]\ntype = script\nstart = true\ncheck = test -f @ROOT@/app.state\n",
+        );
+        let out = ha.act("monitor", "crashed");
+        expect(&out, 1, &ctx);
+        assert!(
+            out.stderr
+                .contains("service crashed is warn, part of it is not up: app#0 down"),
+            "{ctx}: {out}"
+        );
+        // A resource reporting warn itself: the same.
+        ha.service(
+            "degraded",
+            "[DEFAULT]\nnodes = n1\norchestrate = ha\n\n[app#0]\ntype = test\ninitial = up\n\n\
+             [fs#1]\ntype = test\nstatus = warn\n",
+        );
         let out = ha.act("monitor", "degraded");
+        expect(&out, 1, &ctx);
+        assert!(
+            out.stderr
+                .contains("service degraded is warn, part of it is not up: fs#1 warn"),
+            "{ctx}: {out}"
+        );
+        // A late sync stays out of avail (up), in overall (warn): running (0), with
+        // a warning naming it; moving the application would not refresh the clone.
+        ha.service(
+            "late",
+            "[DEFAULT]\nnodes = n1\norchestrate = ha\n\n[app#0]\ntype = test\ninitial = up\n\n\
+             [sync#0]\ntype = test\nstatus = warn\n",
+        );
+        let out = ha.act("monitor", "late");
         expect(&out, 0, &ctx);
         assert!(
             out.stderr
-                .contains("service degraded is warn (degraded, still running): fs#1 warn"),
+                .contains("service late is running, overall warn: sync#0 warn"),
             "{ctx}: {out}"
         );
         // A resource doppel cannot tell the state of, and nothing else reporting one:
@@ -619,12 +646,12 @@ fn monitor_maps_warn_to_running_with_a_warning_undef_to_error_and_na_to_the_agen
         );
         let out = ha.run_agent(
             "monitor",
-            &[("service", "degraded"), ("doppel", undef.to_str().unwrap())],
+            &[("service", "late"), ("doppel", undef.to_str().unwrap())],
             &[("OCF_RESKEY_CRM_meta_interval", "30000")],
         );
         expect(&out, 1, &ctx);
         assert!(
-            out.stderr.contains("service degraded status is undef"),
+            out.stderr.contains("service late status is undef"),
             "{ctx}: {out}"
         );
 
