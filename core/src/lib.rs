@@ -10,6 +10,7 @@
 //! (built without its `abi` feature).
 
 pub mod convert;
+pub mod edit;
 pub mod ini;
 pub mod keywords;
 pub mod lock;

@@ -403,6 +403,74 @@ pub fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Opt
     best.map(|(_, c)| c)
 }
 
+/// What commands that only read caches need to know of a service file, read
+/// cheaply (no driver, no checks).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileFacts {
+    /// Why this node does not run the service ([`Service::foreign_reason`]).
+    pub foreign_reason: Option<String>,
+    /// The resource sections' rids, in file order.
+    pub rids: Vec<String>,
+}
+
+/// [`FileFacts`] of the service in `file` for node `nodename`; `None` when the file
+/// cannot be read (whoever loads it reports that).
+pub fn file_facts(name: &str, file: &Path, nodename: &str) -> Option<FileFacts> {
+    let bytes = std::fs::read(file).ok()?;
+    let parsed = ini::parse(file, &bytes);
+    let rids = parsed
+        .ini
+        .sections()
+        .iter()
+        .filter(|s| matches!(s.kind(), SectionKind::Resource { .. }))
+        .map(|s| s.name().to_owned())
+        .collect();
+    Some(FileFacts {
+        foreign_reason: foreign_reason_in(name, file, nodename, parsed.ini),
+        rids,
+    })
+}
+
+/// Why this node does not run the service whose parsed file is `ini`, from its
+/// `DEFAULT.nodes` and `DEFAULT.drpnodes` alone.
+fn foreign_reason_in(name: &str, file: &Path, nodename: &str, ini: Ini) -> Option<String> {
+    let parsed = ini::ParsedIni {
+        ini,
+        errors: Vec::new(),
+    };
+    let list = |k: &str| {
+        parsed
+            .ini
+            .value("DEFAULT", k)
+            .map(convert::to_list)
+            .unwrap_or_default()
+    };
+    let nodes = list("nodes");
+    let drpnodes = list("drpnodes");
+    let svc = Service {
+        name: name.to_owned(),
+        file: file.to_owned(),
+        nodename: nodename.to_owned(),
+        nodes: if nodes.is_empty() {
+            vec![nodename.to_owned()]
+        } else {
+            nodes
+        },
+        drpnodes,
+        disabled: false,
+        lock_timeout: Duration::ZERO,
+        trigger_timeout: Duration::ZERO,
+        status_schedule: String::new(),
+        triggers: BTreeMap::new(),
+        resources: Vec::new(),
+        parallel_subsets: BTreeSet::new(),
+        default_values: BTreeMap::new(),
+        env_values: Vec::new(),
+        ini: parsed.ini,
+    };
+    svc.foreign_reason()
+}
+
 /// Reads, checks and resolves the service `name` from `file`.
 pub fn load(name: &str, file: &Path, opts: &LoadOptions<'_>) -> Loaded {
     // A service file says what root runs: refuse one that others can change, or

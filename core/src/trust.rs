@@ -62,8 +62,15 @@ pub fn check(path: &Path, what: &str) -> Result<(), Untrusted> {
     Ok(())
 }
 
+/// Who runs this process: `root (uid 0)`, for the log lines that say who acted.
+pub fn invoking_user() -> String {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    format!("{} (uid {uid})", user_name(uid))
+}
+
 /// `root`, `alice`, or `uid 1234` when the user has no name.
-fn user_name(uid: u32) -> String {
+pub fn user_name(uid: u32) -> String {
     let mut buf = vec![0u8; 4096];
     let mut pwd: libc::passwd = unsafe {
         // SAFETY: passwd is a plain C struct; all-zero is a valid (empty) value

@@ -67,8 +67,19 @@ pub struct Cli {
     )]
     pub selector: Option<String>,
 
+    /// Colour status words: auto (on a terminal, unless NO_COLOR is set), always, never
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, help_heading = "Global options")]
+    pub color: ColorChoice,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -152,6 +163,129 @@ Examples:
     Run(ActionArgs),
     /// Ask the drivers for the selected services' status, cache and print it (exit 0)
     Status(SelectArgs),
+    /// Stop then start the selected services (the start runs only if the stop succeeded)
+    #[command(after_help = "\
+Examples:
+  doppel -s demo restart
+  doppel -s demo restart --rid app#0")]
+    Restart(ActionArgs),
+    /// List this node's services, one line each: name, avail, overall, frozen
+    #[command(after_help = "\
+Examples:
+  doppel ls
+  doppel ls --format json
+  doppel -s 'db*' ls
+
+Statuses come from the status caches (refreshed by actions and the daemon); a service
+without a cache is evaluated. Services of other nodes are not listed.")]
+    Ls {
+        /// Ask the drivers instead of reading the caches
+        #[arg(long)]
+        refresh: bool,
+    },
+    /// Freeze the selected services: the daemon runs no scheduled action and no restart
+    #[command(after_help = "\
+Examples:
+  doppel -s demo freeze
+  doppel -s demo thaw
+
+Commands still act on a frozen service; `print status` shows it frozen.")]
+    Freeze,
+    /// Thaw the selected services: the daemon schedules them again
+    Thaw,
+    /// Print the selected services' logs (var/log/doppel/<service>.log)
+    #[command(after_help = "\
+Examples:
+  doppel -s demo logs
+  doppel -s demo logs --since 1h
+  doppel -s demo logs --since 2026-01-05T08:00:00 --follow
+  doppel -s '*' logs --follow")]
+    Logs {
+        /// Keep printing lines as they are written, until interrupted
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// Only lines since then: a duration back from now (10m, 2h, 1d) or a time
+        /// (RFC 3339 or `YYYY-MM-DD HH:MM:SS`, local time)
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+    },
+    /// Print one keyword's value: as written, or in force on this node with --eval
+    #[command(after_help = "\
+Examples:
+  doppel -s demo get --kw sync#0.schedule
+  doppel -s demo get --kw DEFAULT.nodes --eval")]
+    Get {
+        /// The keyword, as <section>.<keyword> (DEFAULT.nodes, sync#0.pairs@n1)
+        #[arg(long, value_name = "SECTION.KEYWORD")]
+        kw: String,
+        /// The value in force here (scopes, references, defaults resolved)
+        #[arg(long)]
+        eval: bool,
+    },
+    /// Set keywords, keeping the file's comments and layout; validated before writing
+    #[command(after_help = "\
+Examples:
+  doppel -s demo set --kw sync#0.schedule='02:00-03:00@61 tue-sun'
+  doppel -s demo set --kw DEFAULT.nodes='n1 n2' --kw app#0.timeout=10m
+
+The result is validated first: a change that would make the file invalid writes
+nothing (exit 2). The file is replaced atomically, keeping its mode and owner.")]
+    Set {
+        /// <section>.<keyword>=<value> (repeatable)
+        #[arg(long = "kw", value_name = "SECTION.KEYWORD=VALUE", required = true)]
+        kw: Vec<String>,
+    },
+    /// Remove keywords, keeping the rest of the file as written; validated before writing
+    Unset {
+        /// <section>.<keyword> (repeatable)
+        #[arg(long = "kw", value_name = "SECTION.KEYWORD", required = true)]
+        kw: Vec<String>,
+    },
+    /// Edit the service file in $VISUAL or $EDITOR; validated before it replaces the file
+    Edit {
+        #[command(subcommand)]
+        what: EditCommand,
+    },
+    /// Remove resource sections (refused when the rest of the file depends on them)
+    #[command(after_help = "\
+Examples:
+  doppel -s demo delete --rid app#1
+  doppel -s demo delete --rid sync#1 --force       (even if a condition names it)")]
+    Delete {
+        /// Resources to remove, comma separated
+        #[arg(long, value_name = "RIDS", required = true)]
+        rid: String,
+        /// Delete even when another keyword depends on them (the file is then invalid)
+        #[arg(long)]
+        force: bool,
+    },
+    /// Enable resources (or the service): remove their `disable` keyword
+    Enable {
+        /// Resources, comma separated; without it, the whole service (DEFAULT.disable)
+        #[arg(long, value_name = "RIDS")]
+        rid: Option<String>,
+    },
+    /// Disable resources (or the service): `disable = true`; every action passes them over
+    Disable {
+        /// Resources, comma separated; without it, the whole service (DEFAULT.disable)
+        #[arg(long, value_name = "RIDS")]
+        rid: Option<String>,
+    },
+    /// Create a service file from a file (a template's output, say) and keyword values
+    #[command(after_help = "\
+Examples:
+  doppel -s web create --kw app#0.type=script --kw app#0.start='/srv/web start'
+  doppel template sync.symclone > /tmp/clone.conf
+  doppel -s clone create --config /tmp/clone.conf --kw sync#0.type=symclone \\
+      --kw sync#0.symid=000197900123 --kw sync#0.pairs=00B60:00B61")]
+    Create {
+        /// Start from this file
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// <section>.<keyword>=<value> to set (repeatable)
+        #[arg(long = "kw", value_name = "SECTION.KEYWORD=VALUE")]
+        kw: Vec<String>,
+    },
     /// Check the selected service files: every problem, one per line (exit 2 if any)
     #[command(after_help = "\
 Examples:
@@ -205,6 +339,13 @@ The one-word forms (syncupdate, syncbreak, ...) of OpenSVC are accepted too.")]
     /// An action a driver declares (e.g. activate, wake, ship): see `doppel drivers info`
     #[command(external_subcommand)]
     DriverAction(Vec<String>),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EditCommand {
+    /// The service file: a copy opens in the editor, and replaces the file only if
+    /// it validates (else reopen, or discard)
+    Config,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use doppel_core::plan::Selection;
-use doppel_plugin_api::{MessageLevel, Status};
+use doppel_plugin_api::{MessageLevel, Status, StatusMessage};
 
 use crate::cli::{ActionArgs, Format};
 use crate::cmd_drivers::load_registry_warned;
@@ -64,6 +64,59 @@ pub fn selection(args: &ActionArgs) -> Selection {
 /// (one line each) and the others still run. Exit 1 when an action failed, else 2
 /// when something was refused for its configuration or the request, else 0.
 pub fn run(ctx: &Context, action: &str, args: &ActionArgs) -> anyhow::Result<ExitCode> {
+    let outcomes = execute(ctx, action, args)?;
+    print_outcomes(ctx, action, &outcomes)?;
+    report(ctx, action, &outcomes)
+}
+
+/// Prints the outcomes: JSON, or for `status` the status trees. `status` prints
+/// what `print status` prints, in text and in JSON (one shape, documented in
+/// docs/operator-guide.md).
+pub fn print_outcomes(
+    ctx: &Context,
+    action: &str,
+    outcomes: &[ServiceOutcome],
+) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    if action == "status" {
+        let statuses: Vec<ServiceStatus> = outcomes
+            .iter()
+            .filter_map(|o| match (&o.status, o.valid) {
+                (Some(s), _) => Some(s.clone()),
+                (None, false) => Some(ServiceStatus::invalid(&o.service, o.problems.clone())),
+                (None, true) => None,
+            })
+            .collect();
+        return write_statuses(ctx, &statuses);
+    }
+    if ctx.format == Format::Json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(outcomes)?)?;
+    }
+    Ok(())
+}
+
+/// Status trees, or their JSON list.
+fn write_statuses(ctx: &Context, statuses: &[ServiceStatus]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if ctx.format == Format::Json {
+        writeln!(out, "{}", serde_json::to_string_pretty(statuses)?)?;
+    } else {
+        let color = crate::color::enabled(ctx.color);
+        for s in statuses {
+            write!(out, "{}", render_tree(s, color))?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs `action` on the selected services and returns how it went for each, in
+/// selection order (nothing printed). A single selected service that cannot run
+/// at all (broken file, unknown action) is an error instead.
+pub fn execute(
+    ctx: &Context,
+    action: &str,
+    args: &ActionArgs,
+) -> anyhow::Result<Vec<ServiceOutcome>> {
     let spec = spec_from(action, args)?;
     let selected = services::selected_explicit(ctx, ctx.selector.as_deref())?;
     let registry = Arc::new(load_registry_warned(ctx));
@@ -170,25 +223,7 @@ pub fn run(ctx: &Context, action: &str, args: &ActionArgs) -> anyhow::Result<Exi
             }
         }
     }
-    let outcomes: Vec<ServiceOutcome> = slots.into_iter().flatten().collect();
-    let mut stdout = std::io::stdout().lock();
-    if ctx.format == Format::Json {
-        writeln!(stdout, "{}", serde_json::to_string_pretty(&outcomes)?)?;
-    } else if action == "status" {
-        for o in &outcomes {
-            match (&o.status, o.valid) {
-                (Some(s), _) => write!(stdout, "{}", render_tree(s))?,
-                (None, false) => write!(
-                    stdout,
-                    "{}",
-                    render_tree(&ServiceStatus::invalid(&o.service, o.problems.clone()))
-                )?,
-                (None, true) => {}
-            }
-        }
-    }
-    drop(stdout);
-    report(ctx, action, &outcomes)
+    Ok(slots.into_iter().flatten().collect())
 }
 
 /// What an explicit request refused on this node looks like (a usage error), and
@@ -208,7 +243,11 @@ fn refused(name: &str, action: &str, reason: String, explicit: bool) -> ServiceO
 /// Prints one line per service that did not go as asked, and the exit code: 1
 /// when an action failed, 2 when only the configuration or the request was
 /// wrong, 0 otherwise.
-fn report(ctx: &Context, action: &str, outcomes: &[ServiceOutcome]) -> anyhow::Result<ExitCode> {
+pub fn report(
+    ctx: &Context,
+    action: &str,
+    outcomes: &[ServiceOutcome],
+) -> anyhow::Result<ExitCode> {
     let mut stderr = std::io::stderr().lock();
     for o in outcomes {
         if let (Some(why), false) = (&o.skipped, ctx.quiet) {
@@ -261,17 +300,43 @@ fn report(ctx: &Context, action: &str, outcomes: &[ServiceOutcome]) -> anyhow::R
     }))
 }
 
-/// `print status`: from the cache, evaluated when missing or with `--refresh`.
-/// A broken service file is shown `undef` with its problems, a service of
-/// another node `n/a` with the reason; the others are shown whatever happens.
-pub fn print_status(ctx: &Context, args: &ActionArgs, refresh: bool) -> anyhow::Result<ExitCode> {
-    let names = services::selected(ctx, ctx.selector.as_deref())?;
+/// The statuses of `names`: from the caches, evaluated when missing or with
+/// `refresh`. A broken service file is `undef` with its problems (and a line in
+/// the second list), a service of another node `n/a` with the reason.
+pub fn collect_statuses(
+    ctx: &Context,
+    names: &[String],
+    args: &ActionArgs,
+    refresh: bool,
+) -> anyhow::Result<(Vec<ServiceStatus>, Vec<String>)> {
+    let nodename = ctx.node.nodename();
     let mut statuses: Vec<ServiceStatus> = Vec::new();
     let mut missing = Vec::new();
     let mut broken = Vec::new();
-    for name in &names {
+    for name in names {
+        let file = ctx.paths.service_file(name);
+        let facts = doppel_core::service::file_facts(name, &file, &nodename);
+        if let Some(reason) = facts.as_ref().and_then(|f| f.foreign_reason.clone()) {
+            statuses.push(ServiceStatus::not_here(name, reason));
+            continue;
+        }
         match (refresh, engine::read_status_cache(&ctx.paths, name)) {
-            (false, Some(s)) => statuses.push(s),
+            (false, Some(mut s)) => {
+                s.frozen = engine::is_frozen(&ctx.paths, name);
+                // The cache may predate an edit: say which resources are gone.
+                if let Some(facts) = &facts {
+                    for r in &mut s.resources {
+                        if !facts.rids.contains(&r.rid) {
+                            r.messages.push(StatusMessage {
+                                level: MessageLevel::Warn,
+                                text: "no longer in the service file (the cache predates an edit: --refresh)"
+                                    .to_owned(),
+                            });
+                        }
+                    }
+                }
+                statuses.push(s);
+            }
             _ => missing.push(name.clone()),
         }
     }
@@ -291,10 +356,6 @@ pub fn print_status(ctx: &Context, args: &ActionArgs, refresh: bool) -> anyhow::
                     continue;
                 }
             };
-            if let Some(reason) = svc.foreign_reason() {
-                statuses.push(ServiceStatus::not_here(name, reason));
-                continue;
-            }
             let log = ServiceLog::open(&ctx.paths.service_log(name), name, level);
             let run = Run::new(
                 *svc,
@@ -308,6 +369,15 @@ pub fn print_status(ctx: &Context, args: &ActionArgs, refresh: bool) -> anyhow::
         }
         statuses.sort_by_key(|s| names.iter().position(|n| *n == s.service));
     }
+    Ok((statuses, broken))
+}
+
+/// `print status`: from the cache, evaluated when missing or with `--refresh`.
+/// A broken service file is shown `undef` with its problems, a service of
+/// another node `n/a` with the reason; the others are shown whatever happens.
+pub fn print_status(ctx: &Context, args: &ActionArgs, refresh: bool) -> anyhow::Result<ExitCode> {
+    let names = services::selected(ctx, ctx.selector.as_deref())?;
+    let (mut statuses, broken) = collect_statuses(ctx, &names, args, refresh)?;
     // --rid, --tags and --subsets narrow the resources shown (the aggregates stay
     // the service's).
     let selection = selection(args);
@@ -328,20 +398,17 @@ pub fn print_status(ctx: &Context, args: &ActionArgs, refresh: bool) -> anyhow::
             .into());
         }
     }
-    let mut out = std::io::stdout().lock();
-    if ctx.format == Format::Json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&statuses)?)?;
-    } else {
-        for s in &statuses {
-            write!(out, "{}", render_tree(s))?;
-        }
-    }
-    drop(out);
+    write_statuses(ctx, &statuses)?;
+    report_broken(&broken)
+}
+
+/// One line per broken service on stderr; exit 2 if there was any.
+pub fn report_broken(broken: &[String]) -> anyhow::Result<ExitCode> {
     if broken.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
     let mut stderr = std::io::stderr().lock();
-    for line in &broken {
+    for line in broken {
         let _ = writeln!(stderr, "doppel: {line}");
     }
     Ok(ExitCode::from(2))
@@ -362,14 +429,24 @@ fn flags(r: &engine::ResourceStatus) -> String {
 }
 
 /// A status tree like `om svc print status`.
-pub fn render_tree(s: &ServiceStatus) -> String {
+/// The status words are coloured when `color`.
+pub fn render_tree(s: &ServiceStatus, color: bool) -> String {
+    let paint = |text: &str, status: Status| crate::color::status(text, status, color);
     let mut out = String::new();
     let overall = if s.overall != s.avail && s.overall == Status::Warn {
-        " (overall warn)"
+        format!(" (overall {})", paint("warn", Status::Warn))
     } else {
-        ""
+        String::new()
     };
-    out.push_str(&format!("{:<32}{}{overall}\n", s.service, s.avail));
+    let frozen = if s.frozen { " (frozen)" } else { "" };
+    let age = cache_age(&s.updated)
+        .map(|a| format!(" (status of {a} ago)"))
+        .unwrap_or_default();
+    out.push_str(&format!(
+        "{:<32}{}{overall}{frozen}{age}\n",
+        s.service,
+        paint(s.avail.as_str(), s.avail)
+    ));
     if let Some(reason) = &s.reason {
         out.push_str(&format!("`- info: {reason}\n"));
         return out;
@@ -401,10 +478,10 @@ pub fn render_tree(s: &ServiceStatus) -> String {
             None => r.type_name.clone(),
         };
         out.push_str(&format!(
-            "   {branch} {:<rid_w$}  {}  {:<10} {label}\n",
+            "   {branch} {:<rid_w$}  {}  {} {label}\n",
             r.rid,
             flags(r),
-            r.status.as_str()
+            paint(&format!("{:<10}", r.status.as_str()), r.status)
         ));
         for m in &r.messages {
             let level = match m.level {
@@ -423,6 +500,21 @@ pub fn render_tree(s: &ServiceStatus) -> String {
         }
     }
     out
+}
+
+/// How old a status is (`5m`, `2h`), when older than a minute: a cached status
+/// that old may no longer be the truth.
+fn cache_age(updated: &str) -> Option<String> {
+    let ts = updated.parse::<jiff::Timestamp>().ok()?;
+    let secs = (jiff::Timestamp::now() - ts).get_seconds();
+    if secs < 60 {
+        return None;
+    }
+    Some(match secs {
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    })
 }
 
 fn short_time(rfc3339: &str) -> String {

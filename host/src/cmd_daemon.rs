@@ -693,8 +693,18 @@ impl Daemon<'_> {
             // the resource tasks.
             let mut units = Vec::new();
             let mut resource_units = Vec::new();
+            // Frozen (`doppel freeze`): the status is still refreshed, nothing is
+            // run on the service.
+            let frozen = crate::engine::is_frozen(&self.shared.paths, name);
             for task in &loaded.tasks {
-                if svc.disabled && task.rid.is_some() {
+                if (svc.disabled || frozen) && task.rid.is_some() {
+                    if frozen {
+                        entry.log.log(
+                            Some(task.log_rid()),
+                            not_due_level,
+                            &format!("skip {}: the service is frozen", task.action),
+                        );
+                    }
                     continue;
                 }
                 let Ok(schedule) = &task.schedule else {
@@ -741,7 +751,7 @@ impl Daemon<'_> {
                     }
                 }
             }
-            if monitor && !svc.disabled {
+            if monitor && !svc.disabled && !frozen {
                 for r in &loaded.restarts {
                     if !self.shared.backing_off(&r.key(name)) && self.shared.claim(r.key(name)) {
                         units.push(Unit::Restart(r.clone()));

@@ -116,6 +116,9 @@ pub struct ServiceStatus {
     pub avail: Status,
     pub overall: Status,
     pub optional: Status,
+    /// `doppel freeze`: the daemon leaves the service alone.
+    #[serde(default)]
+    pub frozen: bool,
     pub updated: String,
     pub resources: Vec<ResourceStatus>,
 }
@@ -135,6 +138,7 @@ impl ServiceStatus {
             avail: Status::Undef,
             overall: Status::Undef,
             optional: Status::Undef,
+            frozen: false,
             updated: jiff::Timestamp::now().to_string(),
             resources: Vec::new(),
         }
@@ -704,6 +708,7 @@ impl Run {
             avail: aggregate.avail,
             overall: aggregate.overall,
             optional: aggregate.optional,
+            frozen: is_frozen(&self.paths, &self.svc.name),
             updated: jiff::Timestamp::now().to_string(),
             resources,
         };
@@ -733,6 +738,18 @@ pub fn read_intent(paths: &Paths, svc: &str) -> Option<String> {
     std::fs::read_to_string(intent_path(paths, svc))
         .ok()
         .map(|s| s.trim().to_owned())
+}
+
+/// `var/lib/doppel/<svc>/frozen`: present while the service is frozen (`doppel
+/// freeze`); it holds when and by whom. The daemon runs no scheduled action and no
+/// restart of a frozen service; commands still act on it.
+pub fn frozen_path(paths: &Paths, svc: &str) -> PathBuf {
+    paths.service_state_dir(svc).join("frozen")
+}
+
+/// Is `svc` frozen?
+pub fn is_frozen(paths: &Paths, svc: &str) -> bool {
+    std::fs::symlink_metadata(frozen_path(paths, svc)).is_ok()
 }
 
 /// `var/lib/doppel/<svc>/status.json`.
@@ -772,6 +789,33 @@ const SYNC_ALL: &[&str] = &["sync_nodes", "sync_drp", "sync_update"];
 /// Runs the action on one service, holding its lock for state-changing actions.
 pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
     let action = run.spec.action.clone();
+    let outcome = run_service_inner(&run).await;
+    if action != "status" {
+        // Who asked what, and how it ended: for the log's reader, not the console.
+        let how = match (&outcome.error, &outcome.skipped) {
+            (Some(e), _) => format!("failed: {e}"),
+            (None, Some(why)) => format!("skipped: {why}"),
+            (None, None) => "ok".to_owned(),
+        };
+        run.log
+            .file_only(None, &format!("{} ended: {how}", action.replace('_', " ")));
+    }
+    outcome
+}
+
+async fn run_service_inner(run: &Arc<Run>) -> ServiceOutcome {
+    let action = run.spec.action.clone();
+    if action != "status" {
+        run.log.file_only(
+            None,
+            &format!(
+                "{} requested by {}: {}",
+                action.replace('_', " "),
+                doppel_core::trust::invoking_user(),
+                command_line()
+            ),
+        );
+    }
     let mut outcome = ServiceOutcome::new(&run.svc.name, &action);
     // The cached status: what drivers get as the service's availability, and a
     // corrupt file reported once (it is rewritten when the action ends).
@@ -1033,6 +1077,12 @@ pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
         );
     }
     outcome
+}
+
+/// This process's command line, quoted as a shell would need it.
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().collect();
+    shlex::try_join(args.iter().map(String::as_str)).unwrap_or_else(|_| args.join(" "))
 }
 
 /// The console level from -q/-v.

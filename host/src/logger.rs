@@ -90,6 +90,13 @@ impl ServiceLog {
         }
     }
 
+    /// Writes `message` to the log file only, at info: records for the log's
+    /// reader (who ran what) that would only clutter the console.
+    pub fn file_only(&self, rid: Option<&str>, message: &str) {
+        let line = format!("* {} - INFO - {message}\n", self.name(rid));
+        self.write_file(&line);
+    }
+
     /// Logs `message` for resource `rid` (or the service when `None`).
     pub fn log(&self, rid: Option<&str>, level: Level, message: &str) {
         let name = self.name(rid);

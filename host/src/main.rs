@@ -5,7 +5,10 @@ mod cmd_actions;
 mod cmd_config;
 mod cmd_daemon;
 mod cmd_drivers;
+mod cmd_edit;
 mod cmd_schedule;
+mod cmd_service;
+mod color;
 mod drivers;
 mod engine;
 mod logger;
@@ -31,6 +34,7 @@ pub struct Context {
     pub paths: Paths,
     pub node: NodeConfig,
     pub format: Format,
+    pub color: cli::ColorChoice,
     pub verbose: u8,
     pub quiet: bool,
     pub selector: Option<String>,
@@ -76,6 +80,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         paths,
         node,
         format: cli.format,
+        color: cli.color,
         verbose: cli.verbose,
         quiet: cli.quiet,
         selector: cli.selector,
@@ -88,6 +93,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => cmd_config::template(&ctx, &type_name, markdown),
         Command::Schedule { command } => cmd_schedule::run(&ctx, command),
         Command::Validate => cmd_config::validate(&ctx),
+        Command::Restart(a) => cmd_service::restart(&ctx, &a),
+        Command::Get { kw, eval } => cmd_edit::get(&ctx, &kw, eval),
+        Command::Set { kw } => cmd_edit::set(&ctx, &kw),
+        Command::Unset { kw } => cmd_edit::unset(&ctx, &kw),
+        Command::Edit {
+            what: cli::EditCommand::Config,
+        } => cmd_edit::edit_config(&ctx),
+        Command::Delete { rid, force } => cmd_edit::delete(&ctx, &rid, force),
+        Command::Enable { rid } => cmd_edit::enable(&ctx, rid.as_deref(), true),
+        Command::Disable { rid } => cmd_edit::enable(&ctx, rid.as_deref(), false),
+        Command::Create { config, kw } => cmd_edit::create(&ctx, config.as_deref(), &kw),
+        Command::Ls { refresh } => cmd_service::ls(&ctx, refresh),
+        Command::Freeze => cmd_service::freeze(&ctx, true),
+        Command::Thaw => cmd_service::freeze(&ctx, false),
+        Command::Logs { follow, since } => cmd_service::logs(&ctx, follow, since.as_deref()),
         Command::Print {
             what: PrintCommand::Config { eval },
         } => cmd_config::print_config(&ctx, eval),

@@ -1,11 +1,13 @@
 //! End-to-end tests of the doppel binary: one test binary, one module per area.
 
 mod alt_disk;
+mod commands;
 mod config;
 mod daemon;
 mod docs;
 mod drd;
 mod drivers;
+mod edit;
 mod engine;
 mod ha;
 mod lab;
