@@ -37,6 +37,28 @@ fn agent_source() -> PathBuf {
     workspace_root().join("packaging/ocf/service")
 }
 
+/// Waits until `path`, just written, can be executed: while another test thread
+/// forks between this one's opening the file for writing and closing it, the
+/// child holds the file open for writing until it execs, and executing the file
+/// fails with ETXTBSY ("Text file busy"). Once one exec succeeds, no such child
+/// is left and no new one can appear.
+fn settle(path: &Path) {
+    for _ in 0..200 {
+        match Command::new(path)
+            .arg("--settle")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+        {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            _ => return,
+        }
+    }
+    panic!("{} stays busy", path.display());
+}
+
 /// resource-agents' shell library, where Debian installs it.
 const SHELLFUNCS: &str = "/usr/lib/ocf/lib/heartbeat/ocf-shellfuncs";
 
@@ -89,6 +111,7 @@ impl Ha {
         std::fs::copy(agent_source(), dir.join("service")).unwrap();
         std::fs::set_permissions(dir.join("service"), std::fs::Permissions::from_mode(0o755))
             .unwrap();
+        settle(&dir.join("service"));
         let rsctmp = ctx.root().join("rsctmp");
         let no_funcs = ctx.root().join("no-ocf-functions");
         std::fs::create_dir_all(&no_funcs).unwrap();
@@ -126,6 +149,7 @@ impl Ha {
     fn script(&self, rel: &str, text: &str) -> PathBuf {
         let p = self.ctx.write(rel, text);
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        settle(&p);
         p
     }
 
