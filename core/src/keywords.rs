@@ -168,6 +168,16 @@ pub fn default_section_keywords() -> Vec<KeywordSpec> {
         KeywordSpec::new("trigger_timeout", KeywordType::Duration)
             .default_value("300s")
             .desc("Kill a trigger (pre_*, post_*, blocking_*) still running after this long; a killed trigger failed."),
+        KeywordSpec::new("orchestrate", KeywordType::String)
+            .default_value("no")
+            .candidates(&["no", "ha"])
+            .not_scopable()
+            .desc(
+                "Who recovers the service. no: doppel daemon restarts its resources as their restart keyword says. \
+                 ha: a cluster manager (Pacemaker, with the ocf:doppel:service agent) starts, stops, monitors and \
+                 moves the service, so the daemon never restarts its resources; it still runs the scheduled syncs, \
+                 tasks and status refreshes.",
+            ),
         KeywordSpec::new("status_schedule", KeywordType::String)
             .default_value("@10")
             .desc("When the daemon refreshes the service status."),

@@ -16,7 +16,10 @@
 //!   only when its service is meant to run: the last unscoped `start` recorded the
 //!   intent `started` (after `doppel -s <svc> stop` the daemon must not undo the
 //!   stop); a service doppel never started or stopped counts as meant to run while
-//!   something of it is up (avail up, warn or stdby up).
+//!   something of it is up (avail up, warn or stdby up). A service with
+//!   `DEFAULT.orchestrate = ha` has no restart monitors: its cluster manager
+//!   (Pacemaker) recovers it, and two managers restarting the same resources
+//!   would fight; its scheduled syncs, tasks and status refreshes still run.
 //!
 //! `~` schedules are seeded with `stable_seed("<svc>/<rid>/<nodename>")`
 //! (`<svc>/<action>/<nodename>` for service tasks), so tasks and nodes spread.
@@ -197,6 +200,10 @@ fn tasks_of(svc: &Service, registry: &Registry) -> (Vec<Task>, Vec<RestartTask>)
     let mut resources: Vec<&ResourceDef> = svc.resources.iter().filter(|r| !r.disabled).collect();
     resources.sort_by(|a, b| plan::natural_cmp(&a.rid, &b.rid));
     let mut restarts = Vec::new();
+    let cluster_managed = svc
+        .default_values
+        .get("orchestrate")
+        .is_some_and(|o| o.value == "ha");
     for r in resources {
         if let (Some(raw), Some(action)) = (&r.schedule, scheduled_action(&r.group)) {
             if registry.implements(&r.type_name, action) {
@@ -212,7 +219,7 @@ fn tasks_of(svc: &Service, registry: &Registry) -> (Vec<Task>, Vec<RestartTask>)
                 });
             }
         }
-        if r.restart > 0 {
+        if r.restart > 0 && !cluster_managed {
             restarts.push(RestartTask {
                 rid: r.rid.clone(),
                 max: r.restart,

@@ -9,6 +9,7 @@ mod drd;
 mod drivers;
 mod edit;
 mod engine;
+mod ha;
 mod input;
 mod lab;
 mod nimadm;

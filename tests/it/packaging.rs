@@ -121,6 +121,10 @@ fn dist_packages_install_and_the_installed_doppel_finds_exactly_its_drivers() {
     let info = dpkg_deb(&["-I"], &host);
     assert!(info.contains("\n Package: doppel\n"), "{info}");
     assert!(info.contains("\n Provides: doppel-abi-1\n"), "{info}");
+    assert!(
+        info.contains("\n Suggests: pacemaker, resource-agents\n"),
+        "{info}"
+    );
     assert!(info.contains("conffiles"), "{info}");
     let info = dpkg_deb(&["-I"], &script);
     assert!(info.contains("\n Depends: doppel-abi-1\n"), "{info}");
@@ -195,6 +199,25 @@ fn dist_packages_install_and_the_installed_doppel_finds_exactly_its_drivers() {
             .permissions()
             .mode();
     assert_eq!(lib_mode & 0o7777, 0o644);
+
+    // The OCF resource agent ocf:doppel:service (docs/ha-pacemaker.md) comes with the
+    // host, executable, where Pacemaker looks for provider doppel's agents.
+    let agent = root.join("usr/lib/ocf/resource.d/doppel/service");
+    let agent_mode = std::fs::metadata(&agent)
+        .unwrap_or_else(|e| panic!("{}: {e}", agent.display()))
+        .permissions()
+        .mode();
+    assert_eq!(agent_mode & 0o7777, 0o755);
+    assert_eq!(
+        std::fs::read(&agent).unwrap(),
+        std::fs::read(workspace_root().join("packaging/ocf/service")).unwrap()
+    );
+    let (code, stdout, stderr) = run(Command::new(&agent).arg("meta-data"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("<resource-agent name=\"service\""),
+        "{stdout}"
+    );
 
     // The installed doppel, with no DOPPEL_DRIVER_PATH and the packaged example config
     // (--root), finds its drivers in <prefix>/lib/doppel/drivers: exactly app.script.

@@ -62,6 +62,9 @@ const DRIVER_DIR: &str = "usr/lib/doppel/drivers";
 const CONFIG_FILE: &str = "etc/doppel/doppel.toml";
 const UNIT_FILE: &str = "lib/systemd/system/doppel.service";
 const MAN_DIR: &str = "usr/share/man/man1";
+/// The OCF resource agent `ocf:doppel:service` (docs/ha-pacemaker.md), where
+/// Pacemaker looks for provider `doppel`'s agents.
+const OCF_AGENT: &str = "usr/lib/ocf/resource.d/doppel/service";
 
 /// What `cargo metadata` says about the workspace.
 struct Workspace {
@@ -271,6 +274,9 @@ fn stage(ws: &Workspace, built: &Path, root: &Path) -> Result<()> {
         write(&root.join(UNIT_FILE), DEFAULT_UNIT)?;
     }
     write(&root.join(CONFIG_FILE), &example_config(ws)?)?;
+    let agent = ws.root.join("packaging/ocf/service");
+    ensure!(agent.is_file(), "{} is missing", agent.display());
+    copy(&agent, &root.join(OCF_AGENT))?;
     man_pages(&root.join(MAN_DIR), &ws.host.version)?;
     completions(root)?;
     fix_modes(root)
@@ -431,6 +437,8 @@ fn packages(
     let mut fields = BTreeMap::new();
     fields.insert("Depends", "libc6, libgcc-s1".to_owned());
     fields.insert("Provides", abi.clone());
+    // The OCF agent runs under Pacemaker; doppel works without it.
+    fields.insert("Suggests", "pacemaker, resource-agents".to_owned());
     let long = format!(
         "doppel drives storage clones and system replicas as services made of resources,\n\
          with dependency conditions, triggers, status, locks, logs and schedules.\n\
@@ -520,7 +528,7 @@ fn control(
     let _ = writeln!(c, "Architecture: {arch}");
     let _ = writeln!(c, "Maintainer: {maintainer}");
     let _ = writeln!(c, "Installed-Size: {}", installed_size(dir)?);
-    for key in ["Depends", "Provides", "Enhances"] {
+    for key in ["Depends", "Provides", "Suggests", "Enhances"] {
         if let Some(v) = fields.get(key) {
             let _ = writeln!(c, "{key}: {v}");
         }
@@ -611,12 +619,13 @@ fn installed_size(dir: &Path) -> Result<u64> {
     Ok(total)
 }
 
-/// 0755 for directories and `usr/bin/*`, 0644 for everything else: nothing writable by
-/// group or others (the host refuses such drivers), whatever the umask.
+/// 0755 for directories, `usr/bin/*` and the OCF agent, 0644 for everything else:
+/// nothing writable by group or others (the host refuses such drivers), whatever the umask.
 fn fix_modes(root: &Path) -> Result<()> {
     let bin = root.join("usr/bin");
+    let agent = root.join(OCF_AGENT);
     walk(root, &mut |p, meta| {
-        let mode = if meta.is_dir() || p.parent() == Some(bin.as_path()) {
+        let mode = if meta.is_dir() || p.parent() == Some(bin.as_path()) || p == agent {
             0o755
         } else {
             0o644
