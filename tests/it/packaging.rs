@@ -65,6 +65,10 @@ fn non_empty(root: &Path, rel: &str) {
 #[test]
 fn dist_packages_install_and_the_installed_doppel_finds_exactly_its_drivers() {
     if !have("dpkg-deb") || !have("dpkg") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "dpkg and dpkg-deb are required in CI (.ci/run installs them)"
+        );
         eprintln!(
             "SKIPPED: dpkg/dpkg-deb are not installed (`apt-get install dpkg`; .ci/run does it)"
         );
@@ -127,14 +131,21 @@ fn dist_packages_install_and_the_installed_doppel_finds_exactly_its_drivers() {
     );
     assert!(info.contains("conffiles"), "{info}");
     let info = dpkg_deb(&["-I"], &script);
-    assert!(info.contains("\n Depends: doppel-abi-1\n"), "{info}");
+    assert!(
+        info.contains("\n Depends: doppel-abi-1, libc6, libgcc-s1\n"),
+        "{info}"
+    );
     let (code, conffiles, _) = run(Command::new("sh").arg("-c").arg(format!(
         "dpkg-deb --ctrl-tarfile '{}' | tar -xOf - ./conffiles",
         host.display()
     )));
-    assert_eq!((code, conffiles.as_str()), (0, "/etc/doppel/doppel.toml\n"));
+    assert_eq!(
+        (code, conffiles.as_str()),
+        (0, "/etc/doppel/doppel.toml\n/etc/logrotate.d/doppel\n")
+    );
 
-    // The driver package holds its library and nothing else; everything belongs to root.
+    // The driver package holds its library, stripped, and the copyright and
+    // changelog every Debian package has; everything belongs to root.
     let contents = dpkg_deb(&["-c"], &script);
     let files: Vec<&str> = contents
         .lines()
@@ -143,7 +154,11 @@ fn dist_packages_install_and_the_installed_doppel_finds_exactly_its_drivers() {
         .collect();
     assert_eq!(
         files,
-        ["./usr/lib/doppel/drivers/libdoppel_driver_script.so"],
+        [
+            "./usr/lib/doppel/drivers/libdoppel_driver_script.so",
+            "./usr/share/doc/doppel-driver-script/changelog.gz",
+            "./usr/share/doc/doppel-driver-script/copyright",
+        ],
         "{contents}"
     );
     for deb in [&host, &script] {
@@ -247,11 +262,16 @@ fn dist_packages_install_and_the_installed_doppel_finds_exactly_its_drivers() {
 
     // Man pages, completions, the unit and the example config came with the host.
     for rel in [
-        "usr/share/man/man1/doppel.1",
-        "usr/share/man/man1/doppel-drivers.1",
-        "usr/share/man/man1/doppel-drivers-list.1",
-        "usr/share/man/man1/doppel-sync-update.1",
-        "usr/share/man/man1/doppel-print-status.1",
+        "usr/share/man/man1/doppel.1.gz",
+        "usr/share/man/man1/doppel-drivers.1.gz",
+        "usr/share/man/man1/doppel-drivers-list.1.gz",
+        "usr/share/man/man1/doppel-sync-update.1.gz",
+        "usr/share/man/man1/doppel-print-status.1.gz",
+        "usr/share/man/man1/doppel-ls.1.gz",
+        "usr/share/doc/doppel/operator-guide.md",
+        "usr/share/doc/doppel/copyright",
+        "usr/share/doc/doppel/changelog.gz",
+        "etc/logrotate.d/doppel",
         "usr/share/bash-completion/completions/doppel",
         "usr/share/zsh/vendor-completions/_doppel",
         "usr/share/fish/vendor_completions.d/doppel.fish",
@@ -260,8 +280,57 @@ fn dist_packages_install_and_the_installed_doppel_finds_exactly_its_drivers() {
     ] {
         non_empty(root, rel);
     }
-    let man = std::fs::read_to_string(root.join("usr/share/man/man1/doppel-drivers.1")).unwrap();
+    let (code, man, _) =
+        run(Command::new("zcat").arg(root.join("usr/share/man/man1/doppel-drivers.1.gz")));
+    assert_eq!(code, 0);
     assert!(man.contains(".TH doppel-drivers 1"), "{man}");
+    let rotate = std::fs::read_to_string(root.join("etc/logrotate.d/doppel")).unwrap();
+    assert!(rotate.starts_with("/var/log/doppel/*.log {"), "{rotate}");
+    assert!(rotate.contains("copytruncate"), "{rotate}");
+    // Stripped: no symbol table left.
+    let (_, symbols, _) = run(Command::new("nm").arg(root.join("usr/bin/doppel")));
+    assert!(
+        symbols.trim().is_empty() || !symbols.contains(" T main"),
+        "not stripped"
+    );
     let unit = std::fs::read_to_string(root.join("lib/systemd/system/doppel.service")).unwrap();
     assert!(unit.contains("ExecStart=/usr/bin/doppel daemon"), "{unit}");
+}
+
+/// Debian's own checker finds no error in any package (`.ci/run` installs lintian).
+#[test]
+fn lintian_reports_no_error_on_the_packages() {
+    if !have("lintian") || !have("dpkg-deb") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "lintian and dpkg-deb are required in CI (.ci/run installs them)"
+        );
+        eprintln!("SKIPPED: lintian is not installed (`apt-get install lintian`)");
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let profile = if target_dir().file_name().is_some_and(|n| n == "release") {
+        "--release"
+    } else {
+        "--debug"
+    };
+    let (code, stdout, stderr) = run(Command::new(
+        std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
+    )
+    .current_dir(workspace_root())
+    .args(["xtask", "dist", profile, "--no-build", "--out"])
+    .arg(out.path()));
+    assert_eq!(code, 0, "cargo xtask dist failed:\n{stdout}\n{stderr}");
+    let debs: Vec<std::path::PathBuf> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "deb"))
+        .collect();
+    assert!(debs.len() > 1);
+    let (code, stdout, stderr) = run(Command::new("lintian")
+        .args(["--tag-display-limit", "0"])
+        .args(&debs));
+    let errors: Vec<&str> = stdout.lines().filter(|l| l.starts_with("E: ")).collect();
+    assert!(errors.is_empty(), "lintian errors:\n{stdout}\n{stderr}");
+    assert_ne!(code, 2, "lintian could not run: {stderr}");
 }

@@ -256,6 +256,7 @@ fn stage(ws: &Workspace, built: &Path, root: &Path) -> Result<()> {
         bin.display()
     );
     copy(&bin, &root.join("usr/bin/doppel"))?;
+    strip(&root.join("usr/bin/doppel"))?;
     for d in &ws.drivers {
         let lib = built.join(&d.file);
         ensure!(
@@ -264,6 +265,7 @@ fn stage(ws: &Workspace, built: &Path, root: &Path) -> Result<()> {
             lib.display()
         );
         copy(&lib, &root.join(DRIVER_DIR).join(&d.file))?;
+        strip(&root.join(DRIVER_DIR).join(&d.file))?;
     }
     fs::create_dir_all(root.join(DRIVER_DIR))?;
 
@@ -279,7 +281,111 @@ fn stage(ws: &Workspace, built: &Path, root: &Path) -> Result<()> {
     copy(&agent, &root.join(OCF_AGENT))?;
     man_pages(&root.join(MAN_DIR), &ws.host.version)?;
     completions(root)?;
+    write(&root.join(LOGROTATE_FILE), LOGROTATE)?;
+    // The host's documentation: what an operator reads first, and the HA guide.
+    let doc = root.join("usr/share/doc").join(&ws.host.name);
+    for page in [
+        "operator-guide.md",
+        "ha-pacemaker.md",
+        "opensvc-migration.md",
+    ] {
+        copy(&ws.root.join("docs").join(page), &doc.join(page))?;
+    }
+    package_docs(ws, &ws.host.name, &ws.host.version, &doc)?;
     fix_modes(root)
+}
+
+/// `/etc/logrotate.d/doppel`. `copytruncate`: the daemon keeps each service log
+/// open, so a renamed file would go on receiving its lines.
+const LOGROTATE_FILE: &str = "etc/logrotate.d/doppel";
+const LOGROTATE: &str = "\
+/var/log/doppel/*.log {
+    weekly
+    rotate 8
+    compress
+    delaycompress
+    missingok
+    notifempty
+    copytruncate
+}
+";
+
+/// Drops symbols and notes from a staged binary or library (Debian policy 10.1;
+/// lintian's unstripped-binary-or-object). The build tree is left alone.
+fn strip(file: &Path) -> Result<()> {
+    run(Command::new("strip")
+        .args([
+            "--strip-unneeded",
+            "--remove-section=.comment",
+            "--remove-section=.note",
+        ])
+        .arg(file))
+    .with_context(|| format!("strip {} (binutils)", file.display()))
+}
+
+/// `gzip -9n`: what Debian wants for man pages and changelogs (no name or time
+/// stored, so the result is reproducible).
+fn gzip(file: &Path) -> Result<()> {
+    run(Command::new("gzip").args(["-9nf"]).arg(file))
+        .with_context(|| format!("gzip {}", file.display()))
+}
+
+/// `copyright` (machine-readable, Debian's format) and `changelog.gz` of package
+/// `name` in its `doc` directory, as every Debian package has.
+fn package_docs(ws: &Workspace, name: &str, version: &str, doc: &Path) -> Result<()> {
+    let license = &ws.host.license;
+    let common = match license.as_str() {
+        "Apache-2.0" => "On Debian systems, the full text of the Apache License 2.0 is in\n \
+                         /usr/share/common-licenses/Apache-2.0."
+            .to_owned(),
+        other => format!("See https://spdx.org/licenses/{other}.html."),
+    };
+    // The packaging date: SOURCE_DATE_EPOCH when set (reproducible builds), else now.
+    let date_of = |format: &str| -> String {
+        let mut cmd = Command::new("date");
+        cmd.arg("-u").arg(format);
+        if let Some(secs) = std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+        {
+            cmd.args(["-d", &format!("@{secs}")]);
+        }
+        cmd.output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    };
+    let date = date_of("-R");
+    write(
+        &doc.join("copyright"),
+        &format!(
+            "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\
+             Upstream-Name: doppel\n\
+             {}\n\
+             Files: *\n\
+             Copyright: {} the doppel authors\n\
+             License: {license}\n \
+             {common}\n",
+            if ws.host.repository.is_empty() {
+                String::new()
+            } else {
+                format!("Source: {}\n", ws.host.repository)
+            },
+            date_of("+%Y")
+        ),
+    )?;
+    let changelog = doc.join("changelog");
+    write(
+        &changelog,
+        &format!(
+            "{name} ({}) unstable; urgency=medium\n\n  \
+             * Release {version}. What changed is in the project's history\n    \
+             (git log); the documentation is in /usr/share/doc/doppel.\n\n \
+             -- {}  {date}\n",
+            deb_version(version),
+            maintainer()
+        ),
+    )?;
+    gzip(&changelog)
 }
 
 const DEFAULT_UNIT: &str = "\
@@ -386,7 +492,8 @@ fn man_pages(dir: &Path, version: &str) -> Result<()> {
         let path = dir.join(man.get_filename());
         let mut buf = Vec::new();
         man.render(&mut buf)?;
-        write_bytes(&path, &buf)
+        write_bytes(&path, &buf)?;
+        gzip(&path)
     }
     fs::create_dir_all(dir)?;
     let mut cmd = doppel::command().disable_help_subcommand(true);
@@ -458,7 +565,7 @@ fn packages(
     write(&host_dir.join("DEBIAN/control"), &control_text)?;
     write(
         &host_dir.join("DEBIAN/conffiles"),
-        &format!("/{CONFIG_FILE}\n"),
+        &format!("/{CONFIG_FILE}\n/{LOGROTATE_FILE}\n"),
     )?;
     debs.push(build_deb(
         &host_dir,
@@ -475,8 +582,14 @@ fn packages(
         let dir = pkg.join(&name);
         let lib_rel = Path::new(DRIVER_DIR).join(&d.file);
         copy_tree(root, &dir, &|rel| lib_rel.starts_with(rel))?;
+        package_docs(
+            ws,
+            &name,
+            &d.package.version,
+            &dir.join("usr/share/doc").join(&name),
+        )?;
         let mut fields = BTreeMap::new();
-        fields.insert("Depends", abi.clone());
+        fields.insert("Depends", format!("{abi}, libc6, libgcc-s1"));
         fields.insert("Enhances", ws.host.name.clone());
         let summary = d
             .package
