@@ -94,18 +94,29 @@ pub fn run_command(
             let _ = stdin.write_all(text.as_bytes());
         });
     }
+    // A streamed command's stdout lines come here as they are written, and are
+    // logged from this thread (the log is not 'static).
+    let streamed = request.stream && !quiet;
+    let (line_tx, lines) = mpsc::channel::<String>();
     let out_reader = Reader::spawn(
         child
             .stdout
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        streamed.then_some(line_tx),
     );
     let err_reader = Reader::spawn(
         child
             .stderr
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        None,
     );
+    let log_lines = || {
+        for line in lines.try_iter() {
+            log.info(rid, &line);
+        }
+    };
     let deadline = request
         .timeout_secs
         .map(|s| Instant::now() + Duration::from_secs_f64(s));
@@ -125,7 +136,9 @@ pub fn run_command(
             Some(d) => d.saturating_duration_since(now).min(CANCEL_CHECK),
             None => CANCEL_CHECK,
         };
-        match exited.recv_timeout(tick) {
+        let waited = exited.recv_timeout(tick);
+        log_lines();
+        match waited {
             Ok(status) => break status,
             Err(mpsc::RecvTimeoutError::Disconnected) => break None,
             Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -151,6 +164,7 @@ pub fn run_command(
     let grace = Instant::now() + OUTPUT_GRACE;
     let (stdout, out_done) = out_reader.finish(grace);
     let (stderr, err_done) = err_reader.finish(grace);
+    log_lines();
     if !(out_done && err_done) {
         log.log(
             rid,
@@ -170,7 +184,7 @@ pub fn run_command(
         dry_run: false,
         timed_out,
     };
-    if !quiet && !output.stdout.trim().is_empty() {
+    if !quiet && !streamed && !output.stdout.trim().is_empty() {
         log.info(rid, output.stdout.trim_end());
     }
     let stderr_text = output.stderr.trim_end();
@@ -230,25 +244,47 @@ struct Reader {
 }
 
 impl Reader {
-    fn spawn(pipe: Option<Box<dyn Read + Send>>) -> Reader {
+    /// Reads `pipe` to its end; with `lines`, also sends each complete non-blank
+    /// line as it arrives (and the last, unterminated one at the end).
+    fn spawn(pipe: Option<Box<dyn Read + Send>>, lines: Option<mpsc::Sender<String>>) -> Reader {
         let buf = Arc::new(Mutex::new(Vec::new()));
         let (tx, done) = mpsc::channel();
         let shared = buf.clone();
         std::thread::spawn(move || {
+            let mut pending: Vec<u8> = Vec::new();
+            let send = |bytes: &[u8]| {
+                if let Some(tx) = &lines {
+                    let text = String::from_utf8_lossy(bytes);
+                    let text = text.trim_end();
+                    if !text.trim().is_empty() {
+                        let _ = tx.send(text.to_owned());
+                    }
+                }
+            };
             if let Some(mut p) = pipe {
                 let mut chunk = [0u8; 8192];
                 loop {
                     match p.read(&mut chunk) {
                         Ok(0) => break,
-                        Ok(n) => shared
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .extend_from_slice(&chunk[..n]),
+                        Ok(n) => {
+                            shared
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .extend_from_slice(&chunk[..n]);
+                            if lines.is_some() {
+                                pending.extend_from_slice(&chunk[..n]);
+                                while let Some(i) = pending.iter().position(|b| *b == b'\n') {
+                                    let line: Vec<u8> = pending.drain(..=i).collect();
+                                    send(&line);
+                                }
+                            }
+                        }
                         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                         Err(_) => break,
                     }
                 }
             }
+            send(&pending);
             let _ = tx.send(());
         });
         Reader { buf, done }

@@ -927,6 +927,11 @@ pub struct CommandRequest {
     /// Working directory.
     #[serde(default)]
     pub cwd: Option<PathBuf>,
+    /// Log each line of standard output at INFO as the command writes it, instead
+    /// of the whole output once it ends: for long tool runs (a clone, a copy)
+    /// whose progress the operator should see. Absent (false) from older drivers.
+    #[serde(default)]
+    pub stream: bool,
 }
 
 impl CommandRequest {
@@ -940,6 +945,21 @@ impl CommandRequest {
             argv: argv.into_iter().map(Into::into).collect(),
             ..CommandRequest::default()
         }
+    }
+
+    /// Streams the command's output to the log line by line while it runs (see
+    /// [`CommandRequest::stream`](CommandRequest#structfield.stream)).
+    ///
+    /// ```
+    /// use doppel_plugin_api::CommandRequest;
+    ///
+    /// // drd clone runs for an hour: its phases reach the console as they happen.
+    /// let clone = CommandRequest::new(["/opt/drd/bin/drd", "clone", "-t", "/dev/disk/disk4"]).streamed();
+    /// assert!(clone.stream && !clone.read_only);
+    /// ```
+    pub fn streamed(mut self) -> CommandRequest {
+        self.stream = true;
+        self
     }
 
     /// Marks the command as a read-only query (it also runs under `--dry-run`, and
