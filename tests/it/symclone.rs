@@ -289,6 +289,12 @@ fn start_activates_the_clones_then_has_nothing_to_do() {
     );
     // The log file holds the exact command line too.
     let log = std::fs::read_to_string(s.ctx.root().join("var/log/doppel/svc.log")).unwrap();
+    // SYMCLI's progress on stderr is logged at INFO, as OpenSVC does (issue 22).
+    assert!(
+        log.contains("* SVC.SYNC#0 - INFO - command succesful but stderr"),
+        "{log}"
+    );
+    assert!(!log.contains("WARNING"), "{log}");
     assert!(
         log.contains(&s.symclone_line(
             "svc",

@@ -782,7 +782,7 @@ impl Symclone {
             return Ok(false);
         }
         self.host
-            .run_checked(&CommandRequest::new(self.recreate_argv(file)?))?;
+            .run_checked(&CommandRequest::new(self.recreate_argv(file)?).warn_to_info())?;
         Ok(true)
     }
 
@@ -811,7 +811,7 @@ impl Symclone {
         };
         self.wait_for(Goal::Activable, pairs, timeout, request.dry_run, initial)?;
         self.host
-            .run_checked(&CommandRequest::new(self.activate_argv(file)?))?;
+            .run_checked(&CommandRequest::new(self.activate_argv(file)?).warn_to_info())?;
         self.wait_for(Goal::Active, pairs, timeout, request.dry_run, None)?;
         let message = if request.dry_run {
             format!("would activate {} clone pair(s)", pairs.len())
@@ -868,12 +868,14 @@ impl Symclone {
                 Goal::Active.list()
             )));
         }
-        self.host.run_checked(&CommandRequest::new(
-            self.symclone_argv(file, &["-noprompt", "restore"])?,
-        ))?;
+        self.host.run_checked(
+            &CommandRequest::new(self.symclone_argv(file, &["-noprompt", "restore"])?)
+                .warn_to_info(),
+        )?;
         let terminate = CommandRequest::new(
             self.symclone_argv(file, &["-noprompt", "terminate", "-restored"])?,
-        );
+        )
+        .warn_to_info();
         let timeout = self.restore_timeout();
         if request.dry_run {
             self.host.info(&format!(
@@ -889,6 +891,7 @@ impl Symclone {
                 .read_only()
                 .timeout(timeout + Duration::from_secs(120));
             verify.quiet = false;
+            verify.warn_to_info = true;
             self.host.info(&format!(
                 "waiting for restored state (max {}s)",
                 timeout.as_secs()

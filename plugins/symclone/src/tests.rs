@@ -1215,3 +1215,47 @@ fn last_action_parsing() {
     assert!(parse_last_action("Fri Feb  5 01:02:03 2010", &tz).is_some());
     assert!(parse_last_action("yesterday", &tz).is_none());
 }
+
+// --- logging of SYMCLI's progress on stderr ------------------------------------------------------
+
+#[test]
+fn symcli_progress_on_stderr_is_logged_at_info() {
+    // SYMCLI writes its progress on stderr even when it succeeds; OpenSVC runs
+    // every state-changing symclone command with warn_to_info.
+    let fake = Fake::new(false).with_state("Copied");
+    let d = driver(&fake, &[]);
+    d.action(&ActionRequest {
+        service_avail: Some(Status::Down),
+        ..request("sync_update")
+    })
+    .unwrap();
+    d.action(&request("sync_restore")).unwrap();
+    let file = d.pairs_file().display().to_string();
+    let changing: Vec<(String, bool)> = fake
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|c| !c.read_only || c.argv.iter().any(|a| a == "-restored"))
+        .map(|c| (c.argv.join(" ").replace(&file, "F"), c.warn_to_info))
+        .collect();
+    assert_eq!(
+        changing,
+        [
+            (sc("-noprompt recreate -i 20 -c 30 -precopy"), true),
+            (sc("-noprompt activate -i 20 -c 30 -consistent"), true),
+            (sc("-noprompt restore"), true),
+            (sc("verify -restored -i 10 -c 30"), true),
+            (sc("-noprompt terminate -restored"), true),
+        ]
+    );
+    // The read-only queries stay quiet: their output is parsed, not logged.
+    assert!(
+        fake.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.read_only && c.quiet)
+            .all(|c| !c.warn_to_info)
+    );
+}
