@@ -13,5 +13,6 @@ mod packaging;
 mod replica;
 mod safety;
 mod schedule;
+mod script;
 mod selection;
 mod symclone;
