@@ -98,6 +98,22 @@ impl NodeConfig {
                 crate::trust::check(Path::new(bin), &format!("[driver.{driver}] bin directory"))
                     .map_err(refuse)?;
             }
+            // A key naming one tool by its full path (`lspv = "/usr/sbin/lspv"`):
+            // the program and the directory it sits in.
+            for (key, value) in table {
+                let Some(path) = value.as_str().map(Path::new) else {
+                    continue;
+                };
+                if key == "bin" || !path.is_absolute() || !path.is_file() {
+                    continue;
+                }
+                crate::trust::check(path, &format!("[driver.{driver}] {key} program"))
+                    .map_err(refuse)?;
+                if let Some(dir) = path.parent() {
+                    crate::trust::check(dir, &format!("[driver.{driver}] {key} directory"))
+                        .map_err(refuse)?;
+                }
+            }
         }
         let base = path.parent().unwrap_or(Path::new("/"));
         for dir in &mut config.driver_dirs {

@@ -10,7 +10,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${DOPPEL_LAB_BIN:-$here/../../target/release}
 bin=$(cd "$bin" && pwd)
-for tool in doppel symclone symdev symdg symld symsim drd drdsim lspv aixsim libdoppel_driver_symclone.so libdoppel_driver_script.so libdoppel_driver_drd.so libdoppel_driver_alt_disk.so mtsim multitool libdoppel_driver_replica.so nimadm nimsim libdoppel_driver_nimadm.so; do
+for tool in doppel symclone symdev symdg symld symsim sg_turs multipath drd drdsim lspv aixsim libdoppel_driver_symclone.so libdoppel_driver_script.so libdoppel_driver_drd.so libdoppel_driver_alt_disk.so mtsim multitool libdoppel_driver_replica.so nimadm nimsim libdoppel_driver_nimadm.so; do
     [ -e "$bin/$tool" ] || { echo "demo: $bin/$tool is missing: run 'cargo build --workspace --release' first" >&2; exit 2; }
 done
 lab=${DOPPEL_LAB_ROOT:-$(mktemp -d /tmp/doppel-lab.XXXXXX)}
@@ -40,6 +40,8 @@ done
 say "initial copy: symclone -g DGDEMO create -diff -precopy (the clones start copying)"
 sim symclone -g DGDEMO create -diff -precopy -noprompt DEV001 sym ld CLONE001 DEV002 sym ld CLONE002 DEV003 sym ld CLONE003 2>/dev/null
 sim symclone -g DGDEMO query
+sim symsim sysfs "$DOPPEL_SIM_ROOT/host" >/dev/null
+say "the host's view of the devices: a fake sysfs under $DOPPEL_SIM_ROOT/host (rescanned after each activation)"
 
 step "Setting up the other SIMULATED machines of the lab (HP-UX DRD, AIX, NIM, MultiSite)"
 sim drdsim init --sample >/dev/null

@@ -23,7 +23,8 @@ pub fn cancelled() -> bool {
 
 /// Runs `request` to completion (or timeout / cancellation), logging as the seed
 /// does: the command line at INFO before it runs, stdout at INFO, stderr of a
-/// successful command as WARNING "command succesful but stderr", stderr of a failure
+/// successful command as WARNING "command succesful but stderr" (INFO when the
+/// request says `warn_to_info`), stderr of a failure
 /// at ERROR. Under `dry_run`, state-changing commands are logged and not run.
 pub fn run_logged(
     log: &ServiceLog,
@@ -190,8 +191,13 @@ pub fn run_command(
     let stderr_text = output.stderr.trim_end();
     if output.exit_code == Some(0) {
         if !stderr_text.is_empty() && !quiet {
-            log.warn(
+            log.log(
                 rid,
+                if request.warn_to_info {
+                    Level::Info
+                } else {
+                    Level::Warn
+                },
                 &format!(
                     "command succesful but stderr\n\n{}\n",
                     stderr_text.trim_start_matches('\n')

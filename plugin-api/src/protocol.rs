@@ -932,6 +932,11 @@ pub struct CommandRequest {
     /// whose progress the operator should see. Absent (false) from older drivers.
     #[serde(default)]
     pub stream: bool,
+    /// Standard error of a successful run is the tool's normal progress output
+    /// (SYMCLI writes it there): log it at INFO, not as the WARNING "command
+    /// succesful but stderr". OpenSVC's `vcall(warn_to_info=True)`.
+    #[serde(default)]
+    pub warn_to_info: bool,
 }
 
 impl CommandRequest {
@@ -967,6 +972,19 @@ impl CommandRequest {
     pub fn read_only(mut self) -> CommandRequest {
         self.read_only = true;
         self.quiet = true;
+        self
+    }
+
+    /// Logs the standard error of a successful run at INFO (see
+    /// the `warn_to_info` field).
+    ///
+    /// ```
+    /// use doppel_plugin_api::CommandRequest;
+    /// let request = CommandRequest::new(["/usr/symcli/bin/symclone", "-noprompt", "activate"]).warn_to_info();
+    /// assert!(request.warn_to_info);
+    /// ```
+    pub fn warn_to_info(mut self) -> CommandRequest {
+        self.warn_to_info = true;
         self
     }
 

@@ -672,3 +672,85 @@ fn template_lists_the_keywords() {
         );
     }
 }
+
+#[test]
+fn each_tool_can_be_relocated_by_its_own_node_config_key() {
+    // No `bin`: one key per tool (issue 22), here the simulators' paths.
+    let a = Aix::new();
+    let bin = target_dir().display().to_string();
+    a.ctx.write(
+        "etc/doppel/doppel.toml",
+        &format!(
+            "nodename = \"n1\"\n\n[driver.alt_disk]\nalt_disk_copy = \"{bin}/alt_disk_copy\"\n\
+             alt_rootvg_op = \"{bin}/alt_rootvg_op\"\nlspv = \"{bin}/lspv\"\nbootlist = \"{bin}/bootlist\"\n"
+        ),
+    );
+    a.service("alt", &service_text("hdisk1", ""));
+    let log = a.ok(&["-s", "alt", "provision"]);
+    assert!(
+        log.contains(&format!(
+            "* ALT.DISK#0 - INFO - {bin}/alt_disk_copy -d hdisk1 -B\n"
+        )),
+        "{log}"
+    );
+    assert_eq!(a.vg("hdisk1").0, "altinst_rootvg");
+    let st = a.status("alt");
+    assert_eq!(st["status"], "up", "{st}");
+    let log = a.ok(&["-s", "alt", "unprovision"]);
+    assert!(
+        log.contains(&format!(
+            "* ALT.DISK#0 - INFO - {bin}/alt_rootvg_op -X altinst_rootvg\n"
+        )),
+        "{log}"
+    );
+
+    // Without any key the AIX paths are used: /usr/bin/bootlist, not /usr/sbin.
+    a.ctx.write("etc/doppel/doppel.toml", "nodename = \"n1\"\n");
+    let st = a.status("alt");
+    assert_eq!(st["status"], "undef", "{st}");
+    let (_, _, stderr) = run(&mut a.cmd(&["-v", "-s", "alt", "print", "status", "--refresh"]));
+    assert!(stderr.contains("/usr/sbin/lspv"), "{stderr}");
+
+    // A relative per-tool path is a configuration error.
+    a.ctx.write(
+        "etc/doppel/doppel.toml",
+        "nodename = \"n1\"\n\n[driver.alt_disk]\nbootlist = \"bin/bootlist\"\n",
+    );
+    let (code, stdout, _) = run(&mut a.cmd(&["-s", "alt", "validate"]));
+    assert_eq!(code, 2, "{stdout}");
+    assert!(
+        stdout.contains(
+            "node config [driver.alt_disk] bootlist = 'bin/bootlist': must be the full path of bootlist"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn print_config_eval_shows_the_bootlist_rule() {
+    let a = Aix::new();
+    a.service("alt", &service_text("hdisk1", ""));
+    let (code, stdout, stderr) = run(&mut a.cmd(&["-s", "alt", "print", "config", "--eval"]));
+    assert_eq!(code, 0, "{stderr}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("disk#0.set_bootlist"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(
+        line.split_whitespace().collect::<Vec<_>>(),
+        ["disk#0.set_bootlist", "=", "False", "#", "default"]
+    );
+    // And the template says why.
+    let (code, stdout, _) = run(&mut a.cmd(&["template", "disk.alt_disk"]));
+    assert_eq!(code, 0);
+    // The description is wrapped in `#` comment lines.
+    let text = stdout
+        .lines()
+        .map(|l| l.trim_start_matches('#').trim())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        text.contains("a resource changes what the machine boots next only when the service says set_bootlist = true"),
+        "{stdout}"
+    );
+}

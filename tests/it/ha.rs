@@ -277,7 +277,8 @@ impl Ha {
             "demo",
             &format!(
                 "[DEFAULT]\nnodes = {nodes}\norchestrate = ha\n\n\
-                 [sync#0]\ntype = symclone\nsymid = 000197900123\npairs = 00B60:00B61 00B62:00B63\n\n\
+                 [sync#0]\ntype = symclone\nsymid = 000197900123\npairs = 00B60:00B61 00B62:00B63\n\
+                 rescan = false\n\n\
                  [app#0]\ntype = script\nstart = @ROOT@/app.sh start\nstop = @ROOT@/app.sh stop\n\
                  check = @ROOT@/app.sh check\nstart_depends = sync#0\n"
             ),

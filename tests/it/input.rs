@@ -284,7 +284,7 @@ fn node_config_keys_no_driver_reads_are_errors_in_validate_and_before_actions() 
     assert_line(
         &stdout,
         &format!(
-            "{c}:4: [driver.symclone] binn: unknown key (did you mean 'bin'?); driver symclone reads bin"
+            "{c}:4: [driver.symclone] binn: unknown key (did you mean 'bin'?); driver symclone reads bin, multipath, sg_turs, sysroot"
         ),
     );
     // A table for a driver not installed here (a shared node config) only warns.

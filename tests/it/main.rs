@@ -17,5 +17,6 @@ mod packaging;
 mod replica;
 mod safety;
 mod schedule;
+mod script;
 mod selection;
 mod symclone;

@@ -212,7 +212,7 @@ fn nimadm_five_clients_two_at_a_time() {
     assert_has(
         &stderr,
         &format!(
-            "* MIGRATE.TASK#0 - INFO - client lpar5: migration started: {}/nimadm -c lpar5 -l lpp_7200 -s spot_7200 -d hdisk2 -Y",
+            "* MIGRATE.TASK#0 - INFO - client lpar5: migration started: {}/nimadm -c lpar5 -l lpp_7200 -s spot_7200 -d hdisk2 -Y -B",
             target_dir().display()
         ),
     );
@@ -385,7 +385,7 @@ fn nimadm_single_phase_runs() {
     assert_has(
         &stderr,
         &format!(
-            "client lpar1: phase 1/12 started: {}/nimadm -c lpar1 -l lpp_7200 -s spot_7200 -d hdisk1 -Y -P 1",
+            "client lpar1: phase 1/12 started: {}/nimadm -c lpar1 -l lpp_7200 -s spot_7200 -d hdisk1 -Y -B -P 1",
             target_dir().display()
         ),
     );
@@ -645,4 +645,44 @@ fn nimadm_validation_and_licenses() {
         stdout.contains("clients") && stdout.contains("max_parallel"),
         "{stdout}"
     );
+}
+
+#[test]
+fn nimadm_leaves_the_bootlist_alone_unless_the_service_asks() {
+    // doppel's bootlist rule, the same as disk.alt_disk's (issue 22).
+    let n = Nim::new("lpar1,lpar2", "0.02");
+    n.service("migrate", &service_text("lpar1", ""));
+    let stdout = {
+        let (code, stdout, stderr) =
+            run(&mut n.ctx.doppel(["-s", "migrate", "print", "config", "--eval"]));
+        assert_eq!(code, 0, "{stderr}");
+        stdout
+    };
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("task#0.set_bootlist"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(
+        line.split_whitespace().collect::<Vec<_>>(),
+        ["task#0.set_bootlist", "=", "false", "#", "default"]
+    );
+    let bin = target_dir().display().to_string();
+    let stderr = n.doppel(&["-s", "migrate", "run"], 0);
+    assert_has(
+        &stderr,
+        &format!(
+            "migration started: {bin}/nimadm -c lpar1 -l lpp_7200 -s spot_7200 -d hdisk1 -Y -B"
+        ),
+    );
+    assert_eq!(n.client("lpar1")["bootlist"], serde_json::json!(["hdisk0"]));
+
+    n.service("migrate", &service_text("lpar2", "set_bootlist = true\n"));
+    let stderr = n.doppel(&["-s", "migrate", "run"], 0);
+    let wanted =
+        format!("migration started: {bin}/nimadm -c lpar2 -l lpp_7200 -s spot_7200 -d hdisk1 -Y");
+    assert!(
+        stderr.lines().any(|l| l.ends_with(&wanted)),
+        "no -B with set_bootlist = true:\n{stderr}"
+    );
+    assert_eq!(n.client("lpar2")["bootlist"], serde_json::json!(["hdisk1"]));
 }

@@ -181,7 +181,7 @@ fn two_sites_a_change_at_one_reaches_the_other() {
 
     let out = s.update("tokyo");
     assert!(
-        out.contains("multitool syncreplica -import -invob /vobs/dev -receive"),
+        out.contains("multitool syncreplica -import -receive"),
         "{out}"
     );
     assert!(out.contains("Applied sync. packet "), "{out}");
@@ -418,8 +418,31 @@ fn a_lost_packet_is_resent_after_recover() {
         "{out}"
     );
     assert!(!out.contains("recoverpacket"), "{out}");
+    // --dry-run says what would happen, and does not roll anything back.
+    let out = s.ok(
+        "paris",
+        &["recover", "--force", "--dry-run", "--opt", "since=1h"],
+    );
+    assert!(
+        out.contains("dry-run: ") && out.contains("multitool recoverpacket -since "),
+        "{out}"
+    );
+    assert!(
+        out.contains("would roll the epoch estimate of tokyo back to "),
+        "{out}"
+    );
+    assert!(!out.contains("rolled back"), "{out}");
+    assert!(
+        s.update("paris")
+            .contains("nothing to send to tokyo@/vobs/dev"),
+        "the dry run rolled nothing back"
+    );
     let out = s.ok("paris", &["recover", "--force", "--opt", "since=1h"]);
     assert!(out.contains("multitool recoverpacket -since "), "{out}");
+    assert!(
+        out.contains("epoch estimate of tokyo rolled back to "),
+        "{out}"
+    );
     assert!(
         out.contains("Reset the epoch row for replica \"tokyo\""),
         "{out}"
@@ -496,9 +519,7 @@ fn out_files_carried_by_hand() {
     assert_eq!(std::fs::read_dir(&carry).unwrap().count(), 1);
     let out = s.update("tokyo");
     assert!(
-        out.contains(&format!(
-            "syncreplica -import -invob /vobs/dev {root}/carry"
-        )),
+        out.contains(&format!("syncreplica -import {root}/carry")),
         "{out}"
     );
     assert_eq!(s.content("tokyo"), s.content("paris"));
@@ -519,4 +540,48 @@ fn validate_and_drivers_info() {
         "replica_drivers_info",
         s.ctx.doppel(["drivers", "info", "sync.replica"]),
     );
+}
+
+#[test]
+fn import_names_its_packets_when_the_bay_holds_another_vobs() {
+    // VersionVault's syncreplica -import takes no -invob: -receive would import
+    // every packet of the host's storage bays, another VOB's too.
+    let s = Sites::new(&["paris", "tokyo"], &[]);
+    s.mtsim(&["family", "create", "/vobs/web", "rome@paris", "milan@tokyo"]);
+    s.change("rome", "web change");
+    let mut export = Command::new(target_dir().join("multitool"));
+    export
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("MTS_SITE", "paris")
+        .args(["syncreplica", "-export", "-fship", "milan@/vobs/web"]);
+    for (k, v) in &s.ctx.envs {
+        export.env(k, v);
+    }
+    let (code, stdout, stderr) = run(&mut export);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    s.change("paris", "dev change");
+    s.update("paris");
+    assert_eq!(s.packets("tokyo").len(), 2, "one packet per VOB");
+
+    let out = s.update("tokyo");
+    let web_packet: Vec<PathBuf> = s
+        .packets("tokyo")
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("sync_rome_"))
+        .collect();
+    assert_eq!(web_packet.len(), 1, "the other VOB's packet is left: {out}");
+    let import = out
+        .lines()
+        .find(|l| l.contains("syncreplica -import"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        !import.contains("-receive")
+            && !import.contains("-invob")
+            && import.contains("sync_paris_"),
+        "{import}"
+    );
+    assert!(out.contains("imported 1 packet(s)"), "{out}");
+    assert_eq!(s.content("tokyo"), s.content("paris"));
+    assert_eq!(s.content("milan"), "", "not imported by tokyo's resource");
 }

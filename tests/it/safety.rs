@@ -484,3 +484,33 @@ fn planted_symlinks_are_never_followed() {
     );
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep\n");
 }
+
+#[test]
+fn a_tool_path_others_can_write_is_refused() {
+    let n = Node::new();
+    n.service("mine", MINE);
+    let tool = n.ctx.write("tools/lspv", "#!/bin/sh\n");
+    std::fs::set_permissions(
+        tool.parent().unwrap(),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    chmod(&tool, 0o757);
+    n.ctx.write(
+        "etc/doppel/doppel.toml",
+        &format!(
+            "nodename = \"n1\"\n[driver.alt_disk]\nlspv = \"{}\"\n",
+            tool.display()
+        ),
+    );
+    let stderr = n.expect(&["-s", "mine", "start"], 2);
+    assert!(
+        stderr.contains(&format!(
+            "refusing [driver.alt_disk] lspv program {}: writable by group or others (mode 0757",
+            tool.display()
+        )),
+        "{stderr}"
+    );
+    chmod(&tool, 0o755);
+    n.expect(&["-s", "mine", "start"], 0);
+}

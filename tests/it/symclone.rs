@@ -60,9 +60,16 @@ impl Sym {
     /// Same, with `bin` as the driver's tool directory.
     fn with_bin(bin: &str) -> Sym {
         let mut ctx = TestContext::new();
+        // The Linux device refresh after an activation works on a fake sysfs
+        // under <root>/host, with the sg_turs and multipath simulators.
+        let target = target_dir().display().to_string();
+        let host = ctx.root().join("host").display().to_string();
         ctx.write(
             "etc/doppel/doppel.toml",
-            &format!("nodename = \"n1\"\n\n[driver.symclone]\nbin = \"{bin}\"\n"),
+            &format!(
+                "nodename = \"n1\"\n\n[driver.symclone]\nbin = \"{bin}\"\nsysroot = \"{host}\"\n\
+                 sg_turs = \"{target}/sg_turs\"\nmultipath = \"{target}/multipath\"\n"
+            ),
         );
         let sim_root = ctx.root().join("sim").display().to_string();
         ctx.env("DOPPEL_SIM_ROOT", sim_root);
@@ -81,6 +88,7 @@ impl Sym {
                 "0",
             ],
         );
+        s.sim_ok("symsim", &["sysfs", &host]);
         s
     }
 
@@ -289,6 +297,12 @@ fn start_activates_the_clones_then_has_nothing_to_do() {
     );
     // The log file holds the exact command line too.
     let log = std::fs::read_to_string(s.ctx.root().join("var/log/doppel/svc.log")).unwrap();
+    // SYMCLI's progress on stderr is logged at INFO, as OpenSVC does (issue 22).
+    assert!(
+        log.contains("* SVC.SYNC#0 - INFO - command succesful but stderr"),
+        "{log}"
+    );
+    assert!(!log.contains("WARNING"), "{log}");
     assert!(
         log.contains(&s.symclone_line(
             "svc",
@@ -1002,4 +1016,133 @@ fn pairs_in_an_unexpected_state_are_down_whatever_the_last_sync() {
         &["pair", "state", "000197900123", "00B63", "--clear"],
     );
     assert_eq!(s.resource_status("svc", "sync#0")["status"], "up");
+}
+
+// --- the Linux device refresh after an activation (issue 22) ----------------------------------
+
+impl Sym {
+    fn rescan_file(&self, disk: &str) -> PathBuf {
+        self.ctx
+            .root()
+            .join("host/sys/block")
+            .join(disk)
+            .join("device/rescan")
+    }
+
+    fn rescanned(&self, disk: &str) -> String {
+        std::fs::read_to_string(self.rescan_file(disk)).unwrap()
+    }
+}
+
+#[test]
+fn an_activation_rescans_the_targets_paths_and_reloads_their_multipath_map() {
+    let s = Sym::new();
+    s.service("svc", SYNC0);
+    s.create_sessions(&["00B60:00B61", "00B62:00B63"]);
+    // 00B61 is a multipath map over two SCSI paths; 00B63 a plain /dev/sde.
+    let map = "/dev/mapper/360000970000197900123533030423631";
+    s.sim_ok(
+        "symsim",
+        &[
+            "dev",
+            "set",
+            SID,
+            "00B61",
+            "--pd-name",
+            map,
+            "--paths",
+            "/dev/sdh,/dev/sdi",
+        ],
+    );
+    let host = s.ctx.root().join("host").display().to_string();
+    s.sim_ok("symsim", &["sysfs", &host]);
+    // symdev shows the paths as Front_End ports, as Solutions Enabler does.
+    let xml = s.sim_ok(
+        "symdev",
+        &[
+            "-sid", SID, "list", "-v", "-devs", "00B61", "-output", "xml_e",
+        ],
+    );
+    assert!(
+        xml.contains("<pd_name>/dev/sdh</pd_name>") && xml.contains("<Front_End>"),
+        "{xml}"
+    );
+
+    let log = s.ok(&["-s", "svc", "start"]);
+    let target = target_dir().display().to_string();
+    let rescan = |disk: &str| {
+        format!(
+            "* SVC.SYNC#0 - INFO - echo 1>{}",
+            s.rescan_file(disk).display()
+        )
+    };
+    assert_lines_in_order(
+        &log,
+        &[
+            &s.symclone_line(
+                "svc",
+                "sync#0",
+                "-noprompt activate -i 20 -c 30 -consistent",
+            ),
+            &rescan("sdh"),
+            &rescan("sdi"),
+            &format!("* SVC.SYNC#0 - INFO - {target}/sg_turs /dev/sdh"),
+            &format!("* SVC.SYNC#0 - INFO - {target}/sg_turs /dev/sdi"),
+            &format!("* SVC.SYNC#0 - INFO - {target}/multipath -v0 -r {map}"),
+            &rescan("sde"),
+            &format!("* SVC.SYNC#0 - INFO - {target}/sg_turs /dev/sde"),
+            &format!("* SVC.SYNC#0 - INFO - {target}/multipath -v0 -r /dev/sde"),
+            "* SVC.SYNC#0 - INFO - 2 clone pair(s) activated",
+        ],
+    );
+    for disk in ["sdh", "sdi", "sde"] {
+        assert_eq!(s.rescanned(disk), "1", "{disk}");
+    }
+    assert_eq!(
+        s.rescanned("sdc"),
+        "",
+        "00B61's own name is not a path any more"
+    );
+    assert_eq!(s.rescanned("sdb"), "", "sources are not touched");
+
+    // sync update activates too: the same refresh.
+    for disk in ["sdh", "sdi", "sde"] {
+        std::fs::write(s.rescan_file(disk), "").unwrap();
+    }
+    s.ok(&["-s", "svc", "sync", "update"]);
+    for disk in ["sdh", "sdi", "sde"] {
+        assert_eq!(s.rescanned(disk), "1", "{disk}");
+    }
+}
+
+#[test]
+fn a_target_not_visible_from_the_host_fails_the_activation() {
+    let s = Sym::new();
+    s.service("svc", SYNC0);
+    s.create_sessions(&["00B60:00B61", "00B62:00B63"]);
+    s.sim_ok(
+        "symsim",
+        &["dev", "set", SID, "00B63", "--pd-name", "Not Visible"],
+    );
+    let log = s.fails(&["-s", "svc", "start"], 1);
+    assert!(
+        log.contains(
+            "00B63: pd name is 'Not Visible'. please scan scsi buses and run symcfg discover"
+        ),
+        "{log}"
+    );
+}
+
+#[test]
+fn rescan_false_leaves_the_host_devices_alone() {
+    let s = Sym::new();
+    s.service("svc", &format!("{SYNC0}rescan = false\n"));
+    s.create_sessions(&["00B60:00B61", "00B62:00B63"]);
+    let log = s.ok(&["-s", "svc", "start"]);
+    assert!(
+        !log.contains("sg_turs") && !log.contains("echo 1>"),
+        "{log}"
+    );
+    assert_eq!(s.rescanned("sdc"), "");
+    assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied"]);
 }

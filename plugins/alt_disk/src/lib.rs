@@ -1,8 +1,12 @@
 //! `disk.alt_disk`: clone the running AIX rootvg to alternate disks with
 //! `alt_disk_copy`, refresh the clone, wake it up, put it to sleep, remove it.
 //!
-//! Tools come from `<bin>` (the node config's `[driver.alt_disk] bin`, default
-//! `/usr/sbin`):
+//! Tools are found where AIX installs them: `/usr/sbin/alt_disk_copy`,
+//! `/usr/sbin/alt_rootvg_op`, `/usr/sbin/lspv` and `/usr/bin/bootlist`. The node
+//! config's `[driver.alt_disk]` table relocates them (see [`NODE_CONFIG_KEYS`]):
+//! `bin = "<dir>"` takes all four from one directory, and a key named after a tool
+//! (`bootlist = "/opt/site/bin/bootlist"`) gives that one tool's full path, which
+//! wins over `bin`.
 //!
 //! - `provision`: `alt_disk_copy -d "<disks>" [flags]`; `--phase 1|2|3|12|23|all`
 //!   becomes `-P<phase>`;
@@ -27,8 +31,49 @@ use doppel_plugin_api::{
     KeywordType, Manifest, OptionSpec, Problem, ResourceConfig, Status, StatusReport,
 };
 
-/// Where the AIX tools live when the node config does not say.
-const DEFAULT_BIN: &str = "/usr/sbin";
+/// The tools and their AIX paths, used when the node config does not say.
+const TOOLS: &[(&str, &str)] = &[
+    ("alt_disk_copy", "/usr/sbin/alt_disk_copy"),
+    ("alt_rootvg_op", "/usr/sbin/alt_rootvg_op"),
+    ("lspv", "/usr/sbin/lspv"),
+    ("bootlist", "/usr/bin/bootlist"),
+];
+/// The keys of the node config's `[driver.alt_disk]` table this driver reads:
+/// `bin` (a directory holding all four tools) and one key per tool (its full path,
+/// winning over `bin`). Read by [`tool_path`] only.
+pub const NODE_CONFIG_KEYS: &[&str] =
+    &["bin", "alt_disk_copy", "alt_rootvg_op", "lspv", "bootlist"];
+
+/// Where to run `tool` from: the node config's key named after the tool, else
+/// `<bin>/<tool>`, else the tool's AIX path.
+fn tool_path(config: &ResourceConfig, tool: &str) -> String {
+    if let Some(path) = config.option(tool).map(str::trim).filter(|p| !p.is_empty()) {
+        return path.to_owned();
+    }
+    if let Some(dir) = config.dir_option("bin") {
+        return format!("{}/{tool}", dir.trim_end_matches('/'));
+    }
+    TOOLS
+        .iter()
+        .find(|(name, _)| *name == tool)
+        .map(|(_, path)| (*path).to_owned())
+        .unwrap_or_else(|| format!("/usr/sbin/{tool}"))
+}
+
+/// Per-tool node-config paths that are not full path names.
+fn node_config_problems(config: &ResourceConfig) -> Vec<Problem> {
+    TOOLS
+        .iter()
+        .filter_map(|(tool, _)| {
+            let value = config.option(tool)?.trim();
+            (!value.is_empty() && !value.starts_with('/')).then(|| {
+                Problem::resource(format!(
+                    "node config [driver.alt_disk] {tool} = '{value}': must be the full path of {tool}"
+                ))
+            })
+        })
+        .collect()
+}
 /// The volume group alt_disk_copy creates.
 const ALTINST: &str = "altinst_rootvg";
 const ROOTVG: &str = "rootvg";
@@ -314,7 +359,7 @@ const NEED_IMAGES: &[(&str, &str)] = &[
 
 impl AltDisk {
     fn tool(&self, name: &str) -> String {
-        self.config.tool_path("bin", DEFAULT_BIN, name)
+        tool_path(&self.config, name)
     }
 
     fn targets(&self) -> Result<Vec<String>, Error> {
@@ -850,7 +895,11 @@ impl Driver for AltDisk {
         };
         Manifest::new("disk", "alt_disk", env!("CARGO_PKG_VERSION"))
             .option(OptionSpec::new("phase", "Only these alt_disk_copy phases (-P): 1, 2, 3, 12, 23 or all.").actions(&["provision", "sync_update"]))
-            .node_option(OptionSpec::new("bin", "Directory of alt_disk_copy, alt_rootvg_op, lspv and bootlist (default /usr/sbin)."))
+            .node_option(OptionSpec::new("bin", "Directory of all four tools, replacing each one's default directory."))
+            .node_option(OptionSpec::new("alt_disk_copy", "Full path of alt_disk_copy (default /usr/sbin/alt_disk_copy); wins over bin."))
+            .node_option(OptionSpec::new("alt_rootvg_op", "Full path of alt_rootvg_op (default /usr/sbin/alt_rootvg_op); wins over bin."))
+            .node_option(OptionSpec::new("lspv", "Full path of lspv (default /usr/sbin/lspv); wins over bin."))
+            .node_option(OptionSpec::new("bootlist", "Full path of bootlist (default /usr/bin/bootlist); wins over bin."))
             .description("Clone the running AIX rootvg to alternate disks with alt_disk_copy")
             .keyword(
                 KeywordSpec::new("disks", KeywordType::List)
@@ -863,8 +912,11 @@ impl Driver for AltDisk {
             )
             .keyword(boolean(
                 "set_bootlist",
-                "Let alt_disk_copy set the normal bootlist to the first target disk after the clone. False passes \
-                 -B (the bootlist is left alone).",
+                "Let alt_disk_copy set the normal bootlist to the first target disk after the clone. The default \
+                 false passes -B: the bootlist is left alone, unlike alt_disk_copy run by hand. doppel's rule, the \
+                 same for disk.alt_disk and task.nimadm: a resource changes what the machine boots next only when \
+                 the service says set_bootlist = true, so that an unplanned reboot never starts a clone refreshed on \
+                 schedule.",
             ))
             .keyword(boolean(
                 "reboot",
@@ -962,7 +1014,7 @@ impl Driver for AltDisk {
     }
 
     fn validate(config: &ResourceConfig) -> Vec<Problem> {
-        let mut problems = Vec::new();
+        let mut problems = node_config_problems(config);
         let disks = config.get_list("disks");
         for (i, d) in disks.iter().enumerate() {
             if !is_disk_name(d) {

@@ -761,3 +761,147 @@ fn parsers() {
     );
     let _ = Level::Info;
 }
+
+/// An alt_disk resource whose node-config table is `options`.
+fn open_with_options(fake: &Arc<Fake>, options: &[(&str, &str)]) -> AltDisk {
+    let mut c = config(&[]);
+    c.driver_options.clear();
+    for (k, v) in options {
+        c.driver_options
+            .insert((*k).into(), serde_json::Value::String((*v).into()));
+    }
+    AltDisk::open(c, Host::new(fake.clone())).unwrap()
+}
+
+/// The programs run by provision, status and unprovision, in order, once each.
+fn programs_run(d: &AltDisk, fake: &Arc<Fake>) -> Vec<String> {
+    d.status().unwrap();
+    d.action(&request("provision", &[])).unwrap();
+    d.action(&request("unprovision", &[])).unwrap();
+    let mut seen: Vec<String> = Vec::new();
+    for c in fake.calls.lock().unwrap().iter() {
+        if !seen.contains(&c.argv[0]) {
+            seen.push(c.argv[0].clone());
+        }
+    }
+    seen
+}
+
+#[test]
+fn tools_default_to_their_aix_paths() {
+    let fake = Fake::fresh();
+    let d = open_with_options(&fake, &[]);
+    assert_eq!(
+        programs_run(&d, &fake),
+        [
+            "/usr/sbin/lspv",
+            "/usr/bin/bootlist",
+            "/usr/sbin/alt_disk_copy",
+            "/usr/sbin/alt_rootvg_op"
+        ]
+    );
+    assert_eq!(
+        fake.commands(),
+        [
+            "/usr/sbin/alt_disk_copy -d hdisk1 -B",
+            "/usr/sbin/alt_rootvg_op -X altinst_rootvg"
+        ]
+    );
+}
+
+#[test]
+fn bin_relocates_every_tool_and_a_tool_key_wins_over_it() {
+    let fake = Fake::fresh();
+    let d = open_with_options(&fake, &[("bin", "/lab/sim/")]);
+    assert_eq!(
+        programs_run(&d, &fake),
+        [
+            "/lab/sim/lspv",
+            "/lab/sim/bootlist",
+            "/lab/sim/alt_disk_copy",
+            "/lab/sim/alt_rootvg_op"
+        ]
+    );
+    let fake = Fake::fresh();
+    let d = open_with_options(
+        &fake,
+        &[("bin", "/lab/sim"), ("bootlist", "/opt/site/bin/bootlist")],
+    );
+    assert_eq!(
+        programs_run(&d, &fake),
+        [
+            "/lab/sim/lspv",
+            "/opt/site/bin/bootlist",
+            "/lab/sim/alt_disk_copy",
+            "/lab/sim/alt_rootvg_op"
+        ]
+    );
+    let fake = Fake::fresh();
+    let d = open_with_options(
+        &fake,
+        &[
+            ("alt_disk_copy", "/opt/a/alt_disk_copy"),
+            ("alt_rootvg_op", "/opt/b/alt_rootvg_op"),
+            ("lspv", "/opt/c/lspv"),
+        ],
+    );
+    assert_eq!(
+        programs_run(&d, &fake),
+        [
+            "/opt/c/lspv",
+            "/usr/bin/bootlist",
+            "/opt/a/alt_disk_copy",
+            "/opt/b/alt_rootvg_op"
+        ]
+    );
+    assert_eq!(
+        NODE_CONFIG_KEYS,
+        ["bin", "alt_disk_copy", "alt_rootvg_op", "lspv", "bootlist"]
+    );
+}
+
+#[test]
+fn a_relative_tool_path_in_the_node_config_is_refused() {
+    let mut c = config(&[]);
+    c.driver_options.insert(
+        "bootlist".into(),
+        serde_json::Value::String("bin/bootlist".into()),
+    );
+    let problems: Vec<String> = AltDisk::validate(&c)
+        .into_iter()
+        .map(|p| p.message)
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            "node config [driver.alt_disk] bootlist = 'bin/bootlist': must be the full path of bootlist"
+        ]
+    );
+}
+
+#[test]
+fn the_bootlist_is_left_alone_unless_the_service_asks() {
+    // doppel's rule for disk.alt_disk and task.nimadm (issue 22).
+    let fake = Fake::fresh();
+    let disks = vec!["hdisk1".to_owned()];
+    assert_eq!(
+        open(&fake, &[]).copy_argv(&disks, &Phases::all()),
+        ["/sim/bin/alt_disk_copy", "-d", "hdisk1", "-B"]
+    );
+    assert_eq!(
+        open(&fake, &[("set_bootlist", "true")]).copy_argv(&disks, &Phases::all()),
+        ["/sim/bin/alt_disk_copy", "-d", "hdisk1"]
+    );
+}
+
+#[test]
+fn the_manifest_declares_every_node_config_key_the_driver_reads() {
+    let m = <AltDisk as Driver>::manifest();
+    let declared: Vec<String> = m
+        .node_options
+        .unwrap_or_default()
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    assert_eq!(declared, NODE_CONFIG_KEYS);
+}

@@ -145,7 +145,7 @@ impl Settings {
                 format!("must be at least 1, got {max_parallel}"),
             ));
         }
-        let set_bootlist = config.get_bool("set_bootlist", true);
+        let set_bootlist = config.get_bool("set_bootlist", false);
         let reboot = config.get_bool("reboot", false);
         if reboot && !set_bootlist {
             problems.push(Problem::keyword(

@@ -894,8 +894,14 @@ impl Driver for Nimadm {
             )
             .keyword(
                 KeywordSpec::new("set_bootlist", KeywordType::Boolean)
-                    .default_value("true")
-                    .desc("Set each client's bootlist to its migrated disk at the end (false: -B, the bootlist is not changed)."),
+                    .default_value("false")
+                    .desc(
+                        "Set each client's bootlist to its migrated disk at the end. The default false passes -B: the \
+                         bootlist is not changed, unlike nimadm run by hand. doppel's rule, the same for task.nimadm and \
+                         disk.alt_disk: a resource changes what a machine boots next only when the service says \
+                         set_bootlist = true, so that an unplanned reboot never starts the migrated disk before the \
+                         operator chose to.",
+                    ),
             )
             .keyword(
                 KeywordSpec::new("reboot", KeywordType::Boolean)

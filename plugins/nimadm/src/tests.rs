@@ -336,6 +336,7 @@ fn command_lines() {
             ("image_data", "idata"),
             ("bosinst_data", "bdata"),
             ("nfs_mount_options", "vers=3"),
+            ("set_bootlist", "true"),
             ("reboot", "true"),
         ],
     );
@@ -367,6 +368,27 @@ fn command_lines() {
     assert_eq!(
         d.migrate_argv(&s, "lpar1", Some(6))[1..].join(" "),
         "-c lpar1 -l lpp_7200 -s spot_7200 -d hdisk1 -Y -B -P 6"
+    );
+    // doppel's bootlist rule (issue 22): without set_bootlist, -B, as disk.alt_disk.
+    let d = driver(&fake, &[]);
+    let s = d.settings().unwrap();
+    assert_eq!(
+        d.migrate_argv(&s, "lpar1", None)[1..].join(" "),
+        "-c lpar1 -l lpp_7200 -s spot_7200 -d hdisk1 -Y -B"
+    );
+    assert_eq!(
+        Nimadm::manifest()
+            .find_keyword("set_bootlist")
+            .unwrap()
+            .default
+            .as_deref(),
+        Some("false")
+    );
+    let d = driver(&fake, &[("set_bootlist", "yes")]);
+    let s = d.settings().unwrap();
+    assert_eq!(
+        d.migrate_argv(&s, "lpar1", None)[1..].join(" "),
+        "-c lpar1 -l lpp_7200 -s spot_7200 -d hdisk1 -Y"
     );
     assert_eq!(
         d.log_path("lpar1"),

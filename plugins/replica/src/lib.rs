@@ -445,15 +445,17 @@ impl Replica {
         a
     }
 
-    /// `syncreplica -import [-diagnose] ... { -receive [-sclass] | <incoming> | paths }`.
+    /// `syncreplica -import [-diagnose] { -receive [-sclass] | <incoming> | paths }`,
+    /// as the VersionVault synopsis has it: the local import form takes no
+    /// `-invob` (ClearCase's did). Which VOB a packet updates is in the packet;
+    /// the caller names the files when the bay holds packets for other replicas.
     fn import_argv(&self, s: &Settings, diagnose: bool, paths: Option<&[String]>) -> Vec<String> {
         let mut a = vec![self.tool_path(s), "syncreplica".into(), "-import".into()];
         if diagnose {
             a.push("-diagnose".into());
         }
-        match s.tool {
-            Tool::MultiUtil => a.extend(self.cq_args(s, false)),
-            Tool::MultiTool => a.extend(["-invob".into(), s.vob.clone()]),
+        if s.tool == Tool::MultiUtil {
+            a.extend(self.cq_args(s, false));
         }
         match (paths, &s.incoming) {
             (Some(p), _) => a.extend(p.iter().cloned()),
@@ -489,6 +491,12 @@ impl Replica {
 
     /// The packets addressed to the local replica, per `lspacket -long`.
     fn listing(&self, s: &Settings) -> Result<Vec<Packet>, Error> {
+        Ok(self.listing_all(s)?.0)
+    }
+
+    /// The packets addressed to the local replica, and how many others the
+    /// listing shows (packets for other VOBs or replicas of this host).
+    fn listing_all(&self, s: &Settings) -> Result<(Vec<Packet>, usize), Error> {
         let argv = self.lspacket_argv(s);
         let program = argv[0].clone();
         let out = self
@@ -496,7 +504,7 @@ impl Replica {
             .run(&self.query(s, argv))
             .map_err(|e| Error::failed(format!("cannot run {program}: {e}")))?;
         if out.dry_run {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), 0));
         }
         let packets = lspacket::parse(&out.stdout);
         if !out.success() && packets.is_empty() {
@@ -510,10 +518,10 @@ impl Replica {
         if !out.success() {
             tracing::warn!("lspacket: {}", out.last_line());
         }
-        Ok(packets
+        let (ours, others): (Vec<Packet>, Vec<Packet>) = packets
             .into_iter()
-            .filter(|p| p.targets.iter().any(|t| Self::is_ours(s, t)))
-            .collect())
+            .partition(|p| p.targets.iter().any(|t| Self::is_ours(s, t)));
+        Ok((ours, others.len()))
     }
 
     /// Logical packets that cannot be imported now, and why.
@@ -597,7 +605,7 @@ impl Replica {
         let mut total = 0;
         let mut last_failure: Option<CommandOutput> = None;
         for pass in 1..=MAX_PASSES {
-            let packets = self.listing(s)?;
+            let (packets, others) = self.listing_all(s)?;
             let groups = lspacket::group(&packets);
             let (complete, incomplete): (Vec<&Logical<'_>>, Vec<&Logical<'_>>) =
                 groups.iter().partition(|l| l.complete());
@@ -656,7 +664,9 @@ impl Replica {
                 }
                 break;
             }
-            let argv = if incomplete.is_empty() && chosen.len() == complete.len() {
+            // -receive (or the incoming directory) imports everything there: only
+            // when that is exactly this replica's applicable packets.
+            let argv = if incomplete.is_empty() && chosen.len() == complete.len() && others == 0 {
                 self.import_argv(s, false, None)
             } else {
                 let paths: Vec<String> = chosen.iter().flat_map(|l| l.paths()).collect();
@@ -921,7 +931,11 @@ impl Replica {
             }
             argv.extend(["-since".into(), since.clone(), self.target_arg(&s, t)]);
             self.host.run_checked(&self.request(&s, argv))?;
-            messages.push(format!("epoch estimate of {t} rolled back to {since}"));
+            messages.push(if request.dry_run {
+                format!("would roll the epoch estimate of {t} back to {since}")
+            } else {
+                format!("epoch estimate of {t} rolled back to {since}")
+            });
         }
         let subset = Settings {
             targets: wanted,

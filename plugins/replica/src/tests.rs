@@ -144,11 +144,11 @@ fn export_command_lines_follow_the_reference() {
     );
     assert_eq!(
         d.import_argv(&s, false, None).join(" "),
-        "/sim/multitool syncreplica -import -invob /vobs/dev -receive -sclass ms"
+        "/sim/multitool syncreplica -import -receive -sclass ms"
     );
     assert_eq!(
         d.import_argv(&s, true, None).join(" "),
-        "/sim/multitool syncreplica -import -diagnose -invob /vobs/dev -receive -sclass ms"
+        "/sim/multitool syncreplica -import -diagnose -receive -sclass ms"
     );
     // The ClearQuest flavour, as in the seed.
     let d = driver(
@@ -199,7 +199,7 @@ fn export_command_lines_follow_the_reference() {
     );
     assert_eq!(
         d.import_argv(&s, false, None).join(" "),
-        "/sim/multitool syncreplica -import -invob /vobs/dev /in"
+        "/sim/multitool syncreplica -import /in"
     );
     assert_eq!(
         d.lspacket_argv(&s).join(" "),
@@ -270,8 +270,8 @@ fn import_loops_until_a_pass_applies_nothing() {
     assert_eq!(
         imports,
         [
-            "/sim/multitool syncreplica -import -invob /vobs/dev /in/sync_paris_1_1",
-            "/sim/multitool syncreplica -import -invob /vobs/dev -receive"
+            "/sim/multitool syncreplica -import /in/sync_paris_1_1",
+            "/sim/multitool syncreplica -import -receive"
         ],
         "{cmds:#?}"
     );
@@ -302,10 +302,7 @@ fn without_any_asterisk_the_first_pass_tries_every_complete_packet() {
         .into_iter()
         .filter(|c| c.contains("-import"))
         .collect();
-    assert_eq!(
-        imports,
-        ["/sim/multitool syncreplica -import -invob /vobs/dev -receive"]
-    );
+    assert_eq!(imports, ["/sim/multitool syncreplica -import -receive"]);
     // The refusal is expected: logged at INFO, not as an error.
     let logs = fake.logs();
     assert!(
@@ -352,7 +349,7 @@ fn incomplete_logical_packets_are_never_imported() {
         .collect();
     assert_eq!(
         imports,
-        ["/sim/multitool syncreplica -import -invob /vobs/dev /in/sync_paris_8_1"]
+        ["/sim/multitool syncreplica -import /in/sync_paris_8_1"]
     );
     let logs = logs(&fake);
     assert!(
@@ -581,7 +578,7 @@ fn ship_and_diagnose() {
     let diag = &calls[1];
     assert_eq!(
         diag.argv.join(" "),
-        "/sim/multitool syncreplica -import -diagnose -invob /vobs/dev -receive -sclass cq_default"
+        "/sim/multitool syncreplica -import -diagnose -receive -sclass cq_default"
     );
     assert!(diag.read_only && !diag.quiet);
 }
@@ -592,4 +589,58 @@ fn humane_durations() {
     assert_eq!(human(Duration::from_secs(725)), "12m05s");
     assert_eq!(human(Duration::from_secs(3 * 3600 + 7 * 60)), "3h07m");
     assert_eq!(human(Duration::from_secs(2 * 86400 + 4 * 3600)), "2d04h");
+}
+
+#[test]
+fn recover_dry_run_says_what_would_happen() {
+    let fake = fake_host(true, |_| ok(""));
+    let d = driver(&[], &fake);
+    let mut req = request("recover");
+    req.options
+        .insert("since".into(), "15-Jun-24.10:00:00".into());
+    req.options.insert("replica".into(), "tokyo".into());
+    req.force = true;
+    req.dry_run = true;
+    let out = d.action(&req).unwrap();
+    assert_eq!(
+        out.messages,
+        ["would roll the epoch estimate of tokyo back to 15-Jun-24.10:00:00"]
+    );
+    assert!(
+        !out.messages.iter().any(|m| m.contains("rolled back")),
+        "nothing ran: {:?}",
+        out.messages
+    );
+    assert!(logs(&fake).contains("would export an update packet for tokyo@/vobs/dev"));
+}
+
+#[test]
+fn import_takes_no_invob_and_names_its_files_when_the_bay_holds_other_packets() {
+    // VersionVault's syncreplica -import synopsis has no -invob: -receive imports
+    // every packet of the storage bays, so it is used only when they are all ours.
+    let ours = block("/in/sync_paris_1_1", "A", (1, 1), true);
+    let other = "Packet is: /in/sync_rome_9_1\nPacket type: Update\nVOB family identifier is: f\nComment supplied at packet creation is:\nPacket intended for the following targets:\n  milan [ local to this network ] * tag: /vobs/web\nOriginating replica is: rome (oid)\nPacket identifier is: Z\nPacket fragment: 1 of 1\nThe packet sequence number is 1\n";
+    let listing = format!("{ours}\n{other}");
+    let mut imported = false;
+    let fake = fake_host(false, move |argv| match argv[1].as_str() {
+        "lspacket" if imported => ok(other),
+        "lspacket" => ok(&listing),
+        _ => {
+            imported = true;
+            ok("Applied sync. packet /in/sync_paris_1_1 to VOB /vobs/dev\n")
+        }
+    });
+    let d = driver(&[("role", "import"), ("targets", "")], &fake);
+    let outcome = d.action(&request("sync_update")).unwrap();
+    assert_eq!(outcome.messages, ["imported 1 packet(s)"]);
+    let imports: Vec<String> = fake
+        .command_lines()
+        .into_iter()
+        .filter(|c| c.contains("-import"))
+        .collect();
+    assert_eq!(
+        imports,
+        ["/sim/multitool syncreplica -import /in/sync_paris_1_1"]
+    );
+    assert!(fake.command_lines().iter().all(|c| !c.contains("-invob")));
 }

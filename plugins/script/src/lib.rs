@@ -9,6 +9,13 @@
 //! Start and stop are idempotent, as OpenSVC's app resources are: `start` of an
 //! application `check` says is up logs "already started" and runs nothing, `stop`
 //! of one it says is down runs nothing.
+//!
+//! Time limits, spelled as OpenSVC spells them: `start_timeout`, `stop_timeout`,
+//! `check_timeout` for one command, `timeout` for all three. Unset, `start` and
+//! `stop` wait for the command to return however long it takes (as OpenSVC does:
+//! an application may need an hour to stop cleanly, and killing it halfway is
+//! worse than waiting); `check` is still killed after [`DEFAULT_CHECK_TIMEOUT`],
+//! because a status must come back (`print status`, the daemon's status runs).
 
 use std::time::Duration;
 
@@ -16,6 +23,9 @@ use doppel_plugin_api::{
     ActionOutcome, ActionRequest, ActionSpec, CommandRequest, Driver, Error, Host, KeywordSpec,
     KeywordType, Manifest, Problem, ResourceConfig, Status, StatusReport,
 };
+
+/// The limit of `check` when neither `check_timeout` nor `timeout` is set.
+pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub struct Script {
     config: ResourceConfig,
@@ -30,16 +40,26 @@ fn command_argv(text: &str) -> Result<Vec<String>, Error> {
 }
 
 impl Script {
+    /// The time limit of the `keyword` command: `<keyword>_timeout`, else
+    /// `timeout`, else none for start and stop and [`DEFAULT_CHECK_TIMEOUT`] for
+    /// check.
+    fn timeout(&self, keyword: &str) -> Option<Duration> {
+        let set = |kw: &str| {
+            self.config
+                .get(kw)
+                .and_then(doppel_plugin_api::parse_duration)
+        };
+        set(&format!("{keyword}_timeout"))
+            .or_else(|| set("timeout"))
+            .or_else(|| (keyword == "check").then_some(DEFAULT_CHECK_TIMEOUT))
+    }
+
     fn command(&self, keyword: &str) -> Result<Option<CommandRequest>, Error> {
         let Some(text) = self.config.get(keyword).filter(|t| !t.trim().is_empty()) else {
             return Ok(None);
         };
         let mut request = CommandRequest::new(command_argv(text)?);
-        request.timeout_secs = Some(
-            self.config
-                .get_duration("timeout", Duration::from_secs(300))
-                .as_secs_f64(),
-        );
+        request.timeout_secs = self.timeout(keyword).map(|t| t.as_secs_f64());
         request.cwd = self.config.get("cwd").map(Into::into);
         for pair in self.config.get_list("environment") {
             if let Some((k, v)) = pair.split_once('=') {
@@ -61,7 +81,26 @@ impl Driver for Script {
                     .desc("Command whose exit code is the status: 0 is up, 1 is down, any other code warn. Start is skipped when it says up, stop when it says down. Without it the status is n/a.")
                     .example("/etc/init.d/app status"),
             )
-            .keyword(KeywordSpec::new("timeout", KeywordType::Duration).default_value("300").desc("Kill a command still running after this long."))
+            .keyword(
+                KeywordSpec::new("timeout", KeywordType::Duration)
+                    .example("1h")
+                    .desc("Kill a start, stop or check command still running after this long; start_timeout, stop_timeout and check_timeout take precedence. When neither this nor the action's own timeout is set, start and stop wait for the command to return however long it takes (as OpenSVC), and check is killed after 300 seconds.")
+            )
+            .keyword(
+                KeywordSpec::new("start_timeout", KeywordType::Duration)
+                    .example("10m")
+                    .desc("Kill the start command still running after this long. Takes precedence over timeout. If neither is set, doppel waits for start to return."),
+            )
+            .keyword(
+                KeywordSpec::new("stop_timeout", KeywordType::Duration)
+                    .example("10m")
+                    .desc("Kill the stop command still running after this long. Takes precedence over timeout. If neither is set, doppel waits for stop to return."),
+            )
+            .keyword(
+                KeywordSpec::new("check_timeout", KeywordType::Duration)
+                    .example("30s")
+                    .desc("Kill the check command still running after this long (the status is then undef). Takes precedence over timeout. If neither is set, check is killed after 300 seconds: a status must come back."),
+            )
             .keyword(KeywordSpec::new("cwd", KeywordType::String).desc("Working directory of the commands."))
             .keyword(KeywordSpec::new("environment", KeywordType::List).desc("KEY=VALUE pairs added to the commands' environment.").example("APP_HOME=/srv/app"))
             .action(ActionSpec::standard("start"))
@@ -214,6 +253,83 @@ mod tests {
             !cmds[0].read_only,
             "start changes state: skipped under --dry-run"
         );
+    }
+
+    #[test]
+    fn start_and_stop_wait_unless_a_timeout_is_set_and_check_keeps_a_limit() {
+        let cmds = |pairs: &[(&str, &str)], check_code: i32| {
+            let fake = host(check_code);
+            let mut all = vec![
+                ("start", "/srv/app start"),
+                ("stop", "/srv/app stop"),
+                ("check", "/srv/app status"),
+            ];
+            all.extend_from_slice(pairs);
+            // start where check says down, stop where it says up: both run.
+            let d = Script::open(config(&all), fake.host()).unwrap();
+            act(&d, "start").unwrap();
+            let fake_up = host(0);
+            let d = Script::open(config(&all), fake_up.host()).unwrap();
+            act(&d, "stop").unwrap();
+            fake.commands()
+                .iter()
+                .chain(fake_up.commands().iter())
+                .map(|c| (c.argv.join(" "), c.timeout_secs))
+                .collect::<Vec<(String, Option<f64>)>>()
+        };
+        // Nothing set: start and stop wait (no limit), check is killed after 300s.
+        assert_eq!(
+            cmds(&[], 1),
+            [
+                ("/srv/app status".to_owned(), Some(300.0)),
+                ("/srv/app start".to_owned(), None),
+                ("/srv/app status".to_owned(), Some(300.0)),
+                ("/srv/app stop".to_owned(), None),
+            ]
+        );
+        // timeout applies to all three.
+        assert_eq!(
+            cmds(&[("timeout", "1h")], 1),
+            [
+                ("/srv/app status".to_owned(), Some(3600.0)),
+                ("/srv/app start".to_owned(), Some(3600.0)),
+                ("/srv/app status".to_owned(), Some(3600.0)),
+                ("/srv/app stop".to_owned(), Some(3600.0)),
+            ]
+        );
+        // The action's own timeout wins over timeout.
+        assert_eq!(
+            cmds(
+                &[
+                    ("timeout", "1h"),
+                    ("start_timeout", "10m"),
+                    ("stop_timeout", "90"),
+                    ("check_timeout", "30s"),
+                ],
+                1
+            ),
+            [
+                ("/srv/app status".to_owned(), Some(30.0)),
+                ("/srv/app start".to_owned(), Some(600.0)),
+                ("/srv/app status".to_owned(), Some(30.0)),
+                ("/srv/app stop".to_owned(), Some(90.0)),
+            ]
+        );
+        // Only start_timeout: stop still waits, check keeps 300s.
+        assert_eq!(
+            cmds(&[("start_timeout", "5")], 1),
+            [
+                ("/srv/app status".to_owned(), Some(300.0)),
+                ("/srv/app start".to_owned(), Some(5.0)),
+                ("/srv/app status".to_owned(), Some(300.0)),
+                ("/srv/app stop".to_owned(), None),
+            ]
+        );
+        let m = Script::manifest();
+        for kw in ["timeout", "start_timeout", "stop_timeout", "check_timeout"] {
+            let spec = m.find_keyword(kw).unwrap();
+            assert_eq!(spec.default, None, "{kw}: no default value");
+        }
     }
 
     #[test]

@@ -17,6 +17,10 @@
 //! - `sync_restore`: restore the sources from the targets, wait for the restored
 //!   state, and terminate the restore session.
 //!
+//! On Linux, an activation (start, sync_break, sync_update) ends with the device
+//! refresh of OpenSVC's linux.py ([`rescan`]): rescan of the targets' SCSI paths,
+//! `sg_turs`, `multipath -r`; the `rescan` keyword turns it off.
+//!
 //! Waits poll the symdev XML every few seconds through `host.sleep` (so Ctrl-C stops
 //! them). The poll interval can be changed with the environment variable
 //! `DOPPEL_SYMCLONE_POLL_MS` (milliseconds); it exists for tests against the SYMCLI
@@ -617,6 +621,11 @@ impl Symclone {
 
     /// Reads the clone state of the pairs' targets.
     fn query(&self, pairs: &[Pair]) -> Result<CloneSet, QueryError> {
+        Ok(CloneSet::from_xml(&self.query_doc(pairs)?, pairs))
+    }
+
+    /// The symdev XML of the pairs' targets.
+    fn query_doc(&self, pairs: &[Pair]) -> Result<Node, QueryError> {
         let argv = self
             .query_argv(pairs)
             .map_err(|e| QueryError::fatal(e.message))?;
@@ -647,17 +656,21 @@ impl Symclone {
             }
             None => return Err(QueryError::fatal(format!("{program} was killed"))),
         }
-        let root = parse_xml(&out.stdout).map_err(|e| {
+        parse_xml(&out.stdout).map_err(|e| {
             QueryError::fatal(format!("cannot parse the XML output of {program}: {e}"))
-        })?;
-        Ok(CloneSet::from_xml(&root, pairs))
+        })
     }
 
     /// [`Self::query`] for actions: lock contention (exit 2) is retried a few times.
     fn query_patient(&self, pairs: &[Pair]) -> Result<CloneSet, Error> {
+        self.patient(|| self.query(pairs))
+    }
+
+    /// Runs a query, retrying lock contention (exit 2) a few times.
+    fn patient<T>(&self, query: impl Fn() -> Result<T, QueryError>) -> Result<T, Error> {
         let mut attempt = 1;
         loop {
-            match self.query(pairs) {
+            match query() {
                 Ok(set) => return Ok(set),
                 Err(e) if e.transient && attempt < LOCK_ATTEMPTS => {
                     self.host.warn(&format!(
@@ -782,7 +795,7 @@ impl Symclone {
             return Ok(false);
         }
         self.host
-            .run_checked(&CommandRequest::new(self.recreate_argv(file)?))?;
+            .run_checked(&CommandRequest::new(self.recreate_argv(file)?).warn_to_info())?;
         Ok(true)
     }
 
@@ -811,8 +824,11 @@ impl Symclone {
         };
         self.wait_for(Goal::Activable, pairs, timeout, request.dry_run, initial)?;
         self.host
-            .run_checked(&CommandRequest::new(self.activate_argv(file)?))?;
+            .run_checked(&CommandRequest::new(self.activate_argv(file)?).warn_to_info())?;
         self.wait_for(Goal::Active, pairs, timeout, request.dry_run, None)?;
+        if self.rescan_enabled() {
+            self.refresh_devices(pairs, request.dry_run)?;
+        }
         let message = if request.dry_run {
             format!("would activate {} clone pair(s)", pairs.len())
         } else {
@@ -868,12 +884,14 @@ impl Symclone {
                 Goal::Active.list()
             )));
         }
-        self.host.run_checked(&CommandRequest::new(
-            self.symclone_argv(file, &["-noprompt", "restore"])?,
-        ))?;
+        self.host.run_checked(
+            &CommandRequest::new(self.symclone_argv(file, &["-noprompt", "restore"])?)
+                .warn_to_info(),
+        )?;
         let terminate = CommandRequest::new(
             self.symclone_argv(file, &["-noprompt", "terminate", "-restored"])?,
-        );
+        )
+        .warn_to_info();
         let timeout = self.restore_timeout();
         if request.dry_run {
             self.host.info(&format!(
@@ -889,6 +907,7 @@ impl Symclone {
                 .read_only()
                 .timeout(timeout + Duration::from_secs(120));
             verify.quiet = false;
+            verify.warn_to_info = true;
             self.host.info(&format!(
                 "waiting for restored state (max {}s)",
                 timeout.as_secs()
@@ -932,6 +951,9 @@ impl Driver for Symclone {
     fn manifest() -> Manifest {
         Manifest::new("sync", "symclone", env!("CARGO_PKG_VERSION"))
             .node_option(OptionSpec::new("bin", "Directory of the SYMCLI commands (default /usr/symcli/bin)."))
+            .node_option(OptionSpec::new("sysroot", "Root of the /sys tree the Linux device refresh writes to (default /)."))
+            .node_option(OptionSpec::new("sg_turs", "Full path of sg_turs, for the device refresh (default /usr/bin/sg_turs)."))
+            .node_option(OptionSpec::new("multipath", "Full path of multipath, for the device refresh (default /sbin/multipath)."))
             .description("EMC Symmetrix TimeFinder/Clone pairs driven with SYMCLI")
             .keyword(
                 KeywordSpec::new("consistent", KeywordType::Boolean)
@@ -965,6 +987,12 @@ impl Driver for Symclone {
                     .default_value("300")
                     .desc("Maximum time to wait for the clone pairs to reach the restored state during a sync restore, before terminating the restore session."),
             )
+            .keyword(
+                KeywordSpec::new("rescan", KeywordType::Boolean)
+                    .default_value(if rescan::supported() { "True" } else { "False" })
+                    .candidates(&["True", "False"])
+                    .desc("Linux only: after an activation, check that the target devices are visible from this host, rescan their SCSI paths (echo 1 > /sys/block/<dev>/device/rescan), wait until each answers sg_turs, and reload their multipath map (multipath -v0 -r), as OpenSVC does, so that the host does not read the old data from its caches. The paths come from symdev (Dev_Info/pd_name, Front_End/Port/pd_name). False skips it (targets not used by this host)."),
+            )
             .action(ActionSpec::standard("start"))
             .action(ActionSpec::standard("sync_break"))
             .action(ActionSpec::standard("sync_resync").destructive())
@@ -973,13 +1001,21 @@ impl Driver for Symclone {
     }
 
     fn validate(config: &ResourceConfig) -> Vec<Problem> {
-        match parse_pairs(&config.get_list("pairs")) {
+        let mut problems = match parse_pairs(&config.get_list("pairs")) {
             Ok(_) => Vec::new(),
             Err(errors) => errors
                 .into_iter()
                 .map(|e| Problem::keyword("pairs", e))
                 .collect(),
+        };
+        if !rescan::supported() && config.get_bool("rescan", false) {
+            problems.push(Problem::keyword(
+                "rescan",
+                "rescan = true needs Linux: the refresh writes /sys/block/<dev>/device/rescan",
+            ));
         }
+        problems.extend(rescan::node_config_problems(config));
+        problems
     }
 
     fn open(config: ResourceConfig, host: Host) -> Result<Self, Error> {
@@ -1017,6 +1053,9 @@ impl Driver for Symclone {
 }
 
 doppel_plugin_api::export_driver!(Symclone);
+
+mod rescan;
+pub use rescan::NODE_CONFIG_KEYS;
 
 #[cfg(test)]
 mod tests;

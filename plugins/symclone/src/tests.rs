@@ -32,6 +32,11 @@ struct Array {
     verify_restored: Option<i32>,
     /// The next symdev queries that meet lock contention (exit 2).
     symdev_locked: usize,
+    /// Target → (pd_name, native paths) shown by symdev (default: /dev/sdq, no
+    /// Front_End).
+    host_devices: BTreeMap<String, (String, Vec<String>)>,
+    /// Path → how many more sg_turs runs answer "not ready".
+    not_ready: BTreeMap<String, usize>,
 }
 
 struct Fake {
@@ -63,13 +68,32 @@ fn code(code: i32, stderr: &str) -> Result<CommandOutput, Error> {
 
 /// The symdev XML for `devs`: (target, Some((source, state, last_action))).
 fn xml(devs: &[Dev<'_>]) -> String {
+    xml_with_hosts(devs, &BTreeMap::new())
+}
+
+/// [`xml`], with the host's view of some targets: (pd_name, Front_End paths).
+fn xml_with_hosts(devs: &[Dev<'_>], hosts: &BTreeMap<String, (String, Vec<String>)>) -> String {
     let mut s = String::from(
         "<?xml version=\"1.0\" standalone=\"yes\" ?>\n<SymCLI_ML>\n  <Symmetrix>\n    <Symm_Info><symid>000192601234</symid></Symm_Info>\n",
     );
     for (dev, clone) in devs {
+        let (pd, paths) = hosts
+            .get(*dev)
+            .cloned()
+            .unwrap_or_else(|| ("/dev/sdq".to_owned(), Vec::new()));
         s.push_str(&format!(
-            "    <Device>\n      <Dev_Info>\n        <pd_name>/dev/sdq</pd_name>\n        <dev_name>{dev}</dev_name>\n        <status>Ready</status>\n      </Dev_Info>\n      <Capacity><tracks>8192</tracks><megabytes>512</megabytes></Capacity>\n"
+            "    <Device>\n      <Dev_Info>\n        <pd_name>{pd}</pd_name>\n        <dev_name>{dev}</dev_name>\n        <status>Ready</status>\n      </Dev_Info>\n"
         ));
+        if !paths.is_empty() {
+            s.push_str("      <Front_End>\n");
+            for p in &paths {
+                s.push_str(&format!(
+                    "        <Port><pd_name>{p}</pd_name><director>07E</director><port>1</port></Port>\n"
+                ));
+            }
+            s.push_str("      </Front_End>\n");
+        }
+        s.push_str("      <Capacity><tracks>8192</tracks><megabytes>512</megabytes></Capacity>\n");
         if let Some((src, state, last)) = clone {
             s.push_str(&format!(
                 "      <CLONE_Device>\n        <SRC><pd_name>/dev/sdp</pd_name><dev_name>{src}</dev_name><changed_tracks>0</changed_tracks></SRC>\n        <TGT><pd_name>/dev/sdq</pd_name><dev_name>{dev}</dev_name><changed_tracks>0</changed_tracks></TGT>\n        <state>{state}</state>\n        <last_action>{last}</last_action>\n        <percent_copied>100</percent_copied>\n      </CLONE_Device>\n"
@@ -180,7 +204,7 @@ impl Fake {
                 )
             })
             .collect();
-        ok(&xml(&borrowed))
+        ok(&xml_with_hosts(&borrowed, &a.host_devices))
     }
 
     fn symclone(&self, request: &CommandRequest) -> Result<CommandOutput, Error> {
@@ -264,6 +288,21 @@ impl HostServices for Fake {
                 self.symdev(&request.argv)
             }
             "symclone" => self.symclone(request),
+            "sg_turs" | "multipath" if self.dry_run => Ok(CommandOutput {
+                dry_run: true,
+                ..CommandOutput::default()
+            }),
+            "sg_turs" => {
+                let mut a = self.array.lock().unwrap();
+                match a.not_ready.get_mut(&request.argv[1]) {
+                    Some(n) if *n > 0 => {
+                        *n -= 1;
+                        code(2, "")
+                    }
+                    _ => ok(""),
+                }
+            }
+            "multipath" => ok(""),
             other => panic!("unexpected program {other}"),
         }
     }
@@ -319,6 +358,8 @@ fn config(extra: &[(&str, &str)]) -> ResourceConfig {
         ("precopy", "True"),
         ("recreate_timeout", "300"),
         ("restore_timeout", "300"),
+        // The device refresh has its own tests (with a fake sysfs).
+        ("rescan", "False"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -402,10 +443,11 @@ fn manifest_matches_the_seed() {
             "pairs",
             "precopy",
             "recreate_timeout",
-            "restore_timeout"
+            "restore_timeout",
+            "rescan"
         ]
     );
-    for k in &m.keywords[4..] {
+    for k in &m.keywords[4..6] {
         assert_eq!(k.kind, KeywordType::Duration);
         assert_eq!(k.default.as_deref(), Some("300"));
         assert!(!k.desc.is_empty() && !k.required && k.scopable);
@@ -1214,4 +1256,315 @@ fn last_action_parsing() {
     // Space-padded day, as ctime() writes it.
     assert!(parse_last_action("Fri Feb  5 01:02:03 2010", &tz).is_some());
     assert!(parse_last_action("yesterday", &tz).is_none());
+}
+
+// --- logging of SYMCLI's progress on stderr ------------------------------------------------------
+
+#[test]
+fn symcli_progress_on_stderr_is_logged_at_info() {
+    // SYMCLI writes its progress on stderr even when it succeeds; OpenSVC runs
+    // every state-changing symclone command with warn_to_info.
+    let fake = Fake::new(false).with_state("Copied");
+    let d = driver(&fake, &[]);
+    d.action(&ActionRequest {
+        service_avail: Some(Status::Down),
+        ..request("sync_update")
+    })
+    .unwrap();
+    d.action(&request("sync_restore")).unwrap();
+    let file = d.pairs_file().display().to_string();
+    let changing: Vec<(String, bool)> = fake
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|c| !c.read_only || c.argv.iter().any(|a| a == "-restored"))
+        .map(|c| (c.argv.join(" ").replace(&file, "F"), c.warn_to_info))
+        .collect();
+    assert_eq!(
+        changing,
+        [
+            (sc("-noprompt recreate -i 20 -c 30 -precopy"), true),
+            (sc("-noprompt activate -i 20 -c 30 -consistent"), true),
+            (sc("-noprompt restore"), true),
+            (sc("verify -restored -i 10 -c 30"), true),
+            (sc("-noprompt terminate -restored"), true),
+        ]
+    );
+    // The read-only queries stay quiet: their output is parsed, not logged.
+    assert!(
+        fake.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.read_only && c.quiet)
+            .all(|c| !c.warn_to_info)
+    );
+}
+
+// --- Linux device refresh after an activation (OpenSVC's linux.py) -----------------------------
+
+/// A fake host root: `sys/block/<name>/device/rescan` for each of `disks`, and
+/// the two tools as (empty) files. Returns (root, sg_turs, multipath).
+fn fake_sysroot(disks: &[&str]) -> (PathBuf, String, String) {
+    let root = state_dir().parent().unwrap().join("host");
+    for d in disks {
+        let dir = root.join("sys/block").join(d).join("device");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("rescan"), "").unwrap();
+    }
+    let bin = root.join("usr/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["sg_turs", "multipath"] {
+        std::fs::write(bin.join(tool), "").unwrap();
+    }
+    let tool = |t: &str| bin.join(t).display().to_string();
+    (root.clone(), tool("sg_turs"), tool("multipath"))
+}
+
+/// A driver with the refresh on, its host tools at `sysroot`.
+fn rescanning_driver(fake: &Arc<Fake>, sysroot: &Path, sg_turs: &str, multipath: &str) -> Symclone {
+    let mut d = driver(fake, &[("rescan", "True")]);
+    for (k, v) in [
+        ("sysroot", sysroot.display().to_string()),
+        ("sg_turs", sg_turs.to_owned()),
+        ("multipath", multipath.to_owned()),
+    ] {
+        d.config
+            .driver_options
+            .insert(k.into(), serde_json::json!(v));
+    }
+    d
+}
+
+fn rescan_content(root: &Path, disk: &str) -> String {
+    std::fs::read_to_string(root.join("sys/block").join(disk).join("device/rescan")).unwrap()
+}
+
+#[test]
+fn activation_rescans_each_path_waits_for_it_and_reloads_multipath() {
+    let (root, sg_turs, multipath) = fake_sysroot(&["sdc", "sdd", "sde"]);
+    let fake = Fake::new(false).with_state("Precopy").set(|a| {
+        a.host_devices.insert(
+            "00B61".into(),
+            (
+                "/dev/mapper/36000097000019260123453303042".into(),
+                vec!["/dev/sdc".into(), "/dev/sdd".into()],
+            ),
+        );
+        a.host_devices
+            .insert("00B63".into(), ("/dev/sde".into(), Vec::new()));
+        a.not_ready.insert("/dev/sdd".into(), 2);
+    });
+    let d = rescanning_driver(&fake, &root, &sg_turs, &multipath);
+    let outcome = d.action(&request("start")).unwrap();
+    assert_eq!(outcome.messages, ["2 clone pair(s) activated"]);
+    assert_eq!(
+        commands(&fake, &d),
+        [
+            QUERY.to_owned(),
+            sc("-noprompt activate -i 20 -c 30 -consistent"),
+            QUERY.to_owned(),
+            QUERY.to_owned(),
+            format!("{sg_turs} /dev/sdc"),
+            format!("{sg_turs} /dev/sdd"),
+            format!("{sg_turs} /dev/sdd"),
+            format!("{sg_turs} /dev/sdd"),
+            format!("{multipath} -v0 -r /dev/mapper/36000097000019260123453303042"),
+            format!("{sg_turs} /dev/sde"),
+            format!("{multipath} -v0 -r /dev/sde"),
+        ]
+    );
+    for disk in ["sdc", "sdd", "sde"] {
+        assert_eq!(rescan_content(&root, disk), "1", "{disk}");
+    }
+    let infos = fake.infos();
+    let sysfs = |disk: &str| {
+        root.join("sys/block")
+            .join(disk)
+            .join("device/rescan")
+            .display()
+            .to_string()
+    };
+    assert!(
+        infos.contains(&format!("echo 1>{}", sysfs("sdc"))),
+        "{infos:#?}"
+    );
+    assert!(
+        infos.contains(&"waiting for device /dev/sdd to become ready (max 5 secs)".to_owned()),
+        "{infos:#?}"
+    );
+    // The tools run through the host: logged, timed out, and not read-only
+    // (skipped by --dry-run).
+    assert!(
+        fake.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.argv[0] == sg_turs)
+            .all(|c| !c.read_only && c.timeout_secs.is_some())
+    );
+}
+
+#[test]
+fn a_target_not_visible_from_this_host_fails_the_activation() {
+    let (root, sg_turs, multipath) = fake_sysroot(&[]);
+    let fake = Fake::new(false).with_state("Precopy").set(|a| {
+        a.host_devices
+            .insert("00B63".into(), ("Not Visible".into(), Vec::new()));
+    });
+    let d = rescanning_driver(&fake, &root, &sg_turs, &multipath);
+    let e = d.action(&request("start")).unwrap_err();
+    assert_eq!(
+        e.message,
+        "00B63: pd name is 'Not Visible'. please scan scsi buses and run symcfg discover"
+    );
+}
+
+#[test]
+fn a_path_that_never_becomes_ready_times_out() {
+    let (root, sg_turs, multipath) = fake_sysroot(&["sdq"]);
+    let fake = Fake::new(false).with_state("Precopy").set(|a| {
+        a.not_ready.insert("/dev/sdq".into(), 100);
+    });
+    let d = rescanning_driver(&fake, &root, &sg_turs, &multipath);
+    let e = d.action(&request("start")).unwrap_err();
+    assert_eq!(
+        e.message,
+        "timed out waiting for device /dev/sdq to become ready (max 5 secs)"
+    );
+    let turs = fake
+        .commands()
+        .iter()
+        .filter(|c| c.starts_with(&sg_turs))
+        .count();
+    assert_eq!(turs, 5, "five tries");
+}
+
+#[test]
+fn a_front_end_path_without_sysfs_entry_is_an_error() {
+    let (root, sg_turs, multipath) = fake_sysroot(&["sdc"]);
+    let fake = Fake::new(false).with_state("Precopy").set(|a| {
+        a.host_devices.insert(
+            "00B61".into(),
+            (
+                "/dev/emcpowera".into(),
+                vec!["/dev/sdc".into(), "/dev/sdz".into()],
+            ),
+        );
+    });
+    let d = rescanning_driver(&fake, &root, &sg_turs, &multipath);
+    let e = d.action(&request("start")).unwrap_err();
+    assert_eq!(
+        e.message,
+        format!(
+            "00B61: cannot rescan /dev/sdz: {} does not exist",
+            root.join("sys/block/sdz/device/rescan").display()
+        )
+    );
+}
+
+#[test]
+fn missing_host_tools_are_skipped_with_a_warning_for_sg_turs() {
+    let (root, _, _) = fake_sysroot(&["sdq"]);
+    let fake = Fake::new(false).with_state("Precopy");
+    let d = rescanning_driver(
+        &fake,
+        &root,
+        "/nonexistent/sg_turs",
+        "/nonexistent/multipath",
+    );
+    d.action(&request("start")).unwrap();
+    assert!(fake.commands().iter().all(|c| !c.contains("/nonexistent/")));
+    assert_eq!(rescan_content(&root, "sdq"), "1");
+    let logs = fake.logs.lock().unwrap().clone();
+    assert!(
+        logs.contains(&(
+            Level::Warn,
+            "/nonexistent/sg_turs not found (sg3_utils): the readiness of the target devices is not checked".to_owned()
+        )),
+        "{logs:#?}"
+    );
+}
+
+#[test]
+fn dry_run_logs_the_refresh_and_writes_nothing() {
+    let (root, sg_turs, multipath) = fake_sysroot(&["sdq"]);
+    let fake = Fake::new(true).with_state("Precopy");
+    let d = rescanning_driver(&fake, &root, &sg_turs, &multipath);
+    d.action(&ActionRequest {
+        dry_run: true,
+        ..request("start")
+    })
+    .unwrap();
+    assert_eq!(rescan_content(&root, "sdq"), "", "nothing written");
+    let sysfs = root
+        .join("sys/block/sdq/device/rescan")
+        .display()
+        .to_string();
+    assert!(
+        fake.infos().contains(&format!("dry-run: echo 1>{sysfs}")),
+        "{:#?}",
+        fake.infos()
+    );
+    let cmds = commands(&fake, &d);
+    // Each target is /dev/sdq in the fake XML: one sg_turs and one multipath per target.
+    assert_eq!(
+        cmds[cmds.len() - 4..],
+        [
+            format!("{sg_turs} /dev/sdq"),
+            format!("{multipath} -v0 -r /dev/sdq"),
+            format!("{sg_turs} /dev/sdq"),
+            format!("{multipath} -v0 -r /dev/sdq"),
+        ]
+    );
+}
+
+#[test]
+fn rescan_false_skips_the_refresh_and_defaults_follow_the_os() {
+    let (root, sg_turs, multipath) = fake_sysroot(&["sdq"]);
+    let fake = Fake::new(false).with_state("Precopy");
+    let mut d = rescanning_driver(&fake, &root, &sg_turs, &multipath);
+    d.config.keywords.insert("rescan".into(), "False".into());
+    d.action(&request("start")).unwrap();
+    assert!(
+        fake.commands()
+            .iter()
+            .all(|c| !c.contains("sg_turs") && !c.contains("multipath"))
+    );
+    assert_eq!(rescan_content(&root, "sdq"), "");
+    let m = Symclone::manifest();
+    assert_eq!(
+        m.find_keyword("rescan").unwrap().default.as_deref(),
+        Some(if cfg!(target_os = "linux") {
+            "True"
+        } else {
+            "False"
+        })
+    );
+    assert_eq!(NODE_CONFIG_KEYS, ["bin", "sysroot", "sg_turs", "multipath"]);
+    // Node-config paths must be full paths.
+    let mut c = config(&[]);
+    c.driver_options
+        .insert("sg_turs".into(), serde_json::json!("sg_turs"));
+    let problems: Vec<String> = Symclone::validate(&c)
+        .into_iter()
+        .map(|p| p.message)
+        .collect();
+    assert_eq!(
+        problems,
+        ["node config [driver.symclone] sg_turs = 'sg_turs': must be a full path"]
+    );
+}
+
+#[test]
+fn the_manifest_declares_every_node_config_key_the_driver_reads() {
+    let m = <Symclone as Driver>::manifest();
+    let declared: Vec<String> = m
+        .node_options
+        .unwrap_or_default()
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    assert_eq!(declared, NODE_CONFIG_KEYS);
 }

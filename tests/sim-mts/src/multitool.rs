@@ -4,7 +4,7 @@
 //! multitool syncreplica -export [-maxsize size [-limit n]] [-comment c | -cfile f | -ncomment]
 //!           [-compress] [-lockwait min] [-workdir dir] { {-ship | -fship} [-sclass c] | -out pname }
 //!           [-from replica-selector [-host h]] replica-selector ...
-//! multitool syncreplica -import [-invob vob] [-comment c] { -receive [-sclass c] | pname ... | replica-selector }
+//! multitool syncreplica -import [-comment c] { -receive [-sclass c] | pname ... | replica-selector }  (no -invob: VersionVault)
 //! multitool syncreplica -import -diagnose { -receive [-sclass c] | pname ... }
 //! multitool lspacket [-long [-endrange] | -short] [-dump] [pname ...]
 //! multitool lsepoch [-invob vob | [-actual] replica-selector ...]
@@ -182,7 +182,9 @@ fn run(flavour: Flavour, args: Vec<String>) -> SimResult<i32> {
     }
 }
 
-const SYNC_USAGE: &str = "Usage: syncreplica -export [-maxsize max-packet-size [-limit num-packets]] [-comment comment | -cfile pname | -ncomment]\n                   [-lockwait minutes] [-workdir temp-dir] { {-ship | -fship} [-sclass storage-class] | -out packet-file-pname }\n                   [-from replica-selector [-host hostname]] replica-selector ...\n       syncreplica -import [-invob vob-selector] [-diagnose] { -receive [-sclass storage-class] | packet-file-pname ... }";
+const SYNC_USAGE: &str = "Usage: syncreplica -export [-maxsize max-packet-size [-limit num-packets]] [-comment comment | -cfile pname | -ncomment]\n                   [-lockwait minutes] [-workdir temp-dir] { {-ship | -fship} [-sclass storage-class] | -out packet-file-pname }\n                   [-from replica-selector [-host hostname]] replica-selector ...\n       syncreplica -import [-comment comment | -cfile pname | -ncomment] { -receive [-sclass storage-class] | packet-file-pname ... }
+       syncreplica -import replica-selector [-comment comment | -cfile pname | -ncomment] { -receive [-sclass storage-class] | packet-file-pname ... }
+       syncreplica -import -diagnose { -receive [-sclass storage-class] | packet-file-pname ... }";
 
 const SYNC_SPEC: &[(&str, bool)] = &[
     ("-export", false),
@@ -214,7 +216,6 @@ const SYNC_SPEC: &[(&str, bool)] = &[
     ("-out", true),
     ("-from", true),
     ("-host", true),
-    ("-invob", true),
 ];
 
 fn usage_err(msg: &str) -> SimError {
@@ -473,7 +474,9 @@ fn export(flavour: Flavour, p: &Parsed) -> SimResult<i32> {
 fn import(flavour: Flavour, p: &Parsed) -> SimResult<i32> {
     let tool = flavour.tool();
     let mut mts = Mts::open()?;
-    let mut invob = p.value("-invob").map(str::to_owned);
+    // VersionVault's syncreplica -import has no -invob (SYNC_SPEC refuses it):
+    // each packet names its VOB family.
+    let mut invob = None;
     if flavour == Flavour::MultiUtil {
         invob = Some(check_cq(p, &mts)?.tag);
     }

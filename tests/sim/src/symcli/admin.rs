@@ -72,6 +72,9 @@ enum Cmd {
     Clock(ClockCmd),
     /// Forget every array, device group, fault and setting of the SYMCLI simulator.
     Reset,
+    /// Build a fake Linux sysfs under DIR: `DIR/sys/block/<sdX>/device/rescan`
+    /// for every native path of every visible device (what a host sees).
+    Sysfs { dir: std::path::PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -117,6 +120,10 @@ enum DevCmd {
         dev: String,
         #[arg(long)]
         pd_name: Option<String>,
+        /// Native SCSI paths of a multipath/PowerPath device, comma separated
+        /// (`/dev/sdc,/dev/sdd`); empty: pd_name is the only path.
+        #[arg(long)]
+        paths: Option<String>,
         #[arg(long, conflicts_with = "not_ready")]
         ready: bool,
         #[arg(long)]
@@ -266,6 +273,7 @@ fn add_devices(a: &mut Array, spec: &ArrayCreate, used_pd: usize) -> SimResult<V
             tracks: spec.tracks,
             ready: true,
             config: "TDEV".into(),
+            paths: Vec::new(),
         });
         added.push(d);
     }
@@ -371,6 +379,7 @@ fn run(cmd: Cmd) -> SimResult<()> {
             sid,
             dev,
             pd_name,
+            paths,
             ready,
             not_ready,
             tracks,
@@ -383,6 +392,14 @@ fn run(cmd: Cmd) -> SimResult<()> {
                     .ok_or_else(|| fail(format!("device {dev} not found on {sid}")))?;
                 if let Some(p) = pd_name {
                     d.pd_name = p;
+                }
+                if let Some(list) = paths {
+                    d.paths = list
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_owned)
+                        .collect();
                 }
                 if ready {
                     d.ready = true;
@@ -538,6 +555,32 @@ fn run(cmd: Cmd) -> SimResult<()> {
                 db.faults.faults.clear();
                 db.config = Default::default();
             })?;
+        }
+        Cmd::Sysfs { dir } => {
+            let paths = with_db(|db| {
+                let mut v: Vec<String> = db
+                    .arrays
+                    .values()
+                    .flat_map(|a| a.devices.iter().flat_map(Device::native_paths))
+                    .collect();
+                v.sort();
+                v.dedup();
+                v
+            })?;
+            for p in paths {
+                let Some(name) = p.strip_prefix("/dev/").filter(|n| !n.contains('/')) else {
+                    continue;
+                };
+                let device = dir.join("sys/block").join(name).join("device");
+                std::fs::create_dir_all(&device)
+                    .map_err(|e| fail(format!("cannot create {}: {e}", device.display())))?;
+                let rescan = device.join("rescan");
+                if !rescan.exists() {
+                    std::fs::write(&rescan, "")
+                        .map_err(|e| fail(format!("cannot write {}: {e}", rescan.display())))?;
+                }
+                out(&format!("{}\n", rescan.display()));
+            }
         }
     }
     Ok(())

@@ -202,6 +202,20 @@ pub fn device_xml(x: &mut Xml, db: &Db, a: &Array, d: &Device, now: f64) {
         x.leaf("dg_name", dg).leaf("ld_name", ld);
     }
     x.close();
+    // One Port per native path, as `symdev list -v -output xml_e` shows the front
+    // director paths (opensvc's symsrdf fixtures: Front_End/Port/{pd_name,director,port}).
+    let paths = d.native_paths();
+    if !paths.is_empty() {
+        x.open("Front_End");
+        for (i, p) in paths.iter().enumerate() {
+            x.open("Port")
+                .leaf("pd_name", p)
+                .leaf("director", if i % 2 == 0 { "07E" } else { "08E" })
+                .leaf("port", (i / 2).to_string())
+                .close();
+        }
+        x.close();
+    }
     x.open("Capacity")
         .leaf("tracks", d.tracks.to_string())
         .leaf("megabytes", d.megabytes().to_string())

@@ -7,6 +7,7 @@ pub mod clone;
 pub mod db;
 pub mod dev;
 pub mod dg;
+pub mod host;
 pub mod model;
 pub mod xml;
 

@@ -30,6 +30,12 @@ pub struct Device {
     pub ready: bool,
     #[serde(default = "default_config")]
     pub config: String,
+    /// The host's native SCSI paths to the device (`/dev/sdc`, `/dev/sdd`) when
+    /// `pd_name` is a multipath or PowerPath device (`/dev/mapper/...`,
+    /// `/dev/emcpowera`); empty: one path, `pd_name` itself. symdev shows them as
+    /// `Front_End/Port/pd_name`, as Solutions Enabler does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
 }
 
 fn default_tracks() -> u64 {
@@ -48,6 +54,19 @@ impl Device {
     }
     pub fn status(&self) -> &'static str {
         if self.ready { "Ready" } else { "Not Ready" }
+    }
+    pub fn visible(&self) -> bool {
+        !self.pd_name.contains("Not Visible")
+    }
+    /// The host's native paths (block devices) of a visible device.
+    pub fn native_paths(&self) -> Vec<String> {
+        if !self.visible() {
+            Vec::new()
+        } else if self.paths.is_empty() {
+            vec![self.pd_name.clone()]
+        } else {
+            self.paths.clone()
+        }
     }
 }
 
