@@ -393,10 +393,8 @@ mod tests {
             .enable_all()
             .build()
             .expect("runtime");
-        let tasks: Vec<(
-            String,
-            std::pin::Pin<Box<dyn Future<Output = ServiceOutcome> + Send>>,
-        )> = vec![
+        type Task = std::pin::Pin<Box<dyn Future<Output = ServiceOutcome> + Send>>;
+        let tasks: Vec<(String, Task)> = vec![
             ("a".to_owned(), Box::pin(async { ok("a") })),
             ("b".to_owned(), Box::pin(async { panic!("engine bug") })),
             ("c".to_owned(), Box::pin(async { ok("c") })),
