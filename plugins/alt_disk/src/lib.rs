@@ -84,7 +84,6 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(120);
 const OP_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Default of `copy_timeout`.
 const DEFAULT_COPY_TIMEOUT: &str = "3h";
-/// Default of `sync_max_delay`, in minutes (the seed's).
 
 /// Keys of the driver's stored state.
 const KEY_CLONED_AT: &str = "cloned_at";
