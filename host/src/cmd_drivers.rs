@@ -11,7 +11,7 @@ use crate::drivers::{Registry, discover, search_dirs};
 use crate::{Context, UsageError};
 
 pub fn load_registry(ctx: &Context) -> Registry {
-    discover(search_dirs(&ctx.node.driver_dirs))
+    discover(search_dirs(&ctx.node.driver_dirs), &ctx.node.driver_files)
 }
 
 /// [`load_registry`], then [`warn_skipped`].

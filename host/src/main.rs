@@ -6,6 +6,7 @@ mod cmd_config;
 mod cmd_daemon;
 mod cmd_drivers;
 mod cmd_schedule;
+mod driver_process;
 mod drivers;
 mod engine;
 mod logger;
@@ -37,6 +38,12 @@ pub struct Context {
 }
 
 fn main() -> ExitCode {
+    // A driver process (see driver_process.rs): before clap, which knows no such
+    // command.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == driver_process::HOST_MODE) {
+        return driver_process::host_main(&args[2..]);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
