@@ -103,6 +103,12 @@ pub fn run(ctx: &Context, command: Option<DriversCommand>) -> anyhow::Result<Exi
                     .collect();
                 writeln!(out, "{}", line.join("  ").trim_end())?;
             }
+            if !registry.skipped.is_empty() {
+                writeln!(out, "broken (not loaded):")?;
+                for s in &registry.skipped {
+                    writeln!(out, "  {}: {}", s.path.display(), s.reason)?;
+                }
+            }
         }
         DriversCommand::Info { type_name } => {
             let Some(driver) = registry.get(&type_name) else {

@@ -246,9 +246,9 @@ pub fn host_main(args: &[OsString]) -> ExitCode {
     if args.first().is_some_and(|a| a == "--probe") {
         for path in &args[1..] {
             let path = PathBuf::from(path);
-            let line = match load_checked(&path).and_then(|d| {
-                serde_json::to_string(d.manifest()).map_err(|e| e.to_string())
-            }) {
+            let line = match load_checked(&path)
+                .and_then(|d| serde_json::to_string(d.manifest()).map_err(|e| e.to_string()))
+            {
                 Ok(manifest) => ProbeLine {
                     path,
                     manifest: Some(manifest),
@@ -547,12 +547,7 @@ pub fn probe(files: &[PathBuf]) -> Vec<(PathBuf, Result<Manifest, String>)> {
     if in_process_requested() {
         return files
             .iter()
-            .map(|f| {
-                (
-                    f.clone(),
-                    load_checked(f).map(|d| d.manifest().clone()),
-                )
-            })
+            .map(|f| (f.clone(), load_checked(f).map(|d| d.manifest().clone())))
             .collect();
     }
     let mut results = Vec::new();
@@ -592,7 +587,12 @@ fn probe_some(files: &[PathBuf]) -> Vec<(PathBuf, Result<Manifest, String>)> {
         Err(e) => {
             return files
                 .iter()
-                .map(|f| (f.clone(), Err(format!("cannot start a driver process: {e}"))))
+                .map(|f| {
+                    (
+                        f.clone(),
+                        Err(format!("cannot start a driver process: {e}")),
+                    )
+                })
                 .collect();
         }
     };
@@ -643,8 +643,8 @@ fn probe_some(files: &[PathBuf]) -> Vec<(PathBuf, Result<Manifest, String>)> {
                     .unwrap_or_else(|e| e.to_string());
                 let last = tail.last_line(Duration::from_millis(200));
                 let why = match last {
-                    Some(l) => format!("its process {how} while loading the library ({l})"),
-                    None => format!("its process {how} while loading the library"),
+                    Some(l) => format!("crashed while loading the library: {how} ({l})"),
+                    None => format!("crashed while loading the library: {how}"),
                 };
                 results.push((files[results.len()].clone(), Err(why)));
                 return results;
@@ -842,19 +842,14 @@ impl Driver {
             Backend::Process(pool) => {
                 let limit = limit_of(&self.manifest, &CallLimits::default(), "validate", false);
                 let conn = pool.conn()?;
-                let text = conn.request(
-                    &pool.label,
-                    "validate",
-                    None,
-                    limit,
-                    |id| ToChild::Validate {
+                let text = conn.request(&pool.label, "validate", None, limit, |id| {
+                    ToChild::Validate {
                         id,
                         config: encode(config),
-                    },
-                )?;
-                serde_json::from_str(&text).map_err(|e| {
-                    Error::failed(format!("driver sent an unreadable reply: {e}"))
-                })
+                    }
+                })?;
+                serde_json::from_str(&text)
+                    .map_err(|e| Error::failed(format!("driver sent an unreadable reply: {e}")))
             }
         }
     }
@@ -922,6 +917,8 @@ struct Conn {
     killed_for: Mutex<Option<String>>,
     next_id: AtomicU64,
     cancel_sent: AtomicBool,
+    /// Killed by doppel: no new call goes to it.
+    doomed: AtomicBool,
     tail: StderrTail,
 }
 
@@ -988,6 +985,7 @@ impl Conn {
             killed_for: Mutex::new(None),
             next_id: AtomicU64::new(1),
             cancel_sent: AtomicBool::new(false),
+            doomed: AtomicBool::new(false),
             tail,
         });
         let c = conn.clone();
@@ -996,7 +994,12 @@ impl Conn {
     }
 
     fn alive(&self) -> bool {
-        self.death.lock().unwrap_or_else(|e| e.into_inner()).is_none()
+        !self.doomed.load(Ordering::Relaxed)
+            && self
+                .death
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_none()
     }
 
     fn write(&self, message: &ToChild) {
@@ -1009,6 +1012,8 @@ impl Conn {
 
     fn kill(&self, why: String) {
         *self.killed_for.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+        // The next call starts a fresh process without waiting for this one's end.
+        self.doomed.store(true, Ordering::Relaxed);
         kill_group(self.pid);
     }
 
@@ -1283,16 +1288,10 @@ impl IsolatedResource {
         let limit = limit_of(&self.driver.manifest, &self.limits, "open", false);
         let id_cell = Mutex::new(0);
         let config = self.config.clone();
-        conn.request(
-            &pool.label,
-            "open",
-            Some(self.host.clone()),
-            limit,
-            |id| {
-                *id_cell.lock().unwrap_or_else(|e| e.into_inner()) = id;
-                ToChild::Open { id, config }
-            },
-        )
+        conn.request(&pool.label, "open", Some(self.host.clone()), limit, |id| {
+            *id_cell.lock().unwrap_or_else(|e| e.into_inner()) = id;
+            ToChild::Open { id, config }
+        })
         .inspect_err(|e| self.report(e))?;
         let handle = *id_cell.lock().unwrap_or_else(|e| e.into_inner());
         *self.opened.lock().unwrap_or_else(|e| e.into_inner()) = Some((conn.clone(), handle));
@@ -1311,7 +1310,8 @@ impl IsolatedResource {
         if let Ok(conn) = self.pool().current.lock().map(|c| c.clone()) {
             if let Some(conn) = conn {
                 for line in conn.tail.lines(Duration::from_millis(200)) {
-                    self.host.log(Level::Info, &format!("driver stderr: {line}"));
+                    self.host
+                        .log(Level::Info, &format!("driver stderr: {line}"));
                 }
             }
         }
@@ -1341,13 +1341,17 @@ impl IsolatedResource {
                 request,
             })
             .inspect_err(|e| {
+                if e.kind == ErrorKind::Cancelled {
+                    self.host.log(Level::Warn, &e.message);
+                }
                 // Actions report their failure themselves (logged once).
                 if !is_action {
                     self.report(e);
                 } else if let Some(conn) = self.pool().current.lock().ok().and_then(|c| c.clone()) {
                     if e.message.contains(") crashed in ") {
                         for line in conn.tail.lines(Duration::from_millis(200)) {
-                            self.host.log(Level::Info, &format!("driver stderr: {line}"));
+                            self.host
+                                .log(Level::Info, &format!("driver stderr: {line}"));
                         }
                     }
                 }

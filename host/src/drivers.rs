@@ -209,7 +209,9 @@ pub fn discover(dirs: Vec<SearchDir>, pins: &BTreeMap<String, PathBuf>) -> Regis
     }
     for (type_name, mut claimants) in claims {
         if claimants.len() > 1 {
-            let pinned = pins.get(&type_name).map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()));
+            let pinned = pins
+                .get(&type_name)
+                .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()));
             match pinned.and_then(|p| claimants.iter().position(|(_, c, _)| *c == p)) {
                 Some(i) => {
                     let chosen = claimants.remove(i);
@@ -225,8 +227,10 @@ pub fn discover(dirs: Vec<SearchDir>, pins: &BTreeMap<String, PathBuf>) -> Regis
                     claimants = vec![chosen];
                 }
                 None => {
-                    let names: Vec<String> =
-                        claimants.iter().map(|(f, _, _)| f.display().to_string()).collect();
+                    let names: Vec<String> = claimants
+                        .iter()
+                        .map(|(f, _, _)| f.display().to_string())
+                        .collect();
                     let reason = format!(
                         "{type_name} is claimed by {}: refused (pin one in the node config: [driver_files] \"{type_name}\" = \"<file>\")",
                         names.join(" and ")

@@ -818,6 +818,12 @@ pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
             }
         }
     }
+    // Interrupted (Ctrl-C, SIGTERM, the daemon's drain): never a success, even
+    // when the resource that was cut short is optional.
+    if outcome.ok && crate::runner::cancelled() {
+        outcome.ok = false;
+        outcome.error = Some("interrupted".into());
+    }
     if let Some(e) = &outcome.error {
         run.log.error(
             None,

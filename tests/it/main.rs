@@ -7,6 +7,7 @@ mod docs;
 mod drd;
 mod drivers;
 mod engine;
+mod isolation;
 mod lab;
 mod nimadm;
 mod packaging;

@@ -1,0 +1,345 @@
+//! Driver isolation (issue 16): drivers run in processes of their own, so one
+//! that aborts, exits, segfaults, overflows its stack, is built with
+//! `panic = "abort"`, ends its process while loading, or hangs, fails its own
+//! resource in one line naming it, and everything else carries on.
+//!
+//! The misbehaving driver is `sync.crash` (tests/crash-driver), built on demand
+//! by `fixtures::crash_driver`; each test checks what an operator sees: exit
+//! codes, the status, the console and the log file.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use doppel_e2e::fixtures::{self, CrashBuild};
+use doppel_e2e::{TestContext, assert_line, run};
+
+/// The fixture builds share a target dir; build each once per test run.
+fn crash_lib(build: CrashBuild) -> PathBuf {
+    static PLAIN: OnceLock<PathBuf> = OnceLock::new();
+    static ABORT: OnceLock<PathBuf> = OnceLock::new();
+    static CTOR: OnceLock<PathBuf> = OnceLock::new();
+    let cell = match build {
+        CrashBuild::Plain => &PLAIN,
+        CrashBuild::PanicAbort => &ABORT,
+        CrashBuild::ConstructorExit => &CTOR,
+    };
+    cell.get_or_init(|| fixtures::crash_driver(build)).clone()
+}
+
+fn context(build: CrashBuild) -> TestContext {
+    let mut ctx = TestContext::new();
+    ctx.write("etc/doppel/doppel.toml", "nodename = \"n1\"\n");
+    ctx.env("DOPPEL_DRIVER_PATH", crash_lib(build).display().to_string());
+    ctx
+}
+
+/// `-s <svc> status --format json`: rid -> (status, first message).
+fn statuses(ctx: &TestContext, svc: &str) -> Vec<(String, String, String)> {
+    let (code, stdout, stderr) = run(&mut ctx.doppel(["-s", svc, "status", "--format", "json"]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    doc[0]["status"]["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .map(|r| {
+            (
+                r["rid"].as_str().unwrap().to_owned(),
+                r["status"].as_str().unwrap().to_owned(),
+                r["messages"][0]["text"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn log_of(ctx: &TestContext, svc: &str) -> String {
+    std::fs::read_to_string(ctx.root().join(format!("var/log/doppel/{svc}.log")))
+        .unwrap_or_default()
+}
+
+const LIB: &str = "sync.crash (libdoppel_driver_crash.so)";
+
+#[test]
+fn every_kind_of_crash_in_status_is_one_line_and_the_others_carry_on() {
+    let ctx = context(CrashBuild::Plain);
+    ctx.service(
+        "demo",
+        "[fs#1]\ntype = test\ninitial = up\n\n\
+         [sync#1]\ntype = crash\ncrash = abort\n\n\
+         [sync#2]\ntype = crash\ncrash = exit\n\n\
+         [sync#3]\ntype = crash\ncrash = segfault\n\n\
+         [sync#4]\ntype = crash\ncrash = stack_overflow\n\n\
+         [sync#5]\ntype = crash\ncrash = hang\nstatus_timeout = 1s\n\n\
+         [sync#6]\ntype = crash\ncrash = none\n",
+    );
+    // Twice: the second command starts fresh driver processes, as the first did
+    // after each crash (sync#6 is served by the process started after sync#5's).
+    for _ in 0..2 {
+        let got = statuses(&ctx, "demo");
+        let want = [
+            ("fs#1", "up", String::new()),
+            (
+                "sync#1",
+                "undef",
+                format!("driver {LIB} crashed in status: killed by SIGABRT"),
+            ),
+            (
+                "sync#2",
+                "undef",
+                format!("driver {LIB} crashed in status: exited with code 3"),
+            ),
+            (
+                "sync#3",
+                "undef",
+                format!("driver {LIB} crashed in status: killed by SIGSEGV"),
+            ),
+        ];
+        for (rid, status, message) in want {
+            let (_, s, m) = got.iter().find(|(r, _, _)| r == rid).expect(rid);
+            assert_eq!(
+                (s.as_str(), m.as_str()),
+                (status, message.as_str()),
+                "{rid}: {got:?}"
+            );
+        }
+        let (_, s, m) = got.iter().find(|(r, _, _)| r == "sync#4").unwrap();
+        assert_eq!(s, "undef");
+        assert!(
+            m == &format!("driver {LIB} crashed in status: killed by SIGABRT")
+                || m == &format!("driver {LIB} crashed in status: killed by SIGSEGV"),
+            "{m}"
+        );
+        let (_, s, m) = got.iter().find(|(r, _, _)| r == "sync#5").unwrap();
+        assert_eq!(
+            (s.as_str(), m.as_str()),
+            (
+                "undef",
+                format!("driver {LIB} timed out in status after 1s (status_timeout): killed")
+                    .as_str()
+            )
+        );
+        let (_, s, _) = got.iter().find(|(r, _, _)| r == "sync#6").unwrap();
+        assert_eq!(s, "up", "{got:?}");
+    }
+    let log = log_of(&ctx, "demo");
+    assert!(
+        log.lines().any(|l| l.ends_with(&format!(
+            "DEMO.SYNC#1 - ERROR - driver {LIB} crashed in status: killed by SIGABRT"
+        ))),
+        "{log}"
+    );
+    // The stack overflow is named by the runtime's last words.
+    assert!(log.contains("driver stderr: "), "{log}");
+}
+
+#[test]
+fn a_crash_in_an_action_fails_it_naming_the_driver_and_the_next_call_respawns() {
+    let ctx = context(CrashBuild::Plain);
+    ctx.service(
+        "demo",
+        "[fs#1]\ntype = test\n\n\
+         [sync#1]\ntype = crash\ncrash = abort\ncrash_in = sync_update\n\n\
+         [sync#2]\ntype = crash\ncrash = none\n",
+    );
+    let (code, _, stderr) = run(&mut ctx.doppel(["-s", "demo", "sync", "update"]));
+    assert_eq!(code, 1, "{stderr}");
+    assert_line(
+        &stderr,
+        &format!("* DEMO.SYNC#1 - ERROR - driver {LIB} crashed in sync_update: killed by SIGABRT"),
+    );
+    // The same command goes on with other work: start runs fs#1 and sync#2
+    // (sync#1 crashes only in sync_update).
+    let (code, _, stderr) = run(&mut ctx.doppel(["-s", "demo", "start"]));
+    assert_eq!(code, 0, "{stderr}");
+    let got = statuses(&ctx, "demo");
+    assert!(
+        got.iter().any(|(r, s, _)| r == "fs#1" && s == "up"),
+        "{got:?}"
+    );
+    assert!(
+        got.iter().any(|(r, s, _)| r == "sync#1" && s == "up"),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn a_hung_action_is_killed_at_the_driver_limit_or_the_resource_keyword() {
+    let ctx = context(CrashBuild::Plain);
+    // sync.crash declares a 3s limit for sync_update.
+    ctx.service(
+        "demo",
+        "[sync#1]\ntype = crash\ncrash = hang\ncrash_in = sync_update\n",
+    );
+    let started = Instant::now();
+    let (code, _, stderr) = run(&mut ctx.doppel(["-s", "demo", "sync", "update"]));
+    assert_eq!(code, 1, "{stderr}");
+    assert_line(
+        &stderr,
+        &format!(
+            "* DEMO.SYNC#1 - ERROR - driver {LIB} timed out in sync_update after 3s (the driver's limit): killed"
+        ),
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    ctx.service(
+        "demo",
+        "[sync#1]\ntype = crash\ncrash = hang\ncrash_in = sync_update\naction_timeout = 1s\n",
+    );
+    let (code, _, stderr) = run(&mut ctx.doppel(["-s", "demo", "sync", "update"]));
+    assert_eq!(code, 1, "{stderr}");
+    assert_line(
+        &stderr,
+        &format!(
+            "* DEMO.SYNC#1 - ERROR - driver {LIB} timed out in sync_update after 1s (action_timeout): killed"
+        ),
+    );
+}
+
+#[test]
+fn a_panic_abort_build_is_a_crash_with_its_panic_message_in_the_log() {
+    let ctx = context(CrashBuild::PanicAbort);
+    ctx.service(
+        "demo",
+        "[sync#1]\ntype = crash\ncrash = panic\n\n[sync#2]\ntype = crash\n",
+    );
+    let got = statuses(&ctx, "demo");
+    assert_eq!(
+        got[0],
+        (
+            "sync#1".to_owned(),
+            "undef".to_owned(),
+            "driver sync.crash (libdoppel_driver_crashabort.so) crashed in status: killed by SIGABRT"
+                .to_owned()
+        )
+    );
+    assert_eq!(got[1].1, "up", "{got:?}");
+    let log = log_of(&ctx, "demo");
+    assert!(
+        log.contains("driver stderr: ") && log.contains("sync.crash was told to panic in status"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_library_that_ends_its_process_on_load_is_listed_broken() {
+    let ctx = context(CrashBuild::ConstructorExit);
+    let lib = crash_lib(CrashBuild::ConstructorExit).join("libdoppel_driver_crashctor.so");
+    for (how, why) in [
+        ("exit", "exited with code 7"),
+        ("abort", "killed by SIGABRT"),
+    ] {
+        let (code, stdout, stderr) = run(ctx
+            .doppel(["drivers", "list"])
+            .env("DOPPEL_CRASH_CTOR", how));
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stdout.contains("sync.test"), "the others load:\n{stdout}");
+        assert_line(
+            &stdout,
+            &format!(
+                "  {}: crashed while loading the library: {why}",
+                lib.display()
+            ),
+        );
+        assert_line(
+            &stderr,
+            &format!(
+                "warning: skipped driver {}: crashed while loading the library: {why}",
+                lib.display()
+            ),
+        );
+    }
+    // Services that do not use it are not affected.
+    ctx.service("other", "[fs#1]\ntype = test\ninitial = up\n");
+    let got = statuses(&ctx, "other");
+    assert_eq!(got[0].1, "up");
+}
+
+fn process_gone(pid: i32) -> bool {
+    // Gone, or a zombie waiting for its reaper.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
+fn wait_for(path: &Path, limit: Duration) -> String {
+    let start = Instant::now();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if !text.is_empty() {
+                return text;
+            }
+        }
+        assert!(start.elapsed() < limit, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn sigterm_and_ctrl_c_end_a_hung_driver_and_what_it_started() {
+    let ctx = context(CrashBuild::Plain);
+    ctx.service(
+        "demo",
+        "[sync#1]\ntype = crash\ncrash = hang\ncrash_in = start\nspawn = sleep\noptional = false\n",
+    );
+    let pid_file = ctx.root().join("var/lib/doppel/demo/sync#1/spawned.pid");
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let _ = std::fs::remove_file(&pid_file);
+        let mut child = ctx
+            .doppel(["-s", "demo", "start"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn doppel");
+        let tool: i32 = wait_for(&pid_file, Duration::from_secs(30))
+            .trim()
+            .parse()
+            .expect("pid");
+        assert!(!process_gone(tool), "the tool runs");
+        // SAFETY: signals the doppel child this test started.
+        unsafe {
+            libc::kill(child.id() as i32, signal);
+        }
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().expect("wait") {
+                break s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "doppel did not end after signal {signal}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let out = child.wait_with_output().expect("output");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(status.code(), Some(1), "signal {signal}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "driver {LIB} did not stop within 5s of the interruption: killed"
+            )),
+            "{stderr}"
+        );
+        let start = Instant::now();
+        while !process_gone(tool) {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "signal {signal}: the driver's own child {tool} outlived doppel"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn in_process_mode_is_for_debugging_and_still_works() {
+    let mut ctx = context(CrashBuild::Plain);
+    ctx.env("DOPPEL_DRIVERS_IN_PROCESS", "1");
+    ctx.service("demo", "[sync#1]\ntype = crash\n");
+    let got = statuses(&ctx, "demo");
+    assert_eq!(got[0].1, "up");
+}
