@@ -343,3 +343,125 @@ fn in_process_mode_is_for_debugging_and_still_works() {
     let got = statuses(&ctx, "demo");
     assert_eq!(got[0].1, "up");
 }
+
+#[test]
+fn manifests_with_an_empty_type_duplicate_or_reserved_keywords_are_refused() {
+    let ctx = context(CrashBuild::Plain);
+    let lib = crash_lib(CrashBuild::Plain).join("libdoppel_driver_crash.so");
+    for (how, why) in [
+        (
+            "empty_type",
+            "its manifest declares an empty type (\"sync.\")",
+        ),
+        (
+            "duplicate",
+            "driver sync.crash: keyword 'crash' is declared twice",
+        ),
+        (
+            "reserved",
+            "driver sync.crash: keyword 'tags' is reserved by doppel (a generic resource keyword)",
+        ),
+    ] {
+        let (code, stdout, stderr) = run(ctx
+            .doppel(["drivers", "list"])
+            .env("DOPPEL_CRASH_MANIFEST", how));
+        assert_eq!(code, 0, "{stderr}");
+        assert!(!stdout.contains("sync.crash "), "{stdout}");
+        assert_line(
+            &stderr,
+            &format!("warning: skipped driver {}: {why}", lib.display()),
+        );
+    }
+}
+
+#[test]
+fn a_symlink_into_a_writable_directory_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let ctx = context(CrashBuild::Plain);
+    let open_dir = ctx.root().join("world-writable");
+    std::fs::create_dir_all(&open_dir).unwrap();
+    std::fs::copy(
+        doppel_e2e::target_dir().join("libdoppel_driver_testsync.so"),
+        open_dir.join("real.so"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&open_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let trusted = ctx.root().join("trusted");
+    std::fs::create_dir_all(&trusted).unwrap();
+    let link = trusted.join("libdoppel_driver_linked.so");
+    std::os::unix::fs::symlink(open_dir.join("real.so"), &link).unwrap();
+    let (code, _, stderr) = run(ctx
+        .doppel(["drivers", "list"])
+        .env("DOPPEL_DRIVER_PATH", &trusted));
+    assert_eq!(code, 0, "{stderr}");
+    assert_line(
+        &stderr,
+        &format!(
+            "warning: skipped driver {}: the symlink's target directory {} is writable by group or others (mode 777); fix with chmod go-w",
+            link.display(),
+            open_dir.display()
+        ),
+    );
+}
+
+#[test]
+fn two_files_claiming_one_type_are_both_refused_unless_the_node_config_pins_one() {
+    let ctx = context(CrashBuild::Plain);
+    // A vendor directory shipping its own build of the first-party sync.symclone.
+    let vendor = ctx.root().join("vendor");
+    std::fs::create_dir_all(&vendor).unwrap();
+    let theirs = vendor.join("libdoppel_driver_vendorsym.so");
+    std::fs::copy(
+        doppel_e2e::target_dir().join("libdoppel_driver_symclone.so"),
+        &theirs,
+    )
+    .unwrap();
+    let ours = doppel_e2e::target_dir().join("libdoppel_driver_symclone.so");
+    let (code, stdout, stderr) = run(ctx
+        .doppel(["drivers", "list"])
+        .env("DOPPEL_DRIVER_PATH", &vendor));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        !stdout.lines().any(|l| l.starts_with("sync.symclone ")),
+        "{stdout}"
+    );
+    let why = format!(
+        "sync.symclone is claimed by {} and {}: refused (pin one in the node config: [driver_files] \"sync.symclone\" = \"<file>\")",
+        theirs.display(),
+        ours.display()
+    );
+    assert_line(
+        &stderr,
+        &format!("warning: skipped driver {}: {why}", theirs.display()),
+    );
+    assert_line(
+        &stderr,
+        &format!("warning: skipped driver {}: {why}", ours.display()),
+    );
+    // Pinned: that file provides the type, the other is skipped saying so.
+    ctx.write(
+        "etc/doppel/doppel.toml",
+        &format!(
+            "nodename = \"n1\"\n\n[driver_files]\n\"sync.symclone\" = \"{}\"\n",
+            ours.display()
+        ),
+    );
+    let (code, stdout, stderr) = run(ctx
+        .doppel(["drivers", "list"])
+        .env("DOPPEL_DRIVER_PATH", &vendor));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("sync.symclone ") && l.ends_with(&ours.display().to_string())),
+        "{stdout}"
+    );
+    assert_line(
+        &stderr,
+        &format!(
+            "warning: skipped driver {}: sync.symclone is pinned to {} by the node config (driver_files)",
+            theirs.display(),
+            ours.display()
+        ),
+    );
+}

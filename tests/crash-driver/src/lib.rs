@@ -5,6 +5,8 @@
 //!   `hang` (ignores cancellation) or `none`;
 //! * `crash_in` = the method that does it: `open`, `status`, or an action name
 //!   (default `status`);
+//! * `DOPPEL_CRASH_MANIFEST` = `empty_type`, `duplicate` (a keyword twice) or
+//!   `reserved` (declares `tags`) breaks the manifest;
 //! * `spawn` = a program the driver starts itself (not through doppel) before
 //!   misbehaving, its pid written to `<state_dir>/spawned.pid`: the orphan test.
 
@@ -84,6 +86,13 @@ impl Driver for Crash {
             .call_timeout("sync_update", Duration::from_secs(3));
         for a in ["start", "stop", "sync_update"] {
             m = m.action(ActionSpec::standard(a));
+        }
+        // A broken manifest, for the loader's checks.
+        match std::env::var("DOPPEL_CRASH_MANIFEST").as_deref() {
+            Ok("empty_type") => m.name = String::new(),
+            Ok("duplicate") => m = m.keyword(KeywordSpec::new("crash", KeywordType::String)),
+            Ok("reserved") => m = m.keyword(KeywordSpec::new("tags", KeywordType::List)),
+            _ => {}
         }
         m
     }
