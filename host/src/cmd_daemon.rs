@@ -1157,6 +1157,12 @@ pub fn run(ctx: &Context, once: bool, now: Option<&str>) -> anyhow::Result<ExitC
         ),
         None => None,
     };
+    if crate::driver_process::forbid_in_process() {
+        eprintln!(
+            "doppel daemon: warning: {} is for debugging drivers: ignored, drivers run in their own processes",
+            crate::driver_process::IN_PROCESS_ENV
+        );
+    }
     let registry = Arc::new(load_registry(ctx));
     warn_skipped(ctx, &registry);
     let shared = Arc::new(Shared {

@@ -61,9 +61,20 @@ const DEFAULT_OPEN_LIMIT: u64 = 60;
 const DEFAULT_VALIDATE_LIMIT: u64 = 60;
 const DEFAULT_STATUS_LIMIT: u64 = 120;
 
+/// Set by the daemon: it never loads a driver into itself.
+static IN_PROCESS_FORBIDDEN: AtomicBool = AtomicBool::new(false);
+
 /// Has the operator asked for in-process drivers (and may have them)?
 pub fn in_process_requested() -> bool {
-    std::env::var_os(IN_PROCESS_ENV).is_some_and(|v| v == "1")
+    !IN_PROCESS_FORBIDDEN.load(Ordering::Relaxed)
+        && std::env::var_os(IN_PROCESS_ENV).is_some_and(|v| v == "1")
+}
+
+/// Makes [`IN_PROCESS_ENV`] ineffective in this process; true if it was set.
+pub fn forbid_in_process() -> bool {
+    let requested = in_process_requested();
+    IN_PROCESS_FORBIDDEN.store(true, Ordering::Relaxed);
+    requested
 }
 
 // ---------------------------------------------------------------------------
