@@ -546,7 +546,14 @@ fn label(type_name: &str, path: &Path) -> String {
     format!("{type_name} ({file})")
 }
 
+/// The binary driver processes run: this very one, through `/proc/self/exe`, so
+/// a daemon whose package was upgraded under it still starts driver processes
+/// speaking its own protocol.
 fn doppel_exe() -> Result<PathBuf, Error> {
+    let this = Path::new("/proc/self/exe");
+    if this.exists() {
+        return Ok(this.to_owned());
+    }
     std::env::current_exe()
         .map_err(|e| Error::failed(format!("cannot find the doppel executable: {e}")))
 }

@@ -342,6 +342,14 @@ fn in_process_mode_is_for_debugging_and_still_works() {
     ctx.service("demo", "[sync#1]\ntype = crash\n");
     let got = statuses(&ctx, "demo");
     assert_eq!(got[0].1, "up");
+    // The price of debugging in-process: a crash takes that doppel down.
+    ctx.service("demo", "[sync#1]\ntype = crash\ncrash = abort\n");
+    let out = ctx
+        .doppel(["-s", "demo", "status"])
+        .output()
+        .expect("run doppel");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{out:?}");
 }
 
 #[test]
@@ -464,4 +472,50 @@ fn two_files_claiming_one_type_are_both_refused_unless_the_node_config_pins_one(
             ours.display()
         ),
     );
+}
+
+#[test]
+fn the_daemons_drain_ends_a_hung_driver_and_what_it_started() {
+    let ctx = context(CrashBuild::Plain);
+    ctx.service(
+        "demo",
+        "[DEFAULT]\nnodes = n1\n\n[sync#1]\ntype = crash\ncrash = hang\ncrash_in = sync_update\n\
+         spawn = sleep\nschedule = @1h\naction_timeout = 1h\n",
+    );
+    let pid_file = ctx.root().join("var/lib/doppel/demo/sync#1/spawned.pid");
+    let mut daemon = ctx
+        .doppel(["daemon"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn daemon");
+    let tool: i32 = wait_for(&pid_file, Duration::from_secs(30))
+        .trim()
+        .parse()
+        .expect("pid");
+    assert!(!process_gone(tool), "the tool runs");
+    // The first SIGTERM drains, the second stops now.
+    for _ in 0..2 {
+        // SAFETY: signals the daemon this test started.
+        unsafe {
+            libc::kill(daemon.id() as i32, libc::SIGTERM);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let start = Instant::now();
+    while daemon.try_wait().expect("wait").is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the daemon did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let start = Instant::now();
+    while !process_gone(tool) {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the driver's own child {tool} outlived the daemon"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
