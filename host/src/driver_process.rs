@@ -303,11 +303,14 @@ fn send(output: &Mutex<File>, message: &FromChild) {
     }
 }
 
+/// A host callback's answer, as the child receives it.
+type CallbackReply = Result<Option<String>, Error>;
+
 /// What the child shares between its reader and its call threads.
 struct ChildShared {
     output: Mutex<File>,
     resources: Mutex<HashMap<u64, Arc<OpenResource>>>,
-    pending: Mutex<HashMap<u64, mpsc::Sender<Result<Option<String>, Error>>>>,
+    pending: Mutex<HashMap<u64, mpsc::Sender<CallbackReply>>>,
     next_cb: AtomicU64,
     cancelled: AtomicBool,
 }
@@ -1294,7 +1297,7 @@ impl IsolatedResource {
     /// needed.
     fn ensure_open(&self) -> Result<(Arc<Conn>, u64), Error> {
         let pool = self.pool();
-        let conn = pool.conn().inspect_err(|e| self.report(e))?;
+        let conn = pool.conn().inspect_err(|e| self.report(e, None, true))?;
         {
             let opened = self.opened.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((c, h)) = opened.as_ref() {
@@ -1310,27 +1313,32 @@ impl IsolatedResource {
             *id_cell.lock().unwrap_or_else(|e| e.into_inner()) = id;
             ToChild::Open { id, config }
         })
-        .inspect_err(|e| self.report(e))?;
+        .inspect_err(|e| self.report(e, Some(&conn), true))?;
         let handle = *id_cell.lock().unwrap_or_else(|e| e.into_inner());
         *self.opened.lock().unwrap_or_else(|e| e.into_inner()) = Some((conn.clone(), handle));
         Ok((conn, handle))
     }
 
-    /// Logs a driver process's death (and its last words) in the resource's log.
-    fn report(&self, e: &Error) {
-        if !(e.message.contains(") crashed in ")
-            || e.message.contains(") timed out in ")
-            || e.message.contains(") crashed while loading"))
-        {
+    /// Logs a driver process's death (`log_error`: the one-line error too) and
+    /// its last words on stderr in the resource's log.
+    fn report(&self, e: &Error, conn: Option<&Conn>, log_error: bool) {
+        let died = [
+            ") crashed in ",
+            ") timed out in ",
+            ") crashed while loading",
+        ]
+        .iter()
+        .any(|m| e.message.contains(m));
+        if !died {
             return;
         }
-        self.host.log(Level::Error, &e.message);
-        if let Ok(conn) = self.pool().current.lock().map(|c| c.clone()) {
-            if let Some(conn) = conn {
-                for line in conn.tail.lines(Duration::from_millis(200)) {
-                    self.host
-                        .log(Level::Info, &format!("driver stderr: {line}"));
-                }
+        if log_error {
+            self.host.log(Level::Error, &e.message);
+        }
+        if let Some(conn) = conn {
+            for line in conn.tail.lines(Duration::from_millis(200)) {
+                self.host
+                    .log(Level::Info, &format!("driver stderr: {line}"));
             }
         }
     }
@@ -1362,17 +1370,8 @@ impl IsolatedResource {
                 if e.kind == ErrorKind::Cancelled {
                     self.host.log(Level::Warn, &e.message);
                 }
-                // Actions report their failure themselves (logged once).
-                if !is_action {
-                    self.report(e);
-                } else if let Some(conn) = self.pool().current.lock().ok().and_then(|c| c.clone()) {
-                    if e.message.contains(") crashed in ") {
-                        for line in conn.tail.lines(Duration::from_millis(200)) {
-                            self.host
-                                .log(Level::Info, &format!("driver stderr: {line}"));
-                        }
-                    }
-                }
+                // An action's failure is logged by the engine (once).
+                self.report(e, Some(&conn), !is_action);
             })?;
         serde_json::from_str(&text)
             .map_err(|e| Error::failed(format!("driver sent an unreadable reply: {e}")))

@@ -269,10 +269,8 @@ fn process_gone(pid: i32) -> bool {
 fn wait_for(path: &Path, limit: Duration) -> String {
     let start = Instant::now();
     loop {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            if !text.is_empty() {
-                return text;
-            }
+        if let Some(text) = std::fs::read_to_string(path).ok().filter(|t| !t.is_empty()) {
+            return text;
         }
         assert!(start.elapsed() < limit, "{} never appeared", path.display());
         std::thread::sleep(Duration::from_millis(50));
