@@ -43,6 +43,9 @@ fn manifest_json(m: &Manifest, path: &std::path::Path, full: bool) -> serde_json
         "path": path,
     });
     if full {
+        if !m.call_timeouts.is_empty() {
+            v["call_timeouts"] = serde_json::to_value(&m.call_timeouts).unwrap_or_default();
+        }
         v["keywords"] = serde_json::to_value(&m.keywords).unwrap_or_default();
         v["actions"] = serde_json::to_value(&m.actions).unwrap_or_default();
     } else {
@@ -129,6 +132,14 @@ pub fn run(ctx: &Context, command: Option<DriversCommand>) -> anyhow::Result<Exi
             writeln!(out, "  api version:  {}", m.api_version)?;
             writeln!(out, "  protocol:     {}", m.protocol)?;
             writeln!(out, "  path:         {}", driver.path().display())?;
+            if !m.call_timeouts.is_empty() {
+                let limits: Vec<String> = m
+                    .call_timeouts
+                    .iter()
+                    .map(|(entry, secs)| format!("{entry} {secs}s"))
+                    .collect();
+                writeln!(out, "  time limits:  {}", limits.join(", "))?;
+            }
             writeln!(out, "keywords:")?;
             for k in &m.keywords {
                 let mut flags = vec![k.kind.to_string()];

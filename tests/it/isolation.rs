@@ -517,3 +517,104 @@ fn the_daemons_drain_ends_a_hung_driver_and_what_it_started() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn drivers_info_shows_the_time_limits_a_driver_declares() {
+    let ctx = context(CrashBuild::Plain);
+    let (code, stdout, stderr) = run(&mut ctx.doppel(["drivers", "info", "sync.crash"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_line(&stdout, "  time limits:  sync_update 3s");
+}
+
+/// The pids of the processes whose command line is exactly `argv`.
+fn pids_of(argv: &[&str]) -> Vec<i32> {
+    let want: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want))
+        .collect()
+}
+
+#[test]
+fn sigterm_kills_the_tool_a_driver_runs_through_doppel() {
+    let ctx = context(CrashBuild::Plain);
+    // The test driver runs `command` through the host: doppel starts the tool.
+    ctx.service("demo", "[fs#1]\ntype = test\ncommand = sleep 316.25\n");
+    let mut child = ctx
+        .doppel(["-s", "demo", "start"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn doppel");
+    let start = Instant::now();
+    let tool = loop {
+        if let Some(pid) = pids_of(&["sleep", "316.25"]).first() {
+            break *pid;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the tool never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // SAFETY: signals the doppel child this test started.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "doppel did not end"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().expect("output");
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(process_gone(tool), "the tool {tool} outlived doppel");
+}
+
+#[test]
+fn one_driver_process_serves_every_call_of_a_command_and_a_crash_starts_a_new_one() {
+    let ctx = context(CrashBuild::Plain);
+    let pids = ctx.root().join("pids");
+    let p = pids.display();
+    ctx.service(
+        "demo",
+        &format!(
+            "[sync#1]\ntype = crash\nrecord_pid = {p}\n\n[sync#2]\ntype = crash\nrecord_pid = {p}\n\n\
+             [sync#3]\ntype = crash\nrecord_pid = {p}\ncrash = abort\n\n[sync#4]\ntype = crash\nrecord_pid = {p}\n"
+        ),
+    );
+    let read = || -> Vec<u32> {
+        std::fs::read_to_string(&pids)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.parse().unwrap())
+            .collect()
+    };
+    statuses(&ctx, "demo");
+    let first = read();
+    assert_eq!(first.len(), 4, "{first:?}");
+    // sync#1..3 in one process (the doppel command's, not doppel's own pid),
+    // sync#4 in the one started after sync#3's crash.
+    assert_eq!(first[0], first[1]);
+    assert_eq!(first[1], first[2]);
+    assert_ne!(first[2], first[3]);
+    std::fs::remove_file(&pids).unwrap();
+    statuses(&ctx, "demo");
+    let second = read();
+    assert!(
+        !second.contains(&first[0]) && !second.contains(&first[3]),
+        "{first:?} {second:?}"
+    );
+}

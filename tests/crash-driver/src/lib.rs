@@ -7,6 +7,7 @@
 //!   (default `status`);
 //! * `DOPPEL_CRASH_MANIFEST` = `empty_type`, `duplicate` (a keyword twice) or
 //!   `reserved` (declares `tags`) breaks the manifest;
+//! * `record_pid` = a file where every status call appends the process id;
 //! * `spawn` = a program the driver starts itself (not through doppel) before
 //!   misbehaving, its pid written to `<state_dir>/spawned.pid`: the orphan test.
 
@@ -83,6 +84,10 @@ impl Driver for Crash {
             )
             .keyword(KeywordSpec::new("crash_in", KeywordType::String).desc("Where."))
             .keyword(KeywordSpec::new("spawn", KeywordType::String).desc("A program to start first."))
+            .keyword(
+                KeywordSpec::new("record_pid", KeywordType::String)
+                    .desc("A file where every status appends the driver's process id."),
+            )
             .call_timeout("sync_update", Duration::from_secs(3));
         for a in ["start", "stop", "sync_update"] {
             m = m.action(ActionSpec::standard(a));
@@ -104,6 +109,15 @@ impl Driver for Crash {
     }
 
     fn status(&self) -> Result<StatusReport, Error> {
+        if let Some(path) = self.config.get("record_pid") {
+            use std::io::Write as _;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .expect("open record_pid");
+            writeln!(f, "{}", std::process::id()).expect("write record_pid");
+        }
         self.maybe_crash("status");
         Ok(StatusReport::new(Status::Up))
     }
