@@ -209,8 +209,10 @@ pub fn open_checked(path: &Path) -> Result<(File, PathBuf), String> {
 
 /// [`open_checked`], then loads the opened file.
 fn load_checked(path: &Path) -> Result<LoadedDriver, String> {
-    let (file, _real) = open_checked(path)?;
+    let (file, real) = open_checked(path)?;
     let fd_path = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+    // Without /proc (a bare chroot), the checked path it is.
+    let fd_path = if fd_path.exists() { fd_path } else { real };
     let loaded = load_driver(&fd_path).map_err(|e| e.to_string());
     // Kept open for the life of the process: the dynamic loader knows a library
     // by the name it was opened with, and a reused `/proc/self/fd/<n>` would be
