@@ -335,14 +335,15 @@ fn serve(driver: Arc<LoadedDriver>, input: File, output: Arc<Mutex<File>>) {
         };
         match message {
             ToChild::Validate { id, config } => {
-                let (driver, shared) = (driver.clone(), shared.clone());
-                std::thread::spawn(move || {
-                    let result = serde_json::from_str::<ResourceConfig>(&config)
-                        .map_err(|e| Error::invalid(format!("bad resource config: {e}")))
-                        .and_then(|c| driver.validate(&c))
-                        .map(|problems| encode(&problems));
-                    shared.done(id, result);
-                });
+                // On the reader itself: validation is pure and quick (no host
+                // callbacks), and a service load sends one per resource, so a
+                // thread each would cost more than the call. A hang is still
+                // killed at the call's time limit.
+                let result = serde_json::from_str::<ResourceConfig>(&config)
+                    .map_err(|e| Error::invalid(format!("bad resource config: {e}")))
+                    .and_then(|c| driver.validate(&c))
+                    .map(|problems| encode(&problems));
+                shared.done(id, result);
             }
             ToChild::Open { id, config } => {
                 let (driver, shared) = (driver.clone(), shared.clone());
