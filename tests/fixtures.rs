@@ -105,3 +105,68 @@ pub fn non_driver_library(dir: &Path) -> PathBuf {
     assert!(status.success(), "cc failed");
     lib
 }
+
+/// How [`crash_driver`] builds `sync.crash` (tests/crash-driver).
+#[derive(Clone, Copy, Debug)]
+pub enum CrashBuild {
+    /// As it is: `libdoppel_driver_crash.so`.
+    Plain,
+    /// With `panic = "abort"`: `libdoppel_driver_crashabort.so`.
+    PanicAbort,
+    /// With a library constructor that ends the process on load:
+    /// `libdoppel_driver_crashctor.so`.
+    ConstructorExit,
+}
+
+/// Builds the misbehaving test driver `sync.crash`; returns the directory holding
+/// only its library.
+pub fn crash_driver(build: CrashBuild) -> PathBuf {
+    let suffix = match build {
+        CrashBuild::Plain => "crash",
+        CrashBuild::PanicAbort => "crashabort",
+        CrashBuild::ConstructorExit => "crashctor",
+    };
+    let work = fixtures_dir().join(format!("driver-{suffix}"));
+    let api = work.join("plugin-api");
+    let driver = work.join("driver");
+    let _ = std::fs::remove_dir_all(&work);
+    copy_dir(&workspace_root().join("plugin-api"), &api);
+    copy_dir(&workspace_root().join("tests/crash-driver"), &driver);
+    replace_in(
+        &driver.join("Cargo.toml"),
+        "path = \"../../plugin-api\"",
+        "path = \"../plugin-api\"",
+    );
+    replace_in(
+        &driver.join("Cargo.toml"),
+        "name = \"doppel_driver_crash\"",
+        &format!("name = \"doppel_driver_{suffix}\""),
+    );
+    std::fs::copy(
+        workspace_root().join("Cargo.lock"),
+        driver.join("Cargo.lock"),
+    )
+    .expect("lock");
+    let target = fixtures_dir().join("target");
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.args(["build", "--offline", "--quiet", "--manifest-path"])
+        .arg(driver.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS");
+    match build {
+        CrashBuild::Plain => {}
+        CrashBuild::PanicAbort => {
+            cmd.env("CARGO_PROFILE_DEV_PANIC", "abort");
+        }
+        CrashBuild::ConstructorExit => {
+            cmd.args(["--features", "ctor"]);
+        }
+    }
+    let status = cmd.status().expect("run cargo");
+    assert!(status.success(), "building the {suffix} test driver failed");
+    let lib = format!("libdoppel_driver_{suffix}.so");
+    let out = work.join("lib");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    std::fs::copy(target.join("debug").join(&lib), out.join(&lib)).expect("copy lib");
+    out
+}

@@ -118,6 +118,14 @@ pub fn generic_resource_keywords(group: &str) -> Vec<KeywordSpec> {
     if let Some(a) = k.last_mut() {
         a.strict_candidates = true;
     }
+    k.push(KeywordSpec::new("status_timeout", KeywordType::Duration).example("30s").desc(
+        "Kill the resource's driver process (and every process it started) when a status call runs longer than \
+         this; the resource is then undef. Default: the driver's own limit, else 120s.",
+    ));
+    k.push(KeywordSpec::new("action_timeout", KeywordType::Duration).example("2h").desc(
+        "Kill the resource's driver process (and every process it started) when an action call runs longer than \
+         this; the action then fails. Default: the driver's own limit, else none.",
+    ));
     let actions = trigger_actions(group);
     for action in &actions {
         k.push(trigger("pre", action));

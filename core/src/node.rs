@@ -56,6 +56,12 @@ pub struct NodeConfig {
     /// Per-driver tables, keyed by driver basename: tool locations and options.
     #[serde(default)]
     pub driver: BTreeMap<String, toml::Table>,
+    /// The file providing a driver type several files claim, by type
+    /// (`"sync.symclone" = "/usr/lib/doppel/drivers/libdoppel_driver_symclone.so"`).
+    /// Without a pin, doppel refuses every file of a type claimed twice. Relative
+    /// paths are relative to the directory of this file.
+    #[serde(default)]
+    pub driver_files: BTreeMap<String, PathBuf>,
 }
 
 /// Log levels accepted in the node config.
@@ -116,7 +122,11 @@ impl NodeConfig {
             }
         }
         let base = path.parent().unwrap_or(Path::new("/"));
-        for dir in &mut config.driver_dirs {
+        for dir in config
+            .driver_dirs
+            .iter_mut()
+            .chain(config.driver_files.values_mut())
+        {
             if dir.is_relative() {
                 *dir = base.join(&*dir);
             }

@@ -187,7 +187,21 @@ pub fn execute(
         .build()?;
     let done: Vec<(usize, ServiceOutcome)> = runtime.block_on(async {
         tokio::spawn(async {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            // Ctrl-C or SIGTERM: commands and driver processes are killed (with
+            // their process groups) and the action fails, never leaving orphans.
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let terminated = async {
+                match term.as_mut() {
+                    Some(t) => t.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let interrupted = tokio::select! {
+                r = tokio::signal::ctrl_c() => r.is_ok(),
+                _ = terminated => true,
+            };
+            if interrupted {
                 crate::runner::CANCELLED.store(true, std::sync::atomic::Ordering::Relaxed);
                 eprintln!("doppel: interrupted: stopping (waits end, running commands are killed)");
             }

@@ -1184,6 +1184,12 @@ pub fn run(ctx: &Context, once: bool, now: Option<&str>) -> anyhow::Result<ExitC
         ),
         None => None,
     };
+    if crate::driver_process::forbid_in_process() {
+        eprintln!(
+            "doppel daemon: warning: {} is for debugging drivers: ignored, drivers run in their own processes",
+            crate::driver_process::IN_PROCESS_ENV
+        );
+    }
     let registry = Arc::new(load_registry(ctx));
     warn_skipped(ctx, &registry);
     // A misspelled key of a driver table would make every scheduled action use a

@@ -11,7 +11,7 @@ use crate::drivers::{Registry, discover, search_dirs};
 use crate::{Context, UsageError};
 
 pub fn load_registry(ctx: &Context) -> Registry {
-    discover(search_dirs(&ctx.node.driver_dirs))
+    discover(search_dirs(&ctx.node.driver_dirs), &ctx.node.driver_files)
 }
 
 /// [`load_registry`], then [`warn_skipped`].
@@ -43,6 +43,9 @@ fn manifest_json(m: &Manifest, path: &std::path::Path, full: bool) -> serde_json
         "path": path,
     });
     if full {
+        if !m.call_timeouts.is_empty() {
+            v["call_timeouts"] = serde_json::to_value(&m.call_timeouts).unwrap_or_default();
+        }
         v["keywords"] = serde_json::to_value(&m.keywords).unwrap_or_default();
         v["actions"] = serde_json::to_value(&m.actions).unwrap_or_default();
         v["options"] = serde_json::to_value(&m.options).unwrap_or_default();
@@ -105,6 +108,12 @@ pub fn run(ctx: &Context, command: Option<DriversCommand>) -> anyhow::Result<Exi
                     .collect();
                 writeln!(out, "{}", line.join("  ").trim_end())?;
             }
+            if !registry.skipped.is_empty() {
+                writeln!(out, "broken (not loaded):")?;
+                for s in &registry.skipped {
+                    writeln!(out, "  {}: {}", s.path.display(), s.reason)?;
+                }
+            }
         }
         DriversCommand::Info { type_name } => {
             let Some(driver) = registry.get(&type_name) else {
@@ -125,6 +134,14 @@ pub fn run(ctx: &Context, command: Option<DriversCommand>) -> anyhow::Result<Exi
             writeln!(out, "  api version:  {}", m.api_version)?;
             writeln!(out, "  protocol:     {}", m.protocol)?;
             writeln!(out, "  path:         {}", driver.path().display())?;
+            if !m.call_timeouts.is_empty() {
+                let limits: Vec<String> = m
+                    .call_timeouts
+                    .iter()
+                    .map(|(entry, secs)| format!("{entry} {secs}s"))
+                    .collect();
+                writeln!(out, "  time limits:  {}", limits.join(", "))?;
+            }
             writeln!(out, "keywords:")?;
             for k in &m.keywords {
                 let mut flags = vec![k.kind.to_string()];

@@ -4,16 +4,21 @@
 //! `driver_dirs`, `<exe>/../lib/doppel/drivers`, then the executable's own
 //! directory (so `target/release/` works after `cargo build --release`). Only files
 //! named `libdoppel_driver_*.so` are opened, and only when neither the file nor its
-//! directory is writable by group or others and both belong to root or the invoking
-//! user: loading a library runs its code. Anything unusable is skipped with a
-//! reason; the other drivers keep working.
+//! real directory is writable by group or others and both belong to root or the
+//! invoking user (checked on the opened file, see `driver_process::open_checked`):
+//! loading a library runs its code. Libraries are loaded in driver processes, so
+//! one that aborts on load is skipped like any other unusable file, with a reason;
+//! the other drivers keep working. Two files claiming one type are both refused
+//! unless the node config's `[driver_files]` pins one.
 
 use std::collections::{BTreeMap, HashSet};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use doppel_plugin_api::{LoadedDriver, load_driver};
+use doppel_core::keywords::generic_resource_keywords;
+use doppel_plugin_api::Manifest;
+
+use crate::driver_process::{self, Driver};
 use serde::Serialize;
 
 /// A directory searched for drivers, and why.
@@ -33,13 +38,13 @@ pub struct Skipped {
 /// The loaded drivers, by `group.name`.
 #[derive(Default)]
 pub struct Registry {
-    pub drivers: BTreeMap<String, Arc<LoadedDriver>>,
+    pub drivers: BTreeMap<String, Arc<Driver>>,
     pub skipped: Vec<Skipped>,
     pub searched: Vec<SearchDir>,
 }
 
 impl Registry {
-    pub fn get(&self, type_name: &str) -> Option<&Arc<LoadedDriver>> {
+    pub fn get(&self, type_name: &str) -> Option<&Arc<Driver>> {
         self.drivers.get(type_name)
     }
 
@@ -105,39 +110,52 @@ pub fn search_dirs(config_dirs: &[PathBuf]) -> Vec<SearchDir> {
     dirs
 }
 
-/// Why loading `path` (a file or directory) would be unsafe, if it would.
-fn unsafe_owner_or_mode(path: &Path, what: &str) -> Option<String> {
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) => return Some(format!("cannot stat {what}: {e}")),
-    };
-    let mode = meta.mode();
-    if mode & 0o022 != 0 {
+fn is_driver_file_name(name: &str) -> bool {
+    name.starts_with("libdoppel_driver_") && name.ends_with(".so")
+}
+
+/// Why doppel refuses `m`, if it does: an empty type, a keyword declared twice,
+/// or a keyword doppel reserves for itself (`tags`, `disable`, triggers, ...).
+pub fn manifest_problem(m: &Manifest) -> Option<String> {
+    if m.group.trim().is_empty() || m.name.trim().is_empty() {
         return Some(format!(
-            "{what} is writable by group or others (mode {:o}); fix with chmod go-w",
-            mode & 0o7777
+            "its manifest declares an empty type ({:?})",
+            m.type_name()
         ));
     }
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
-    if meta.uid() != 0 && meta.uid() != me {
+    let mut seen = HashSet::new();
+    for k in &m.keywords {
+        if !seen.insert(k.name.as_str()) {
+            return Some(format!(
+                "driver {}: keyword '{}' is declared twice",
+                m.type_name(),
+                k.name
+            ));
+        }
+    }
+    let mut reserved: HashSet<String> = generic_resource_keywords(&m.group)
+        .into_iter()
+        .map(|k| k.name)
+        .collect();
+    reserved.insert("type".into());
+    if let Some(k) = m.keywords.iter().find(|k| reserved.contains(&k.name)) {
         return Some(format!(
-            "{what} is owned by uid {}, neither root nor the invoking user",
-            meta.uid()
+            "driver {}: keyword '{}' is reserved by doppel (a generic resource keyword)",
+            m.type_name(),
+            k.name
         ));
     }
     None
 }
 
-fn is_driver_file_name(name: &str) -> bool {
-    name.starts_with("libdoppel_driver_") && name.ends_with(".so")
-}
-
-/// Searches `dirs` and loads every driver found.
-pub fn discover(dirs: Vec<SearchDir>) -> Registry {
+/// Searches `dirs` and reads the manifest of every driver found (each in a
+/// process of its own, see `driver_process`). `pins` (node config
+/// `[driver_files]`) says which file provides a type that several files claim.
+pub fn discover(dirs: Vec<SearchDir>, pins: &BTreeMap<String, PathBuf>) -> Registry {
     let mut registry = Registry::default();
     let mut seen_files = HashSet::new();
     let mut seen_dirs = HashSet::new();
+    let mut candidates: Vec<(PathBuf, PathBuf)> = Vec::new();
     for dir in &dirs {
         let Ok(canonical_dir) = dir.path.canonicalize() else {
             continue;
@@ -157,45 +175,91 @@ pub fn discover(dirs: Vec<SearchDir>) -> Registry {
                     .is_some_and(is_driver_file_name)
             })
             .collect();
-        if files.is_empty() {
-            continue;
-        }
         files.sort();
-        let dir_problem = unsafe_owner_or_mode(&canonical_dir, "its directory");
         for file in files {
             let canonical = file.canonicalize().unwrap_or_else(|_| file.clone());
-            if !seen_files.insert(canonical.clone()) {
-                continue;
-            }
-            if let Some(reason) = dir_problem
-                .clone()
-                .or_else(|| unsafe_owner_or_mode(&canonical, "the file"))
-            {
-                registry.skipped.push(Skipped { path: file, reason });
-                continue;
-            }
-            match load_driver(&canonical) {
-                Ok(driver) => {
-                    let type_name = driver.manifest().type_name();
-                    if let Some(first) = registry.drivers.get(&type_name) {
-                        registry.skipped.push(Skipped {
-                            path: file,
-                            reason: format!(
-                                "{type_name} is already provided by {}",
-                                first.path().display()
-                            ),
-                        });
-                    } else {
-                        registry.drivers.insert(type_name, Arc::new(driver));
-                    }
-                }
-                Err(e) => registry.skipped.push(Skipped {
-                    path: file,
-                    reason: e.to_string(),
-                }),
+            if seen_files.insert(canonical.clone()) {
+                candidates.push((file, canonical));
             }
         }
     }
+    // A pinned file outside the search path is used too.
+    for file in pins.values() {
+        let canonical = file.canonicalize().unwrap_or_else(|_| file.clone());
+        if seen_files.insert(canonical.clone()) {
+            candidates.push((file.clone(), canonical));
+        }
+    }
+    let in_process = driver_process::in_process_requested();
+    let files: Vec<PathBuf> = candidates.iter().map(|(f, _)| f.clone()).collect();
+    let probed = driver_process::probe(&files);
+    // type -> the files claiming it (file as found, canonical, manifest)
+    let mut claims: BTreeMap<String, Vec<(PathBuf, PathBuf, Manifest)>> = BTreeMap::new();
+    for ((file, canonical), (_, result)) in candidates.into_iter().zip(probed) {
+        match result.and_then(|m| match manifest_problem(&m) {
+            Some(why) => Err(why),
+            None => Ok(m),
+        }) {
+            Ok(m) => claims
+                .entry(m.type_name())
+                .or_default()
+                .push((file, canonical, m)),
+            Err(reason) => registry.skipped.push(Skipped { path: file, reason }),
+        }
+    }
+    for (type_name, mut claimants) in claims {
+        if claimants.len() > 1 {
+            let pinned = pins
+                .get(&type_name)
+                .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()));
+            match pinned.and_then(|p| claimants.iter().position(|(_, c, _)| *c == p)) {
+                Some(i) => {
+                    let chosen = claimants.remove(i);
+                    for (file, _, _) in claimants {
+                        registry.skipped.push(Skipped {
+                            path: file,
+                            reason: format!(
+                                "{type_name} is pinned to {} by the node config (driver_files)",
+                                chosen.0.display()
+                            ),
+                        });
+                    }
+                    claimants = vec![chosen];
+                }
+                None => {
+                    let names: Vec<String> = claimants
+                        .iter()
+                        .map(|(f, _, _)| f.display().to_string())
+                        .collect();
+                    let reason = format!(
+                        "{type_name} is claimed by {}: refused (pin one in the node config: [driver_files] \"{type_name}\" = \"<file>\")",
+                        names.join(" and ")
+                    );
+                    for (file, _, _) in claimants {
+                        registry.skipped.push(Skipped {
+                            path: file,
+                            reason: reason.clone(),
+                        });
+                    }
+                    continue;
+                }
+            }
+        }
+        let (file, canonical, manifest) = claimants.pop().expect("one claimant");
+        let driver = if in_process {
+            match Driver::in_process(canonical) {
+                Ok(d) => d,
+                Err(reason) => {
+                    registry.skipped.push(Skipped { path: file, reason });
+                    continue;
+                }
+            }
+        } else {
+            Driver::isolated(manifest, canonical)
+        };
+        registry.drivers.insert(type_name, Arc::new(driver));
+    }
+    registry.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     registry.searched = dirs;
     registry
 }

@@ -17,10 +17,11 @@ use doppel_core::state::{self, KvStore, ReadOutcome};
 use doppel_core::status::{self as agg, Aggregate, ResourceStatusInput};
 use doppel_plugin_api::{
     ActionRequest, CommandRequest, Error as DriverError, ErrorKind, Level, MessageLevel,
-    OpenResource, ResourceConfig, Status, StatusMessage,
+    ResourceConfig, Status, StatusMessage,
 };
 use serde::{Deserialize, Serialize};
 
+use crate::driver_process::{CallLimits, OpenedResource};
 use crate::drivers::Registry;
 use crate::logger::ServiceLog;
 use crate::runner::{ResourceHost, run_command};
@@ -262,7 +263,7 @@ pub struct Run {
     pub log: Arc<ServiceLog>,
     pub spec: ActionSpec,
     node_options: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
-    opened: Mutex<HashMap<String, Arc<OpenResource>>>,
+    opened: Mutex<HashMap<String, Arc<OpenedResource>>>,
     /// Statuses known during this action; a resource's entry is dropped when it acts.
     statuses: Mutex<HashMap<String, Status>>,
     /// The service's availability as last evaluated.
@@ -409,7 +410,7 @@ impl Run {
     }
 
     /// Opens (once) the driver resource of `rid`. Blocking: call from the blocking pool.
-    fn open(&self, rid: &str) -> Result<Arc<OpenResource>, DriverError> {
+    fn open(&self, rid: &str) -> Result<Arc<OpenedResource>, DriverError> {
         if let Some(o) = self.opened.lock().expect("lock").get(rid) {
             return Ok(o.clone());
         }
@@ -425,7 +426,7 @@ impl Run {
             kv: KvStore::new(state_dir),
             env: self.env(rid),
         };
-        let opened = Arc::new(driver.open(&self.config(r), Arc::new(host))?);
+        let opened = Arc::new(driver.open(&self.config(r), Arc::new(host), CallLimits::of(r))?);
         self.opened
             .lock()
             .expect("lock")
@@ -1109,6 +1110,12 @@ async fn run_service_inner(run: &Arc<Run>) -> ServiceOutcome {
                 );
             }
         }
+    }
+    // Interrupted (Ctrl-C, SIGTERM, the daemon's drain): never a success, even
+    // when the resource that was cut short is optional.
+    if outcome.ok && crate::runner::cancelled() {
+        outcome.ok = false;
+        outcome.error = Some("interrupted".into());
     }
     if let Some(e) = &outcome.error {
         run.log.error(

@@ -21,6 +21,7 @@ mod cmd_edit;
 mod cmd_schedule;
 mod cmd_service;
 mod color;
+mod driver_process;
 mod drivers;
 mod engine;
 mod logger;
@@ -54,6 +55,12 @@ pub struct Context {
 }
 
 fn main() -> ExitCode {
+    // A driver process (see driver_process.rs): before clap, which knows no such
+    // command.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == driver_process::HOST_MODE) {
+        return driver_process::host_main(&args[2..]);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -102,6 +102,25 @@ fn install_panic_hook() {
             let location = info
                 .location()
                 .map(|l| format!("{}:{}", l.file(), l.line()));
+            // Built with `panic = "abort"`: the process ends now, and doppel
+            // (which runs each driver in a process of its own) reports it from
+            // these last words on stderr.
+            if cfg!(panic = "abort") {
+                let message = info
+                    .payload()
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                eprintln!(
+                    "driver {} panicked{}: {message}",
+                    driver_name(),
+                    location
+                        .as_deref()
+                        .map(|l| format!(" at {l}"))
+                        .unwrap_or_default()
+                );
+            }
             PANIC_LOCATION.with(|p| *p.borrow_mut() = location);
         }));
     });

@@ -76,6 +76,24 @@ pub struct Manifest {
     /// key, in `validate` and before an action. `None` as for [`Manifest::options`].
     #[serde(default)]
     pub node_options: Option<Vec<OptionSpec>>,
+    /// Time limits, in seconds, of the driver's entry points, by entry point:
+    /// `open`, `validate`, `status`, `action` (every action), or an action name
+    /// (`sync_update`) to set that action's own. doppel runs each driver in a
+    /// process of its own and kills it (with every process it started) when a call
+    /// runs past its limit; an operator overrides them per resource with the
+    /// generic `status_timeout` and `action_timeout` keywords. Unset: 60s for
+    /// `open` and `validate`, 120s for `status`, no limit for actions.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use doppel_plugin_api::Manifest;
+    /// let m = Manifest::new("sync", "mirror", "1.0.0")
+    ///     .call_timeout("status", Duration::from_secs(30))
+    ///     .call_timeout("sync_update", Duration::from_secs(4 * 3600));
+    /// assert_eq!(m.call_timeouts["status"], 30);
+    /// ```
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub call_timeouts: BTreeMap<String, u64>,
 }
 
 fn default_protocol() -> u32 {
@@ -96,7 +114,16 @@ impl Manifest {
             actions: Vec::new(),
             options: Some(Vec::new()),
             node_options: Some(Vec::new()),
+            call_timeouts: BTreeMap::new(),
         }
+    }
+
+    /// Sets the time limit of entry point `entry` (`open`, `validate`, `status`,
+    /// `action`, or an action name), rounded up to whole seconds.
+    pub fn call_timeout(mut self, entry: &str, limit: std::time::Duration) -> Manifest {
+        let secs = limit.as_secs() + u64::from(limit.subsec_nanos() > 0);
+        self.call_timeouts.insert(entry.to_owned(), secs.max(1));
+        self
     }
 
     /// Sets the one-line description.
