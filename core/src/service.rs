@@ -549,7 +549,7 @@ fn split_scope(key: &str) -> (&str, Option<&str>) {
 }
 
 /// Keywords a resource inherits from `[DEFAULT]` when it does not set them.
-const INHERITED: &[&str] = &["sync_max_delay"];
+const INHERITED: &[&str] = &["sync_max_delay", "ssh"];
 
 impl Builder<'_, '_> {
     fn diag(

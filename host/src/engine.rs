@@ -263,6 +263,8 @@ pub struct Run {
     pub log: Arc<ServiceLog>,
     pub spec: ActionSpec,
     node_options: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    /// The node config's `[ssh]` table, for resources with `ssh = <destination>`.
+    ssh_config: doppel_core::node::SshConfig,
     opened: Mutex<HashMap<String, Arc<OpenedResource>>>,
     /// Statuses known during this action; a resource's entry is dropped when it acts.
     statuses: Mutex<HashMap<String, Status>>,
@@ -291,6 +293,7 @@ impl Run {
             log,
             spec,
             node_options,
+            ssh_config: node.ssh.clone(),
             opened: Mutex::new(HashMap::new()),
             statuses: Mutex::new(HashMap::new()),
             last_avail: Mutex::new(None),
@@ -396,6 +399,24 @@ impl Run {
         }
     }
 
+    /// Where the commands of resource `rid` run when it sets `ssh`.
+    fn ssh_target(&self, rid: Option<&str>) -> Option<crate::ssh::SshTarget> {
+        let r = self
+            .svc
+            .resources
+            .iter()
+            .find(|r| Some(r.rid.as_str()) == rid)?;
+        let destination = r.values.get("ssh")?.value.trim().to_owned();
+        if destination.is_empty() {
+            return None;
+        }
+        Some(crate::ssh::SshTarget {
+            destination,
+            config: self.ssh_config.clone(),
+            control_dir: self.paths.root().join("var/lib/doppel/.ssh"),
+        })
+    }
+
     fn env(&self, rid: &str) -> BTreeMap<String, String> {
         let mut env = BTreeMap::new();
         for (k, v) in [
@@ -425,7 +446,13 @@ impl Run {
             dry_run: self.spec.dry_run,
             kv: KvStore::new(state_dir),
             env: self.env(rid),
+            ssh: self.ssh_target(Some(rid)),
         };
+        if let Some(t) = &host.ssh {
+            std::fs::create_dir_all(&t.control_dir).map_err(|e| {
+                DriverError::failed(format!("cannot create {}: {e}", t.control_dir.display()))
+            })?;
+        }
         let opened = Arc::new(driver.open(&self.config(r), Arc::new(host), CallLimits::of(r))?);
         self.opened
             .lock()
@@ -533,14 +560,24 @@ impl Run {
     ) -> Result<Option<String>, String> {
         let argv = CommandRequest::line_argv(command)
             .ok_or_else(|| format!("{keyword}: cannot split {command:?}"))?;
+        let mut request = CommandRequest::new(argv).timeout(self.svc.trigger_timeout);
+        request.env = self.env(rid.unwrap_or(""));
+        let target = self.ssh_target(rid);
+        if let Some(t) = &target {
+            request = t
+                .wrap(&request)
+                .map_err(|e| format!("{keyword}: {}", e.message))?;
+            let _ = std::fs::create_dir_all(&t.control_dir);
+        }
         if self.spec.dry_run {
-            self.log
-                .info(rid, &format!("dry-run: {keyword}: {command}"));
+            let shown = match &target {
+                Some(_) => request.display(),
+                None => command.to_owned(),
+            };
+            self.log.info(rid, &format!("dry-run: {keyword}: {shown}"));
             return Ok(None);
         }
         self.log.info(rid, &format!("{keyword}: {command}"));
-        let mut request = CommandRequest::new(argv).timeout(self.svc.trigger_timeout);
-        request.env = self.env(rid.unwrap_or(""));
         let run = self.clone();
         let rid_owned = rid.map(str::to_owned);
         let out = tokio::task::spawn_blocking(move || {
@@ -548,6 +585,10 @@ impl Run {
         })
         .await
         .map_err(|e| e.to_string())?;
+        let out = match (&target, out) {
+            (Some(t), Ok(o)) => t.check(o),
+            (_, out) => out,
+        };
         Ok(match out {
             Ok(o) if o.exit_code == Some(0) => None,
             Ok(o) if o.timed_out => Some(format!(

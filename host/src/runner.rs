@@ -314,6 +314,8 @@ pub struct ResourceHost {
     pub dry_run: bool,
     pub kv: KvStore,
     pub env: BTreeMap<String, String>,
+    /// `ssh = <destination>`: every command runs on that host.
+    pub ssh: Option<crate::ssh::SshTarget>,
 }
 
 impl HostServices for ResourceHost {
@@ -326,7 +328,14 @@ impl HostServices for ResourceHost {
         for (k, v) in &self.env {
             request.env.entry(k.clone()).or_insert_with(|| v.clone());
         }
-        run_logged(&self.log, Some(&self.rid), &request, self.dry_run)
+        match &self.ssh {
+            None => run_logged(&self.log, Some(&self.rid), &request, self.dry_run),
+            Some(target) => {
+                let wrapped = target.wrap(&request)?;
+                let out = run_logged(&self.log, Some(&self.rid), &wrapped, self.dry_run)?;
+                target.check(out)
+            }
+        }
     }
 
     fn state_get(&self, key: &str) -> Option<String> {
