@@ -20,4 +20,5 @@ mod safety;
 mod schedule;
 mod script;
 mod selection;
+mod ssh;
 mod symclone;
