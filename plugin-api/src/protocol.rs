@@ -954,9 +954,10 @@ pub struct CommandRequest {
     /// Working directory.
     #[serde(default)]
     pub cwd: Option<PathBuf>,
-    /// Log each line of standard output at INFO as the command writes it, instead
-    /// of the whole output once it ends: for long tool runs (a clone, a copy)
-    /// whose progress the operator should see. Absent (false) from older drivers.
+    /// Log each line of standard output and standard error at INFO as the command
+    /// writes it, instead of the whole output once it ends: for long tool runs (a
+    /// clone, a copy) whose progress the operator should see. The output is still
+    /// returned whole in [`CommandOutput`]. Absent (false) from older drivers.
     #[serde(default)]
     pub stream: bool,
     /// Standard error of a successful run is the tool's normal progress output
