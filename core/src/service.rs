@@ -477,32 +477,23 @@ pub fn load(name: &str, file: &Path, opts: &LoadOptions<'_>) -> Loaded {
     // A service file says what root runs: refuse one that others can change, or
     // that sits where others can replace it.
     let dir = file.parent().unwrap_or(Path::new("/"));
+    let unloadable = |message: String| Loaded {
+        service: None,
+        diagnostics: vec![Diagnostic {
+            location: None,
+            section: None,
+            keyword: None,
+            message,
+        }],
+    };
     if let Err(e) = crate::trust::check(dir, "services directory")
         .and_then(|()| crate::trust::check(file, "service file"))
     {
-        return Loaded {
-            service: None,
-            diagnostics: vec![Diagnostic {
-                location: None,
-                section: None,
-                keyword: None,
-                message: e.to_string(),
-            }],
-        };
+        return unloadable(e.to_string());
     }
     let bytes = match std::fs::read(file) {
         Ok(b) => b,
-        Err(e) => {
-            return Loaded {
-                service: None,
-                diagnostics: vec![Diagnostic {
-                    location: None,
-                    section: None,
-                    keyword: None,
-                    message: format!("cannot read {}: {e}", file.display()),
-                }],
-            };
-        }
+        Err(e) => return unloadable(format!("cannot read {}: {e}", file.display())),
     };
     let parsed = ini::parse(file, &bytes);
     let mut diags: Vec<Diagnostic> = parsed

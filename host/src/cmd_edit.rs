@@ -13,7 +13,6 @@ use std::process::ExitCode;
 
 use doppel_core::edit;
 use doppel_core::ini::{self, Ini};
-use doppel_core::service::{self as core_service, LoadOptions};
 
 use crate::cmd_drivers::load_registry_warned;
 use crate::drivers::Registry;
@@ -52,17 +51,7 @@ fn problems_of(
     let real = ctx.paths.service_file(name);
     let temp = temp_path(&real);
     write_new(&temp, text.as_bytes(), 0o600)?;
-    let nodename = ctx.node.nodename();
-    let driver_options = |driver: &str| ctx.node.driver_options(driver);
-    let state_dir = |svc: &str, rid: &str| -> PathBuf { ctx.paths.resource_state_dir(svc, rid) };
-    let opts = LoadOptions {
-        nodename: &nodename,
-        catalog: registry,
-        driver_options: &driver_options,
-        state_dir: &state_dir,
-        driver_validation: true,
-    };
-    let loaded = core_service::load(name, &temp, &opts);
+    let loaded = services::load_file(ctx, registry, name, &temp, true);
     let _ = std::fs::remove_file(&temp);
     let (from, to) = (temp.display().to_string(), real.display().to_string());
     Ok(loaded
