@@ -811,7 +811,8 @@ pub struct Driver {
 }
 
 enum Backend {
-    InProcess(LoadedDriver),
+    // Boxed: the debugging mode is the rare one, not worth the size of every driver.
+    InProcess(Box<LoadedDriver>),
     Process(Pool),
 }
 
@@ -845,7 +846,7 @@ impl Driver {
         Ok(Driver {
             manifest: loaded.manifest().clone(),
             path,
-            backend: Backend::InProcess(loaded),
+            backend: Backend::InProcess(Box::new(loaded)),
         })
     }
 

@@ -21,3 +21,4 @@ mod schedule;
 mod script;
 mod selection;
 mod symclone;
+mod tidy;
