@@ -712,7 +712,6 @@ impl StderrTail {
                     if line.is_empty() {
                         continue;
                     }
-                    tracing::debug!(target: "doppel::driver", "{line}");
                     let mut l = t.lines.lock().unwrap_or_else(|e| e.into_inner());
                     if l.len() == Self::KEEP {
                         l.pop_front();
