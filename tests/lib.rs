@@ -63,10 +63,8 @@ fn newest(dir: &Path) -> Option<(PathBuf, std::time::SystemTime)> {
                 .ok()
                 .map(|t| (path, t))
         };
-        if let Some(c) = candidate {
-            if best.as_ref().is_none_or(|b| c.1 > b.1) {
-                best = Some(c);
-            }
+        if let Some(c) = candidate.filter(|c| best.as_ref().is_none_or(|b| c.1 > b.1)) {
+            best = Some(c);
         }
     }
     best

@@ -7,7 +7,7 @@
 //! exits 2 with every problem.
 
 use std::io::{IsTerminal as _, Write as _};
-use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -88,26 +88,10 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<std::fs::Fi
 /// the invoking user for a new file).
 fn replace(file: &Path, text: &str) -> anyhow::Result<()> {
     let meta = std::fs::metadata(file).ok();
-    let temp = temp_path(file);
-    let result = (|| -> anyhow::Result<()> {
-        let f = write_new(&temp, text.as_bytes(), 0o600)?;
-        if let Some(m) = &meta {
-            std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()))?;
-        }
-        let mode = meta.as_ref().map(|m| m.mode() & 0o7777).unwrap_or(0o644);
-        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&temp, file)?;
-        if let Some(dir) = file.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result.map_err(|e| anyhow::anyhow!("cannot write {}: {e:#}", file.display()))
+    let mode = meta.as_ref().map(|m| m.mode() & 0o7777).unwrap_or(0o644);
+    let owner = meta.as_ref().map(|m| (m.uid(), m.gid()));
+    doppel_core::state::write_atomic_as(file, text.as_bytes(), mode, owner)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))
 }
 
 /// Validates `text` as service `name` and writes it, or writes nothing.
