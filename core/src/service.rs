@@ -316,7 +316,7 @@ impl NodeRole {
     /// The actions a DRP node refuses: they copy data from a primary node to the
     /// others, so they only make sense where the service normally runs.
     pub fn drp_refuses(action: &str) -> bool {
-        matches!(action, "sync_nodes" | "sync_drp")
+        crate::action::Action::parse(action).is_some_and(|a| a.runs_on_primary_only())
     }
 }
 

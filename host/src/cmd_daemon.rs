@@ -71,7 +71,7 @@ use serde::Serialize;
 use crate::cli::{ActionArgs, Format};
 use crate::cmd_drivers::{load_registry, warn_skipped};
 use crate::drivers::Registry;
-use crate::engine::{self, ActionSpec, Run, ServiceOutcome};
+use crate::engine::{self, ActionSpec, ResourceResult, Run, ServiceOutcome};
 use crate::logger::ServiceLog;
 use crate::{Context, UsageError, services};
 
@@ -912,12 +912,12 @@ async fn resource_task(
     }
     let result = outcome.resources.iter().find(|r| r.rid == rid);
     match result.map(|r| r.result) {
-        Some("ok") if outcome.ok => {
+        Some(ResourceResult::Ok) if outcome.ok => {
             let _ = write_stamp(&dir.join(format!("{}.success", task.stamp_name())), at);
             log.info(Some(rid), &format!("scheduled {action} succeeded"));
             Done::Ok
         }
-        Some("skipped") => Done::Skipped,
+        Some(ResourceResult::Skipped) => Done::Skipped,
         None if outcome.ok => {
             log.info(Some(rid), &format!("scheduled {action}: nothing to do"));
             Done::Skipped
@@ -1041,7 +1041,7 @@ async fn restart_task(
         && outcome
             .resources
             .iter()
-            .any(|r| r.rid == rid && r.result == "ok");
+            .any(|r| r.rid == rid && r.result == ResourceResult::Ok);
     let now_status = outcome
         .status
         .as_ref()

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use doppel_core::action::Action;
 use doppel_core::lock::{self, LockDomain};
 use doppel_core::paths::Paths;
 use doppel_core::plan::{self, Selection};
@@ -28,42 +29,18 @@ use crate::runner::{ResourceHost, run_command};
 
 /// The actions doppel itself knows (any other is a driver's own action).
 pub fn is_standard_action(action: &str) -> bool {
-    matches!(
-        action,
-        "start"
-            | "stop"
-            | "provision"
-            | "unprovision"
-            | "run"
-            | "status"
-            | "sync_break"
-            | "sync_resync"
-            | "sync_update"
-            | "sync_restore"
-            | "sync_all"
-            | "sync_nodes"
-            | "sync_drp"
-    )
+    Action::parse(action).is_some()
 }
 
 /// Standard actions that only read.
 pub fn is_read_only(action: &str) -> bool {
-    matches!(action, "status")
+    Action::parse(action).is_some_and(Action::is_read_only)
 }
 
 /// Normalises `sync resync`/`syncresync` spellings to `sync_resync`.
 pub fn action_name(words: &[&str]) -> String {
     let joined = words.join("_");
-    match joined.as_str() {
-        "syncbreak" => "sync_break".into(),
-        "syncresync" => "sync_resync".into(),
-        "syncupdate" => "sync_update".into(),
-        "syncrestore" => "sync_restore".into(),
-        "syncall" => "sync_all".into(),
-        "syncnodes" => "sync_nodes".into(),
-        "syncdrp" => "sync_drp".into(),
-        _ => joined,
-    }
+    Action::parse(&joined).map_or(joined, |a| a.name().to_owned())
 }
 
 /// What the operator asked.
@@ -163,14 +140,26 @@ impl ServiceStatus {
 #[derive(Clone, Debug, Serialize)]
 pub struct ResourceOutcome {
     pub rid: String,
-    /// `ok`, `skipped`, `failed`, `ignored` (failed but optional).
-    pub result: &'static str,
+    pub result: ResourceResult,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// The driver refused the request as invalid (a bad option such as an unknown
     /// `--clients` entry, or an unusable configuration): a usage error, exit 2.
     #[serde(skip)]
     pub invalid_request: bool,
+}
+
+/// How a resource's part of an action ended (`"ok"`, ... in JSON).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceResult {
+    Ok,
+    /// Not run: a `noaction` tag, a standby resource on stop, an unmet condition
+    /// under the scheduler.
+    Skipped,
+    Failed,
+    /// Failed, but optional: logged and passed over.
+    Ignored,
 }
 
 /// How an action on one service ended.
@@ -608,14 +597,14 @@ impl Run {
         if r.noaction() && self.state_changing(&r, &action) {
             self.log
                 .info(Some(&rid), &format!("noaction tag: skip {action}"));
-            return outcome("skipped", Some("noaction tag".into()));
+            return outcome(ResourceResult::Skipped, Some("noaction tag".into()));
         }
         if action == "stop" && r.standby && !self.spec.force {
             self.log.info(
                 Some(&rid),
                 "skip 'stop' on standby resource (--force to override)",
             );
-            return outcome("skipped", Some("standby".into()));
+            return outcome(ResourceResult::Skipped, Some("standby".into()));
         }
         for condition in r.conditions.get(&action).into_iter().flatten() {
             let current = self.current_status(&condition.rid).await;
@@ -626,7 +615,7 @@ impl Run {
                 );
                 if self.spec.scheduled {
                     self.log.info(Some(&rid), &format!("skip: {message}"));
-                    return outcome("skipped", Some(message));
+                    return outcome(ResourceResult::Skipped, Some(message));
                 }
                 return self.failed(&r, &action, message);
             }
@@ -657,11 +646,11 @@ impl Run {
             }
             Err(e) if e.kind == ErrorKind::Cancelled => {
                 self.log.error(Some(&rid), "cancelled");
-                return outcome("failed", Some("cancelled".into()));
+                return outcome(ResourceResult::Failed, Some("cancelled".into()));
             }
             Err(e) if e.kind == ErrorKind::Invalid => {
                 let mut failed = self.failed(&r, &action, e.message);
-                failed.invalid_request = failed.result == "failed";
+                failed.invalid_request = failed.result == ResourceResult::Failed;
                 return failed;
             }
             Err(e) => return self.failed(&r, &action, e.message),
@@ -669,7 +658,7 @@ impl Run {
         if let Err(message) = self.triggers(Some(&r), "post", &action).await {
             return self.failed(&r, &action, message);
         }
-        outcome("ok", None)
+        outcome(ResourceResult::Ok, None)
     }
 
     fn failed(&self, r: &ResourceDef, action: &str, message: String) -> ResourceOutcome {
@@ -682,7 +671,7 @@ impl Run {
         // `optional` keeps a failing accessory resource from blocking the service's
         // lifecycle (start, stop, ...). An action the operator aims at the resource
         // itself (sync resync, run, a driver action) must report its failure.
-        let lifecycle = matches!(action, "start" | "stop" | "provision" | "unprovision");
+        let lifecycle = Action::parse(action).is_some_and(Action::is_lifecycle);
         if r.optional && lifecycle {
             self.log.info(
                 Some(&r.rid),
@@ -690,14 +679,14 @@ impl Run {
             );
             return ResourceOutcome {
                 rid: r.rid.clone(),
-                result: "ignored",
+                result: ResourceResult::Ignored,
                 message: Some(message),
                 invalid_request: false,
             };
         }
         ResourceOutcome {
             rid: r.rid.clone(),
-            result: "failed",
+            result: ResourceResult::Failed,
             message: Some(message),
             invalid_request: false,
         }
@@ -814,9 +803,6 @@ fn read_status_cache_or(
     }
 }
 
-/// The sub-actions of `sync_all`, in order.
-const SYNC_ALL: &[&str] = &["sync_nodes", "sync_drp", "sync_update"];
-
 /// Runs the action on one service, holding its lock for state-changing actions.
 pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
     let action = run.spec.action.clone();
@@ -881,27 +867,28 @@ async fn run_service_inner(run: &Arc<Run>) -> ServiceOutcome {
         return outcome;
     }
     let role = run.svc.node_role();
-    let sub_actions: Vec<String> = if action == "sync_all" {
-        SYNC_ALL
-            .iter()
-            .filter(|a| {
-                let refused = role == NodeRole::Drp && NodeRole::drp_refuses(a);
+    // `sync all` is its sub-actions, less those a DRP node does not run.
+    let sub_actions: Vec<String> = match Action::parse(&action) {
+        Some(a) => a
+            .sub_actions()
+            .into_iter()
+            .filter(|sub| {
+                let refused = a != *sub && role == NodeRole::Drp && sub.runs_on_primary_only();
                 if refused {
                     run.log.info(
                         None,
-                        &format!("{}: not on a drpnode, skipped", a.replace('_', " ")),
+                        &format!("{}: not on a drpnode, skipped", sub.spelling()),
                     );
                 }
                 !refused
             })
-            .map(|s| (*s).to_owned())
-            .collect()
-    } else {
-        vec![action.clone()]
+            .map(|sub| sub.name().to_owned())
+            .collect(),
+        None => vec![action.clone()],
     };
     // Every service starts and stops (doppel has nothing to do when no resource
     // does); any other action the operator asks must mean something here.
-    if !matches!(action.as_str(), "start" | "stop")
+    if !Action::parse(&action).is_some_and(Action::applies_to_every_service)
         && !selected
             .iter()
             .any(|r| sub_actions.iter().any(|a| run.implements(r, a)))
@@ -1044,7 +1031,7 @@ async fn run_service_inner(run: &Arc<Run>) -> ServiceOutcome {
                         // A panicked resource task failed: it is never dropped.
                         Err(e) => out.push(ResourceOutcome {
                             rid: rid_of.remove(&e.id()).unwrap_or_default(),
-                            result: "failed",
+                            result: ResourceResult::Failed,
                             message: Some(format!("the action panicked: {e}")),
                             invalid_request: false,
                         }),
@@ -1055,8 +1042,10 @@ async fn run_service_inner(run: &Arc<Run>) -> ServiceOutcome {
             } else {
                 vec![run.act(step.rids[0].clone(), sub.clone()).await]
             };
-            let failed: Vec<&ResourceOutcome> =
-                results.iter().filter(|r| r.result == "failed").collect();
+            let failed: Vec<&ResourceOutcome> = results
+                .iter()
+                .filter(|r| r.result == ResourceResult::Failed)
+                .collect();
             if !failed.is_empty() {
                 outcome.ok = false;
                 outcome.invalid_request = failed.iter().all(|f| f.invalid_request);
