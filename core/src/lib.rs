@@ -19,6 +19,7 @@ pub mod node;
 pub mod opensvc;
 pub mod paths;
 pub mod plan;
+pub mod restart;
 pub mod schedule;
 pub mod service;
 pub mod state;

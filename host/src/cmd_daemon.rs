@@ -61,6 +61,7 @@ use doppel_core::lock::{self, LockDomain};
 use doppel_core::node::NodeConfig;
 use doppel_core::paths::Paths;
 use doppel_core::plan::{self, Selection};
+use doppel_core::restart::{self, RestartDecision};
 use doppel_core::schedule::{Schedule, stable_seed};
 use doppel_core::service::{Origin, Resolved, ResourceDef, Service};
 use doppel_core::state;
@@ -953,48 +954,29 @@ async fn restart_task(
     };
     let count_path = restart_count_path(&shared.paths, &svc.name, rid);
     let count = read_count(&count_path);
-    match res.status {
-        Status::Down | Status::Warn | Status::StdbyDown => {}
-        Status::Up | Status::StdbyUp => {
-            if count > 0 {
-                let _ = std::fs::remove_file(&count_path);
-                log.info(
-                    Some(rid),
-                    &format!("{} again: restart count reset", res.status),
-                );
-            }
+    let intent = engine::read_intent(&shared.paths, &svc.name);
+    let decision = restart::decide(restart::RestartInputs {
+        status: res.status,
+        standby: svc.resource(rid).is_some_and(|r| r.standby),
+        intent: intent.as_deref(),
+        service_avail: cache.avail,
+        count,
+        max: task.max,
+    });
+    match decision {
+        RestartDecision::Restart { .. } => {}
+        RestartDecision::ResetCount => {
+            let _ = std::fs::remove_file(&count_path);
+            log.info(
+                Some(rid),
+                &format!("{} again: restart count reset", res.status),
+            );
             return Done::Skipped;
         }
-        Status::NotApplicable | Status::Undef => return Done::Skipped,
-    }
-    let resource = svc.resource(rid);
-    let standby = resource.is_some_and(|r| r.standby);
-    // Restart only what the operator meant to run: the intent recorded by the last
-    // unscoped start/stop, else (never started nor stopped by doppel) a service of
-    // which something is up.
-    let intended = match engine::read_intent(&shared.paths, &svc.name).as_deref() {
-        Some("started") => true,
-        Some(_) => false,
-        None => matches!(cache.avail, Status::Up | Status::Warn | Status::StdbyUp),
-    };
-    if !standby && !intended {
-        log.log(
-            Some(rid),
-            Level::Trace,
-            &format!(
-                "{} but the service is {}: no restart",
-                res.status, cache.avail
-            ),
-        );
-        return Done::Skipped;
-    }
-    if count >= task.max {
-        log.log(
-            Some(rid),
-            Level::Trace,
-            &format!("{}: no restart left ({}/{})", res.status, count, task.max),
-        );
-        return Done::Skipped;
+        RestartDecision::Skip(why) => {
+            log.log(Some(rid), Level::Trace, &why);
+            return Done::Skipped;
+        }
     }
     if lock_busy(shared, svc, log, rid, "start") {
         shared.back_off(task.key(&svc.name));
