@@ -27,6 +27,16 @@ use crate::drivers::Registry;
 use crate::logger::ServiceLog;
 use crate::runner::{ResourceHost, run_command};
 
+mod outcome;
+mod status;
+
+pub use outcome::{ResourceOutcome, ResourceResult, ServiceOutcome};
+use status::read_status_cache_or;
+pub use status::{
+    ResourceStatus, ServiceStatus, frozen_path, intent_path, is_frozen, read_intent,
+    read_status_cache, status_cache,
+};
+
 /// The actions doppel itself knows (any other is a driver's own action).
 pub fn is_standard_action(action: &str) -> bool {
     Action::parse(action).is_some()
@@ -54,194 +64,6 @@ pub struct ActionSpec {
     pub options: BTreeMap<String, String>,
     /// Run by the scheduler: unmet conditions skip the resource instead of failing.
     pub scheduled: bool,
-}
-
-/// A resource's status, as cached and printed.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ResourceStatus {
-    pub rid: String,
-    #[serde(rename = "type")]
-    pub type_name: String,
-    pub status: Status,
-    #[serde(default)]
-    pub messages: Vec<StatusMessage>,
-    #[serde(default)]
-    pub last_sync: Option<String>,
-    pub optional: bool,
-    pub disabled: bool,
-    pub standby: bool,
-    pub monitor: bool,
-    #[serde(default)]
-    pub subset: Option<String>,
-    #[serde(default)]
-    pub tags: Vec<String>,
-}
-
-/// A service's status, as cached in `var/lib/doppel/<svc>/status.json`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ServiceStatus {
-    pub service: String,
-    /// False when the service file is broken: `problems` says why, and the
-    /// statuses are `undef`.
-    #[serde(default = "valid")]
-    pub valid: bool,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub problems: Vec<String>,
-    /// Why doppel does not evaluate the service on this node (it is another
-    /// node's): the statuses are then `n/a`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    pub avail: Status,
-    pub overall: Status,
-    pub optional: Status,
-    /// `doppel freeze`: the daemon leaves the service alone.
-    #[serde(default)]
-    pub frozen: bool,
-    pub updated: String,
-    pub resources: Vec<ResourceStatus>,
-}
-
-fn valid() -> bool {
-    true
-}
-
-impl ServiceStatus {
-    /// The status of a service whose file is broken: `undef`, with its problems.
-    pub fn invalid(service: &str, problems: Vec<String>) -> ServiceStatus {
-        ServiceStatus {
-            service: service.to_owned(),
-            valid: false,
-            problems,
-            reason: None,
-            avail: Status::Undef,
-            overall: Status::Undef,
-            optional: Status::Undef,
-            frozen: false,
-            updated: jiff::Timestamp::now().to_string(),
-            resources: Vec::new(),
-        }
-    }
-
-    /// The status of a service this node does not run: `n/a`, with the reason.
-    pub fn not_here(service: &str, reason: String) -> ServiceStatus {
-        ServiceStatus {
-            reason: Some(reason),
-            avail: Status::NotApplicable,
-            overall: Status::NotApplicable,
-            optional: Status::NotApplicable,
-            valid: true,
-            problems: Vec::new(),
-            ..ServiceStatus::invalid(service, Vec::new())
-        }
-    }
-}
-
-/// How one resource's part of an action ended.
-#[derive(Clone, Debug, Serialize)]
-pub struct ResourceOutcome {
-    pub rid: String,
-    pub result: ResourceResult,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// The driver refused the request as invalid (a bad option such as an unknown
-    /// `--clients` entry, or an unusable configuration): a usage error, exit 2.
-    #[serde(skip)]
-    pub invalid_request: bool,
-}
-
-/// How a resource's part of an action ended (`"ok"`, ... in JSON).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ResourceResult {
-    Ok,
-    /// Not run: a `noaction` tag, a standby resource on stop, an unmet condition
-    /// under the scheduler.
-    Skipped,
-    Failed,
-    /// Failed, but optional: logged and passed over.
-    Ignored,
-}
-
-/// How an action on one service ended.
-#[derive(Clone, Debug, Serialize)]
-pub struct ServiceOutcome {
-    pub service: String,
-    pub action: String,
-    pub ok: bool,
-    /// False when the service file is broken (`problems` says why): nothing ran.
-    pub valid: bool,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub problems: Vec<String>,
-    /// Why nothing ran although nothing failed (a service of another node, or no
-    /// resource implementing the action, in a `-s '*'` selection).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skipped: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    pub resources: Vec<ResourceOutcome>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<ServiceStatus>,
-    /// Nothing ran because another action held the lock past the wait: the
-    /// scheduler retries such a task later instead of counting a failure.
-    #[serde(skip)]
-    pub lock_timed_out: bool,
-    /// The operator's request selects nothing to act on (no resource matches the
-    /// selection, or none implements the action): a usage error, exit 2.
-    #[serde(skip)]
-    pub usage_error: bool,
-    /// Every failure was a driver refusing the request as invalid (exit 2).
-    #[serde(skip)]
-    pub invalid_request: bool,
-}
-
-impl ServiceOutcome {
-    /// An action that has not run (yet) on `service`.
-    pub fn new(service: &str, action: &str) -> ServiceOutcome {
-        ServiceOutcome {
-            service: service.to_owned(),
-            action: action.to_owned(),
-            ok: true,
-            valid: true,
-            problems: Vec::new(),
-            skipped: None,
-            error: None,
-            resources: Vec::new(),
-            status: None,
-            lock_timed_out: false,
-            usage_error: false,
-            invalid_request: false,
-        }
-    }
-
-    /// The outcome of a service whose task panicked or was cancelled: a failure.
-    pub fn crashed(service: &str, action: &str, error: &tokio::task::JoinError) -> ServiceOutcome {
-        let why = if error.is_panic() {
-            "panicked"
-        } else {
-            "was cancelled"
-        };
-        ServiceOutcome {
-            ok: false,
-            error: Some(format!("the action {why}: {error}")),
-            ..ServiceOutcome::new(service, action)
-        }
-    }
-
-    /// A broken service file: nothing ran.
-    pub fn invalid(service: &str, action: &str, problems: Vec<String>) -> ServiceOutcome {
-        ServiceOutcome {
-            ok: false,
-            valid: false,
-            error: Some(format!(
-                "{} configuration error(s), first: {}",
-                problems.len(),
-                problems.first().map(String::as_str).unwrap_or("unknown")
-            )),
-            problems,
-            usage_error: true,
-            ..ServiceOutcome::new(service, action)
-        }
-    }
 }
 
 /// Everything shared by the resources of one service action.
@@ -743,63 +565,6 @@ impl Run {
             );
         }
         status
-    }
-}
-
-/// `var/lib/doppel/<svc>/intent`: `started` or `stopped`, what the operator last
-/// asked of the whole service (OpenSVC's `local_expect`). The daemon restarts
-/// resources only of a service meant to be started.
-pub fn intent_path(paths: &Paths, svc: &str) -> PathBuf {
-    paths.service_state_dir(svc).join("intent")
-}
-
-/// The recorded intent of `svc`, if any.
-pub fn read_intent(paths: &Paths, svc: &str) -> Option<String> {
-    std::fs::read_to_string(intent_path(paths, svc))
-        .ok()
-        .map(|s| s.trim().to_owned())
-}
-
-/// `var/lib/doppel/<svc>/frozen`: present while the service is frozen (`doppel
-/// freeze`); it holds when and by whom. The daemon runs no scheduled action and no
-/// restart of a frozen service; commands still act on it.
-pub fn frozen_path(paths: &Paths, svc: &str) -> PathBuf {
-    paths.service_state_dir(svc).join("frozen")
-}
-
-/// Is `svc` frozen?
-pub fn is_frozen(paths: &Paths, svc: &str) -> bool {
-    std::fs::symlink_metadata(frozen_path(paths, svc)).is_ok()
-}
-
-/// `var/lib/doppel/<svc>/status.json`.
-pub fn status_cache(paths: &Paths, svc: &str) -> PathBuf {
-    paths.service_state_dir(svc).join("status.json")
-}
-
-/// Reads the cached status; `None` when missing or corrupt (with a warning).
-pub fn read_status_cache(paths: &Paths, svc: &str) -> Option<ServiceStatus> {
-    read_status_cache_or(paths, svc, |w| eprintln!("warning: {w}"))
-}
-
-/// Reads the cached status; `None` when missing, or when corrupt after passing
-/// `warn` what is wrong.
-fn read_status_cache_or(
-    paths: &Paths,
-    svc: &str,
-    warn: impl FnOnce(String),
-) -> Option<ServiceStatus> {
-    let path = status_cache(paths, svc);
-    match state::read_json::<ServiceStatus>(&path) {
-        ReadOutcome::Ok(s) => Some(s),
-        ReadOutcome::Missing => None,
-        ReadOutcome::Corrupt { error } => {
-            warn(format!(
-                "status cache {} is corrupt ({error}): rebuilding it",
-                path.display()
-            ));
-            None
-        }
     }
 }
 
