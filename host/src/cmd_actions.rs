@@ -167,21 +167,23 @@ pub fn execute(
             slots[i] = Some(o);
             continue;
         }
-        let log = ServiceLog::open(&ctx.paths.service_log(name), name, level);
-        runs.push((
-            i,
-            Run::new(
-                *svc,
-                ctx.paths.clone(),
-                registry.clone(),
-                log,
-                spec.clone(),
-                &ctx.node,
-            ),
-        ));
+        runs.push((i, svc));
     }
-    let planned: Vec<&doppel_core::service::Service> = runs.iter().map(|(_, r)| &r.svc).collect();
+    let planned: Vec<&doppel_core::service::Service> = runs.iter().map(|(_, s)| &**s).collect();
     check_options(ctx, &registry, &planned, &spec)?;
+    // A service's log is opened when its turn comes, not all of them up front: a
+    // selection of thousands of services must not hold thousands of files open.
+    let make_run = |svc: Box<doppel_core::service::Service>| {
+        let log = ServiceLog::open(&ctx.paths.service_log(&svc.name), &svc.name, level);
+        Run::new(
+            *svc,
+            ctx.paths.clone(),
+            registry.clone(),
+            log,
+            spec.clone(),
+            &ctx.node,
+        )
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -209,13 +211,13 @@ pub fn execute(
         if args.parallel && runs.len() > 1 {
             let tasks = runs
                 .into_iter()
-                .map(|(i, r)| (i, r.svc.name.clone(), engine::run_service(r)))
+                .map(|(i, svc)| (i, svc.name.clone(), engine::run_service(make_run(svc))))
                 .collect();
             run_concurrently(tasks, action).await
         } else {
             let mut out = Vec::new();
-            for (i, r) in runs {
-                out.push((i, engine::run_service(r).await));
+            for (i, svc) in runs {
+                out.push((i, engine::run_service(make_run(svc)).await));
             }
             out
         }

@@ -26,10 +26,24 @@ pub fn list_services(dir: &Path) -> std::io::Result<Vec<String>> {
 /// Expands a selector (`name`, `a,b`, `db*`) against the service names.
 pub fn select_services(selector: &str, names: &[String]) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
+    // A set beside the list: selection stays linear at 20,000 services.
+    let mut seen = std::collections::HashSet::new();
+    let mut known: Option<std::collections::HashMap<&str, &String>> = None;
     for part in selector.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let pattern =
-            glob::Pattern::new(part).map_err(|e| format!("bad service selector {part:?}: {e}"))?;
-        let matched: Vec<&String> = names.iter().filter(|n| pattern.matches(n)).collect();
+        let matched: Vec<&String> = if part.contains(['*', '?', '[']) {
+            let pattern = glob::Pattern::new(part)
+                .map_err(|e| format!("bad service selector {part:?}: {e}"))?;
+            names.iter().filter(|n| pattern.matches(n)).collect()
+        } else {
+            // A name: looked up, not matched against every service.
+            let all = known.get_or_insert_with(|| {
+                names
+                    .iter()
+                    .map(|n| (n.as_str(), n))
+                    .collect::<std::collections::HashMap<_, _>>()
+            });
+            all.get(part).copied().into_iter().collect()
+        };
         if matched.is_empty() {
             let hint = closest(part, names.iter().map(String::as_str))
                 .map(|c| format!(" (did you mean {c}?)"))
@@ -37,7 +51,7 @@ pub fn select_services(selector: &str, names: &[String]) -> Result<Vec<String>, 
             return Err(format!("no service matches {part:?}{hint}"));
         }
         for m in matched {
-            if !out.contains(m) {
+            if seen.insert(m.as_str()) {
                 out.push(m.clone());
             }
         }
