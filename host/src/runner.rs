@@ -358,6 +358,10 @@ impl HostServices for ResourceHost {
                 Ok(serde_json::Value::Null)
             }
             "dry_run" => Ok(serde_json::Value::Bool(self.dry_run)),
+            "features" => Ok(
+                serde_json::to_value(doppel_plugin_api::HostFeatures::current())
+                    .unwrap_or(serde_json::Value::Null),
+            ),
             other => Err(Error::unsupported(other)),
         }
     }

@@ -166,6 +166,8 @@ extern "C" fn describe<D: Driver>() -> RResult<RString, RString> {
         let mut manifest = D::manifest();
         manifest.api_version = crate::API_VERSION.to_owned();
         manifest.protocol = crate::PROTOCOL_VERSION;
+        manifest.protocol_min = crate::PROTOCOL_MIN;
+        manifest.protocol_max = crate::PROTOCOL_VERSION;
         to_json(&manifest)
     })
 }
