@@ -18,7 +18,9 @@ pub fn target_dir() -> PathBuf {
         .to_owned()
 }
 
-/// The built `doppel` binary.
+/// The built `doppel` binary, checked (once per run) to be newer than the sources
+/// it is built from: `cargo test -p doppel-e2e` alone does not rebuild it, and a
+/// stale binary would test yesterday's code.
 pub fn doppel_bin() -> PathBuf {
     let bin = target_dir().join("doppel");
     assert!(
@@ -26,7 +28,46 @@ pub fn doppel_bin() -> PathBuf {
         "{} is missing: run `cargo build --workspace` before `cargo test` (the README's test command does)",
         bin.display()
     );
+    static FRESH: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let fresh = FRESH.get_or_init(|| {
+        let built = std::fs::metadata(&bin).and_then(|m| m.modified()).map_err(|e| e.to_string())?;
+        let root = workspace_root();
+        for dir in ["host/src", "core/src", "plugin-api/src"] {
+            if let Some((path, _)) = newest(&root.join(dir)).filter(|(_, t)| *t > built) {
+                return Err(format!(
+                    "{} is older than {}: run `cargo build --workspace` first (./scripts/test does)",
+                    bin.display(),
+                    path.display()
+                ));
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = fresh {
+        panic!("{e}");
+    }
     bin
+}
+
+/// The most recently modified file under `dir`.
+fn newest(dir: &Path) -> Option<(PathBuf, std::time::SystemTime)> {
+    let mut best: Option<(PathBuf, std::time::SystemTime)> = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let candidate = if path.is_dir() {
+            newest(&path)
+        } else {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .map(|t| (path, t))
+        };
+        if let Some(c) = candidate.filter(|c| best.as_ref().is_none_or(|b| c.1 > b.1)) {
+            best = Some(c);
+        }
+    }
+    best
 }
 
 /// The workspace root.

@@ -9,6 +9,7 @@
 //! It sees drivers only through the plain serde types of `doppel_plugin_api`
 //! (built without its `abi` feature).
 
+pub mod action;
 pub mod convert;
 pub mod edit;
 pub mod ini;
@@ -18,6 +19,7 @@ pub mod node;
 pub mod opensvc;
 pub mod paths;
 pub mod plan;
+pub mod restart;
 pub mod schedule;
 pub mod service;
 pub mod state;

@@ -42,10 +42,11 @@ impl LockDomain {
     /// The domain of an action, by OpenSVC's rule: a name starting with `sync` (in any
     /// spelling: `sync_update`, `sync update`, `syncresync`) takes the sync lock.
     pub fn for_action(action: &str) -> LockDomain {
-        if action.trim_start().starts_with("sync") {
-            LockDomain::Sync
-        } else {
-            LockDomain::Service
+        match crate::action::Action::parse(action) {
+            Some(a) => a.lock_domain(),
+            // A driver's own action named like a sync one (`sync_verify`) syncs too.
+            None if action.trim_start().starts_with("sync") => LockDomain::Sync,
+            None => LockDomain::Service,
         }
     }
 

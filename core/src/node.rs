@@ -114,7 +114,7 @@ impl NodeConfig {
         };
         // It names the tool directories doppel runs as root and the directories
         // drivers are loaded from: root's to write only.
-        let refuse = |e: crate::trust::Untrusted| NodeConfigError {
+        let refuse = |e: Box<crate::trust::Untrusted>| NodeConfigError {
             file: path.to_owned(),
             line: 0,
             message: e.to_string(),

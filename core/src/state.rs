@@ -24,8 +24,20 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// Writes a hidden temp file next to the target (same file system, so the rename is
 /// atomic), fsyncs it, renames it over the target and fsyncs the directory so the rename
 /// itself survives a power loss. Creates missing parent directories. The temp file is
-/// removed if any step fails.
+/// removed if any step fails. The new file is 0644, owned by the invoking user.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_as(path, bytes, 0o644, None)
+}
+
+/// [`write_atomic`], the new file with permission bits `mode` and, when given, the
+/// owner `(uid, gid)`: for a file the operator owns, which doppel rewrites (a
+/// service file after `doppel set`) keeping its mode and owner.
+pub fn write_atomic_as(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> io::Result<()> {
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -48,8 +60,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(0o644)
+            .mode(0o600)
             .open(&temp)?;
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::fchown(&file, Some(uid), Some(gid))?;
+        }
+        // Set after creation: the umask does not apply, and the bits are exactly
+        // the ones asked for (a 0640 service file stays 0640).
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);

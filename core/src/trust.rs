@@ -28,20 +28,22 @@ pub struct Untrusted {
 /// Checks that `path` (followed if it is a symlink) is neither writable by group or
 /// others nor owned by a user other than root or the invoking user. A missing path
 /// passes: whoever reads it reports that.
-pub fn check(path: &Path, what: &str) -> Result<(), Untrusted> {
+pub fn check(path: &Path, what: &str) -> Result<(), Box<Untrusted>> {
     let Ok(meta) = std::fs::metadata(path) else {
         return Ok(());
     };
     let mode = meta.mode() & 0o7777;
     // SAFETY: geteuid has no preconditions and cannot fail.
     let me = unsafe { libc::geteuid() };
-    let untrusted = |problem: String, fix: String| Untrusted {
-        what: what.to_owned(),
-        path: path.to_owned(),
-        problem,
-        mode,
-        owner: user_name(meta.uid()),
-        fix,
+    let untrusted = |problem: String, fix: String| {
+        Box::new(Untrusted {
+            what: what.to_owned(),
+            path: path.to_owned(),
+            problem,
+            mode,
+            owner: user_name(meta.uid()),
+            fix,
+        })
     };
     if mode & 0o022 != 0 {
         return Err(untrusted(
@@ -72,11 +74,9 @@ pub fn invoking_user() -> String {
 /// `root`, `alice`, or `uid 1234` when the user has no name.
 pub fn user_name(uid: u32) -> String {
     let mut buf = vec![0u8; 4096];
-    let mut pwd: libc::passwd = unsafe {
-        // SAFETY: passwd is a plain C struct; all-zero is a valid (empty) value
-        // that getpwuid_r overwrites.
-        std::mem::zeroed()
-    };
+    // SAFETY: passwd is a plain C struct; all-zero is a valid (empty) value that
+    // getpwuid_r overwrites.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
     let mut result: *mut libc::passwd = std::ptr::null_mut();
     // SAFETY: every pointer is valid for the call and `buf` outlives `pwd`'s use.
     let rc = unsafe {

@@ -109,6 +109,26 @@ fn write_statuses(ctx: &Context, statuses: &[ServiceStatus]) -> anyhow::Result<(
     Ok(())
 }
 
+/// The run of `spec` on `svc`, its log opened now (when its turn comes, not up
+/// front: a selection of thousands of services must not hold thousands of files).
+fn new_run(
+    ctx: &Context,
+    registry: &Arc<crate::drivers::Registry>,
+    svc: doppel_core::service::Service,
+    spec: &ActionSpec,
+) -> Arc<Run> {
+    let level = engine::console_level(ctx.quiet, ctx.verbose);
+    let log = ServiceLog::open(&ctx.paths.service_log(&svc.name), &svc.name, level);
+    Run::new(
+        svc,
+        ctx.paths.clone(),
+        registry.clone(),
+        log,
+        spec.clone(),
+        &ctx.node,
+    )
+}
+
 /// Runs `action` on the selected services and returns how it went for each, in
 /// selection order (nothing printed). A single selected service that cannot run
 /// at all (broken file, unknown action) is an error instead.
@@ -120,7 +140,6 @@ pub fn execute(
     let spec = spec_from(action, args)?;
     let selected = services::selected_explicit(ctx, ctx.selector.as_deref())?;
     let registry = Arc::new(load_registry_warned(ctx));
-    let level = engine::console_level(ctx.quiet, ctx.verbose);
     let single = selected.len() == 1;
     let mut slots: Vec<Option<ServiceOutcome>> = vec![None; selected.len()];
     let mut runs = Vec::new();
@@ -167,21 +186,13 @@ pub fn execute(
             slots[i] = Some(o);
             continue;
         }
-        let log = ServiceLog::open(&ctx.paths.service_log(name), name, level);
-        runs.push((
-            i,
-            Run::new(
-                *svc,
-                ctx.paths.clone(),
-                registry.clone(),
-                log,
-                spec.clone(),
-                &ctx.node,
-            ),
-        ));
+        runs.push((i, svc));
     }
-    let planned: Vec<&doppel_core::service::Service> = runs.iter().map(|(_, r)| &r.svc).collect();
+    let planned: Vec<&doppel_core::service::Service> = runs.iter().map(|(_, s)| &**s).collect();
     check_options(ctx, &registry, &planned, &spec)?;
+    // A service's log is opened when its turn comes, not all of them up front: a
+    // selection of thousands of services must not hold thousands of files open.
+    let make_run = |svc: Box<doppel_core::service::Service>| new_run(ctx, &registry, *svc, &spec);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -209,13 +220,13 @@ pub fn execute(
         if args.parallel && runs.len() > 1 {
             let tasks = runs
                 .into_iter()
-                .map(|(i, r)| (i, r.svc.name.clone(), engine::run_service(r)))
+                .map(|(i, svc)| (i, svc.name.clone(), engine::run_service(make_run(svc))))
                 .collect();
             run_concurrently(tasks, action).await
         } else {
             let mut out = Vec::new();
-            for (i, r) in runs {
-                out.push((i, engine::run_service(r).await));
+            for (i, svc) in runs {
+                out.push((i, engine::run_service(make_run(svc)).await));
             }
             out
         }
@@ -448,7 +459,6 @@ pub fn collect_statuses(
     if !missing.is_empty() {
         let registry = Arc::new(load_registry_warned(ctx));
         check_node_config(ctx, &registry)?;
-        let level = engine::console_level(ctx.quiet, ctx.verbose);
         let spec = spec_from("status", args)?;
         for name in &missing {
             let svc = match services::prepare(ctx, &registry, name, "status") {
@@ -462,16 +472,7 @@ pub fn collect_statuses(
                     continue;
                 }
             };
-            let log = ServiceLog::open(&ctx.paths.service_log(name), name, level);
-            let run = Run::new(
-                *svc,
-                ctx.paths.clone(),
-                registry.clone(),
-                log,
-                spec.clone(),
-                &ctx.node,
-            );
-            statuses.push(run.refresh_status());
+            statuses.push(new_run(ctx, &registry, *svc, &spec).refresh_status());
         }
         statuses.sort_by_key(|s| names.iter().position(|n| *n == s.service));
     }

@@ -7,13 +7,12 @@
 //! exits 2 with every problem.
 
 use std::io::{IsTerminal as _, Write as _};
-use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use doppel_core::edit;
 use doppel_core::ini::{self, Ini};
-use doppel_core::service::{self as core_service, LoadOptions};
 
 use crate::cmd_drivers::load_registry_warned;
 use crate::drivers::Registry;
@@ -52,17 +51,7 @@ fn problems_of(
     let real = ctx.paths.service_file(name);
     let temp = temp_path(&real);
     write_new(&temp, text.as_bytes(), 0o600)?;
-    let nodename = ctx.node.nodename();
-    let driver_options = |driver: &str| ctx.node.driver_options(driver);
-    let state_dir = |svc: &str, rid: &str| -> PathBuf { ctx.paths.resource_state_dir(svc, rid) };
-    let opts = LoadOptions {
-        nodename: &nodename,
-        catalog: registry,
-        driver_options: &driver_options,
-        state_dir: &state_dir,
-        driver_validation: true,
-    };
-    let loaded = core_service::load(name, &temp, &opts);
+    let loaded = services::load_file(ctx, registry, name, &temp, true);
     let _ = std::fs::remove_file(&temp);
     let (from, to) = (temp.display().to_string(), real.display().to_string());
     Ok(loaded
@@ -99,26 +88,10 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<std::fs::Fi
 /// the invoking user for a new file).
 fn replace(file: &Path, text: &str) -> anyhow::Result<()> {
     let meta = std::fs::metadata(file).ok();
-    let temp = temp_path(file);
-    let result = (|| -> anyhow::Result<()> {
-        let f = write_new(&temp, text.as_bytes(), 0o600)?;
-        if let Some(m) = &meta {
-            std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()))?;
-        }
-        let mode = meta.as_ref().map(|m| m.mode() & 0o7777).unwrap_or(0o644);
-        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&temp, file)?;
-        if let Some(dir) = file.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result.map_err(|e| anyhow::anyhow!("cannot write {}: {e:#}", file.display()))
+    let mode = meta.as_ref().map(|m| m.mode() & 0o7777).unwrap_or(0o644);
+    let owner = meta.as_ref().map(|m| (m.uid(), m.gid()));
+    doppel_core::state::write_atomic_as(file, text.as_bytes(), mode, owner)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))
 }
 
 /// Validates `text` as service `name` and writes it, or writes nothing.

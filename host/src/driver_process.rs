@@ -712,7 +712,6 @@ impl StderrTail {
                     if line.is_empty() {
                         continue;
                     }
-                    tracing::debug!(target: "doppel::driver", "{line}");
                     let mut l = t.lines.lock().unwrap_or_else(|e| e.into_inner());
                     if l.len() == Self::KEEP {
                         l.pop_front();
@@ -811,7 +810,8 @@ pub struct Driver {
 }
 
 enum Backend {
-    InProcess(LoadedDriver),
+    // Boxed: the debugging mode is the rare one, not worth the size of every driver.
+    InProcess(Box<LoadedDriver>),
     Process(Pool),
 }
 
@@ -845,7 +845,7 @@ impl Driver {
         Ok(Driver {
             manifest: loaded.manifest().clone(),
             path,
-            backend: Backend::InProcess(loaded),
+            backend: Backend::InProcess(Box::new(loaded)),
         })
     }
 

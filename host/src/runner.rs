@@ -104,14 +104,15 @@ pub fn run_command(
             .stdout
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        streamed.then_some(line_tx),
+        streamed.then(|| line_tx.clone()),
     );
+    // Tools that report progress on stderr (drd, SYMCLI) stream it the same way.
     let err_reader = Reader::spawn(
         child
             .stderr
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        None,
+        streamed.then(|| line_tx.clone()),
     );
     let log_lines = || {
         for line in lines.try_iter() {
@@ -190,7 +191,7 @@ pub fn run_command(
     }
     let stderr_text = output.stderr.trim_end();
     if output.exit_code == Some(0) {
-        if !stderr_text.is_empty() && !quiet {
+        if !stderr_text.is_empty() && !quiet && !streamed {
             log.log(
                 rid,
                 if request.warn_to_info {
@@ -205,7 +206,7 @@ pub fn run_command(
             );
         }
     } else {
-        if !stderr_text.is_empty() {
+        if !stderr_text.is_empty() && !streamed {
             // A failing query's stderr is the driver's to interpret (it may retry).
             log.log(
                 rid,
@@ -366,6 +367,10 @@ impl HostServices for ResourceHost {
                 Ok(serde_json::Value::Null)
             }
             "dry_run" => Ok(serde_json::Value::Bool(self.dry_run)),
+            "features" => Ok(
+                serde_json::to_value(doppel_plugin_api::HostFeatures::current())
+                    .unwrap_or(serde_json::Value::Null),
+            ),
             other => Err(Error::unsupported(other)),
         }
     }

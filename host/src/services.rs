@@ -55,6 +55,23 @@ pub fn load(
     name: &str,
     driver_validation: bool,
 ) -> service::Loaded {
+    load_file(
+        ctx,
+        registry,
+        name,
+        &ctx.paths.service_file(name),
+        driver_validation,
+    )
+}
+
+/// Loads `file` as service `name` (a candidate edit of its file, say).
+pub fn load_file(
+    ctx: &Context,
+    registry: &Registry,
+    name: &str,
+    file: &std::path::Path,
+    driver_validation: bool,
+) -> service::Loaded {
     let nodename = ctx.node.nodename();
     let driver_options = |driver: &str| ctx.node.driver_options(driver);
     let state_dir = |svc: &str, rid: &str| -> PathBuf { ctx.paths.resource_state_dir(svc, rid) };
@@ -65,7 +82,7 @@ pub fn load(
         state_dir: &state_dir,
         driver_validation,
     };
-    service::load(name, &ctx.paths.service_file(name), &opts)
+    service::load(name, file, &opts)
 }
 
 /// A configuration error listing every problem of a service file (exit 2).

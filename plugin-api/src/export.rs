@@ -54,6 +54,9 @@ macro_rules! export_driver {
                     $crate::__private::driver_module::<$driver>(env!("CARGO_PKG_NAME"))
                 })
             }
+            // SAFETY: the header wraps this library's own root-module constructor,
+            // with layout checking on, exactly as abi_stable's `export_root_module`
+            // builds it.
             unsafe {
                 $crate::__private::LibHeader::from_constructor::<$crate::__private::DriverModuleRef>(
                     __doppel_root_module,
@@ -163,6 +166,8 @@ extern "C" fn describe<D: Driver>() -> RResult<RString, RString> {
         let mut manifest = D::manifest();
         manifest.api_version = crate::API_VERSION.to_owned();
         manifest.protocol = crate::PROTOCOL_VERSION;
+        manifest.protocol_min = crate::PROTOCOL_MIN;
+        manifest.protocol_max = crate::PROTOCOL_VERSION;
         to_json(&manifest)
     })
 }

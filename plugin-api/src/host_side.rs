@@ -153,7 +153,12 @@ pub fn load_driver(path: &Path) -> Result<LoadedDriver, LoadError> {
     };
     let manifest: Manifest = serde_json::from_str(manifest_json.as_str())
         .map_err(|e| LoadError::Describe(Error::invalid(format!("bad manifest JSON: {e}"))))?;
-    if manifest.protocol > crate::PROTOCOL_VERSION {
+    if crate::negotiate(
+        (crate::PROTOCOL_MIN, crate::PROTOCOL_VERSION),
+        manifest.protocol_range(),
+    )
+    .is_none()
+    {
         return Err(LoadError::ProtocolTooNew {
             driver: manifest.protocol,
             host: crate::PROTOCOL_VERSION,

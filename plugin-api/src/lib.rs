@@ -311,12 +311,64 @@ impl Host {
             .call("progress", &serde_json::json!({ "text": text }));
     }
 
+    /// The host's clock, as RFC 3339 text in UTC (`2026-12-03T15:08:51Z`): what
+    /// [`StatusReport::last_sync`] expects. Through [`Host::call`] (method `now`);
+    /// `None` from a host that does not offer it.
+    ///
+    /// ```
+    /// use doppel_plugin_api::testing::FakeHost;
+    /// let fake = FakeHost::new(|_| Ok(Default::default()));
+    /// fake.set_now("2026-12-03T15:08:51Z");
+    /// assert_eq!(fake.host().now().as_deref(), Some("2026-12-03T15:08:51Z"));
+    /// ```
+    pub fn now(&self) -> Option<String> {
+        match self.services.call("now", &serde_json::Value::Null) {
+            Ok(serde_json::Value::String(text)) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// True when the operator passed `--dry-run`: state-changing commands are then
+    /// logged, not run, and [`Host::state_put`] is dropped. Read-only commands
+    /// still run. Through [`Host::call`] (method `dry_run`); false from a host
+    /// that does not offer it.
+    ///
+    /// ```
+    /// use doppel_plugin_api::testing::FakeHost;
+    /// assert!(FakeHost::dry_run(|_| Ok(Default::default())).host().dry_run());
+    /// assert!(!FakeHost::new(|_| Ok(Default::default())).host().dry_run());
+    /// ```
+    pub fn dry_run(&self) -> bool {
+        matches!(
+            self.services.call("dry_run", &serde_json::Value::Null),
+            Ok(serde_json::Value::Bool(true))
+        )
+    }
+
+    /// The protocol range and services the host offers (method `features`). A host
+    /// that does not answer it speaks protocol 1 only ([`HostFeatures::protocol1`]).
+    ///
+    /// ```
+    /// use doppel_plugin_api::testing::FakeHost;
+    /// let features = FakeHost::new(|_| Ok(Default::default())).host().features();
+    /// assert_eq!(features.negotiated(), Some(1));
+    /// assert!(features.has("now") && features.has("progress"));
+    /// ```
+    pub fn features(&self) -> HostFeatures {
+        self.services
+            .call("features", &serde_json::Value::Null)
+            .ok()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_else(HostFeatures::protocol1)
+    }
+
     /// Reads a stored value.
     pub fn state_get(&self, key: &str) -> Option<String> {
         self.services.state_get(key)
     }
 
-    /// Stores a value (atomically) for later runs.
+    /// Stores a value (atomically) for later runs. Under `--dry-run` doppel drops
+    /// it (and answers `Ok`), so a dry run leaves no trace.
     pub fn state_put(&self, key: &str, value: &str) -> Result<(), Error> {
         self.services.state_put(key, value)
     }

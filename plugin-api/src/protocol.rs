@@ -17,6 +17,81 @@ use serde::{Deserialize, Serialize};
 /// drivers of any protocol version up to its own and adapts to older ones.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// The oldest message protocol this crate still speaks. A peer announces the range
+/// `PROTOCOL_MIN..=PROTOCOL_VERSION`; both sides use [`negotiate`]'s answer.
+pub const PROTOCOL_MIN: u32 = 1;
+
+/// The protocol two peers use: the highest version both support, or `None` when
+/// their ranges do not meet (the host then skips the driver, naming both ranges).
+///
+/// ```
+/// use doppel_plugin_api::negotiate;
+/// assert_eq!(negotiate((1, 1), (1, 1)), Some(1));
+/// assert_eq!(negotiate((1, 3), (1, 2)), Some(2)); // newer host, older driver
+/// assert_eq!(negotiate((1, 2), (1, 3)), Some(2)); // older host, newer driver
+/// assert_eq!(negotiate((1, 1), (2, 3)), None);    // driver dropped protocol 1
+/// ```
+pub fn negotiate(host: (u32, u32), driver: (u32, u32)) -> Option<u32> {
+    let low = host.0.max(driver.0);
+    let high = host.1.min(driver.1);
+    (low <= high).then_some(high)
+}
+
+/// What the host answers to the generic `call("features")` (see
+/// [`Host::features`](crate::Host::features)): the protocol range it speaks and
+/// the named host services it offers. A host predating the call (protocol 1 hosts
+/// built before it existed) answers "unsupported", read as [`HostFeatures::protocol1`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostFeatures {
+    /// Oldest protocol the host speaks.
+    #[serde(default = "default_protocol")]
+    pub protocol_min: u32,
+    /// Newest protocol the host speaks.
+    #[serde(default = "default_protocol")]
+    pub protocol_max: u32,
+    /// Host services by name (`now`, `dry_run`, `progress`, `features`, ...).
+    #[serde(default)]
+    pub features: Vec<String>,
+}
+
+impl HostFeatures {
+    /// What a host that does not answer `features` offers: protocol 1, and no
+    /// named service known for sure.
+    pub fn protocol1() -> HostFeatures {
+        HostFeatures {
+            protocol_min: 1,
+            protocol_max: 1,
+            features: Vec::new(),
+        }
+    }
+
+    /// What a host built with this crate offers: its protocol range and the
+    /// services `now`, `dry_run`, `progress`, `features`. doppel answers
+    /// `call("features")` with it.
+    pub fn current() -> HostFeatures {
+        HostFeatures {
+            protocol_min: PROTOCOL_MIN,
+            protocol_max: PROTOCOL_VERSION,
+            features: ["features", "now", "dry_run", "progress"]
+                .map(str::to_owned)
+                .to_vec(),
+        }
+    }
+
+    /// Does the host offer service `name`?
+    pub fn has(&self, name: &str) -> bool {
+        self.features.iter().any(|f| f == name)
+    }
+
+    /// The protocol this driver (built with this crate) and the host use.
+    pub fn negotiated(&self) -> Option<u32> {
+        negotiate(
+            (self.protocol_min, self.protocol_max),
+            (PROTOCOL_MIN, PROTOCOL_VERSION),
+        )
+    }
+}
+
 /// The version of `doppel-plugin-api` a driver was built against.
 ///
 /// Written into the [`Manifest`] by [`export_driver!`](crate::export_driver) so that
@@ -53,6 +128,15 @@ pub struct Manifest {
     /// [`export_driver!`](crate::export_driver).
     #[serde(default = "default_protocol")]
     pub protocol: u32,
+    /// The oldest protocol the driver speaks. Absent from drivers built before
+    /// negotiation: 1. Filled in by [`export_driver!`](crate::export_driver).
+    #[serde(default = "default_protocol")]
+    pub protocol_min: u32,
+    /// The newest protocol the driver speaks. Absent from drivers built before
+    /// negotiation: 1 (they speak exactly protocol 1). Filled in by
+    /// [`export_driver!`](crate::export_driver).
+    #[serde(default = "default_protocol")]
+    pub protocol_max: u32,
     /// One line saying what the driver drives.
     #[serde(default)]
     pub description: String,
@@ -109,6 +193,8 @@ impl Manifest {
             version: version.to_owned(),
             api_version: API_VERSION.to_owned(),
             protocol: PROTOCOL_VERSION,
+            protocol_min: PROTOCOL_MIN,
+            protocol_max: PROTOCOL_VERSION,
             description: String::new(),
             keywords: Vec::new(),
             actions: Vec::new(),
@@ -182,6 +268,11 @@ impl Manifest {
         }
     }
 
+    /// The protocol range the driver announces, `(min, max)`.
+    pub fn protocol_range(&self) -> (u32, u32) {
+        (self.protocol_min, self.protocol_max.max(self.protocol))
+    }
+
     /// The `group.name` type string, e.g. `sync.symclone`.
     pub fn type_name(&self) -> String {
         format!("{}.{}", self.group, self.name)
@@ -246,8 +337,6 @@ impl OptionSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeywordType {
-    /// Any text.
-    String,
     /// A whole number (`3`, `3.0`).
     Integer,
     /// `true`/`false`, `yes`/`no`, `1`/`0`, ... (case-insensitive).
@@ -262,6 +351,10 @@ pub enum KeywordType {
     Shlex,
     /// A size: bytes, or `512k`, `100m`, `2g`, `1t`.
     Size,
+    /// Any text. Also what a type this version does not know (from a newer
+    /// driver) reads as, so the driver still loads and its values pass as text.
+    #[serde(other)]
+    String,
 }
 
 impl KeywordType {
@@ -788,15 +881,16 @@ pub enum Status {
     /// Not applicable (no status to report).
     #[serde(rename = "n/a")]
     NotApplicable,
-    /// Unknown: the status could not be evaluated.
-    #[serde(rename = "undef")]
-    Undef,
     /// A standby resource that is up.
     #[serde(rename = "stdby up")]
     StdbyUp,
     /// A standby resource that is down.
     #[serde(rename = "stdby down")]
     StdbyDown,
+    /// Unknown: the status could not be evaluated. Also what a status this
+    /// version does not know (from a newer driver) reads as.
+    #[serde(rename = "undef", other)]
+    Undef,
 }
 
 impl Status {
@@ -838,12 +932,13 @@ impl fmt::Display for Status {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageLevel {
-    /// For information.
-    Info,
     /// Something the operator should look at.
     Warn,
     /// Something is broken.
     Error,
+    /// For information. Also what a level this version does not know reads as.
+    #[serde(other)]
+    Info,
 }
 
 /// A line attached to a status.
@@ -954,9 +1049,10 @@ pub struct CommandRequest {
     /// Working directory.
     #[serde(default)]
     pub cwd: Option<PathBuf>,
-    /// Log each line of standard output at INFO as the command writes it, instead
-    /// of the whole output once it ends: for long tool runs (a clone, a copy)
-    /// whose progress the operator should see. Absent (false) from older drivers.
+    /// Log each line of standard output and standard error at INFO as the command
+    /// writes it, instead of the whole output once it ends: for long tool runs (a
+    /// clone, a copy) whose progress the operator should see. The output is still
+    /// returned whole in [`CommandOutput`]. Absent (false) from older drivers.
     #[serde(default)]
     pub stream: bool,
     /// Standard error of a successful run is the tool's normal progress output
@@ -1136,7 +1232,8 @@ pub enum Level {
     Error = 1,
     /// Something looks wrong.
     Warn = 2,
-    /// What an operator wants to see.
+    /// What an operator wants to see. Also what an unknown numeric level
+    /// reads as ([`Level::from_u8`]): the ABI carries levels as numbers.
     Info = 3,
     /// Details for `-v`.
     Debug = 4,

@@ -43,6 +43,7 @@ pub struct FakeHost {
     progress: Mutex<Vec<String>>,
     state: Mutex<BTreeMap<String, String>>,
     cancelled: AtomicBool,
+    now: Mutex<String>,
 }
 
 impl FakeHost {
@@ -70,6 +71,7 @@ impl FakeHost {
             progress: Mutex::new(Vec::new()),
             state: Mutex::new(BTreeMap::new()),
             cancelled: AtomicBool::new(false),
+            now: Mutex::new("2026-01-01T00:00:00Z".to_owned()),
         }
     }
 
@@ -105,6 +107,13 @@ impl FakeHost {
     pub fn set_state(&self, key: &str, value: &str) {
         if let Ok(mut s) = self.state.lock() {
             s.insert(key.to_owned(), value.to_owned());
+        }
+    }
+
+    /// Sets what [`Host::now`] answers (default `2026-01-01T00:00:00Z`).
+    pub fn set_now(&self, rfc3339: &str) {
+        if let Ok(mut n) = self.now.lock() {
+            *n = rfc3339.to_owned();
         }
     }
 
@@ -156,6 +165,11 @@ impl HostServices for FakeHost {
                 Ok(serde_json::Value::Null)
             }
             "dry_run" => Ok(serde_json::Value::Bool(self.dry_run)),
+            "now" => Ok(serde_json::Value::String(
+                self.now.lock().map(|n| n.clone()).unwrap_or_default(),
+            )),
+            "features" => Ok(serde_json::to_value(crate::HostFeatures::current())
+                .unwrap_or(serde_json::Value::Null)),
             other => Err(Error::unsupported(other)),
         }
     }

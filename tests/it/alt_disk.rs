@@ -754,3 +754,43 @@ fn print_config_eval_shows_the_bootlist_rule() {
         "{stdout}"
     );
 }
+
+#[test]
+fn alt_disk_copy_output_reaches_the_log_while_it_runs() {
+    let a = Aix::new();
+    a.service("alt", &service_text("hdisk1", ""));
+    a.sim_ok("aixsim", &["set", "copy-seconds", "3"]);
+    // Real time for this one: the copy takes 3 s.
+    let mut child = a
+        .cmd(&["-s", "alt", "provision"])
+        .env("DOPPEL_SIM_TIME_SCALE", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let log = a.ctx.root().join("var/log/doppel/alt.log");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    // The line comes just before the 3 s copy: streamed, it is in the log seconds
+    // before doppel ends; logged at the end, only after the copy.
+    let seen = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text
+            .contains("* ALT.DISK#0 - INFO - Backing-up the rootvg files and restoring them to the")
+        {
+            break Some(std::time::Instant::now());
+        }
+        if child.try_wait().unwrap().is_some() || std::time::Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let status = child.wait().unwrap();
+    let ended = std::time::Instant::now();
+    assert!(status.success());
+    let seen = seen.expect("the line was logged");
+    assert!(
+        ended - seen >= std::time::Duration::from_millis(1500),
+        "the copy's progress was logged only when it ended ({:?} before the end)",
+        ended - seen
+    );
+}

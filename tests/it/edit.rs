@@ -219,3 +219,50 @@ fn edit_config_replaces_the_file_only_with_a_valid_edit() {
     assert_eq!(code, 0);
     assert!(stderr.contains("web: no change"), "{stderr}");
 }
+
+#[test]
+fn edit_config_on_a_terminal_reopens_the_editor_after_a_broken_edit() {
+    let ctx = node();
+    // First save: broken. Second: valid.
+    let editor = ctx.write(
+        "editor.sh",
+        &format!(
+            "#!/bin/sh\nn=$(cat {root}/count 2>/dev/null || echo 0); n=$((n+1)); echo $n > {root}/count\n\
+             if [ $n = 1 ]; then echo '[bogus' >> \"$1\"; else sed -i 's/^\\[bogus$//; s/^nodes = .*$/nodes = n1 n9/' \"$1\"; fi\n",
+            root = ctx.root().display()
+        ),
+    );
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cmd = format!(
+        "EDITOR={} {} --root {} -s web edit config",
+        editor.display(),
+        doppel_e2e::doppel_bin().display(),
+        ctx.root().display()
+    );
+    // script(1) gives doppel a terminal; "y" answers "reopen the editor?".
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let _ = stdin.write_all(b"y\n");
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("reopen the editor? [Y/n]"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(ctx.root().join("count"))
+            .unwrap()
+            .trim(),
+        "2"
+    );
+    assert!(file(&ctx).contains("nodes = n1 n9\n"), "{}", file(&ctx));
+    assert!(!file(&ctx).contains("bogus"));
+}

@@ -44,7 +44,7 @@ fn lab_demo_runs_end_to_end() {
         "{stderr}"
     );
     assert!(
-        stdout.contains("THE ARRAY IS SIMULATED") || stdout.contains("SIMULATED array"),
+        stdout.contains("Setting up the SIMULATED array 000197900123"),
         "{stdout}"
     );
     let log = std::fs::read_to_string(lab.path().join("var/log/doppel/demo.log")).unwrap();

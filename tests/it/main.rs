@@ -22,3 +22,4 @@ mod script;
 mod selection;
 mod ssh;
 mod symclone;
+mod tidy;

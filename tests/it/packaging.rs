@@ -62,20 +62,10 @@ fn non_empty(root: &Path, rel: &str) {
     assert!(meta.len() > 0, "{rel} is empty");
 }
 
-#[test]
-fn dist_packages_install_and_the_installed_doppel_finds_exactly_its_drivers() {
-    if !have("dpkg-deb") || !have("dpkg") {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "dpkg and dpkg-deb are required in CI (.ci/run installs them)"
-        );
-        eprintln!(
-            "SKIPPED: dpkg/dpkg-deb are not installed (`apt-get install dpkg`; .ci/run does it)"
-        );
-        return;
-    }
+/// `cargo xtask dist` of what the test command built (target/debug, or
+/// target/release), into a temporary directory.
+fn dist() -> tempfile::TempDir {
     let out = tempfile::tempdir().unwrap();
-    // Package what the test command built (target/debug, or target/release).
     let profile = if target_dir().file_name().is_some_and(|n| n == "release") {
         "--release"
     } else {
@@ -88,6 +78,22 @@ fn dist_packages_install_and_the_installed_doppel_finds_exactly_its_drivers() {
     .args(["xtask", "dist", profile, "--no-build", "--out"])
     .arg(out.path()));
     assert_eq!(code, 0, "cargo xtask dist failed:\n{stdout}\n{stderr}");
+    out
+}
+
+#[test]
+fn dist_packages_install_and_the_installed_doppel_finds_exactly_its_drivers() {
+    if !have("dpkg-deb") || !have("dpkg") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "dpkg and dpkg-deb are required in CI (.ci/run installs them)"
+        );
+        eprintln!(
+            "SKIPPED: dpkg/dpkg-deb are not installed (`apt-get install dpkg`; .ci/run does it)"
+        );
+        return;
+    }
+    let out = dist();
 
     // One package for the host, one per first-party driver (plugins/*), and nothing
     // else: no test driver, no simulator.
@@ -308,19 +314,7 @@ fn lintian_reports_no_error_on_the_packages() {
         eprintln!("SKIPPED: lintian is not installed (`apt-get install lintian`)");
         return;
     }
-    let out = tempfile::tempdir().unwrap();
-    let profile = if target_dir().file_name().is_some_and(|n| n == "release") {
-        "--release"
-    } else {
-        "--debug"
-    };
-    let (code, stdout, stderr) = run(Command::new(
-        std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
-    )
-    .current_dir(workspace_root())
-    .args(["xtask", "dist", profile, "--no-build", "--out"])
-    .arg(out.path()));
-    assert_eq!(code, 0, "cargo xtask dist failed:\n{stdout}\n{stderr}");
+    let out = dist();
     let debs: Vec<std::path::PathBuf> = std::fs::read_dir(out.path())
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -116,3 +116,28 @@ fn the_status_action_and_other_actions_go_on_for_the_healthy_services() {
         "{stderr}"
     );
 }
+
+#[test]
+fn two_hundred_services_need_no_more_than_a_few_open_files() {
+    let ctx = TestContext::new();
+    ctx.write("etc/doppel/doppel.toml", "nodename = \"n1\"\n");
+    for i in 0..200 {
+        ctx.service(
+            &format!("svc{i:03}"),
+            "[app#0]\ntype = test\ninitial = up\n",
+        );
+    }
+    // Each service's log is opened when its turn comes: 64 descriptors do.
+    let doppel = ctx.doppel(["-s", "*", "status", "--format", "json"]);
+    let mut shell = std::process::Command::new("sh");
+    shell.arg("-c").arg("ulimit -n 64 && exec \"$0\" \"$@\"");
+    shell.arg(doppel.get_program()).args(doppel.get_args());
+    shell
+        .env_clear()
+        .envs(doppel.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))));
+    let (code, stdout, stderr) = run(&mut shell);
+    assert_eq!(code, 0, "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc.as_array().unwrap().len(), 200);
+    assert!(!stderr.contains("Too many open files"), "{stderr}");
+}

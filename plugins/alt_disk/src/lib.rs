@@ -519,7 +519,12 @@ impl AltDisk {
         let started = jiff::Timestamp::now();
         let argv = self.copy_argv(targets, phases);
         self.host
-            .run_checked(&CommandRequest::new(argv).timeout(self.copy_timeout()))?;
+            // alt_disk_copy takes its time: its output reaches the log as it comes.
+            .run_checked(
+                &CommandRequest::new(argv)
+                    .timeout(self.copy_timeout())
+                    .streamed(),
+            )?;
         let done: BTreeSet<u8> = if phases.has(1) {
             phases.set.clone()
         } else {

@@ -412,19 +412,17 @@ impl Drd {
 
     /// Runs `drd <args>` and judges it by its END banner. `Ok(None)` when skipped
     /// by `--dry-run`; `Ok(Some(output))` when drd reported success.
-    fn drd(&self, args: Vec<String>, how: Run, dry_run: bool) -> Result<Option<String>, Error> {
+    fn drd(&self, args: Vec<String>, how: Run) -> Result<Option<String>, Error> {
         let mode = args.first().cloned().unwrap_or_default();
         let mut argv = vec![self.tool()];
         argv.extend(args);
         let mut request = CommandRequest::new(argv);
         match how {
             Run::Change => {
-                // Quiet: drd writes its normal output on stderr; it is relayed below at
-                // INFO rather than as "command succesful but stderr" warnings.
-                request.quiet = true;
-                if !dry_run {
-                    self.host.info(&request.display());
-                }
+                // drd runs for minutes to hours and writes its phases on stderr:
+                // doppel logs each line at INFO as it comes (not as "command
+                // succesful but stderr" once it ends).
+                request = request.streamed();
             }
             Run::Preview => request = request.read_only(),
             Run::Query => request = request.read_only().timeout(QUERY_TIMEOUT),
@@ -434,8 +432,9 @@ impl Drd {
             return Ok(None);
         }
         let text = combined(&out);
-        // The request is quiet (doppel logs its output at debug level only): relay it.
-        if !text.trim().is_empty() {
+        // A preview's or a query's output is quiet (doppel logs it at debug level
+        // only): relay it; a change's was streamed already.
+        if how != Run::Change && !text.trim().is_empty() {
             let level = if how == Run::Change {
                 Level::Info
             } else {
@@ -510,7 +509,7 @@ impl Drd {
     /// `drd status`, parsed.
     fn query(&self) -> Result<DrdStatus, Error> {
         let text = self
-            .drd(vec!["status".into()], Run::Query, false)?
+            .drd(vec!["status".into()], Run::Query)?
             .unwrap_or_default();
         Ok(DrdStatus::parse(&text))
     }
@@ -551,20 +550,12 @@ impl Drd {
         }
         let overwrite = self.config.get_bool("overwrite", false);
         if request.dry_run {
-            self.drd(
-                self.clone_args(&target, overwrite, true),
-                Run::Preview,
-                true,
-            )?;
+            self.drd(self.clone_args(&target, overwrite, true), Run::Preview)?;
             self.host.info(&format!(
                 "dry-run: the drd clone preview accepts {target} as the clone target"
             ));
         }
-        let ran = self.drd(
-            self.clone_args(&target, overwrite, false),
-            Run::Change,
-            request.dry_run,
-        )?;
+        let ran = self.drd(self.clone_args(&target, overwrite, false), Run::Change)?;
         Ok(ActionOutcome {
             messages: if ran.is_some() {
                 vec![format!("clone of the root disk created on {target}")]
@@ -578,7 +569,7 @@ impl Drd {
     fn sync_update(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {
         let list = format!("{SYNC_DIR}/{FILES_TO_BE_COPIED}");
         if request.dry_run {
-            self.drd(self.sync_args(true), Run::Preview, true)?;
+            self.drd(self.sync_args(true), Run::Preview)?;
             let mut messages = Vec::new();
             match self.read_list(FILES_TO_BE_COPIED) {
                 Ok(files) => {
@@ -606,13 +597,13 @@ impl Drd {
                         .log(Level::Debug, &format!("changed on the clone, kept: {f}"));
                 }
             }
-            self.drd(self.sync_args(false), Run::Change, true)?;
+            self.drd(self.sync_args(false), Run::Change)?;
             return Ok(ActionOutcome {
                 messages,
                 noop: false,
             });
         }
-        self.drd(self.sync_args(false), Run::Change, false)?;
+        self.drd(self.sync_args(false), Run::Change)?;
         let mut messages = Vec::new();
         match self.read_list(FILES_TO_BE_COPIED) {
             Ok(files) => {
@@ -656,18 +647,14 @@ impl Drd {
             }
         };
         if request.dry_run {
-            self.drd(self.clone_args(&target, true, true), Run::Preview, true)?;
+            self.drd(self.clone_args(&target, true, true), Run::Preview)?;
             if !request.force {
                 self.host.warn(
                     "dry-run: without --dry-run, sync resync needs --force (it replaces the clone)",
                 );
             }
         }
-        let ran = self.drd(
-            self.clone_args(&target, true, false),
-            Run::Change,
-            request.dry_run,
-        )?;
+        let ran = self.drd(self.clone_args(&target, true, false), Run::Change)?;
         Ok(ActionOutcome {
             messages: if ran.is_some() {
                 vec![format!("clone of the root disk re-created on {target}")]
@@ -683,13 +670,11 @@ impl Drd {
             self.drd(
                 self.simple_args("activate", &["-p", "-x", "reboot=false"]),
                 Run::Preview,
-                true,
             )?;
         }
         let ran = self.drd(
             self.simple_args("activate", &["-x", "reboot=false"]),
             Run::Change,
-            request.dry_run,
         )?;
         Ok(ActionOutcome {
             messages: if ran.is_some() {
@@ -701,13 +686,8 @@ impl Drd {
         })
     }
 
-    fn plain(
-        &self,
-        mode: &str,
-        done: &str,
-        request: &ActionRequest,
-    ) -> Result<ActionOutcome, Error> {
-        let ran = self.drd(self.simple_args(mode, &[]), Run::Change, request.dry_run)?;
+    fn plain(&self, mode: &str, done: &str) -> Result<ActionOutcome, Error> {
+        let ran = self.drd(self.simple_args(mode, &[]), Run::Change)?;
         Ok(ActionOutcome {
             messages: if ran.is_some() {
                 vec![done.to_owned()]
@@ -823,14 +803,12 @@ impl Driver for Drd {
             "deactivate" => self.plain(
                 "deactivate",
                 "the booted image is the primary boot image again",
-                request,
             ),
             "mount" => self.plain(
                 "mount",
                 "the inactive image is mounted under /var/opt/drd/mnts",
-                request,
             ),
-            "umount" => self.plain("umount", "the inactive image is unmounted", request),
+            "umount" => self.plain("umount", "the inactive image is unmounted"),
             other => Err(Error::unsupported(other)),
         }
     }

@@ -753,8 +753,20 @@ impl Symclone {
                     goal.list()
                 )));
             }
+            // The states of the pairs not there yet: what the operator watches.
+            let pending = set
+                .as_ref()
+                .map(|s| {
+                    let states: Vec<String> = s
+                        .not_in(goal.states())
+                        .iter()
+                        .map(|p| p.describe())
+                        .collect();
+                    format!(": {}", states.join(", "))
+                })
+                .unwrap_or_default();
             self.host.progress(&format!(
-                "waiting for {}: {ready}/{n} devs ready ({}s/{}s)",
+                "waiting for {}: {ready}/{n} devs ready ({}s/{}s){pending}",
                 goal.name(),
                 elapsed.as_secs(),
                 timeout.as_secs()

@@ -642,7 +642,7 @@ fn start_waits_for_activable_state_with_progress() {
     assert_eq!(waits.len(), 2, "{waits:?}");
     assert_eq!(
         waits[0],
-        "waiting for activable state: 0/2 devs ready (0s/300s)"
+        "waiting for activable state: 0/2 devs ready (0s/300s): 00B61 RecreateInProg, 00B63 RecreateInProg"
     );
 }
 
@@ -655,8 +655,10 @@ fn start_counts_ready_devices_individually() {
     let d = driver(&fake, &[]);
     d.action(&request("start")).unwrap();
     assert!(
-        fake.infos()
-            .contains(&"waiting for activable state: 1/2 devs ready (0s/300s)".to_owned()),
+        fake.infos().contains(
+            &"waiting for activable state: 1/2 devs ready (0s/300s): 00B63 RecreateInProg"
+                .to_owned()
+        ),
         "{:?}",
         fake.infos()
     );

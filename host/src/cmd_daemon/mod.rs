@@ -61,6 +61,7 @@ use doppel_core::lock::{self, LockDomain};
 use doppel_core::node::NodeConfig;
 use doppel_core::paths::Paths;
 use doppel_core::plan::{self, Selection};
+use doppel_core::restart::{self, RestartDecision};
 use doppel_core::schedule::{Schedule, stable_seed};
 use doppel_core::service::{Origin, Resolved, ResourceDef, Service};
 use doppel_core::state;
@@ -71,7 +72,7 @@ use serde::Serialize;
 use crate::cli::{ActionArgs, Format};
 use crate::cmd_drivers::{load_registry, warn_skipped};
 use crate::drivers::Registry;
-use crate::engine::{self, ActionSpec, Run, ServiceOutcome};
+use crate::engine::{self, ActionSpec, ResourceResult, Run, ServiceOutcome};
 use crate::logger::ServiceLog;
 use crate::{Context, UsageError, services};
 
@@ -86,402 +87,13 @@ const KILL_GRACE: Duration = Duration::from_secs(10);
 /// The rid of service-level log lines.
 const SCHEDULER: &str = "scheduler";
 
-// ---------------------------------------------------------------------------
-// Tasks of a service
-// ---------------------------------------------------------------------------
+mod records;
+mod render;
+mod tasks;
 
-/// A scheduled task: the service status, or a resource's `sync_update` / `run`.
-#[derive(Clone, Debug)]
-struct Task {
-    action: String,
-    /// `None` for service tasks.
-    rid: Option<String>,
-    /// The expression as written.
-    raw: String,
-    /// Where it came from: `demo.conf:7`, `default`.
-    source: String,
-    /// Parsed and seeded, or the parse error.
-    schedule: Result<Schedule, String>,
-}
-
-impl Task {
-    /// The rid log lines carry.
-    fn log_rid(&self) -> &str {
-        self.rid.as_deref().unwrap_or(SCHEDULER)
-    }
-
-    /// `last_status`, `last_sync_update_sync#0`.
-    fn stamp_name(&self) -> String {
-        match &self.rid {
-            Some(rid) => format!("last_{}_{rid}", self.action),
-            None => format!("last_{}", self.action),
-        }
-    }
-
-    fn key(&self, svc: &str) -> String {
-        format!(
-            "{svc}/{}/{}",
-            self.action,
-            self.rid.as_deref().unwrap_or("")
-        )
-    }
-}
-
-/// A resource watched for restarts.
-#[derive(Clone, Debug)]
-struct RestartTask {
-    rid: String,
-    max: u32,
-    source: String,
-}
-
-impl RestartTask {
-    fn key(&self, svc: &str) -> String {
-        format!("{svc}/restart/{}", self.rid)
-    }
-}
-
-/// The scheduled action of a resource group, if it has one.
-fn scheduled_action(group: &str) -> Option<&'static str> {
-    match group {
-        "sync" => Some("sync_update"),
-        "task" => Some("run"),
-        _ => None,
-    }
-}
-
-/// `demo.conf:7`, `demo.conf:7 (schedule@n1)`, `default`.
-fn source_of(resolved: Option<&Resolved>, name: &str) -> String {
-    let short = |location: &str| -> String {
-        match location.rsplit_once(':') {
-            Some((file, line)) => {
-                let file = Path::new(file)
-                    .file_name()
-                    .map(|f| f.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| file.to_owned());
-                format!("{file}:{line}")
-            }
-            None => location.to_owned(),
-        }
-    };
-    match resolved.map(|r| &r.origin) {
-        Some(Origin::File { location, key }) if key == name => short(location),
-        Some(Origin::File { location, key }) => format!("{} ({key})", short(location)),
-        Some(Origin::Inherited { location, key }) => format!("{} (DEFAULT {key})", short(location)),
-        Some(Origin::Environment { variable }) => format!("${variable}"),
-        Some(Origin::Default) | None => "default".to_owned(),
-    }
-}
-
-fn parse_seeded(raw: &str, seed_key: &str) -> Result<Schedule, String> {
-    Schedule::parse(raw)
-        .map(|s| s.with_seed(stable_seed(seed_key)))
-        .map_err(|e| e.to_string())
-}
-
-/// The tasks of a service, in the order they run: status, then each resource's task
-/// (natural rid order); and the restart monitors.
-fn tasks_of(svc: &Service, registry: &Registry) -> (Vec<Task>, Vec<RestartTask>) {
-    let mut tasks = Vec::new();
-    let status_resolved = svc.default_values.get("status_schedule");
-    tasks.push(Task {
-        action: "status".into(),
-        rid: None,
-        raw: svc.status_schedule.clone(),
-        source: source_of(
-            status_resolved.filter(|r| r.value == svc.status_schedule),
-            "status_schedule",
-        ),
-        schedule: parse_seeded(
-            &svc.status_schedule,
-            &format!("{}/status/{}", svc.name, svc.nodename),
-        ),
-    });
-    let mut resources: Vec<&ResourceDef> = svc.resources.iter().filter(|r| !r.disabled).collect();
-    resources.sort_by(|a, b| plan::natural_cmp(&a.rid, &b.rid));
-    let mut restarts = Vec::new();
-    let cluster_managed = svc
-        .default_values
-        .get("orchestrate")
-        .is_some_and(|o| o.value == "ha");
-    for r in resources {
-        if let (Some(raw), Some(action)) = (&r.schedule, scheduled_action(&r.group)) {
-            if registry.implements(&r.type_name, action) {
-                tasks.push(Task {
-                    action: action.to_owned(),
-                    rid: Some(r.rid.clone()),
-                    raw: raw.clone(),
-                    source: source_of(r.values.get("schedule"), "schedule"),
-                    schedule: parse_seeded(
-                        raw,
-                        &format!("{}/{}/{}", svc.name, r.rid, svc.nodename),
-                    ),
-                });
-            }
-        }
-        if r.restart > 0 && !cluster_managed {
-            restarts.push(RestartTask {
-                rid: r.rid.clone(),
-                max: r.restart,
-                source: source_of(r.values.get("restart"), "restart"),
-            });
-        }
-    }
-    (tasks, restarts)
-}
-
-// ---------------------------------------------------------------------------
-// Records
-// ---------------------------------------------------------------------------
-
-/// `var/lib/doppel/<svc>/scheduler/`.
-fn scheduler_dir(paths: &Paths, svc: &str) -> PathBuf {
-    paths.service_state_dir(svc).join("scheduler")
-}
-
-/// Reads a last-run record: RFC 3339, G2's epoch float, or a local `YYYY-MM-DD HH:MM:SS`.
-/// `None` when missing or unreadable.
-fn read_stamp(path: &Path) -> Option<Timestamp> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    if let Ok(ts) = text.parse::<Timestamp>() {
-        return Some(ts);
-    }
-    if let Ok(secs) = text.parse::<f64>() {
-        if secs.is_finite() {
-            return Timestamp::from_millisecond((secs * 1000.0) as i64).ok();
-        }
-    }
-    let dt = text.parse::<jiff::civil::DateTime>().ok()?;
-    dt.to_zoned(jiff::tz::TimeZone::system())
-        .ok()
-        .map(|z| z.timestamp())
-}
-
-fn write_stamp(path: &Path, at: Timestamp) -> std::io::Result<()> {
-    let at = at.round(jiff::Unit::Second).unwrap_or(at);
-    state::write_atomic(path, format!("{at}\n").as_bytes())
-}
-
-/// RFC 3339 in UTC, to the second.
-fn utc(ts: Timestamp) -> String {
-    ts.round(jiff::Unit::Second).unwrap_or(ts).to_string()
-}
-
-fn in_zone(ts: Timestamp, like: &Zoned) -> Zoned {
-    ts.to_zoned(like.time_zone().clone())
-}
-
-/// The file content before a write, to put back when the task did not run after all.
-struct Previous {
-    path: PathBuf,
-    bytes: Option<Vec<u8>>,
-}
-
-impl Previous {
-    fn save(path: PathBuf) -> Previous {
-        let bytes = std::fs::read(&path).ok();
-        Previous { path, bytes }
-    }
-
-    fn restore(self) {
-        let _ = match self.bytes {
-            Some(b) => state::write_atomic(&self.path, &b),
-            None => std::fs::remove_file(&self.path).or(Ok(())),
-        };
-    }
-}
-
-// ---------------------------------------------------------------------------
-// print schedule
-// ---------------------------------------------------------------------------
-
-#[derive(Serialize)]
-struct RestartInfo {
-    max: u32,
-    count: u32,
-}
-
-#[derive(Serialize)]
-struct Row {
-    service: String,
-    action: String,
-    rid: Option<String>,
-    schedule: Option<String>,
-    source: String,
-    last_run: Option<String>,
-    last_success: Option<String>,
-    next_run: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    restart: Option<RestartInfo>,
-}
-
-fn read_count(path: &Path) -> u32 {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| t.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-fn restart_count_path(paths: &Paths, svc: &str, rid: &str) -> PathBuf {
-    scheduler_dir(paths, svc).join(format!("restart_count_{rid}"))
-}
-
-fn rows_of(
-    paths: &Paths,
-    svc: &Service,
-    registry: &Registry,
-    selection: &Selection,
-    now: &Zoned,
-) -> Vec<Row> {
-    let (tasks, restarts) = tasks_of(svc, registry);
-    let dir = scheduler_dir(paths, &svc.name);
-    let selected = |rid: Option<&str>| match rid {
-        None => selection.is_empty(),
-        Some(rid) => svc.resource(rid).is_some_and(|r| selection.matches(r)),
-    };
-    let mut rows = Vec::new();
-    for t in tasks.iter().filter(|t| selected(t.rid.as_deref())) {
-        let last = read_stamp(&dir.join(t.stamp_name()));
-        let success = read_stamp(&dir.join(format!("{}.success", t.stamp_name())));
-        let (next, error) = match &t.schedule {
-            Ok(s) => (
-                s.next(now.clone(), last.map(|l| in_zone(l, now)))
-                    .map(|z| utc(z.timestamp())),
-                None,
-            ),
-            Err(e) => (None, Some(e.clone())),
-        };
-        rows.push(Row {
-            service: svc.name.clone(),
-            action: t.action.clone(),
-            rid: t.rid.clone(),
-            schedule: Some(t.raw.clone()),
-            source: t.source.clone(),
-            last_run: last.map(utc),
-            last_success: success.map(utc),
-            next_run: next,
-            error,
-            restart: None,
-        });
-    }
-    for r in restarts.iter().filter(|r| selected(Some(&r.rid))) {
-        let stamp = format!("last_restart_{}", r.rid);
-        rows.push(Row {
-            service: svc.name.clone(),
-            action: "restart".into(),
-            rid: Some(r.rid.clone()),
-            schedule: None,
-            source: r.source.clone(),
-            last_run: read_stamp(&dir.join(&stamp)).map(utc),
-            last_success: read_stamp(&dir.join(format!("{stamp}.success"))).map(utc),
-            next_run: None,
-            error: None,
-            restart: Some(RestartInfo {
-                max: r.max,
-                count: read_count(&restart_count_path(paths, &svc.name, &r.rid)),
-            }),
-        });
-    }
-    rows
-}
-
-fn render_rows(rows: &[Row]) -> String {
-    let header = [
-        "SERVICE",
-        "ACTION",
-        "RID",
-        "SCHEDULE",
-        "SOURCE",
-        "LAST RUN",
-        "LAST SUCCESS",
-        "NEXT RUN",
-    ];
-    let cells: Vec<[String; 8]> = rows
-        .iter()
-        .map(|r| {
-            let schedule = match (&r.schedule, &r.restart) {
-                (Some(s), _) => s.clone(),
-                (None, Some(i)) => format!("monitor ({}/{} restarts)", i.count, i.max),
-                (None, None) => "-".into(),
-            };
-            let next = match (&r.next_run, &r.error, &r.restart) {
-                (Some(n), _, _) => n.clone(),
-                (None, Some(_), _) => "invalid".into(),
-                (None, None, Some(_)) => "-".into(),
-                (None, None, None) => "never".into(),
-            };
-            [
-                r.service.clone(),
-                r.action.clone(),
-                r.rid.clone().unwrap_or_else(|| "-".into()),
-                schedule,
-                r.source.clone(),
-                r.last_run.clone().unwrap_or_else(|| "never".into()),
-                r.last_success.clone().unwrap_or_else(|| "never".into()),
-                next,
-            ]
-        })
-        .collect();
-    let mut widths = header.map(str::len);
-    for row in &cells {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |row: &[&str]| -> String {
-        let mut out = String::new();
-        for (i, (c, w)) in row.iter().zip(widths).enumerate() {
-            if i + 1 == row.len() {
-                out.push_str(c);
-            } else {
-                out.push_str(&format!("{c:<w$}  "));
-            }
-        }
-        out.truncate(out.trim_end().len());
-        out.push('\n');
-        out
-    };
-    let mut out = line(&header);
-    for row in &cells {
-        out.push_str(&line(&row.iter().map(String::as_str).collect::<Vec<_>>()));
-    }
-    for r in rows {
-        if let Some(e) = &r.error {
-            out.push_str(&format!(
-                "error: {} {}: {e}\n",
-                r.service,
-                r.rid.as_deref().unwrap_or(&r.action)
-            ));
-        }
-    }
-    out
-}
-
-/// `doppel -s <svc> print schedule`.
-pub fn print_schedule(ctx: &Context, args: &ActionArgs) -> anyhow::Result<ExitCode> {
-    let names = services::selected(ctx, ctx.selector.as_deref())?;
-    let registry = crate::cmd_drivers::load_registry_warned(ctx);
-    let selection = crate::cmd_actions::selection(args);
-    let now = Zoned::now();
-    let mut rows = Vec::new();
-    for name in &names {
-        let svc = services::load_valid(ctx, &registry, name)?;
-        rows.extend(rows_of(&ctx.paths, &svc, &registry, &selection, &now));
-    }
-    let mut out = std::io::stdout().lock();
-    if ctx.format == Format::Json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
-    } else {
-        write!(out, "{}", render_rows(&rows))?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
+use records::*;
+pub use render::print_schedule;
+use tasks::*;
 
 // ---------------------------------------------------------------------------
 // The daemon
@@ -912,12 +524,12 @@ async fn resource_task(
     }
     let result = outcome.resources.iter().find(|r| r.rid == rid);
     match result.map(|r| r.result) {
-        Some("ok") if outcome.ok => {
+        Some(ResourceResult::Ok) if outcome.ok => {
             let _ = write_stamp(&dir.join(format!("{}.success", task.stamp_name())), at);
             log.info(Some(rid), &format!("scheduled {action} succeeded"));
             Done::Ok
         }
-        Some("skipped") => Done::Skipped,
+        Some(ResourceResult::Skipped) => Done::Skipped,
         None if outcome.ok => {
             log.info(Some(rid), &format!("scheduled {action}: nothing to do"));
             Done::Skipped
@@ -953,48 +565,29 @@ async fn restart_task(
     };
     let count_path = restart_count_path(&shared.paths, &svc.name, rid);
     let count = read_count(&count_path);
-    match res.status {
-        Status::Down | Status::Warn | Status::StdbyDown => {}
-        Status::Up | Status::StdbyUp => {
-            if count > 0 {
-                let _ = std::fs::remove_file(&count_path);
-                log.info(
-                    Some(rid),
-                    &format!("{} again: restart count reset", res.status),
-                );
-            }
+    let intent = engine::read_intent(&shared.paths, &svc.name);
+    let decision = restart::decide(restart::RestartInputs {
+        status: res.status,
+        standby: svc.resource(rid).is_some_and(|r| r.standby),
+        intent: intent.as_deref(),
+        service_avail: cache.avail,
+        count,
+        max: task.max,
+    });
+    match decision {
+        RestartDecision::Restart { .. } => {}
+        RestartDecision::ResetCount => {
+            let _ = std::fs::remove_file(&count_path);
+            log.info(
+                Some(rid),
+                &format!("{} again: restart count reset", res.status),
+            );
             return Done::Skipped;
         }
-        Status::NotApplicable | Status::Undef => return Done::Skipped,
-    }
-    let resource = svc.resource(rid);
-    let standby = resource.is_some_and(|r| r.standby);
-    // Restart only what the operator meant to run: the intent recorded by the last
-    // unscoped start/stop, else (never started nor stopped by doppel) a service of
-    // which something is up.
-    let intended = match engine::read_intent(&shared.paths, &svc.name).as_deref() {
-        Some("started") => true,
-        Some(_) => false,
-        None => matches!(cache.avail, Status::Up | Status::Warn | Status::StdbyUp),
-    };
-    if !standby && !intended {
-        log.log(
-            Some(rid),
-            Level::Trace,
-            &format!(
-                "{} but the service is {}: no restart",
-                res.status, cache.avail
-            ),
-        );
-        return Done::Skipped;
-    }
-    if count >= task.max {
-        log.log(
-            Some(rid),
-            Level::Trace,
-            &format!("{}: no restart left ({}/{})", res.status, count, task.max),
-        );
-        return Done::Skipped;
+        RestartDecision::Skip(why) => {
+            log.log(Some(rid), Level::Trace, &why);
+            return Done::Skipped;
+        }
     }
     if lock_busy(shared, svc, log, rid, "start") {
         shared.back_off(task.key(&svc.name));
@@ -1041,7 +634,7 @@ async fn restart_task(
         && outcome
             .resources
             .iter()
-            .any(|r| r.rid == rid && r.result == "ok");
+            .any(|r| r.rid == rid && r.result == ResourceResult::Ok);
     let now_status = outcome
         .status
         .as_ref()

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use doppel_core::action::Action;
 use doppel_core::lock::{self, LockDomain};
 use doppel_core::paths::Paths;
 use doppel_core::plan::{self, Selection};
@@ -26,44 +27,30 @@ use crate::drivers::Registry;
 use crate::logger::ServiceLog;
 use crate::runner::{ResourceHost, run_command};
 
+mod outcome;
+mod status;
+
+pub use outcome::{ResourceOutcome, ResourceResult, ServiceOutcome};
+use status::read_status_cache_or;
+pub use status::{
+    ResourceStatus, ServiceStatus, frozen_path, intent_path, is_frozen, read_intent,
+    read_status_cache, status_cache,
+};
+
 /// The actions doppel itself knows (any other is a driver's own action).
 pub fn is_standard_action(action: &str) -> bool {
-    matches!(
-        action,
-        "start"
-            | "stop"
-            | "provision"
-            | "unprovision"
-            | "run"
-            | "status"
-            | "sync_break"
-            | "sync_resync"
-            | "sync_update"
-            | "sync_restore"
-            | "sync_all"
-            | "sync_nodes"
-            | "sync_drp"
-    )
+    Action::parse(action).is_some()
 }
 
 /// Standard actions that only read.
 pub fn is_read_only(action: &str) -> bool {
-    matches!(action, "status")
+    Action::parse(action).is_some_and(Action::is_read_only)
 }
 
 /// Normalises `sync resync`/`syncresync` spellings to `sync_resync`.
 pub fn action_name(words: &[&str]) -> String {
     let joined = words.join("_");
-    match joined.as_str() {
-        "syncbreak" => "sync_break".into(),
-        "syncresync" => "sync_resync".into(),
-        "syncupdate" => "sync_update".into(),
-        "syncrestore" => "sync_restore".into(),
-        "syncall" => "sync_all".into(),
-        "syncnodes" => "sync_nodes".into(),
-        "syncdrp" => "sync_drp".into(),
-        _ => joined,
-    }
+    Action::parse(&joined).map_or(joined, |a| a.name().to_owned())
 }
 
 /// What the operator asked.
@@ -77,182 +64,6 @@ pub struct ActionSpec {
     pub options: BTreeMap<String, String>,
     /// Run by the scheduler: unmet conditions skip the resource instead of failing.
     pub scheduled: bool,
-}
-
-/// A resource's status, as cached and printed.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ResourceStatus {
-    pub rid: String,
-    #[serde(rename = "type")]
-    pub type_name: String,
-    pub status: Status,
-    #[serde(default)]
-    pub messages: Vec<StatusMessage>,
-    #[serde(default)]
-    pub last_sync: Option<String>,
-    pub optional: bool,
-    pub disabled: bool,
-    pub standby: bool,
-    pub monitor: bool,
-    #[serde(default)]
-    pub subset: Option<String>,
-    #[serde(default)]
-    pub tags: Vec<String>,
-}
-
-/// A service's status, as cached in `var/lib/doppel/<svc>/status.json`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ServiceStatus {
-    pub service: String,
-    /// False when the service file is broken: `problems` says why, and the
-    /// statuses are `undef`.
-    #[serde(default = "valid")]
-    pub valid: bool,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub problems: Vec<String>,
-    /// Why doppel does not evaluate the service on this node (it is another
-    /// node's): the statuses are then `n/a`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    pub avail: Status,
-    pub overall: Status,
-    pub optional: Status,
-    /// `doppel freeze`: the daemon leaves the service alone.
-    #[serde(default)]
-    pub frozen: bool,
-    pub updated: String,
-    pub resources: Vec<ResourceStatus>,
-}
-
-fn valid() -> bool {
-    true
-}
-
-impl ServiceStatus {
-    /// The status of a service whose file is broken: `undef`, with its problems.
-    pub fn invalid(service: &str, problems: Vec<String>) -> ServiceStatus {
-        ServiceStatus {
-            service: service.to_owned(),
-            valid: false,
-            problems,
-            reason: None,
-            avail: Status::Undef,
-            overall: Status::Undef,
-            optional: Status::Undef,
-            frozen: false,
-            updated: jiff::Timestamp::now().to_string(),
-            resources: Vec::new(),
-        }
-    }
-
-    /// The status of a service this node does not run: `n/a`, with the reason.
-    pub fn not_here(service: &str, reason: String) -> ServiceStatus {
-        ServiceStatus {
-            reason: Some(reason),
-            avail: Status::NotApplicable,
-            overall: Status::NotApplicable,
-            optional: Status::NotApplicable,
-            valid: true,
-            problems: Vec::new(),
-            ..ServiceStatus::invalid(service, Vec::new())
-        }
-    }
-}
-
-/// How one resource's part of an action ended.
-#[derive(Clone, Debug, Serialize)]
-pub struct ResourceOutcome {
-    pub rid: String,
-    /// `ok`, `skipped`, `failed`, `ignored` (failed but optional).
-    pub result: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// The driver refused the request as invalid (a bad option such as an unknown
-    /// `--clients` entry, or an unusable configuration): a usage error, exit 2.
-    #[serde(skip)]
-    pub invalid_request: bool,
-}
-
-/// How an action on one service ended.
-#[derive(Clone, Debug, Serialize)]
-pub struct ServiceOutcome {
-    pub service: String,
-    pub action: String,
-    pub ok: bool,
-    /// False when the service file is broken (`problems` says why): nothing ran.
-    pub valid: bool,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub problems: Vec<String>,
-    /// Why nothing ran although nothing failed (a service of another node, or no
-    /// resource implementing the action, in a `-s '*'` selection).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skipped: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    pub resources: Vec<ResourceOutcome>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<ServiceStatus>,
-    /// Nothing ran because another action held the lock past the wait: the
-    /// scheduler retries such a task later instead of counting a failure.
-    #[serde(skip)]
-    pub lock_timed_out: bool,
-    /// The operator's request selects nothing to act on (no resource matches the
-    /// selection, or none implements the action): a usage error, exit 2.
-    #[serde(skip)]
-    pub usage_error: bool,
-    /// Every failure was a driver refusing the request as invalid (exit 2).
-    #[serde(skip)]
-    pub invalid_request: bool,
-}
-
-impl ServiceOutcome {
-    /// An action that has not run (yet) on `service`.
-    pub fn new(service: &str, action: &str) -> ServiceOutcome {
-        ServiceOutcome {
-            service: service.to_owned(),
-            action: action.to_owned(),
-            ok: true,
-            valid: true,
-            problems: Vec::new(),
-            skipped: None,
-            error: None,
-            resources: Vec::new(),
-            status: None,
-            lock_timed_out: false,
-            usage_error: false,
-            invalid_request: false,
-        }
-    }
-
-    /// The outcome of a service whose task panicked or was cancelled: a failure.
-    pub fn crashed(service: &str, action: &str, error: &tokio::task::JoinError) -> ServiceOutcome {
-        let why = if error.is_panic() {
-            "panicked"
-        } else {
-            "was cancelled"
-        };
-        ServiceOutcome {
-            ok: false,
-            error: Some(format!("the action {why}: {error}")),
-            ..ServiceOutcome::new(service, action)
-        }
-    }
-
-    /// A broken service file: nothing ran.
-    pub fn invalid(service: &str, action: &str, problems: Vec<String>) -> ServiceOutcome {
-        ServiceOutcome {
-            ok: false,
-            valid: false,
-            error: Some(format!(
-                "{} configuration error(s), first: {}",
-                problems.len(),
-                problems.first().map(String::as_str).unwrap_or("unknown")
-            )),
-            problems,
-            usage_error: true,
-            ..ServiceOutcome::new(service, action)
-        }
-    }
 }
 
 /// Everything shared by the resources of one service action.
@@ -649,14 +460,14 @@ impl Run {
         if r.noaction() && self.state_changing(&r, &action) {
             self.log
                 .info(Some(&rid), &format!("noaction tag: skip {action}"));
-            return outcome("skipped", Some("noaction tag".into()));
+            return outcome(ResourceResult::Skipped, Some("noaction tag".into()));
         }
         if action == "stop" && r.standby && !self.spec.force {
             self.log.info(
                 Some(&rid),
                 "skip 'stop' on standby resource (--force to override)",
             );
-            return outcome("skipped", Some("standby".into()));
+            return outcome(ResourceResult::Skipped, Some("standby".into()));
         }
         for condition in r.conditions.get(&action).into_iter().flatten() {
             let current = self.current_status(&condition.rid).await;
@@ -667,7 +478,7 @@ impl Run {
                 );
                 if self.spec.scheduled {
                     self.log.info(Some(&rid), &format!("skip: {message}"));
-                    return outcome("skipped", Some(message));
+                    return outcome(ResourceResult::Skipped, Some(message));
                 }
                 return self.failed(&r, &action, message);
             }
@@ -698,11 +509,11 @@ impl Run {
             }
             Err(e) if e.kind == ErrorKind::Cancelled => {
                 self.log.error(Some(&rid), "cancelled");
-                return outcome("failed", Some("cancelled".into()));
+                return outcome(ResourceResult::Failed, Some("cancelled".into()));
             }
             Err(e) if e.kind == ErrorKind::Invalid => {
                 let mut failed = self.failed(&r, &action, e.message);
-                failed.invalid_request = failed.result == "failed";
+                failed.invalid_request = failed.result == ResourceResult::Failed;
                 return failed;
             }
             Err(e) => return self.failed(&r, &action, e.message),
@@ -710,7 +521,7 @@ impl Run {
         if let Err(message) = self.triggers(Some(&r), "post", &action).await {
             return self.failed(&r, &action, message);
         }
-        outcome("ok", None)
+        outcome(ResourceResult::Ok, None)
     }
 
     fn failed(&self, r: &ResourceDef, action: &str, message: String) -> ResourceOutcome {
@@ -723,7 +534,7 @@ impl Run {
         // `optional` keeps a failing accessory resource from blocking the service's
         // lifecycle (start, stop, ...). An action the operator aims at the resource
         // itself (sync resync, run, a driver action) must report its failure.
-        let lifecycle = matches!(action, "start" | "stop" | "provision" | "unprovision");
+        let lifecycle = Action::parse(action).is_some_and(Action::is_lifecycle);
         if r.optional && lifecycle {
             self.log.info(
                 Some(&r.rid),
@@ -731,14 +542,14 @@ impl Run {
             );
             return ResourceOutcome {
                 rid: r.rid.clone(),
-                result: "ignored",
+                result: ResourceResult::Ignored,
                 message: Some(message),
                 invalid_request: false,
             };
         }
         ResourceOutcome {
             rid: r.rid.clone(),
-            result: "failed",
+            result: ResourceResult::Failed,
             message: Some(message),
             invalid_request: false,
         }
@@ -797,66 +608,6 @@ impl Run {
         status
     }
 }
-
-/// `var/lib/doppel/<svc>/intent`: `started` or `stopped`, what the operator last
-/// asked of the whole service (OpenSVC's `local_expect`). The daemon restarts
-/// resources only of a service meant to be started.
-pub fn intent_path(paths: &Paths, svc: &str) -> PathBuf {
-    paths.service_state_dir(svc).join("intent")
-}
-
-/// The recorded intent of `svc`, if any.
-pub fn read_intent(paths: &Paths, svc: &str) -> Option<String> {
-    std::fs::read_to_string(intent_path(paths, svc))
-        .ok()
-        .map(|s| s.trim().to_owned())
-}
-
-/// `var/lib/doppel/<svc>/frozen`: present while the service is frozen (`doppel
-/// freeze`); it holds when and by whom. The daemon runs no scheduled action and no
-/// restart of a frozen service; commands still act on it.
-pub fn frozen_path(paths: &Paths, svc: &str) -> PathBuf {
-    paths.service_state_dir(svc).join("frozen")
-}
-
-/// Is `svc` frozen?
-pub fn is_frozen(paths: &Paths, svc: &str) -> bool {
-    std::fs::symlink_metadata(frozen_path(paths, svc)).is_ok()
-}
-
-/// `var/lib/doppel/<svc>/status.json`.
-pub fn status_cache(paths: &Paths, svc: &str) -> PathBuf {
-    paths.service_state_dir(svc).join("status.json")
-}
-
-/// Reads the cached status; `None` when missing or corrupt (with a warning).
-pub fn read_status_cache(paths: &Paths, svc: &str) -> Option<ServiceStatus> {
-    read_status_cache_or(paths, svc, |w| eprintln!("warning: {w}"))
-}
-
-/// Reads the cached status; `None` when missing, or when corrupt after passing
-/// `warn` what is wrong.
-fn read_status_cache_or(
-    paths: &Paths,
-    svc: &str,
-    warn: impl FnOnce(String),
-) -> Option<ServiceStatus> {
-    let path = status_cache(paths, svc);
-    match state::read_json::<ServiceStatus>(&path) {
-        ReadOutcome::Ok(s) => Some(s),
-        ReadOutcome::Missing => None,
-        ReadOutcome::Corrupt { error } => {
-            warn(format!(
-                "status cache {} is corrupt ({error}): rebuilding it",
-                path.display()
-            ));
-            None
-        }
-    }
-}
-
-/// The sub-actions of `sync_all`, in order.
-const SYNC_ALL: &[&str] = &["sync_nodes", "sync_drp", "sync_update"];
 
 /// Runs the action on one service, holding its lock for state-changing actions.
 pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
@@ -922,27 +673,28 @@ async fn run_service_inner(run: &Arc<Run>) -> ServiceOutcome {
         return outcome;
     }
     let role = run.svc.node_role();
-    let sub_actions: Vec<String> = if action == "sync_all" {
-        SYNC_ALL
-            .iter()
-            .filter(|a| {
-                let refused = role == NodeRole::Drp && NodeRole::drp_refuses(a);
+    // `sync all` is its sub-actions, less those a DRP node does not run.
+    let sub_actions: Vec<String> = match Action::parse(&action) {
+        Some(a) => a
+            .sub_actions()
+            .into_iter()
+            .filter(|sub| {
+                let refused = a != *sub && role == NodeRole::Drp && sub.runs_on_primary_only();
                 if refused {
                     run.log.info(
                         None,
-                        &format!("{}: not on a drpnode, skipped", a.replace('_', " ")),
+                        &format!("{}: not on a drpnode, skipped", sub.spelling()),
                     );
                 }
                 !refused
             })
-            .map(|s| (*s).to_owned())
-            .collect()
-    } else {
-        vec![action.clone()]
+            .map(|sub| sub.name().to_owned())
+            .collect(),
+        None => vec![action.clone()],
     };
     // Every service starts and stops (doppel has nothing to do when no resource
     // does); any other action the operator asks must mean something here.
-    if !matches!(action.as_str(), "start" | "stop")
+    if !Action::parse(&action).is_some_and(Action::applies_to_every_service)
         && !selected
             .iter()
             .any(|r| sub_actions.iter().any(|a| run.implements(r, a)))
@@ -1085,7 +837,7 @@ async fn run_service_inner(run: &Arc<Run>) -> ServiceOutcome {
                         // A panicked resource task failed: it is never dropped.
                         Err(e) => out.push(ResourceOutcome {
                             rid: rid_of.remove(&e.id()).unwrap_or_default(),
-                            result: "failed",
+                            result: ResourceResult::Failed,
                             message: Some(format!("the action panicked: {e}")),
                             invalid_request: false,
                         }),
@@ -1096,8 +848,10 @@ async fn run_service_inner(run: &Arc<Run>) -> ServiceOutcome {
             } else {
                 vec![run.act(step.rids[0].clone(), sub.clone()).await]
             };
-            let failed: Vec<&ResourceOutcome> =
-                results.iter().filter(|r| r.result == "failed").collect();
+            let failed: Vec<&ResourceOutcome> = results
+                .iter()
+                .filter(|r| r.result == ResourceResult::Failed)
+                .collect();
             if !failed.is_empty() {
                 outcome.ok = false;
                 outcome.invalid_request = failed.iter().all(|f| f.invalid_request);
