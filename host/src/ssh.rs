@@ -5,10 +5,10 @@
 //! per destination (ControlMaster under the state directory), and the argv quoted
 //! for the remote POSIX shell so that it arrives intact.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use doppel_core::node::SshConfig;
-use doppel_plugin_api::{CommandOutput, CommandRequest, Error};
+use doppel_plugin_api::{CommandOutput, CommandRequest, Error, FileChunk};
 
 /// Where and how one resource's commands run remotely.
 #[derive(Clone, Debug)]
@@ -21,9 +21,89 @@ pub struct SshTarget {
     pub control_dir: PathBuf,
 }
 
+/// The remote side of a command run without input: the command runs in the
+/// background with its input from /dev/null, and a watcher reads the session's
+/// input. When doppel ends the session (a time limit, Ctrl-C, doppel killed),
+/// the input closes and the watcher kills the command: sshd sends no signal to
+/// a command without a terminal, and `ssh -tt` would mangle output and input.
+/// `$1` is the directory to run in (empty: the login directory), the rest the
+/// command. The session's input is kept as fd 3 because a background list of
+/// a non-interactive shell reads /dev/null.
+const WATCHED: &str = "d=$1; shift; if [ -n \"$d\" ]; then cd \"$d\" || exit 1; fi; \
+exec 3<&0; \"$@\" </dev/null 3<&- & c=$!; \
+(cat <&3 >/dev/null 2>&1; kill -TERM $c 2>/dev/null; sleep 5; kill -KILL $c 2>/dev/null) >/dev/null 2>&1 & \
+w=$!; exec 3<&-; wait $c; r=$?; kill $w 2>/dev/null; exit $r";
+
+/// Exit code of the remote read script when the file does not exist.
+const NO_SUCH_FILE: i32 = 44;
+
+/// Reads `$1` from byte `$2` on: first line `<inode> <size>`, then the text.
+const READ_FROM: &str = "p=$1; o=$2; [ -e \"$p\" ] || exit 44; \
+i=$(ls -id -- \"$p\") || exit 1; s=$(wc -c < \"$p\") || exit 1; set -- $i; \
+echo \"$1 $s\"; exec tail -c +$((o + 1)) -- \"$p\"";
+
+/// Replaces `$1` with the input: a temporary file and a rename.
+const WRITE_ATOMIC: &str = "t=\"$1.doppel.$$\"; \
+if cat > \"$t\" && mv -f -- \"$t\" \"$1\"; then exit 0; fi; rm -f -- \"$t\"; exit 1";
+
+/// A command wrapped to run on the destination.
+pub struct Remote {
+    /// The local `ssh` invocation.
+    pub request: CommandRequest,
+    /// What the log and `--dry-run` show: `ssh <options> -- <destination> <argv>`.
+    pub shown: String,
+    /// Keep the command's input open while it runs (the watcher's end-of-session
+    /// signal); false when the command reads the request's input.
+    pub hold_stdin: bool,
+}
+
 impl SshTarget {
-    /// The `ssh ... -- <destination> <quoted command>` request running `request` remotely.
-    pub fn wrap(&self, request: &CommandRequest) -> Result<CommandRequest, Error> {
+    /// The `ssh ... -- <destination> <quoted command>` request running `request`
+    /// remotely: argv, environment and directory intact.
+    pub fn wrap(&self, request: &CommandRequest) -> Result<Remote, Error> {
+        let options = self.options()?;
+        let shown = {
+            let mut argv = options.clone();
+            argv.push(remote_line(request)?);
+            CommandRequest::new(argv).display()
+        };
+        let line = if request.stdin.is_some() {
+            // The command reads the input: no watcher (only short file writes do).
+            remote_line(request)?
+        } else {
+            let mut words = vec![
+                "sh".to_owned(),
+                "-c".to_owned(),
+                WATCHED.to_owned(),
+                "doppel".to_owned(),
+                request
+                    .cwd
+                    .as_ref()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default(),
+            ];
+            words.extend(env_words(request));
+            words.extend(request.argv.iter().cloned());
+            quote_all(&words)?
+        };
+        let mut argv = options;
+        argv.push(line);
+        let mut wrapped = request.clone();
+        wrapped.argv = argv;
+        // The environment and directory go to the remote command (in the line),
+        // not to the local ssh.
+        wrapped.env = Default::default();
+        wrapped.cwd = None;
+        Ok(Remote {
+            request: wrapped,
+            shown,
+            hold_stdin: request.stdin.is_none(),
+        })
+    }
+
+    /// `ssh <options> -- <destination>`: strict options first, then the node
+    /// config's `[ssh]` table.
+    fn options(&self) -> Result<Vec<String>, Error> {
         let mut argv: Vec<String> = vec!["ssh".into()];
         let mut opt = |o: String| {
             argv.push("-o".into());
@@ -51,13 +131,7 @@ impl SshTarget {
         }
         argv.push("--".into());
         argv.push(self.destination.clone());
-        argv.push(remote_line(request)?);
-        let mut wrapped = request.clone();
-        wrapped.argv = argv;
-        // The environment goes to the remote command (in the line), not to ssh.
-        wrapped.env = Default::default();
-        wrapped.cwd = None;
-        Ok(wrapped)
+        Ok(argv)
     }
 
     /// ssh's own failure (exit 255) as one line naming the destination; other
@@ -79,29 +153,112 @@ impl SshTarget {
         }
         Ok(output)
     }
+
+    /// The remote command reading `path` from `offset` on (see [`READ_FROM`]).
+    pub fn read_request(path: &Path, offset: u64) -> CommandRequest {
+        CommandRequest::new([
+            "sh".to_owned(),
+            "-c".to_owned(),
+            READ_FROM.to_owned(),
+            "doppel".to_owned(),
+            path.display().to_string(),
+            offset.to_string(),
+        ])
+        .read_only()
+        .timeout(FILE_TIMEOUT)
+    }
+
+    /// What [`SshTarget::read_request`] printed, as a file chunk (`None`: no
+    /// such file).
+    pub fn read_answer(
+        &self,
+        path: &Path,
+        output: &CommandOutput,
+    ) -> Result<Option<FileChunk>, Error> {
+        match output.exit_code {
+            Some(0) => {}
+            Some(NO_SUCH_FILE) => return Ok(None),
+            _ => return Err(self.file_error("read", path, output)),
+        }
+        let (head, text) = output
+            .stdout
+            .split_once('\n')
+            .unwrap_or((&output.stdout, ""));
+        let mut fields = head.split_whitespace();
+        let id = fields.next().unwrap_or_default().to_owned();
+        let size = fields.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        Ok(Some(FileChunk::new(id, size, text)))
+    }
+
+    /// The remote command replacing `path` with `text` (atomically, or in place).
+    pub fn write_request(path: &Path, text: &str, atomic: bool) -> CommandRequest {
+        let script = if atomic { WRITE_ATOMIC } else { "cat > \"$1\"" };
+        let mut request = CommandRequest::new([
+            "sh".to_owned(),
+            "-c".to_owned(),
+            script.to_owned(),
+            "doppel".to_owned(),
+            path.display().to_string(),
+        ])
+        .timeout(FILE_TIMEOUT)
+        .stdin(text);
+        request.quiet = true;
+        request
+    }
+
+    /// A failed remote file read or write as one line.
+    pub fn file_error(&self, what: &str, path: &Path, output: &CommandOutput) -> Error {
+        let why = output
+            .stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .map(str::trim)
+            .unwrap_or(if output.timed_out {
+                "timed out"
+            } else {
+                "failed"
+            });
+        Error::failed(format!(
+            "cannot {what} {} on {}: {why}",
+            path.display(),
+            self.destination
+        ))
+    }
+}
+
+/// How long a remote file read or write may take.
+const FILE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn env_words(request: &CommandRequest) -> Vec<String> {
+    if request.env.is_empty() {
+        return Vec::new();
+    }
+    let mut words = vec!["env".to_owned()];
+    words.extend(request.env.iter().map(|(k, v)| format!("{k}={v}")));
+    words
+}
+
+fn quote_all(words: &[String]) -> Result<String, Error> {
+    let quoted: Result<Vec<String>, Error> = words
+        .iter()
+        .map(|w| {
+            shlex::try_quote(w).map(|q| q.into_owned()).map_err(|e| {
+                Error::invalid(format!("cannot quote {w:?} for the remote shell: {e}"))
+            })
+        })
+        .collect();
+    Ok(quoted?.join(" "))
 }
 
 /// The command line the remote shell runs: `cd <cwd> && env K=V ... argv...`,
 /// every word quoted.
 pub fn remote_line(request: &CommandRequest) -> Result<String, Error> {
-    let quote = |w: &str| {
-        shlex::try_quote(w)
-            .map(|q| q.into_owned())
-            .map_err(|e| Error::invalid(format!("cannot quote {w:?} for the remote shell: {e}")))
-    };
-    let mut words = Vec::new();
-    if !request.env.is_empty() {
-        words.push("env".to_owned());
-        for (k, v) in &request.env {
-            words.push(quote(&format!("{k}={v}"))?);
-        }
-    }
-    for w in &request.argv {
-        words.push(quote(w)?);
-    }
-    let line = words.join(" ");
+    let mut words = env_words(request);
+    words.extend(request.argv.iter().cloned());
+    let line = quote_all(&words)?;
     Ok(match &request.cwd {
-        Some(dir) => format!("cd {} && {line}", quote(&dir.display().to_string())?),
+        Some(dir) => format!("cd {} && {line}", quote_all(&[dir.display().to_string()])?),
         None => line,
     })
 }

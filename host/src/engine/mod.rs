@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::driver_process::{CallLimits, OpenedResource};
 use crate::drivers::Registry;
 use crate::logger::ServiceLog;
-use crate::runner::{ResourceHost, run_command};
+use crate::runner::{ResourceHost, run_on};
 
 mod outcome;
 mod status;
@@ -259,11 +259,6 @@ impl Run {
             env: self.env(rid),
             ssh: self.ssh_target(Some(rid)),
         };
-        if let Some(t) = &host.ssh {
-            std::fs::create_dir_all(&t.control_dir).map_err(|e| {
-                DriverError::failed(format!("cannot create {}: {e}", t.control_dir.display()))
-            })?;
-        }
         let opened = Arc::new(driver.open(&self.config(r), Arc::new(host), CallLimits::of(r))?);
         self.opened
             .lock()
@@ -374,15 +369,13 @@ impl Run {
         let mut request = CommandRequest::new(argv).timeout(self.svc.trigger_timeout);
         request.env = self.env(rid.unwrap_or(""));
         let target = self.ssh_target(rid);
-        if let Some(t) = &target {
-            request = t
-                .wrap(&request)
-                .map_err(|e| format!("{keyword}: {}", e.message))?;
-            let _ = std::fs::create_dir_all(&t.control_dir);
-        }
         if self.spec.dry_run {
             let shown = match &target {
-                Some(_) => request.display(),
+                Some(t) => {
+                    t.wrap(&request)
+                        .map_err(|e| format!("{keyword}: {}", e.message))?
+                        .shown
+                }
                 None => command.to_owned(),
             };
             self.log.info(rid, &format!("dry-run: {keyword}: {shown}"));
@@ -392,14 +385,17 @@ impl Run {
         let run = self.clone();
         let rid_owned = rid.map(str::to_owned);
         let out = tokio::task::spawn_blocking(move || {
-            run_command(&run.log, rid_owned.as_deref(), &request, false, false)
+            run_on(
+                &run.log,
+                rid_owned.as_deref(),
+                &request,
+                false,
+                false,
+                target.as_ref(),
+            )
         })
         .await
         .map_err(|e| e.to_string())?;
-        let out = match (&target, out) {
-            (Some(t), Ok(o)) => t.check(o),
-            (_, out) => out,
-        };
         Ok(match out {
             Ok(o) if o.exit_code == Some(0) => None,
             Ok(o) if o.timed_out => Some(format!(
