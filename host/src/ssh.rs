@@ -40,10 +40,10 @@ const NO_SUCH_FILE: i32 = 44;
 /// Reads `$1` from byte `$2` on: first line `<inode> <size>`, then the text.
 const READ_FROM: &str = "p=$1; o=$2; [ -e \"$p\" ] || exit 44; \
 i=$(ls -id -- \"$p\") || exit 1; s=$(wc -c < \"$p\") || exit 1; set -- $i; \
-echo \"$1 $s\"; exec tail -c +$((o + 1)) -- \"$p\"";
+echo \"$1 $s\"; if [ \"$o\" -lt \"$s\" ]; then exec tail -c +$((o + 1)) -- \"$p\"; fi";
 
-/// Replaces `$1` with the input: a temporary file and a rename.
-const WRITE_ATOMIC: &str = "t=\"$1.doppel.$$\"; \
+/// Replaces `$1` with the input: its directory created, a temporary file and a rename.
+const WRITE_ATOMIC: &str = "mkdir -p -- \"$(dirname -- \"$1\")\" && t=\"$1.doppel.$$\" && \
 if cat > \"$t\" && mv -f -- \"$t\" \"$1\"; then exit 0; fi; rm -f -- \"$t\"; exit 1";
 
 /// A command wrapped to run on the destination.
@@ -162,7 +162,8 @@ impl SshTarget {
             READ_FROM.to_owned(),
             "doppel".to_owned(),
             path.display().to_string(),
-            offset.to_string(),
+            // Shell arithmetic is 64-bit signed: "from the end" is any offset past it.
+            offset.min(1 << 53).to_string(),
         ])
         .read_only()
         .timeout(FILE_TIMEOUT)

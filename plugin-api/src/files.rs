@@ -87,8 +87,8 @@ impl Host {
     }
 
     /// Replaces a text file on the resource's host, atomically (a temporary file
-    /// in the same directory, then a rename). Under `--dry-run` doppel logs it and
-    /// writes nothing.
+    /// in the same directory, then a rename), creating its directory if needed.
+    /// Under `--dry-run` doppel logs it and writes nothing.
     ///
     /// ```
     /// use doppel_plugin_api::testing::FakeHost;
@@ -152,6 +152,11 @@ pub fn read_local(path: &Path, offset: u64) -> Result<Option<FileChunk>, Error> 
 /// rename when `atomic`, else in place.
 pub fn write_local(path: &Path, bytes: &[u8], atomic: bool) -> std::io::Result<()> {
     use std::io::Write;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            std::fs::create_dir_all(dir)?;
+        }
+    }
     if !atomic {
         return std::fs::write(path, bytes);
     }

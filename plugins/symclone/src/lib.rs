@@ -559,13 +559,20 @@ impl Symclone {
     /// Rewrites the pairs file (atomically) and returns its path.
     fn write_pairs(&self, pairs: &[Pair]) -> Result<PathBuf, Error> {
         let path = self.pairs_file();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::failed(format!("cannot create {}: {e}", dir.display())))?;
-        }
         let content = pairs_file_content(pairs);
-        write_atomic(&path, &content)
-            .map_err(|e| Error::failed(format!("cannot write {}: {e}", path.display())))?;
+        if self.host.dry_run() {
+            // A dry run still shows the commands that would read it: a local
+            // copy, since the host drops file writes under --dry-run.
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| Error::failed(format!("cannot create {}: {e}", dir.display())))?;
+            }
+            write_atomic(&path, &content)
+                .map_err(|e| Error::failed(format!("cannot write {}: {e}", path.display())))?;
+        } else {
+            // Through the host: SYMCLI reads it on the resource's host (`ssh`).
+            self.host.write_file(&path, &content)?;
+        }
         tracing::debug!("wrote content '{}' in file '{}'", content, path.display());
         Ok(path)
     }
