@@ -263,3 +263,159 @@ pub fn remote_line(request: &CommandRequest) -> Result<String, Error> {
         None => line,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+
+    fn target() -> SshTarget {
+        SshTarget {
+            destination: "root@hpux01".into(),
+            config: SshConfig::default(),
+            control_dir: PathBuf::from("/var/lib/doppel/.ssh"),
+        }
+    }
+
+    /// Runs the remote line as sshd does (`sh -c <line>`), its input held open.
+    fn run_remote_line(line: &str) -> String {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(line)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        child.wait().unwrap();
+        out
+    }
+
+    #[test]
+    fn argv_env_and_directory_arrive_intact_through_the_remote_shell() {
+        let words = [
+            "a b",
+            "it's",
+            "$HOME;ls",
+            "line1\nline2",
+            "*",
+            "\"q\"",
+            "back\\slash",
+            "",
+        ];
+        let mut argv = vec!["sh", "-c", "pwd; echo \"$K\"; printf '[%s]\\n' \"$@\"", "x"];
+        argv.extend(words);
+        let mut request = CommandRequest::new(argv).env("K", "v w $x");
+        request.cwd = Some(PathBuf::from("/"));
+        let remote = target().wrap(&request).unwrap();
+        let line = remote.request.argv.last().unwrap();
+        let want: String = std::iter::once("/\nv w $x\n".to_owned())
+            .chain(words.iter().map(|w| format!("[{w}]\n")))
+            .collect();
+        assert_eq!(run_remote_line(line), want);
+        assert!(remote.hold_stdin);
+        assert!(remote.request.env.is_empty() && remote.request.cwd.is_none());
+    }
+
+    #[test]
+    fn the_shown_line_is_ssh_options_destination_and_the_plain_command() {
+        let remote = target()
+            .wrap(&CommandRequest::new([
+                "/opt/drd/bin/drd",
+                "clone",
+                "-t",
+                "/dev/disk/disk 2",
+            ]))
+            .unwrap();
+        assert!(
+            remote
+                .shown
+                .starts_with("ssh -o BatchMode=yes -o StrictHostKeyChecking=yes ")
+        );
+        assert!(
+            remote
+                .shown
+                .ends_with("-- root@hpux01 '/opt/drd/bin/drd clone -t '\\''/dev/disk/disk 2'\\'''"),
+            "{}",
+            remote.shown
+        );
+    }
+
+    #[test]
+    fn ssh_failure_is_told_apart_from_the_tool_failure() {
+        let t = target();
+        let ssh = CommandOutput::exited(
+            255,
+            "",
+            "ssh: connect to host hpux01 port 22: Connection refused\r\n",
+        );
+        assert_eq!(
+            t.check(ssh).unwrap_err().message,
+            "ssh to root@hpux01 failed: ssh: connect to host hpux01 port 22: Connection refused"
+        );
+        let tool = CommandOutput::exited(3, "", "disk busy");
+        assert_eq!(t.check(tool).unwrap().exit_code, Some(3));
+    }
+
+    #[test]
+    fn remote_file_answers_are_read_back() {
+        let t = target();
+        let path = Path::new("/var/adm/ras/alt_mig/lpar1_alt_mig.log");
+        let out = CommandOutput::exited(0, "1234 20\nphase 2\n", "");
+        let chunk = t.read_answer(path, &out).unwrap().unwrap();
+        assert_eq!(chunk, FileChunk::new("1234", 20, "phase 2\n"));
+        let missing = CommandOutput::exited(NO_SUCH_FILE, "", "");
+        assert_eq!(t.read_answer(path, &missing).unwrap(), None);
+        let denied = CommandOutput::exited(1, "", "tail: cannot open: Permission denied");
+        assert_eq!(
+            t.read_answer(path, &denied).unwrap_err().message,
+            "cannot read /var/adm/ras/alt_mig/lpar1_alt_mig.log on root@hpux01: tail: cannot open: Permission denied"
+        );
+    }
+
+    #[test]
+    fn the_read_and_write_scripts_work_in_a_posix_shell() {
+        let dir = std::env::temp_dir().join(format!("doppel-ssh-scripts-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("sub/list");
+        let write = SshTarget::write_request(&path, "a\nb\n", true);
+        let status = Command::new(&write.argv[0])
+            .args(&write.argv[1..])
+            .stdin(Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(b"a\nb\n")?;
+                c.wait()
+            })
+            .unwrap();
+        assert!(status.success());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a\nb\n");
+        let read = SshTarget::read_request(&path, 2);
+        let out = Command::new(&read.argv[0])
+            .args(&read.argv[1..])
+            .output()
+            .unwrap();
+        let out = CommandOutput::exited(
+            out.status.code().unwrap(),
+            &String::from_utf8_lossy(&out.stdout),
+            &String::from_utf8_lossy(&out.stderr),
+        );
+        let chunk = target().read_answer(&path, &out).unwrap().unwrap();
+        assert_eq!((chunk.size, chunk.text.as_str()), (4, "b\n"));
+        let past = SshTarget::read_request(&path, u64::MAX);
+        let out = Command::new(&past.argv[0])
+            .args(&past.argv[1..])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

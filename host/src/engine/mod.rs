@@ -283,6 +283,7 @@ impl Run {
             monitor: r.monitor,
             subset: r.subset.clone(),
             tags: r.tags.iter().cloned().collect(),
+            ssh: self.ssh_target(Some(rid)).map(|t| t.destination),
         };
         if r.disabled {
             return out;

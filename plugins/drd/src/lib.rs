@@ -348,7 +348,10 @@ impl Drd {
                 .filter(|l| !l.is_empty())
                 .map(str::to_owned)
                 .collect()),
-            Ok(None) => Err(format!("cannot read {}: No such file or directory", path.display())),
+            Ok(None) => Err(format!(
+                "cannot read {}: No such file or directory",
+                path.display()
+            )),
             Err(e) => Err(e.message),
         }
     }
