@@ -463,7 +463,7 @@ fn the_lab_machines_are_driven_over_ssh() {
     let status = ctx.ok(&["-s", "rootclone", "print", "status", "--refresh"]);
     let (_, stdout, _) = run(&mut ctx.doppel(["-s", "rootclone", "print", "status"]));
     assert!(
-        stdout.contains(&format!("sync.drd  on {dest}")),
+        stdout.contains(&format!("  on {dest}")) && stdout.contains("last synced"),
         "{stdout}{status}"
     );
     assert!(stdout.contains("up"), "{stdout}");
