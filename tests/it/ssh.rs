@@ -492,3 +492,44 @@ fn the_lab_machines_are_driven_over_ssh() {
     // Every step went through the one sshd.
     assert!(sshd.connections() >= 1, "{}", sshd.log());
 }
+
+#[test]
+fn ctrl_c_ends_the_remote_command_too() {
+    let ctx = TestContext::new();
+    let Some(sshd) = sshd(&ctx) else { return };
+    let marker = format!("{}", 200_000 + sshd.port as u32);
+    ctx.service(
+        "app",
+        &format!(
+            "[DEFAULT]\nnodes = n1\nssh = {}\n\n[app#0]\ntype = script\nstart = sleep {marker}\ncheck = false\n",
+            sshd.destination()
+        ),
+    );
+    let mut child = ctx
+        .doppel(["-s", "app", "start"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while processes_with(&marker).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the remote command never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SAFETY: a signal to the doppel we started.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_with(&marker).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the remote command outlived Ctrl-C: {:?}",
+            processes_with(&marker)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
