@@ -326,6 +326,20 @@ fn processes_with(needle: &str) -> Vec<String> {
     found
 }
 
+/// Waits (5 s at most) until no `sleep <marker>` runs any more.
+#[track_caller]
+fn assert_gone_within_5s(marker: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_with(marker).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the remote command outlived {what}: {:?}",
+            processes_with(marker)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn a_hung_remote_command_is_killed_by_its_limit() {
     let ctx = TestContext::new();
@@ -344,15 +358,7 @@ fn a_hung_remote_command_is_killed_by_its_limit() {
     assert_ne!(code, 0, "{stdout}{stderr}");
     assert!(stderr.contains("timed out after 2s"), "{stderr}");
     // The remote sleep went with its session: no `ssh -tt`, the input watcher.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !processes_with(&marker).is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the remote command outlived its limit: {:?}",
-            processes_with(&marker)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    assert_gone_within_5s(&marker, "its limit");
 }
 
 #[test]
@@ -523,13 +529,5 @@ fn ctrl_c_ends_the_remote_command_too() {
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     let status = child.wait().unwrap();
     assert!(!status.success());
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !processes_with(&marker).is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the remote command outlived Ctrl-C: {:?}",
-            processes_with(&marker)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    assert_gone_within_5s(&marker, "Ctrl-C");
 }
