@@ -531,3 +531,23 @@ fn ctrl_c_ends_the_remote_command_too() {
     assert!(!status.success());
     assert_gone_within_5s(&marker, "Ctrl-C");
 }
+
+#[test]
+fn a_destination_ssh_would_read_as_an_option_is_refused_with_its_line() {
+    let ctx = TestContext::new();
+    let path = ctx.service(
+        "app",
+        "[DEFAULT]\nnodes = n1\n\n[app#0]\ntype = script\nstart = true\nssh = -oProxyCommand=touch\n",
+    );
+    ctx.write("etc/doppel/doppel.toml", "nodename = \"n1\"\n");
+    let (code, stdout, stderr) = run(&mut ctx.doppel(["-s", "app", "validate"]));
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    let all = format!("{stdout}{stderr}");
+    assert!(
+        all.contains(&format!(
+            "{}:7: app#0.ssh: invalid ssh destination \"-oProxyCommand=touch\"",
+            path.display()
+        )),
+        "{all}"
+    );
+}
