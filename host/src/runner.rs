@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use doppel_core::state::KvStore;
 use doppel_plugin_api::{CommandOutput, CommandRequest, Error, HostServices, Level};
 
+use crate::inflight::Journal;
 use crate::logger::ServiceLog;
 
 /// Set by Ctrl-C (SIGINT/SIGTERM): waits end, running commands are killed.
@@ -26,6 +27,8 @@ pub fn cancelled() -> bool {
 /// successful command as WARNING "command succesful but stderr" (INFO when the
 /// request says `warn_to_info`), stderr of a failure
 /// at ERROR. Under `dry_run`, state-changing commands are logged and not run.
+/// Resources' commands go through [`run_journaled`] instead (in-flight records).
+#[allow(dead_code)]
 pub fn run_logged(
     log: &ServiceLog,
     rid: Option<&str>,
@@ -43,6 +46,20 @@ pub fn run_command(
     request: &CommandRequest,
     dry_run: bool,
     announce: bool,
+) -> Result<CommandOutput, Error> {
+    run_journaled(log, rid, request, dry_run, announce, None)
+}
+
+/// [`run_command`], recording the command in `journal` (with the command line
+/// the driver asked for) from its spawn to its end: the in-flight record the
+/// next doppel finds if this one is killed meanwhile (`inflight.rs`).
+pub fn run_journaled(
+    log: &ServiceLog,
+    rid: Option<&str>,
+    request: &CommandRequest,
+    dry_run: bool,
+    announce: bool,
+    journal: Option<(&Journal, &[String])>,
 ) -> Result<CommandOutput, Error> {
     let Some(program) = request.argv.first() else {
         return Err(Error::invalid("empty command"));
@@ -90,6 +107,24 @@ pub fn run_command(
             return Err(Error::failed(format!("{program}: {why}")));
         }
     };
+    // Recorded before anything waits on it; removed when `_in_flight` drops,
+    // however this function returns.
+    let _in_flight = journal.and_then(|(journal, asked)| {
+        let ran = (asked != request.argv.as_slice()).then_some(request.argv.as_slice());
+        match journal.record(child.id(), asked, ran) {
+            Ok(entry) => Some(entry),
+            Err(e) => {
+                log.warn(
+                    rid,
+                    &format!(
+                        "cannot record the running command in {}: {e} (a doppel killed now would leave it unaccounted for)",
+                        journal.dir.display()
+                    ),
+                );
+                None
+            }
+        }
+    });
     if let (Some(text), Some(mut stdin)) = (request.stdin.clone(), child.stdin.take()) {
         std::thread::spawn(move || {
             let _ = stdin.write_all(text.as_bytes());
@@ -317,6 +352,19 @@ pub struct ResourceHost {
     pub env: BTreeMap<String, String>,
     /// `ssh = <destination>`: every command runs on that host.
     pub ssh: Option<crate::ssh::SshTarget>,
+    /// Where the resource's state-changing commands are recorded while they run.
+    pub journal: Option<Journal>,
+}
+
+impl ResourceHost {
+    /// The journal and command line to record `request` under: state-changing
+    /// commands only (a query left running changes nothing).
+    fn journal_for<'a>(&'a self, request: &'a CommandRequest) -> Option<(&'a Journal, &'a [String])> {
+        if request.read_only {
+            return None;
+        }
+        self.journal.as_ref().map(|j| (j, request.argv.as_slice()))
+    }
 }
 
 impl HostServices for ResourceHost {
@@ -330,10 +378,24 @@ impl HostServices for ResourceHost {
             request.env.entry(k.clone()).or_insert_with(|| v.clone());
         }
         match &self.ssh {
-            None => run_logged(&self.log, Some(&self.rid), &request, self.dry_run),
+            None => run_journaled(
+                &self.log,
+                Some(&self.rid),
+                &request,
+                self.dry_run,
+                true,
+                self.journal_for(&request),
+            ),
             Some(target) => {
                 let wrapped = target.wrap(&request)?;
-                let out = run_logged(&self.log, Some(&self.rid), &wrapped, self.dry_run)?;
+                let out = run_journaled(
+                    &self.log,
+                    Some(&self.rid),
+                    &wrapped,
+                    self.dry_run,
+                    true,
+                    self.journal_for(&request),
+                )?;
                 target.check(out)
             }
         }
