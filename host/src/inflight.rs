@@ -253,7 +253,10 @@ mod tests {
         let (pid, ticks) = me();
         assert!(ticks > 0);
         assert!(alive(pid, ticks));
-        assert!(!alive(pid, ticks + 1), "another start time is another process");
+        assert!(
+            !alive(pid, ticks + 1),
+            "another start time is another process"
+        );
         assert!(!alive(0, 0));
     }
 
@@ -281,11 +284,17 @@ mod tests {
         let mut gone = f.record.clone();
         gone.doppel_start_ticks += 1;
         state::write_json(&f.path, &gone).unwrap();
-        assert_eq!(scan(&journal.dir)[0].as_ref().unwrap().standing, Standing::Orphan);
+        assert_eq!(
+            scan(&journal.dir)[0].as_ref().unwrap().standing,
+            Standing::Orphan
+        );
         // ... ended once it is gone (reaped: a zombie counts as ended too).
         child.kill().unwrap();
         child.wait().unwrap();
-        assert_eq!(scan(&journal.dir)[0].as_ref().unwrap().standing, Standing::Ended);
+        assert_eq!(
+            scan(&journal.dir)[0].as_ref().unwrap().standing,
+            Standing::Ended
+        );
         drop(entry);
         assert!(scan(&journal.dir).is_empty());
     }

@@ -359,7 +359,10 @@ pub struct ResourceHost {
 impl ResourceHost {
     /// The journal and command line to record `request` under: state-changing
     /// commands only (a query left running changes nothing).
-    fn journal_for<'a>(&'a self, request: &'a CommandRequest) -> Option<(&'a Journal, &'a [String])> {
+    fn journal_for<'a>(
+        &'a self,
+        request: &'a CommandRequest,
+    ) -> Option<(&'a Journal, &'a [String])> {
         if request.read_only {
             return None;
         }

@@ -123,9 +123,10 @@ impl Run {
                 Standing::Ended if !self.reconciles(rid) => {
                     out.undef.push(self.cannot_reconcile(rid, &found));
                 }
-                Standing::Ended if self.spec.dry_run => out
-                    .problems
-                    .push(format!("{} (not reconciled under --dry-run)", found.record.ended())),
+                Standing::Ended if self.spec.dry_run => out.problems.push(format!(
+                    "{} (not reconciled under --dry-run)",
+                    found.record.ended()
+                )),
                 Standing::Ended => match self.reconcile(rid, &found, false) {
                     Ok(Some(line)) => out.reconciled.push(line),
                     Ok(None) => {}
@@ -210,7 +211,9 @@ impl Run {
             }
             let Some(limit) = waitlock else {
                 return Err((
-                    format!("{text}: not starting {what} over it (--waitlock <duration> waits for it)"),
+                    format!(
+                        "{text}: not starting {what} over it (--waitlock <duration> waits for it)"
+                    ),
                     false,
                 ));
             };

@@ -55,7 +55,9 @@ pub fn parse_log(text: &str) -> LogState {
         } else if line.starts_with("nimadm: Error") || line.starts_with("nimadm: error") {
             state.error = Some(line.trim().to_owned());
             state.cleaned_up = false;
-        } else if state.error.is_some() && line.starts_with("Cleaning up alt_disk_migration on client") {
+        } else if state.error.is_some()
+            && line.starts_with("Cleaning up alt_disk_migration on client")
+        {
             state.cleaned_up = true;
         }
     }
@@ -103,8 +105,13 @@ impl Nimadm {
             (false, None) => None,
         };
         r.finished = Some(ended.clone());
-        r.elapsed_secs = match (run.started.parse::<jiff::Timestamp>(), ended.parse::<jiff::Timestamp>()) {
-            (Ok(a), Ok(b)) => Some((b.as_millisecond() - a.as_millisecond()).max(0) as f64 / 1000.0),
+        r.elapsed_secs = match (
+            run.started.parse::<jiff::Timestamp>(),
+            ended.parse::<jiff::Timestamp>(),
+        ) {
+            (Ok(a), Ok(b)) => {
+                Some((b.as_millisecond() - a.as_millisecond()).max(0) as f64 / 1000.0)
+            }
             _ => None,
         };
         let summary = match op {
@@ -120,7 +127,11 @@ impl Nimadm {
                         r.message = None;
                         r.phase = 12;
                         r.migrated_at = Some(ended.clone());
-                        r.migration_secs = if phase_arg.is_none() { r.elapsed_secs } else { None };
+                        r.migration_secs = if phase_arg.is_none() {
+                            r.elapsed_secs
+                        } else {
+                            None
+                        };
                         "migrated (12/12 phases; lsnim: Cstate_result = success)".to_owned()
                     }
                     Some(true) => {
@@ -133,17 +144,19 @@ impl Nimadm {
                     Some(false) => {
                         r.migration = Migration::Failed;
                         r.result = "failed".into();
-                        r.message = Some(
-                            log.error
-                                .clone()
-                                .unwrap_or_else(|| "nimadm failed (lsnim: Cstate_result = failure)".into()),
-                        );
+                        r.message = Some(log.error.clone().unwrap_or_else(|| {
+                            "nimadm failed (lsnim: Cstate_result = failure)".into()
+                        }));
                         r.cleaned_up = log.cleaned_up.then_some(true);
                         format!(
                             "failed at phase {}/12 ({}){}",
                             log.phase,
                             phase_label(log.phase),
-                            if log.cleaned_up { ", cleaned up by nimadm" } else { "" }
+                            if log.cleaned_up {
+                                ", cleaned up by nimadm"
+                            } else {
+                                ""
+                            }
                         )
                     }
                     None => {
@@ -182,7 +195,10 @@ impl Nimadm {
                     _ => {
                         r.result = "failed".into();
                         let why = log.error.clone().unwrap_or_else(|| {
-                            format!("{other} did not end cleanly (lsnim: Cstate = {})", nim.cstate)
+                            format!(
+                                "{other} did not end cleanly (lsnim: Cstate = {})",
+                                nim.cstate
+                            )
                         });
                         r.message = Some(why.clone());
                         format!("{other} failed: {why}")
@@ -215,7 +231,16 @@ mod tests {
         assert_eq!((log.phase, log.cleaned_up), (4, true));
         assert!(log.error.unwrap().contains("phase 4"));
         // Phase 12 cleans up too: no error, no cleanup after one.
-        let done = parse_log("Executing nimadm phase 12.\nCleaning up alt_disk_migration on client lpar1.\n");
-        assert_eq!(done, LogState { phase: 12, error: None, cleaned_up: false });
+        let done = parse_log(
+            "Executing nimadm phase 12.\nCleaning up alt_disk_migration on client lpar1.\n",
+        );
+        assert_eq!(
+            done,
+            LogState {
+                phase: 12,
+                error: None,
+                cleaned_up: false
+            }
+        );
     }
 }

@@ -31,9 +31,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use doppel_plugin_api::{
-    ActionOutcome, ActionRequest, ActionSpec, CommandRequest, Driver, Error, Host,
-    InterruptedRun, KeywordSpec, KeywordType, Manifest, OptionSpec, Problem, RECONCILE_METHOD,
-    ResourceConfig, Status, StatusReport,
+    ActionOutcome, ActionRequest, ActionSpec, CommandRequest, Driver, Error, Host, InterruptedRun,
+    KeywordSpec, KeywordType, Manifest, OptionSpec, Problem, RECONCILE_METHOD, ResourceConfig,
+    Status, StatusReport,
 };
 use jiff::tz::TimeZone;
 
