@@ -636,3 +636,66 @@ fn a_driver_that_cannot_reconcile_leaves_the_resource_undef_until_an_action() {
     assert!(records(&ctx, "app", "app#0").is_empty());
     assert_eq!(status_of(&ctx, "app", "app#0").0, "up");
 }
+
+// --- alt_disk ---------------------------------------------------------------------------------
+
+#[test]
+fn alt_disk_killed_mid_copy_is_reconciled_from_lspv() {
+    let mut ctx = TestContext::new();
+    ctx.write(
+        "etc/doppel/doppel.toml",
+        &format!(
+            "nodename = \"n1\"\n\n[driver.alt_disk]\nbin = \"{}\"\n",
+            target_dir().display()
+        ),
+    );
+    ctx.env(
+        "DOPPEL_SIM_ROOT",
+        ctx.root().join("sim").display().to_string(),
+    );
+    ctx.env("DOPPEL_SIM_TIME_SCALE", "1");
+    ctx.service(
+        "alt",
+        "[DEFAULT]\nnodes = n1\n\n[disk#0]\ntype = alt_disk\ndisks = hdisk1\n",
+    );
+    let tool = |tool: &str, args: &[&str]| {
+        let mut cmd = Command::new(target_dir().join(tool));
+        cmd.env_clear().args(args);
+        for (k, v) in &ctx.envs {
+            cmd.env(k, v);
+        }
+        let (code, stdout, stderr) = run(&mut cmd);
+        assert_eq!(code, 0, "{tool} {args:?}\n{stdout}{stderr}");
+        stdout
+    };
+    tool("aixsim", &["init"]);
+    tool("aixsim", &["set", "copy-seconds", "1.5"]);
+    let action = ["-s", "alt", "provision"];
+    let record = kill_mid_action(&ctx, "alt", "disk#0", &action, Duration::from_millis(300));
+    let pid = check_orphan(&ctx, "alt", "disk#0", &record, "alt_disk_copy", &action);
+    wait_gone(pid);
+    let (status, messages) = status_of(&ctx, "alt", "disk#0");
+    let reconciled = reconciled_line(&ctx, "alt", "alt_disk_copy");
+    assert!(
+        reconciled.contains("lspv shows altinst_rootvg on hdisk1: phase(s) 123 recorded as done"),
+        "{reconciled}"
+    );
+    // The truth (lspv) and the record agree.
+    let lspv = tool("lspv", &[]);
+    assert!(
+        lspv.lines()
+            .any(|l| l.starts_with("hdisk1 ") && l.contains("altinst_rootvg")),
+        "{lspv}"
+    );
+    let kv = |key: &str| {
+        std::fs::read_to_string(
+            ctx.root()
+                .join(format!("var/lib/doppel/alt/disk#0/kv/{key}")),
+        )
+        .unwrap()
+    };
+    assert_eq!(kv("disks"), "hdisk1");
+    assert_eq!(kv("phases"), "123");
+    assert_eq!(status, "up", "{messages:?}");
+    assert_no_torn_state(&ctx);
+}
