@@ -699,3 +699,50 @@ fn alt_disk_killed_mid_copy_is_reconciled_from_lspv() {
     assert_eq!(status, "up", "{messages:?}");
     assert_no_torn_state(&ctx);
 }
+
+// --- the daemon -------------------------------------------------------------------------------
+
+#[test]
+fn the_daemon_skips_a_scheduled_run_over_an_orphan_then_reconciles_it() {
+    let nim = Nim::new("lpar1", "0.25");
+    let action = ["-s", "mig", "run"];
+    let record = kill_mid_action(
+        &nim.ctx,
+        "mig",
+        "task#0",
+        &action,
+        Duration::from_millis(100),
+    );
+    let pid = record["pid"].as_u64().unwrap();
+    // The run is scheduled on Mondays; 2024-05-06 is one.
+    let text =
+        std::fs::read_to_string(nim.ctx.root().join("etc/doppel/services/mig.conf")).unwrap();
+    nim.ctx
+        .service("mig", &format!("{text}schedule = 00:00-01:00@61 mon\n"));
+    let (code, stdout, stderr) =
+        run(&mut nim
+            .ctx
+            .doppel(["daemon", "--once", "--now", "2024-05-06T00:30:00Z"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(alive(pid), "the orphan outlived the tick: {stderr}");
+    assert!(
+        stderr.contains("skip: task#0: nimadm started ")
+            && stderr.contains(&format!(
+                "is still running (pid {pid}): not starting run over it"
+            )),
+        "{stderr}"
+    );
+    wait_gone(pid);
+    // The daemon's next tick (its status refresh) reconciles it.
+    let (code, stdout, stderr) =
+        run(&mut nim
+            .ctx
+            .doppel(["daemon", "--once", "--now", "2024-05-06T01:30:00Z"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(records(&nim.ctx, "mig", "task#0").is_empty(), "{stderr}");
+    assert!(
+        reconciled_line(&nim.ctx, "mig", "nimadm").contains("client lpar1: migrated (12/12 phases")
+    );
+    assert_eq!(nim.truth("lpar1"), "migrated");
+    assert_eq!(nim.recorded("lpar1")["migration"], "migrated");
+}
