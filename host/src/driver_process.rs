@@ -785,7 +785,8 @@ fn limit_of(
             .or_else(|| declared("action"))
             .map(|s| (s, "the driver's limit"));
     }
-    if entry == "status" {
+    // Reconciling an interrupted run is queries, like a status.
+    if entry == "status" || entry == doppel_plugin_api::RECONCILE_METHOD {
         if let Some(s) = limits.status {
             return Some((s, "status_timeout"));
         }
@@ -793,7 +794,7 @@ fn limit_of(
     let default = match entry {
         "open" => Some(DEFAULT_OPEN_LIMIT),
         "validate" => Some(DEFAULT_VALIDATE_LIMIT),
-        "status" => Some(DEFAULT_STATUS_LIMIT),
+        "status" | doppel_plugin_api::RECONCILE_METHOD => Some(DEFAULT_STATUS_LIMIT),
         _ => None,
     };
     match declared(entry) {
@@ -1275,6 +1276,24 @@ impl OpenedResource {
         match self {
             OpenedResource::InProcess(r) => r.action(request),
             OpenedResource::Isolated(r) => r.call("action", encode(request), true),
+        }
+    }
+
+    /// Asks the driver to reconcile an interrupted run (its manifest says
+    /// `reconciles`): the generic call path, method `reconcile`.
+    pub fn reconcile(
+        &self,
+        run: &doppel_plugin_api::InterruptedRun,
+    ) -> Result<ActionOutcome, Error> {
+        let method = doppel_plugin_api::RECONCILE_METHOD;
+        match self {
+            OpenedResource::InProcess(r) => {
+                let value = serde_json::to_value(run).unwrap_or_default();
+                let answer = r.call(method, &value)?;
+                serde_json::from_value(answer)
+                    .map_err(|e| Error::failed(format!("driver sent an unreadable reply: {e}")))
+            }
+            OpenedResource::Isolated(r) => r.call(method, encode(run), false),
         }
     }
 }

@@ -24,6 +24,7 @@ mod color;
 mod driver_process;
 mod drivers;
 mod engine;
+mod inflight;
 mod logger;
 mod options;
 mod runner;

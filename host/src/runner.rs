@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use doppel_core::state::KvStore;
 use doppel_plugin_api::{CommandOutput, CommandRequest, Error, HostServices, Level};
 
+use crate::inflight::Journal;
 use crate::logger::ServiceLog;
 use crate::ssh::{Remote, SshTarget};
 
@@ -38,19 +39,13 @@ pub fn cancelled() -> bool {
 /// a successful command as WARNING "command succesful but stderr" (INFO when the
 /// request says `warn_to_info`), stderr of a failure at ERROR. Under `dry_run`,
 /// state-changing commands are logged and not run.
-pub fn run_command(
-    log: &ServiceLog,
-    rid: Option<&str>,
-    request: &CommandRequest,
-    dry_run: bool,
-    announce: bool,
-) -> Result<CommandOutput, Error> {
-    spawn_and_wait(log, rid, request, dry_run, announce, None)
-}
-
-/// [`run_command`] on the resource's host: locally, or through `ssh` when the
+///
+/// On the resource's host: locally, or through `ssh` when the
 /// resource sets `ssh = <destination>` (ssh's own failure is then an error
-/// naming the destination, never the tool's exit code).
+/// naming the destination, never the tool's exit code). With a `journal`, the
+/// command is recorded (with the command line the driver asked for) from its
+/// spawn to its end: the in-flight record the next doppel finds if this one is
+/// killed meanwhile (`inflight.rs`).
 pub fn run_on(
     log: &ServiceLog,
     rid: Option<&str>,
@@ -58,9 +53,10 @@ pub fn run_on(
     dry_run: bool,
     announce: bool,
     ssh: Option<&SshTarget>,
+    journal: Option<(&Journal, &[String])>,
 ) -> Result<CommandOutput, Error> {
     match ssh {
-        None => run_command(log, rid, request, dry_run, announce),
+        None => spawn_and_wait(log, rid, request, dry_run, announce, None, journal),
         Some(target) => {
             let remote = target.wrap(request)?;
             if let Err(e) = std::fs::create_dir_all(&target.control_dir) {
@@ -69,7 +65,15 @@ pub fn run_on(
                     target.control_dir.display()
                 )));
             }
-            let out = spawn_and_wait(log, rid, &remote.request, dry_run, announce, Some(&remote))?;
+            let out = spawn_and_wait(
+                log,
+                rid,
+                &remote.request,
+                dry_run,
+                announce,
+                Some(&remote),
+                journal,
+            )?;
             target.check(out)
         }
     }
@@ -82,6 +86,7 @@ fn spawn_and_wait(
     dry_run: bool,
     announce: bool,
     remote: Option<&Remote>,
+    journal: Option<(&Journal, &[String])>,
 ) -> Result<CommandOutput, Error> {
     let Some(program) = request.argv.first() else {
         return Err(Error::invalid("empty command"));
@@ -133,6 +138,24 @@ fn spawn_and_wait(
             return Err(Error::failed(format!("{program}: {why}")));
         }
     };
+    // Recorded before anything waits on it; removed when `_in_flight` drops,
+    // however this function returns.
+    let _in_flight = journal.and_then(|(journal, asked)| {
+        let ran = (asked != request.argv.as_slice()).then_some(request.argv.as_slice());
+        match journal.record(child.id(), asked, ran) {
+            Ok(entry) => Some(entry),
+            Err(e) => {
+                log.warn(
+                    rid,
+                    &format!(
+                        "cannot record the running command in {}: {e} (a doppel killed now would leave it unaccounted for)",
+                        journal.dir.display()
+                    ),
+                );
+                None
+            }
+        }
+    });
     // A remote command's input stays open while it runs: closing it (below, or
     // by doppel's death) is what tells the remote side to kill the command.
     let mut held_stdin = None;
@@ -369,6 +392,22 @@ pub struct ResourceHost {
     pub env: BTreeMap<String, String>,
     /// `ssh = <destination>`: every command runs on that host.
     pub ssh: Option<SshTarget>,
+    /// Where the resource's state-changing commands are recorded while they run.
+    pub journal: Option<Journal>,
+}
+
+impl ResourceHost {
+    /// The journal and command line to record `request` under: state-changing
+    /// commands only (a query left running changes nothing).
+    fn journal_for<'a>(
+        &'a self,
+        request: &'a CommandRequest,
+    ) -> Option<(&'a Journal, &'a [String])> {
+        if request.read_only {
+            return None;
+        }
+        self.journal.as_ref().map(|j| (j, request.argv.as_slice()))
+    }
 }
 
 impl HostServices for ResourceHost {
@@ -388,6 +427,7 @@ impl HostServices for ResourceHost {
             self.dry_run,
             true,
             self.ssh.as_ref(),
+            self.journal_for(&request),
         )
     }
 
@@ -439,6 +479,7 @@ impl HostServices for ResourceHost {
                             self.dry_run,
                             false,
                             Some(target),
+                            None,
                         )?;
                         target.read_answer(&path, &out)?
                     }
@@ -476,6 +517,7 @@ impl HostServices for ResourceHost {
                             false,
                             false,
                             Some(target),
+                            None,
                         )?;
                         if out.exit_code != Some(0) {
                             return Err(target.file_error("write", &path, &out));

@@ -178,6 +178,15 @@ pub struct Manifest {
     /// ```
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub call_timeouts: BTreeMap<String, u64>,
+    /// The driver can reconcile an interrupted run: when doppel was killed while
+    /// a tool command of this driver ran, the next status or action calls
+    /// [`Driver::call`](crate::Driver::call) with method [`RECONCILE_METHOD`] and an
+    /// [`InterruptedRun`], once the command has ended, so the driver records what the
+    /// tool left behind. Absent in manifests of drivers built before it (protocol 1):
+    /// false, and such a resource is `undef` after an interrupted run ("driver X
+    /// cannot reconcile an interrupted run") until an action runs on it again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reconciles: bool,
 }
 
 fn default_protocol() -> u32 {
@@ -201,7 +210,23 @@ impl Manifest {
             options: Some(Vec::new()),
             node_options: Some(Vec::new()),
             call_timeouts: BTreeMap::new(),
+            reconciles: false,
         }
+    }
+
+    /// Declares that the driver reconciles interrupted runs (see
+    /// [`Manifest::reconciles`]): its [`Driver::call`](crate::Driver::call) answers
+    /// [`RECONCILE_METHOD`].
+    ///
+    /// ```
+    /// use doppel_plugin_api::Manifest;
+    /// let m = Manifest::new("sync", "mirror", "1.0.0").reconciles();
+    /// assert!(m.reconciles);
+    /// assert!(!Manifest::new("sync", "other", "1.0.0").reconciles);
+    /// ```
+    pub fn reconciles(mut self) -> Manifest {
+        self.reconciles = true;
+        self
     }
 
     /// Sets the time limit of entry point `entry` (`open`, `validate`, `status`,
@@ -1012,6 +1037,64 @@ impl StatusReport {
     pub fn last_sync(mut self, rfc3339: impl Into<String>) -> StatusReport {
         self.last_sync = Some(rfc3339.into());
         self
+    }
+}
+
+/// The [`Driver::call`](crate::Driver::call) method doppel calls on a driver whose
+/// manifest says [`Manifest::reconciles`], with an [`InterruptedRun`] as request; the
+/// driver answers an [`ActionOutcome`] (its `messages` are logged and kept in the
+/// service log).
+pub const RECONCILE_METHOD: &str = "reconcile";
+
+/// A tool command of a resource that was running when the doppel that started it
+/// was killed (SIGKILL, out of memory, a lost terminal), and that has ended since.
+/// Nobody saw how it ended: the driver finds out from what the tool leaves
+/// behind (its query, its log), records that with
+/// [`Host::state_put`](crate::Host::state_put) as its own action would have, and
+/// says what it found. It must not guess, and must not run a state-changing
+/// command: the operator decides what to do next.
+///
+/// ```
+/// use doppel_plugin_api::InterruptedRun;
+/// let run: InterruptedRun = serde_json::from_str(
+///     r#"{"action": "sync_update", "argv": ["/opt/drd/bin/drd", "clone", "-t", "/dev/disk/disk2"],
+///        "pid": 4242, "started": "2026-12-03T12:01:00Z"}"#,
+/// ).unwrap();
+/// assert_eq!(run.program(), "drd");
+/// assert_eq!(run.argv[1], "clone");
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct InterruptedRun {
+    /// The action that ran it (`sync_update`, `run`, ...).
+    pub action: String,
+    /// The command line, as the driver asked for it (before any `ssh` wrapping).
+    pub argv: Vec<String>,
+    /// Its process id.
+    #[serde(default)]
+    pub pid: u32,
+    /// When it started (RFC 3339).
+    #[serde(default)]
+    pub started: String,
+}
+
+impl InterruptedRun {
+    /// The program's file name (`drd` for `/opt/drd/bin/drd`).
+    pub fn program(&self) -> &str {
+        let first = self.argv.first().map(String::as_str).unwrap_or("");
+        first.rsplit('/').next().unwrap_or(first)
+    }
+
+    /// The value following `flag` in [`InterruptedRun::argv`] (`-c` → the client).
+    ///
+    /// ```
+    /// use doppel_plugin_api::InterruptedRun;
+    /// let run = InterruptedRun { argv: vec!["nimadm".into(), "-c".into(), "lpar1".into()], ..Default::default() };
+    /// assert_eq!(run.flag_value("-c"), Some("lpar1"));
+    /// assert_eq!(run.flag_value("-s"), None);
+    /// ```
+    pub fn flag_value(&self, flag: &str) -> Option<&str> {
+        let i = self.argv.iter().position(|a| a == flag)?;
+        self.argv.get(i + 1).map(String::as_str)
     }
 }
 

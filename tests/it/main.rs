@@ -11,6 +11,7 @@ mod edit;
 mod engine;
 mod ha;
 mod input;
+mod interrupted;
 mod isolation;
 mod lab;
 mod nimadm;

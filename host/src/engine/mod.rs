@@ -27,6 +27,7 @@ use crate::drivers::Registry;
 use crate::logger::ServiceLog;
 use crate::runner::{ResourceHost, run_on};
 
+mod interrupted;
 mod outcome;
 mod status;
 
@@ -251,6 +252,12 @@ impl Run {
             DriverError::failed(format!("driver {} is not installed", r.type_name))
         })?;
         let state_dir = self.paths.resource_state_dir(&self.svc.name, rid);
+        let journal = crate::inflight::Journal {
+            dir: crate::inflight::dir_of(&state_dir),
+            service: self.svc.name.clone(),
+            rid: rid.to_owned(),
+            action: self.spec.action.clone(),
+        };
         let host = ResourceHost {
             log: self.log.clone(),
             rid: rid.to_owned(),
@@ -258,6 +265,7 @@ impl Run {
             kv: KvStore::new(state_dir),
             env: self.env(rid),
             ssh: self.ssh_target(Some(rid)),
+            journal: Some(journal),
         };
         let opened = Arc::new(driver.open(&self.config(r), Arc::new(host), CallLimits::of(r))?);
         self.opened
@@ -295,6 +303,9 @@ impl Run {
             });
             return out;
         }
+        // Runs a doppel that is gone left behind: reconciled first (the status
+        // then reads what was recorded), orphans shown as in progress.
+        let interrupted = self.interrupted(rid);
         let report = self.open(rid).and_then(|o| o.status());
         match report {
             Ok(report) => {
@@ -330,6 +341,33 @@ impl Run {
                 out.messages.push(StatusMessage {
                     level: MessageLevel::Error,
                     text: e.message,
+                });
+            }
+        }
+        for line in interrupted.reconciled {
+            out.messages.push(StatusMessage {
+                level: MessageLevel::Info,
+                text: line,
+            });
+        }
+        for line in interrupted.running {
+            out.messages.push(StatusMessage {
+                level: MessageLevel::Warn,
+                text: format!("in progress: {line}"),
+            });
+        }
+        for line in interrupted.problems {
+            out.messages.push(StatusMessage {
+                level: MessageLevel::Warn,
+                text: line,
+            });
+        }
+        if !interrupted.undef.is_empty() {
+            out.status = Status::Undef;
+            for line in interrupted.undef {
+                out.messages.push(StatusMessage {
+                    level: MessageLevel::Error,
+                    text: line,
                 });
             }
         }
@@ -393,6 +431,7 @@ impl Run {
                 false,
                 false,
                 target.as_ref(),
+                None,
             )
         })
         .await
@@ -757,6 +796,39 @@ async fn run_service_inner(run: &Arc<Run>) -> ServiceOutcome {
     } else {
         None
     };
+
+    // Tool commands a killed doppel left running on these resources: never
+    // raced. Those that ended are reconciled before anything acts on them.
+    let mut acting: Vec<String> = planned
+        .iter()
+        .flat_map(|(a, steps)| {
+            steps
+                .iter()
+                .flat_map(|s| &s.rids)
+                .filter(|rid| run.state_changing(run.resource(rid), a))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    acting.sort_by(|a, b| plan::natural_cmp(a, b));
+    acting.dedup();
+    if !acting.is_empty() {
+        let r = run.clone();
+        let settled = tokio::task::spawn_blocking(move || r.settle_interrupted(&acting))
+            .await
+            .unwrap_or_else(|e| Err((e.to_string(), false)));
+        if let Err((message, skipped)) = settled {
+            if skipped {
+                run.log.info(None, &format!("skip: {message}"));
+                outcome.skipped = Some(message);
+            } else {
+                run.log.error(None, &message);
+                outcome.ok = false;
+                outcome.error = Some(message);
+            }
+            return outcome;
+        }
+    }
 
     // Destructive actions (a driver's manifest says which) are refused while the
     // service runs; drivers that decide by the service's state need it current.

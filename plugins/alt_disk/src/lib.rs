@@ -27,8 +27,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use doppel_plugin_api::{
-    ActionOutcome, ActionRequest, ActionSpec, CommandRequest, Driver, Error, Host, KeywordSpec,
-    KeywordType, Manifest, OptionSpec, Problem, ResourceConfig, Status, StatusReport,
+    ActionOutcome, ActionRequest, ActionSpec, CommandRequest, Driver, Error, Host, InterruptedRun,
+    KeywordSpec, KeywordType, Manifest, OptionSpec, Problem, RECONCILE_METHOD, ResourceConfig,
+    Status, StatusReport,
 };
 
 /// The tools and their AIX paths, used when the node config does not say.
@@ -509,6 +510,64 @@ impl AltDisk {
         Ok(())
     }
 
+    /// An alt_disk_copy nobody saw end (doppel was killed): `lspv` says whether
+    /// altinst_rootvg is on its disks. alt_disk_copy removes altinst_rootvg
+    /// when it fails, so its presence means the phases asked for ran; its
+    /// absence, that there is no clone. Other commands (alt_rootvg_op) leave
+    /// nothing this driver records: the status reads lspv every time.
+    fn reconcile(&self, run: &InterruptedRun) -> Result<ActionOutcome, Error> {
+        if run.program() != "alt_disk_copy" {
+            return Ok(ActionOutcome {
+                messages: vec![format!(
+                    "after {}: nothing recorded to correct (the status reads lspv)",
+                    run.program()
+                )],
+                noop: true,
+            });
+        }
+        let disks: Vec<String> = run
+            .flag_value("-d")
+            .unwrap_or("")
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        // `-P<phases>` (copy_argv writes it glued: -P1, -P23, -Pall).
+        let phases = match run.argv.iter().skip(1).find_map(|a| a.strip_prefix("-P")) {
+            Some(p) => Phases::parse(p)?,
+            None => Phases::all(),
+        };
+        let layout = self.layout()?;
+        let on_disks = !disks.is_empty() && disks.iter().all(|d| layout.vg_of(d) == Some(ALTINST));
+        let message = if on_disks {
+            let mut done = if phases.has(1) {
+                BTreeSet::new()
+            } else {
+                self.recorded_phases(&disks).unwrap_or_default()
+            };
+            done.extend(phases.set.iter().copied());
+            if phases.has(1) {
+                self.host.state_put(KEY_CLONED_AT, &run.started)?;
+            }
+            self.host.state_put(KEY_PHASES, &phases_text(&done))?;
+            self.host.state_put(KEY_DISKS, &disks.join(" "))?;
+            format!(
+                "lspv shows altinst_rootvg on {}: phase(s) {} recorded as done",
+                disks.join(" "),
+                phases_text(&done)
+            )
+        } else {
+            self.forget()?;
+            format!(
+                "lspv shows no altinst_rootvg on {}: alt_disk_copy failed and removed it, no clone recorded",
+                disks.join(" ")
+            )
+        };
+        Ok(ActionOutcome {
+            messages: vec![format!("after alt_disk_copy: {message}")],
+            noop: false,
+        })
+    }
+
     /// Runs alt_disk_copy and records what it did.
     fn copy(
         &self,
@@ -898,6 +957,7 @@ impl Driver for AltDisk {
                 .desc(desc)
         };
         Manifest::new("disk", "alt_disk", env!("CARGO_PKG_VERSION"))
+            .reconciles()
             .option(OptionSpec::new("phase", "Only these alt_disk_copy phases (-P): 1, 2, 3, 12, 23 or all.").actions(&["provision", "sync_update"]))
             .node_option(OptionSpec::new("bin", "Directory of all four tools, replacing each one's default directory."))
             .node_option(OptionSpec::new("alt_disk_copy", "Full path of alt_disk_copy (default /usr/sbin/alt_disk_copy); wins over bin."))
@@ -1095,6 +1155,14 @@ impl Driver for AltDisk {
         };
         let bootlist = self.bootlist();
         Ok(self.report(&layout, bootlist))
+    }
+
+    fn call(&self, method: &str, request: serde_json::Value) -> Result<serde_json::Value, Error> {
+        if method != RECONCILE_METHOD {
+            return Err(Error::unsupported(method));
+        }
+        let run: InterruptedRun = serde_json::from_value(request)?;
+        Ok(serde_json::to_value(self.reconcile(&run)?)?)
     }
 
     fn action(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {

@@ -37,8 +37,8 @@ use std::time::Duration;
 
 use doppel_plugin_api::{
     ActionOutcome, ActionRequest, ActionSpec, CommandOutput, CommandRequest, Driver, Error, Host,
-    KeywordSpec, KeywordType, Level, Manifest, OptionSpec, Problem, ResourceConfig, Status,
-    StatusReport,
+    InterruptedRun, KeywordSpec, KeywordType, Level, Manifest, OptionSpec, Problem,
+    RECONCILE_METHOD, ResourceConfig, Status, StatusReport,
 };
 use jiff::tz::TimeZone;
 
@@ -705,6 +705,25 @@ impl Drd {
     }
 }
 
+impl Drd {
+    /// A drd run nobody saw end (doppel was killed): drd keeps no record of its
+    /// own besides the disks, so `drd status` is the truth. Nothing is stored:
+    /// the status reads `drd status` every time.
+    fn reconcile(&self, run: &InterruptedRun) -> Result<ActionOutcome, Error> {
+        let info = self.query()?;
+        let report = report(&info, &self.config, &TimeZone::system());
+        let mut found = format!("drd status says the clone is {}", report.state);
+        if let Some(first) = report.messages.first() {
+            found.push_str(&format!(" ({})", first.text));
+        }
+        let mode = run.argv.get(1).map(String::as_str).unwrap_or("drd");
+        Ok(ActionOutcome {
+            messages: vec![format!("after drd {mode}: {found}")],
+            noop: false,
+        })
+    }
+}
+
 fn device_problem(config: &ResourceConfig, keyword: &str) -> Option<Problem> {
     let v = config.get(keyword)?.trim();
     if v.is_empty() || v.starts_with("/dev/") {
@@ -721,6 +740,7 @@ fn device_problem(config: &ResourceConfig, keyword: &str) -> Option<Problem> {
 impl Driver for Drd {
     fn manifest() -> Manifest {
         Manifest::new("sync", "drd", env!("CARGO_PKG_VERSION"))
+            .reconciles()
             .node_option(OptionSpec::new("bin", "Directory of the drd command (default /opt/drd/bin)."))
             .node_option(OptionSpec::new("sysroot", "Root under which DRD keeps /var/opt/drd (default /)."))
             .description("An inactive clone of the HP-UX root disk kept current with Dynamic Root Disk (drd)")
@@ -798,6 +818,14 @@ impl Driver for Drd {
             Ok(info) => report(&info, &self.config, &TimeZone::system()),
             Err(e) => StatusReport::new(Status::Undef).error(e.message),
         })
+    }
+
+    fn call(&self, method: &str, request: serde_json::Value) -> Result<serde_json::Value, Error> {
+        if method != RECONCILE_METHOD {
+            return Err(Error::unsupported(method));
+        }
+        let run: InterruptedRun = serde_json::from_value(request)?;
+        Ok(serde_json::to_value(self.reconcile(&run)?)?)
     }
 
     fn action(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {

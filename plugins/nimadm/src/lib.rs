@@ -39,8 +39,8 @@ use std::time::{Duration, Instant};
 
 use doppel_plugin_api::{
     ActionOutcome, ActionRequest, ActionSpec, CommandOutput, CommandRequest, Driver, Error, Host,
-    KeywordSpec, KeywordType, Level, Manifest, OptionSpec, Problem, ResourceConfig, Status,
-    StatusReport,
+    InterruptedRun, KeywordSpec, KeywordType, Level, Manifest, OptionSpec, Problem,
+    RECONCILE_METHOD, ResourceConfig, Status, StatusReport,
 };
 
 use crate::config::Settings;
@@ -856,6 +856,7 @@ impl Driver for Nimadm {
     fn manifest() -> Manifest {
         let s = |name: &str| KeywordSpec::new(name, KeywordType::String);
         Manifest::new("task", "nimadm", env!("CARGO_PKG_VERSION"))
+            .reconciles()
             .option(OptionSpec::new("phase", "Only this nimadm phase, 1 to 12 (-P).").actions(&["run"]))
             .option(OptionSpec::new("clients", "Only these clients, comma separated.").actions(&["run", "unprovision", "wake", "sleep"]))
             .node_option(OptionSpec::new("bin", "Directory of nimadm (default /usr/sbin)."))
@@ -959,6 +960,14 @@ impl Driver for Nimadm {
         Ok(records::report(&clients, &self.config.svcname))
     }
 
+    fn call(&self, method: &str, request: serde_json::Value) -> Result<serde_json::Value, Error> {
+        if method != RECONCILE_METHOD {
+            return Err(Error::unsupported(method));
+        }
+        let run: InterruptedRun = serde_json::from_value(request)?;
+        Ok(serde_json::to_value(self.reconcile(&run)?)?)
+    }
+
     fn action(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {
         match request.action.as_str() {
             "run" => self.run(request),
@@ -971,6 +980,8 @@ impl Driver for Nimadm {
 }
 
 doppel_plugin_api::export_driver!(Nimadm);
+
+mod reconcile;
 
 #[cfg(test)]
 mod tests;

@@ -30,8 +30,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use doppel_plugin_api::{
-    ActionOutcome, ActionRequest, ActionSpec, CommandRequest, Driver, Error, Host, KeywordSpec,
-    KeywordType, Manifest, OptionSpec, Problem, ResourceConfig, Status, StatusReport,
+    ActionOutcome, ActionRequest, ActionSpec, CommandRequest, Driver, Error, Host, InterruptedRun,
+    KeywordSpec, KeywordType, Manifest, OptionSpec, Problem, RECONCILE_METHOD, ResourceConfig,
+    Status, StatusReport,
 };
 use jiff::tz::TimeZone;
 
@@ -940,6 +941,7 @@ fn poll_interval_from_env() -> Duration {
 impl Driver for Symclone {
     fn manifest() -> Manifest {
         Manifest::new("sync", "symclone", env!("CARGO_PKG_VERSION"))
+            .reconciles()
             .node_option(OptionSpec::new("bin", "Directory of the SYMCLI commands (default /usr/symcli/bin)."))
             .node_option(OptionSpec::new("sysroot", "Root of the /sys tree the Linux device refresh writes to (default /)."))
             .node_option(OptionSpec::new("sg_turs", "Full path of sg_turs, for the device refresh (default /usr/bin/sg_turs)."))
@@ -1025,6 +1027,30 @@ impl Driver for Symclone {
             Ok(set) => set.report(&TimeZone::system()),
             Err(e) => StatusReport::new(Status::Undef).error(e.message),
         })
+    }
+
+    fn call(&self, method: &str, request: serde_json::Value) -> Result<serde_json::Value, Error> {
+        if method != RECONCILE_METHOD {
+            return Err(Error::unsupported(method));
+        }
+        let run: InterruptedRun = serde_json::from_value(request)?;
+        // The pairs' states are SYMCLI's (symclone query): nothing of the
+        // interrupted run is kept by the driver, so the query is all there is.
+        let pairs = self.pairs()?;
+        let set = self.query(&pairs).map_err(|e| Error::failed(e.message))?;
+        let report = set.report(&TimeZone::system());
+        let mut found = format!(
+            "after {}: symclone query says the pairs are {}",
+            run.argv.get(1).map(String::as_str).unwrap_or("symclone"),
+            report.state
+        );
+        if let Some(first) = report.messages.first() {
+            found.push_str(&format!(" ({})", first.text));
+        }
+        Ok(serde_json::to_value(ActionOutcome {
+            messages: vec![found],
+            noop: false,
+        })?)
     }
 
     fn action(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {

@@ -5,9 +5,11 @@
 //!   faults, run history) and the per-client lock.
 //! - [`args`]: nimadm's getopt-style command line.
 //! - [`nimadm`]: the `nimadm` command.
+//! - [`lsnim`]: `lsnim -l <client>` (Cstate, Cstate_result).
 //! - [`admin`]: `nimsim`, the setup and fault-injection tool.
 
 pub mod admin;
 pub mod args;
+pub mod lsnim;
 pub mod model;
 pub mod nimadm;
