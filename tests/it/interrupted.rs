@@ -552,7 +552,7 @@ fn symclone_killed_mid_activate_is_found_refused_and_reconciled() {
             .collect::<Vec<_>>()
     };
     let mut rng = Lcg(5);
-    for point in 0..2 {
+    for _point in 0..2 {
         // The array lock is contended for 8 attempts: symclone activate waits
         // (retrying every 0.2s) long enough to be killed under.
         sim("symsim", &["fail", "lock", "--count", "8"]);
