@@ -181,7 +181,7 @@ impl<E: std::error::Error> From<E> for Error {
 /// driver, so keep per-resource state inside `Self` (use interior mutability if an
 /// action must remember something, or [`Host::state_put`] to keep it across runs).
 ///
-/// A panic in any method is caught and reported as "driver <name> panicked: ...";
+/// A panic in any method is caught and reported as `driver <name> panicked: ...`;
 /// doppel carries on with the other resources.
 pub trait Driver: Sized + Send + Sync + 'static {
     /// Identity, keywords and actions. Called once when doppel loads the driver,
