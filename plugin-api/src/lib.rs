@@ -97,6 +97,7 @@ pub use host_side::{LoadError, LoadedDriver, OpenResource, load_driver};
 ///
 /// Any `std::error::Error` converts into it with `?` (kind [`ErrorKind::Failed`]).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Error {
     /// What kind of failure.
     pub kind: ErrorKind,
@@ -105,6 +106,21 @@ pub struct Error {
 }
 
 impl Error {
+    /// An error of `kind` (for kinds without a constructor of their own, and for
+    /// hosts relaying an error).
+    ///
+    /// ```
+    /// use doppel_plugin_api::{Error, ErrorKind};
+    /// let err = Error::new(ErrorKind::Panicked, "driver x panicked");
+    /// assert_eq!((err.kind, err.to_string().as_str()), (ErrorKind::Panicked, "driver x panicked"));
+    /// ```
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            message: message.into(),
+        }
+    }
+
     /// A failed action or query.
     pub fn failed(message: impl Into<String>) -> Error {
         Error {

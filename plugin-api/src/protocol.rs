@@ -4,6 +4,31 @@
 //! evolves: a newer doppel adds fields with defaults, an older driver ignores what it
 //! does not know, and [`PROTOCOL_VERSION`] tells either side what the other speaks.
 //! Every field added after protocol 1 must carry `#[serde(default)]`.
+//!
+//! ## Building messages
+//!
+//! The message structs are `#[non_exhaustive]`: their fields are public to read
+//! and to assign, but a driver cannot build one with a struct literal (nor with
+//! `..Default::default()`). It uses the constructors and builder methods
+//! ([`Manifest::new`], [`KeywordSpec::new`], [`ResourceConfig::new`],
+//! [`ActionRequest::new`], [`ActionOutcome::new`], [`StatusReport::new`],
+//! [`CommandRequest::new`], [`CommandOutput::exited`], ...), so that a field added
+//! in a later 1.x release breaks no driver's source: it gets its default.
+//!
+//! ```
+//! use doppel_plugin_api::{ActionOutcome, ActionRequest, ResourceConfig};
+//!
+//! // In a driver's unit test:
+//! let config = ResourceConfig::new("demo", "sync#0", "n1").keyword("src", "/srv/data");
+//! let request = ActionRequest::new("sync_update").dry_run();
+//! let mut outcome = ActionOutcome::new().message("copied /srv/data");
+//! outcome.noop = config.get("src").is_none(); // fields stay assignable
+//! assert!(request.dry_run && !outcome.noop);
+//! ```
+//!
+//! [`ErrorKind`] is `#[non_exhaustive]` too (match it with a `_` arm). The other
+//! enums ([`KeywordType`], [`Status`], [`MessageLevel`], [`Level`]) are closed
+//! within 1.x; a value a newer peer sends reads as the fallback each documents.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -42,6 +67,7 @@ pub fn negotiate(host: (u32, u32), driver: (u32, u32)) -> Option<u32> {
 /// the named host services it offers. A host predating the call (protocol 1 hosts
 /// built before it existed) answers "unsupported", read as [`HostFeatures::protocol1`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HostFeatures {
     /// Oldest protocol the host speaks.
     #[serde(default = "default_protocol")]
@@ -55,6 +81,29 @@ pub struct HostFeatures {
 }
 
 impl HostFeatures {
+    /// A host speaking protocols `min..=max` with no named service yet; add them
+    /// with [`HostFeatures::feature`]. For test doubles and hosts other than doppel.
+    ///
+    /// ```
+    /// use doppel_plugin_api::HostFeatures;
+    /// let features = HostFeatures::new(1, 2).feature("now");
+    /// assert_eq!((features.protocol_min, features.protocol_max), (1, 2));
+    /// assert!(features.has("now") && !features.has("progress"));
+    /// ```
+    pub fn new(min: u32, max: u32) -> HostFeatures {
+        HostFeatures {
+            protocol_min: min,
+            protocol_max: max,
+            features: Vec::new(),
+        }
+    }
+
+    /// Adds the named service `name`.
+    pub fn feature(mut self, name: &str) -> HostFeatures {
+        self.features.push(name.to_owned());
+        self
+    }
+
     /// What a host that does not answer `features` offers: protocol 1, and no
     /// named service known for sure.
     pub fn protocol1() -> HostFeatures {
@@ -113,6 +162,7 @@ pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// assert_eq!(manifest.type_name(), "sync.mirror");
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Manifest {
     /// Driver group: `sync`, `disk`, `task`, `app`, `fs`, `ip`, ...
     pub group: String,
@@ -268,6 +318,23 @@ impl Manifest {
         }
     }
 
+    /// Sets the protocol range the driver announces (`protocol`, `protocol_min`,
+    /// `protocol_max`). [`Manifest::new`] and [`export_driver!`](crate::export_driver)
+    /// set this crate's own range; only a driver that deliberately speaks less (or
+    /// a test simulating an older or newer peer) calls it.
+    ///
+    /// ```
+    /// use doppel_plugin_api::Manifest;
+    /// let m = Manifest::new("sync", "mirror", "1.0.0").speaks(1, 2);
+    /// assert_eq!(m.protocol_range(), (1, 2));
+    /// ```
+    pub fn speaks(mut self, min: u32, max: u32) -> Manifest {
+        self.protocol = max;
+        self.protocol_min = min;
+        self.protocol_max = max;
+        self
+    }
+
     /// The protocol range the driver announces, `(min, max)`.
     pub fn protocol_range(&self) -> (u32, u32) {
         (self.protocol_min, self.protocol_max.max(self.protocol))
@@ -299,6 +366,7 @@ impl Manifest {
 /// assert!(OptionSpec::new("bin", "Tool directory.").applies_to("anything"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct OptionSpec {
     /// The key, as in `--opt <name>=...` or `<name> = ...` in the node config.
     pub name: String,
@@ -381,6 +449,7 @@ impl fmt::Display for KeywordType {
 
 /// "This keyword only matters when `keyword` has one of `values`" (documentation only).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct KeywordDepends {
     /// The other keyword.
     pub keyword: String,
@@ -408,6 +477,7 @@ pub struct KeywordDepends {
 /// assert_eq!(precopy.default.as_deref(), Some("True"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct KeywordSpec {
     /// The keyword, as written in the service file.
     pub name: String,
@@ -448,6 +518,23 @@ pub struct KeywordSpec {
 
 fn yes() -> bool {
     true
+}
+
+impl KeywordDepends {
+    /// "Only meaningful when `keyword` is one of `values`" (what
+    /// [`KeywordSpec::depends_on`] adds).
+    ///
+    /// ```
+    /// use doppel_plugin_api::KeywordDepends;
+    /// let d = KeywordDepends::new("mode", &["clone"]);
+    /// assert_eq!((d.keyword.as_str(), d.values.len()), ("mode", 1));
+    /// ```
+    pub fn new(keyword: &str, values: &[&str]) -> KeywordDepends {
+        KeywordDepends {
+            keyword: keyword.to_owned(),
+            values: values.iter().map(|v| (*v).to_owned()).collect(),
+        }
+    }
 }
 
 impl KeywordSpec {
@@ -515,10 +602,7 @@ impl KeywordSpec {
 
     /// Documents that the keyword only matters when `keyword` is one of `values`.
     pub fn depends_on(mut self, keyword: &str, values: &[&str]) -> KeywordSpec {
-        self.depends.push(KeywordDepends {
-            keyword: keyword.to_owned(),
-            values: values.iter().map(|v| (*v).to_owned()).collect(),
-        });
+        self.depends.push(KeywordDepends::new(keyword, values));
         self
     }
 
@@ -542,6 +626,7 @@ impl KeywordSpec {
 /// `sync_drp`. Any other name is a driver action the operator can run with
 /// `doppel -s <svc> <name>`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ActionSpec {
     /// The action name (`sync_update`, `activate`, ...).
     pub name: String,
@@ -603,6 +688,7 @@ impl ActionSpec {
 /// and checked against their [`KeywordType`]; the typed getters cannot fail for a
 /// keyword the manifest declares with that type.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ResourceConfig {
     /// Service name.
     pub svcname: String,
@@ -622,6 +708,51 @@ pub struct ResourceConfig {
 }
 
 impl ResourceConfig {
+    /// The configuration of resource `rid` of service `svcname` on node
+    /// `nodename`, with no keyword set: doppel builds it for [`Driver::open`](crate::Driver::open);
+    /// a driver's unit tests build their own with the methods below.
+    ///
+    /// ```
+    /// use doppel_plugin_api::ResourceConfig;
+    /// let config = ResourceConfig::new("demo", "sync#0", "n1")
+    ///     .keyword("src", "/srv/data")
+    ///     .driver_option("bin", "/opt/mirror/bin")
+    ///     .state_dir("/tmp/state/sync#0");
+    /// assert_eq!(config.get("src"), Some("/srv/data"));
+    /// assert_eq!(config.option("bin"), Some("/opt/mirror/bin"));
+    /// assert_eq!(config.state_dir, std::path::Path::new("/tmp/state/sync#0"));
+    /// ```
+    pub fn new(svcname: &str, rid: &str, nodename: &str) -> ResourceConfig {
+        ResourceConfig {
+            svcname: svcname.to_owned(),
+            rid: rid.to_owned(),
+            nodename: nodename.to_owned(),
+            ..ResourceConfig::default()
+        }
+    }
+
+    /// Sets keyword `name` to `value` (resolved text, as doppel passes it).
+    pub fn keyword(mut self, name: &str, value: &str) -> ResourceConfig {
+        self.keywords.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Sets key `name` of the driver's node-config table (`[driver.<name>]`).
+    pub fn driver_option(
+        mut self,
+        name: &str,
+        value: impl Into<serde_json::Value>,
+    ) -> ResourceConfig {
+        self.driver_options.insert(name.to_owned(), value.into());
+        self
+    }
+
+    /// Sets the resource's private state directory.
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> ResourceConfig {
+        self.state_dir = dir.into();
+        self
+    }
+
     /// The raw text of a keyword, if set or defaulted.
     pub fn get(&self, keyword: &str) -> Option<&str> {
         self.keywords.get(keyword).map(String::as_str)
@@ -796,6 +927,7 @@ pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
 
 /// A problem found by [`Driver::validate`](crate::Driver::validate).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Problem {
     /// The keyword at fault, so doppel can point at its file and line.
     #[serde(default)]
@@ -834,6 +966,7 @@ impl Problem {
 
 /// What doppel asks a resource to do.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ActionRequest {
     /// The action name, e.g. `sync_update` or `activate`.
     pub action: String,
@@ -855,8 +988,69 @@ pub struct ActionRequest {
     pub scheduled: bool,
 }
 
+impl ActionRequest {
+    /// A request to run `action`, with no option and no flag set: what doppel
+    /// sends, and what a driver's unit tests build.
+    ///
+    /// ```
+    /// use doppel_plugin_api::{ActionRequest, Status};
+    /// let request = ActionRequest::new("sync_resync")
+    ///     .dry_run()
+    ///     .force()
+    ///     .option("phase", "2")
+    ///     .service_avail(Status::Up);
+    /// assert!(request.dry_run && request.force && !request.scheduled);
+    /// assert_eq!(request.options["phase"], "2");
+    /// ```
+    pub fn new(action: &str) -> ActionRequest {
+        ActionRequest {
+            action: action.to_owned(),
+            ..ActionRequest::default()
+        }
+    }
+
+    /// Sets `dry_run` (`--dry-run`).
+    pub fn dry_run(mut self) -> ActionRequest {
+        self.dry_run = true;
+        self
+    }
+
+    /// Sets `force` (`--force`).
+    pub fn force(mut self) -> ActionRequest {
+        self.force = true;
+        self
+    }
+
+    /// Sets `scheduled` (run by the scheduler).
+    pub fn scheduled(mut self) -> ActionRequest {
+        self.scheduled = true;
+        self
+    }
+
+    /// Sets action option `name` (`--opt name=value`, `phase`, `clients`).
+    pub fn option(mut self, name: &str, value: &str) -> ActionRequest {
+        self.options.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Sets the service's availability before the action.
+    pub fn service_avail(mut self, avail: Status) -> ActionRequest {
+        self.service_avail = Some(avail);
+        self
+    }
+}
+
 /// What a resource reports after an action.
+///
+/// ```
+/// use doppel_plugin_api::ActionOutcome;
+/// let done = ActionOutcome::new().message("clone re-created on /dev/disk/disk4");
+/// assert!(!done.noop);
+/// let idle = ActionOutcome::nothing_to_do("already in sync");
+/// assert!(idle.noop && idle.messages == ["already in sync"]);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ActionOutcome {
     /// Lines for the operator, logged at INFO.
     #[serde(default)]
@@ -864,6 +1058,40 @@ pub struct ActionOutcome {
     /// Set when the action found nothing to do.
     #[serde(default)]
     pub noop: bool,
+}
+
+impl ActionOutcome {
+    /// An action that did its work, with no message yet.
+    pub fn new() -> ActionOutcome {
+        ActionOutcome::default()
+    }
+
+    /// An action that found nothing to do, saying why (`noop` set).
+    pub fn nothing_to_do(why: impl Into<String>) -> ActionOutcome {
+        ActionOutcome::new().message(why).noop()
+    }
+
+    /// Adds a line for the operator.
+    pub fn message(mut self, text: impl Into<String>) -> ActionOutcome {
+        self.messages.push(text.into());
+        self
+    }
+
+    /// Adds lines for the operator.
+    pub fn messages<I, S>(mut self, lines: I) -> ActionOutcome
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.messages.extend(lines.into_iter().map(Into::into));
+        self
+    }
+
+    /// Marks the outcome `noop`: the action found nothing to do.
+    pub fn noop(mut self) -> ActionOutcome {
+        self.noop = true;
+        self
+    }
 }
 
 /// A resource status, with OpenSVC's values.
@@ -943,11 +1171,28 @@ pub enum MessageLevel {
 
 /// A line attached to a status.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct StatusMessage {
     /// Its severity.
     pub level: MessageLevel,
     /// Its text.
     pub text: String,
+}
+
+impl StatusMessage {
+    /// A line at `level`.
+    ///
+    /// ```
+    /// use doppel_plugin_api::{MessageLevel, StatusMessage};
+    /// let m = StatusMessage::new(MessageLevel::Warn, "1/2 devices active");
+    /// assert_eq!((m.level, m.text.as_str()), (MessageLevel::Warn, "1/2 devices active"));
+    /// ```
+    pub fn new(level: MessageLevel, text: impl Into<String>) -> StatusMessage {
+        StatusMessage {
+            level,
+            text: text.into(),
+        }
+    }
 }
 
 /// A resource's status as its driver sees it. doppel then applies `sync_max_delay`,
@@ -959,6 +1204,7 @@ pub struct StatusMessage {
 /// assert_eq!(report.messages.len(), 1);
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct StatusReport {
     /// The state.
     pub state: Status,
@@ -983,28 +1229,28 @@ impl StatusReport {
 
     /// Adds an info line.
     pub fn info(mut self, text: impl Into<String>) -> StatusReport {
-        self.messages.push(StatusMessage {
-            level: MessageLevel::Info,
-            text: text.into(),
-        });
+        self.messages
+            .push(StatusMessage::new(MessageLevel::Info, text));
         self
     }
 
     /// Adds a warning line.
     pub fn warn(mut self, text: impl Into<String>) -> StatusReport {
-        self.messages.push(StatusMessage {
-            level: MessageLevel::Warn,
-            text: text.into(),
-        });
+        self.messages
+            .push(StatusMessage::new(MessageLevel::Warn, text));
         self
     }
 
     /// Adds an error line.
     pub fn error(mut self, text: impl Into<String>) -> StatusReport {
-        self.messages.push(StatusMessage {
-            level: MessageLevel::Error,
-            text: text.into(),
-        });
+        self.messages
+            .push(StatusMessage::new(MessageLevel::Error, text));
+        self
+    }
+
+    /// Adds a line at `level`.
+    pub fn message(mut self, level: MessageLevel, text: impl Into<String>) -> StatusReport {
+        self.messages.push(StatusMessage::new(level, text));
         self
     }
 
@@ -1027,6 +1273,7 @@ impl StatusReport {
 /// assert!(query.read_only);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CommandRequest {
     /// Program and arguments; the program is used as given (no PATH search if it
     /// contains a `/`).
@@ -1171,6 +1418,7 @@ fn shell_quote(arg: &str) -> String {
 
 /// How a command run by doppel ended.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CommandOutput {
     /// The exit code; `None` when killed by a signal, timed out, or not run.
     #[serde(default)]
@@ -1194,6 +1442,45 @@ impl CommandOutput {
     pub fn exited(code: i32, stdout: &str, stderr: &str) -> CommandOutput {
         CommandOutput {
             exit_code: Some(code),
+            stdout: stdout.to_owned(),
+            stderr: stderr.to_owned(),
+            ..CommandOutput::default()
+        }
+    }
+
+    /// A state-changing command skipped by `--dry-run` (what doppel answers
+    /// under `--dry-run`; [`CommandOutput::success`] is true).
+    ///
+    /// ```
+    /// use doppel_plugin_api::CommandOutput;
+    /// assert!(CommandOutput::skipped().dry_run && CommandOutput::skipped().success());
+    /// ```
+    pub fn skipped() -> CommandOutput {
+        CommandOutput {
+            dry_run: true,
+            ..CommandOutput::default()
+        }
+    }
+
+    /// A command killed after its timeout, with what it wrote before.
+    ///
+    /// ```
+    /// use doppel_plugin_api::CommandOutput;
+    /// let out = CommandOutput::timeout("", "still waiting\n");
+    /// assert!(out.timed_out && out.exit_code.is_none() && !out.success());
+    /// ```
+    pub fn timeout(stdout: &str, stderr: &str) -> CommandOutput {
+        CommandOutput {
+            timed_out: true,
+            stdout: stdout.to_owned(),
+            stderr: stderr.to_owned(),
+            ..CommandOutput::default()
+        }
+    }
+
+    /// A command killed by a signal (no exit code), with what it wrote before.
+    pub fn killed(stdout: &str, stderr: &str) -> CommandOutput {
+        CommandOutput {
             stdout: stdout.to_owned(),
             stderr: stderr.to_owned(),
             ..CommandOutput::default()
@@ -1256,6 +1543,7 @@ impl Level {
 
 /// The kind of a driver [`Error`](crate::Error).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The action failed.
@@ -1272,6 +1560,74 @@ pub enum ErrorKind {
     #[serde(other)]
     Other,
 }
+
+/// Checks that every protocol struct stays `#[non_exhaustive]`: outside this crate
+/// (a doctest is, as a vendor's driver is) a struct literal must not compile, so a
+/// field added in a later 1.x release breaks no vendor's source. Vendors use the
+/// constructors and builders instead (`tests/builders.rs` shows each one).
+///
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = HostFeatures { protocol_min: 1, protocol_max: 1, features: vec![] };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = Manifest { group: "sync".into(), name: "x".into(), version: "1".into(), ..Manifest::new("", "", "") };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = OptionSpec { name: "bin".into(), desc: String::new(), actions: vec![] };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = KeywordDepends { keyword: "mode".into(), values: vec![] };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = KeywordSpec { name: "src".into(), ..KeywordSpec::new("", KeywordType::String) };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = ActionSpec { name: "sync_update".into(), ..ActionSpec::standard("") };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = ResourceConfig { rid: "sync#0".into(), ..ResourceConfig::default() };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = Problem { keyword: None, message: "no target".into() };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = ActionRequest { action: "start".into(), ..ActionRequest::default() };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = ActionOutcome { messages: vec![], noop: true };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = StatusMessage { level: MessageLevel::Info, text: "ok".into() };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = StatusReport { state: Status::Up, messages: vec![], last_sync: None };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = CommandRequest { argv: vec!["true".into()], ..CommandRequest::default() };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = CommandOutput { exit_code: Some(0), ..CommandOutput::default() };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = Error { kind: ErrorKind::Failed, message: "x".into() };
+/// ```
+#[allow(dead_code)]
+mod non_exhaustive_checks {}
 
 #[cfg(test)]
 mod tests {

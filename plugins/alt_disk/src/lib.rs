@@ -607,10 +607,7 @@ impl AltDisk {
                     self.host.warn("altinst_rootvg exists: --force rebuilds it (alt_rootvg_op -X, then alt_disk_copy)");
                     self.remove_altinst()?;
                     let messages = self.copy(&targets, &phases, request)?;
-                    return Ok(ActionOutcome {
-                        messages,
-                        noop: false,
-                    });
+                    return Ok(ActionOutcome::new().messages(messages));
                 }
                 return match recorded {
                     Some(done) if !done.contains(&3) => Err(Error::failed(format!(
@@ -620,13 +617,10 @@ impl AltDisk {
                         phases_text(&done),
                         if done.contains(&2) { "3" } else { "23" }
                     ))),
-                    _ => Ok(ActionOutcome {
-                        messages: vec![format!(
+                    _ => Ok(ActionOutcome::new().messages(vec![format!(
                             "altinst_rootvg already on {}: nothing to do ('sync update' refreshes it, --force rebuilds it)",
                             targets.join(" ")
-                        )],
-                        noop: true,
-                    }),
+                        )]).noop()),
                 };
             }
         } else if in_alt.len() != targets.len() {
@@ -641,10 +635,7 @@ impl AltDisk {
             )));
         }
         let messages = self.copy(&targets, &phases, request)?;
-        Ok(ActionOutcome {
-            messages,
-            noop: false,
-        })
+        Ok(ActionOutcome::new().messages(messages))
     }
 
     fn refresh(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {
@@ -679,10 +670,7 @@ impl AltDisk {
             ));
         }
         messages.extend(self.copy(&layout.targets, &phases, request)?);
-        Ok(ActionOutcome {
-            messages,
-            noop: false,
-        })
+        Ok(ActionOutcome::new().messages(messages))
     }
 
     fn unprovision(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {
@@ -706,10 +694,7 @@ impl AltDisk {
                 ));
             }
             self.forget()?;
-            return Ok(ActionOutcome {
-                messages: vec![why],
-                noop: true,
-            });
+            return Ok(ActionOutcome::new().message(why).noop());
         }
         let others = layout.foreign_altinst();
         if !others.is_empty() {
@@ -725,10 +710,10 @@ impl AltDisk {
         } else {
             "removed"
         };
-        Ok(ActionOutcome {
-            messages: vec![format!("{verb} altinst_rootvg from {}", in_alt.join(" "))],
-            noop: false,
-        })
+        Ok(ActionOutcome::new().messages(vec![format!(
+            "{verb} altinst_rootvg from {}",
+            in_alt.join(" ")
+        )]))
     }
 
     /// `wake` and `sleep`.
@@ -757,21 +742,14 @@ impl AltDisk {
                 ];
                 self.host
                     .run_checked(&CommandRequest::new(argv).timeout(OP_TIMEOUT))?;
-                Ok(ActionOutcome {
-                    messages: vec![
-                        "altinst_rootvg woken up: its file systems are under /alt_inst".into(),
-                    ],
-                    noop: false,
-                })
+                Ok(ActionOutcome::new()
+                    .message("altinst_rootvg woken up: its file systems are under /alt_inst"))
             }
             (false, true) => {
                 let argv = vec![self.tool("alt_rootvg_op"), "-S".into()];
                 self.host
                     .run_checked(&CommandRequest::new(argv).timeout(OP_TIMEOUT))?;
-                Ok(ActionOutcome {
-                    messages: vec!["altinst_rootvg put to sleep".into()],
-                    noop: false,
-                })
+                Ok(ActionOutcome::new().message("altinst_rootvg put to sleep"))
             }
         }
     }
@@ -883,10 +861,7 @@ impl AltDisk {
 }
 
 fn noop(message: &str) -> ActionOutcome {
-    ActionOutcome {
-        messages: vec![message.to_owned()],
-        noop: true,
-    }
+    ActionOutcome::new().message(message.to_owned()).noop()
 }
 
 impl Driver for AltDisk {

@@ -827,10 +827,7 @@ impl Symclone {
             let set = self.query_patient(pairs)?;
             if set.all_in(ACTIVE_STATES) {
                 self.host.info("symclone target devices are already active");
-                return Ok(ActionOutcome {
-                    messages: Vec::new(),
-                    noop: true,
-                });
+                return Ok(ActionOutcome::new().noop());
             }
             Some(set)
         };
@@ -846,10 +843,7 @@ impl Symclone {
         } else {
             format!("{} clone pair(s) activated", pairs.len())
         };
-        Ok(ActionOutcome {
-            messages: vec![message],
-            noop: false,
-        })
+        Ok(ActionOutcome::new().message(message))
     }
 
     fn resync(
@@ -862,9 +856,10 @@ impl Symclone {
         // sync_resync destructive.
         let _ = (pairs, request);
         let ran = self.recreate(file)?;
-        Ok(ActionOutcome {
-            messages: Vec::new(),
-            noop: !ran,
+        Ok({
+            let mut outcome = ActionOutcome::new();
+            outcome.noop = !ran;
+            outcome
         })
     }
 
@@ -944,10 +939,7 @@ impl Symclone {
         } else {
             format!("{} clone pair(s) restored", pairs.len())
         };
-        Ok(ActionOutcome {
-            messages: vec![message],
-            noop: false,
-        })
+        Ok(ActionOutcome::new().message(message))
     }
 }
 

@@ -258,10 +258,7 @@ impl TestDriver {
                 self.host.state_put("state", s)?;
             }
         }
-        Ok(ActionOutcome {
-            messages: vec![format!("{} done", request.action)],
-            noop: false,
-        })
+        Ok(ActionOutcome::new().message(format!("{} done", request.action)))
     }
 }
 
