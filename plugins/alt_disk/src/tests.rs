@@ -27,7 +27,7 @@ struct Fake {
 }
 
 fn ok(stdout: &str) -> Result<CommandOutput, Error> {
-    Ok(CommandOutput::exited(0, &stdout, ""))
+    Ok(CommandOutput::exited(0, stdout, ""))
 }
 
 impl Fake {

@@ -661,7 +661,7 @@ impl Drd {
         )?;
         Ok(ActionOutcome::new().messages(
             ran.is_some()
-                .then(|| "the clone is activated: the system boots from it at the next reboot"),
+                .then_some("the clone is activated: the system boots from it at the next reboot"),
         ))
     }
 

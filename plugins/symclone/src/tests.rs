@@ -51,11 +51,11 @@ struct Fake {
 }
 
 fn ok(stdout: &str) -> Result<CommandOutput, Error> {
-    Ok(CommandOutput::exited(0, &stdout, ""))
+    Ok(CommandOutput::exited(0, stdout, ""))
 }
 
 fn code(code: i32, stderr: &str) -> Result<CommandOutput, Error> {
-    Ok(CommandOutput::exited(code, "", &stderr))
+    Ok(CommandOutput::exited(code, "", stderr))
 }
 
 /// The symdev XML for `devs`: (target, Some((source, state, last_action))).
