@@ -126,6 +126,10 @@ pub fn generic_resource_keywords(group: &str) -> Vec<KeywordSpec> {
         "Kill the resource's driver process (and every process it started) when an action call runs longer than \
          this; the action then fails. Default: the driver's own limit, else none.",
     ));
+    k.push(KeywordSpec::new("ssh", KeywordType::String).example("root@hpux01").desc(
+        "Run the resource's commands (driver tools, triggers) on this host through OpenSSH: user@host, host or \
+         ssh://user@host:port. Options come from the node config's [ssh] table.",
+    ));
     let actions = trigger_actions(group);
     for action in &actions {
         k.push(trigger("pre", action));
@@ -193,6 +197,9 @@ pub fn default_section_keywords() -> Vec<KeywordSpec> {
         KeywordSpec::new("sync_max_delay", KeywordType::DurationMinutes)
             .desc("Default sync_max_delay of the service's sync resources (bare integer = minutes)."),
         KeywordSpec::new("comment", KeywordType::String).desc("Free text describing the service."),
+        KeywordSpec::new("ssh", KeywordType::String)
+            .example("root@hpux01")
+            .desc("Default ssh destination of the service's resources (see the resource keyword ssh)."),
     ];
     for action in [
         "start",

@@ -62,6 +62,28 @@ pub struct NodeConfig {
     /// paths are relative to the directory of this file.
     #[serde(default)]
     pub driver_files: BTreeMap<String, PathBuf>,
+    /// How resources with `ssh = <destination>` reach their host.
+    #[serde(default)]
+    pub ssh: SshConfig,
+}
+
+/// The `[ssh]` table: options of every `ssh` doppel runs for remote resources.
+/// `BatchMode=yes` and `StrictHostKeyChecking=yes` always come first.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SshConfig {
+    /// Extra `-o` settings (`"Port=2222"`, `"User=root"`).
+    #[serde(default)]
+    pub options: Vec<String>,
+    /// The private key (`-i`).
+    #[serde(default)]
+    pub identity: Option<PathBuf>,
+    /// The known_hosts file (`UserKnownHostsFile`).
+    #[serde(default)]
+    pub known_hosts: Option<PathBuf>,
+    /// `ConnectTimeout`, a duration (`"10s"`).
+    #[serde(default)]
+    pub connect_timeout: Option<String>,
 }
 
 /// Log levels accepted in the node config.
@@ -120,6 +142,10 @@ impl NodeConfig {
                         .map_err(refuse)?;
                 }
             }
+        }
+        // The known hosts decide which machine root's commands go to.
+        if let Some(k) = &config.ssh.known_hosts {
+            crate::trust::check(k, "[ssh] known_hosts").map_err(refuse)?;
         }
         let base = path.parent().unwrap_or(Path::new("/"));
         for dir in config

@@ -94,6 +94,54 @@ say "try: doppel -s altroot provision; doppel -s altroot wake                   
 say "try: doppel -s migrate run --clients lpar1,lpar2                                (docs/drivers/nimadm.md)"
 say "try: $bin/mtsim change paris --text fix; doppel -s replica-paris,replica-tokyo sync update (docs/drivers/replica.md)"
 
+step "A resource on another host: HP-UX's drd driven over ssh (docs/remote.md)"
+if [ -x /usr/sbin/sshd ] && command -v ssh >/dev/null && command -v ssh-keygen >/dev/null; then
+    # The "remote host" is an sshd of the lab's own on 127.0.0.1: its sessions
+    # get the simulators' state root from sshd (SetEnv), as a real HP-UX host
+    # has its own disks; doppel's commands reach drd only through it.
+    k=$lab/sshd
+    mkdir -p "$k" && rm -f "$k"/*_key*
+    ssh-keygen -q -t ed25519 -N '' -f "$k/host_key"
+    ssh-keygen -q -t ed25519 -N '' -f "$k/client_key"
+    cp "$k/client_key.pub" "$k/authorized_keys"
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 2222)
+    printf '[127.0.0.1]:%s %s\n' "$port" "$(cat "$k/host_key.pub")" > "$k/known_hosts"
+    chmod 600 "$k/known_hosts"
+    cat > "$k/sshd_config" <<EOF2
+ListenAddress 127.0.0.1
+HostKey $k/host_key
+AuthorizedKeysFile $k/authorized_keys
+StrictModes no
+UsePAM no
+PidFile $k/sshd.pid
+PermitRootLogin prohibit-password
+SetEnv DOPPEL_SIM_ROOT=$DOPPEL_SIM_ROOT
+EOF2
+    mkdir -p /run/sshd 2>/dev/null || true
+    /usr/sbin/sshd -D -e -p "$port" -f "$k/sshd_config" 2>"$k/sshd.log" &
+    sshd_pid=$!
+    trap 'kill $sshd_pid 2>/dev/null' EXIT
+    for _ in $(seq 50); do (echo >/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
+    printf '\n[ssh]\nidentity = "%s"\nknown_hosts = "%s"\nconnect_timeout = "5s"\n' "$k/client_key" "$k/known_hosts" >> "$lab/etc/doppel/doppel.toml"
+    cat > "$lab/etc/doppel/services/remoteclone.conf" <<EOF2
+# The HP-UX root-disk clone of rootclone.conf, with drd run on "hpux01" over
+# ssh (here the lab's sshd on 127.0.0.1): a clone of the booted disk on disk3.
+[DEFAULT]
+nodes = labnode
+ssh = ssh://$(id -un)@127.0.0.1:$port
+
+[sync#0]
+type = drd
+target = /dev/disk/disk3
+optional = false
+EOF2
+    env -u DOPPEL_SIM_ROOT "$bin/doppel" --root "$lab" -s remoteclone provision
+    step "doppel -s remoteclone print status   (the resource shows where it runs)"
+    doppel -s remoteclone print status
+else
+    say "skipped: no OpenSSH server here (apt-get install openssh-server openssh-client to see it)"
+fi
+
 step "Done"
 say "the lab stays in $lab: try 'LAB=$lab $bin/doppel --root $lab -s demo print status --format json'"
 say "log file: $lab/var/log/doppel/demo.log"

@@ -577,10 +577,13 @@ pub fn render_tree(s: &ServiceStatus, color: bool) -> String {
     for (i, r) in s.resources.iter().enumerate() {
         let last = i + 1 == n;
         let (branch, cont) = if last { ("`-", "   ") } else { ("|-", "|  ") };
-        let label = match &r.last_sync {
+        let mut label = match &r.last_sync {
             Some(t) => format!("{}  last sync {}", r.type_name, short_time(t)),
             None => r.type_name.clone(),
         };
+        if let Some(dest) = &r.ssh {
+            label.push_str(&format!("  on {dest}"));
+        }
         out.push_str(&format!(
             "   {branch} {:<rid_w$}  {}  {} {label}\n",
             r.rid,

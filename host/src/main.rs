@@ -28,6 +28,7 @@ mod logger;
 mod options;
 mod runner;
 mod services;
+mod ssh;
 
 use std::process::ExitCode;
 

@@ -13,6 +13,17 @@ use doppel_core::state::KvStore;
 use doppel_plugin_api::{CommandOutput, CommandRequest, Error, HostServices, Level};
 
 use crate::logger::ServiceLog;
+use crate::ssh::{Remote, SshTarget};
+
+/// The `path` of a `read_file` / `write_file` request.
+fn file_path(request: &serde_json::Value) -> Result<std::path::PathBuf, Error> {
+    request
+        .get("path")
+        .and_then(|p| p.as_str())
+        .filter(|p| !p.is_empty())
+        .map(std::path::PathBuf::from)
+        .ok_or_else(|| Error::invalid("read_file/write_file: no path"))
+}
 
 /// Set by Ctrl-C (SIGINT/SIGTERM): waits end, running commands are killed.
 pub static CANCELLED: AtomicBool = AtomicBool::new(false);
@@ -22,21 +33,11 @@ pub fn cancelled() -> bool {
 }
 
 /// Runs `request` to completion (or timeout / cancellation), logging as the seed
-/// does: the command line at INFO before it runs, stdout at INFO, stderr of a
-/// successful command as WARNING "command succesful but stderr" (INFO when the
-/// request says `warn_to_info`), stderr of a failure
-/// at ERROR. Under `dry_run`, state-changing commands are logged and not run.
-pub fn run_logged(
-    log: &ServiceLog,
-    rid: Option<&str>,
-    request: &CommandRequest,
-    dry_run: bool,
-) -> Result<CommandOutput, Error> {
-    run_command(log, rid, request, dry_run, true)
-}
-
-/// [`run_logged`], optionally without logging the command line (triggers log
-/// their own `<keyword>: <command>` line).
+/// does: the command line at INFO before it runs (unless `announce` is false:
+/// triggers log their own `<keyword>: <command>` line), stdout at INFO, stderr of
+/// a successful command as WARNING "command succesful but stderr" (INFO when the
+/// request says `warn_to_info`), stderr of a failure at ERROR. Under `dry_run`,
+/// state-changing commands are logged and not run.
 pub fn run_command(
     log: &ServiceLog,
     rid: Option<&str>,
@@ -44,10 +45,52 @@ pub fn run_command(
     dry_run: bool,
     announce: bool,
 ) -> Result<CommandOutput, Error> {
+    spawn_and_wait(log, rid, request, dry_run, announce, None)
+}
+
+/// [`run_command`] on the resource's host: locally, or through `ssh` when the
+/// resource sets `ssh = <destination>` (ssh's own failure is then an error
+/// naming the destination, never the tool's exit code).
+pub fn run_on(
+    log: &ServiceLog,
+    rid: Option<&str>,
+    request: &CommandRequest,
+    dry_run: bool,
+    announce: bool,
+    ssh: Option<&SshTarget>,
+) -> Result<CommandOutput, Error> {
+    match ssh {
+        None => run_command(log, rid, request, dry_run, announce),
+        Some(target) => {
+            let remote = target.wrap(request)?;
+            if let Err(e) = std::fs::create_dir_all(&target.control_dir) {
+                return Err(Error::failed(format!(
+                    "cannot create {}: {e}",
+                    target.control_dir.display()
+                )));
+            }
+            let out = spawn_and_wait(log, rid, &remote.request, dry_run, announce, Some(&remote))?;
+            target.check(out)
+        }
+    }
+}
+
+fn spawn_and_wait(
+    log: &ServiceLog,
+    rid: Option<&str>,
+    request: &CommandRequest,
+    dry_run: bool,
+    announce: bool,
+    remote: Option<&Remote>,
+) -> Result<CommandOutput, Error> {
     let Some(program) = request.argv.first() else {
         return Err(Error::invalid("empty command"));
     };
-    let display = request.display();
+    let display = match remote {
+        Some(r) => r.shown.clone(),
+        None => request.display(),
+    };
+    let hold_stdin = remote.is_some_and(|r| r.hold_stdin);
     if dry_run && !request.read_only {
         log.info(rid, &format!("dry-run: {display}"));
         return Ok(CommandOutput::skipped());
@@ -67,7 +110,7 @@ pub fn run_command(
         .stderr(Stdio::piped());
     // Its own process group, so a timeout or a cancellation kills everything it started.
     cmd.process_group(0);
-    cmd.stdin(if request.stdin.is_some() {
+    cmd.stdin(if request.stdin.is_some() || hold_stdin {
         Stdio::piped()
     } else {
         Stdio::null()
@@ -87,10 +130,18 @@ pub fn run_command(
             return Err(Error::failed(format!("{program}: {why}")));
         }
     };
-    if let (Some(text), Some(mut stdin)) = (request.stdin.clone(), child.stdin.take()) {
-        std::thread::spawn(move || {
-            let _ = stdin.write_all(text.as_bytes());
-        });
+    // A remote command's input stays open while it runs: closing it (below, or
+    // by doppel's death) is what tells the remote side to kill the command.
+    let mut held_stdin = None;
+    if let Some(mut stdin) = child.stdin.take() {
+        match request.stdin.clone() {
+            Some(text) => {
+                std::thread::spawn(move || {
+                    let _ = stdin.write_all(text.as_bytes());
+                });
+            }
+            None => held_stdin = Some(stdin),
+        }
     }
     // A streamed command's stdout lines come here as they are written, and are
     // logged from this thread (the log is not 'static).
@@ -158,6 +209,7 @@ pub fn run_command(
             break exited.recv().ok().flatten();
         }
     };
+    drop(held_stdin);
     // A background process the command left behind (`app &` in a start script)
     // may hold the pipes open for ever: read what comes within a grace period.
     let grace = Instant::now() + OUTPUT_GRACE;
@@ -308,6 +360,8 @@ pub struct ResourceHost {
     pub dry_run: bool,
     pub kv: KvStore,
     pub env: BTreeMap<String, String>,
+    /// `ssh = <destination>`: every command runs on that host.
+    pub ssh: Option<SshTarget>,
 }
 
 impl HostServices for ResourceHost {
@@ -320,7 +374,14 @@ impl HostServices for ResourceHost {
         for (k, v) in &self.env {
             request.env.entry(k.clone()).or_insert_with(|| v.clone());
         }
-        run_logged(&self.log, Some(&self.rid), &request, self.dry_run)
+        run_on(
+            &self.log,
+            Some(&self.rid),
+            &request,
+            self.dry_run,
+            true,
+            self.ssh.as_ref(),
+        )
     }
 
     fn state_get(&self, key: &str) -> Option<String> {
@@ -351,10 +412,71 @@ impl HostServices for ResourceHost {
                 Ok(serde_json::Value::Null)
             }
             "dry_run" => Ok(serde_json::Value::Bool(self.dry_run)),
-            "features" => Ok(
-                serde_json::to_value(doppel_plugin_api::HostFeatures::current())
-                    .unwrap_or(serde_json::Value::Null),
-            ),
+            "features" => {
+                let mut features = doppel_plugin_api::HostFeatures::current();
+                features
+                    .features
+                    .extend(["read_file", "write_file"].map(str::to_owned));
+                Ok(serde_json::to_value(features).unwrap_or(serde_json::Value::Null))
+            }
+            "read_file" => {
+                let path = file_path(request)?;
+                let offset = request.get("offset").and_then(|o| o.as_u64()).unwrap_or(0);
+                let chunk = match &self.ssh {
+                    None => doppel_plugin_api::files::read_local(&path, offset)?,
+                    Some(target) => {
+                        let out = run_on(
+                            &self.log,
+                            Some(&self.rid),
+                            &SshTarget::read_request(&path, offset),
+                            self.dry_run,
+                            false,
+                            Some(target),
+                        )?;
+                        target.read_answer(&path, &out)?
+                    }
+                };
+                Ok(serde_json::to_value(chunk).unwrap_or(serde_json::Value::Null))
+            }
+            "write_file" => {
+                let path = file_path(request)?;
+                let text = request.get("text").and_then(|t| t.as_str()).unwrap_or("");
+                let atomic = request
+                    .get("atomic")
+                    .and_then(|a| a.as_bool())
+                    .unwrap_or(true);
+                let place = match &self.ssh {
+                    Some(t) => format!("{} on {}", path.display(), t.destination),
+                    None => path.display().to_string(),
+                };
+                if self.dry_run {
+                    self.log
+                        .info(Some(&self.rid), &format!("dry-run: write {place}"));
+                    return Ok(serde_json::Value::Null);
+                }
+                self.log
+                    .log(Some(&self.rid), Level::Debug, &format!("write {place}"));
+                match &self.ssh {
+                    None => doppel_plugin_api::files::write_local(&path, text.as_bytes(), atomic)
+                        .map_err(|e| {
+                        Error::failed(format!("cannot write {}: {e}", path.display()))
+                    })?,
+                    Some(target) => {
+                        let out = run_on(
+                            &self.log,
+                            Some(&self.rid),
+                            &SshTarget::write_request(&path, text, atomic),
+                            false,
+                            false,
+                            Some(target),
+                        )?;
+                        if out.exit_code != Some(0) {
+                            return Err(target.file_error("write", &path, &out));
+                        }
+                    }
+                }
+                Ok(serde_json::Value::Null)
+            }
             other => Err(Error::unsupported(other)),
         }
     }

@@ -71,6 +71,7 @@
 
 #![warn(missing_docs)]
 
+pub mod files;
 mod protocol;
 pub mod testing;
 pub mod units;
@@ -88,6 +89,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use files::FileChunk;
 pub use protocol::*;
 
 #[cfg(feature = "abi")]

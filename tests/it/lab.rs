@@ -47,6 +47,21 @@ fn lab_demo_runs_end_to_end() {
         stdout.contains("Setting up the SIMULATED array 000197900123"),
         "{stdout}"
     );
+    // CI has sshd: the lab's drd clone over ssh ran, and its status says where.
+    if std::path::Path::new("/usr/sbin/sshd").exists() {
+        assert!(
+            stdout.contains("doppel -s remoteclone print status"),
+            "{stdout}\n{stderr}"
+        );
+        assert!(
+            stdout.contains("sync.drd  last sync ") && stdout.contains("  on ssh://"),
+            "{stdout}"
+        );
+        assert!(
+            stderr.contains("* REMOTECLONE.SYNC#0 - INFO - ssh -o BatchMode=yes"),
+            "{stderr}"
+        );
+    }
     let log = std::fs::read_to_string(lab.path().join("var/log/doppel/demo.log")).unwrap();
     assert!(
         log.contains("* DEMO.APP#0 - INFO - reporting database started on the clone devices"),

@@ -20,5 +20,6 @@ mod safety;
 mod schedule;
 mod script;
 mod selection;
+mod ssh;
 mod symclone;
 mod tidy;

@@ -71,7 +71,7 @@ pub(super) fn split_scope(key: &str) -> (&str, Option<&str>) {
 }
 
 /// Keywords a resource inherits from `[DEFAULT]` when it does not set them.
-pub(super) const INHERITED: &[&str] = &["sync_max_delay"];
+pub(super) const INHERITED: &[&str] = &["sync_max_delay", "ssh"];
 
 impl Builder<'_, '_> {
     pub(super) fn diag(
@@ -287,6 +287,14 @@ impl Builder<'_, '_> {
         if keywords::holds_schedule(&spec.name) {
             if let Err(err) = crate::schedule::Schedule::parse(value) {
                 self.diag(Some(location), section, Some(key), err.to_string());
+                return;
+            }
+        }
+        // The destination goes to ssh after `--`: refuse what ssh would read as an
+        // option or split into several words.
+        if spec.name == "ssh" {
+            if let Err(why) = check_ssh_destination(value) {
+                self.diag(Some(location), section, Some(key), why);
                 return;
             }
         }
@@ -633,6 +641,52 @@ impl Builder<'_, '_> {
         }
         for (loc, rid, action, msg) in found {
             self.diag(loc.as_ref(), &rid, Some(&format!("{action}_depends")), msg);
+        }
+    }
+}
+
+/// An `ssh` destination: `user@host`, `host` or `ssh://user@host:port`, one word.
+fn check_ssh_destination(value: &str) -> Result<(), String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(()); // unset: the resource runs locally
+    }
+    if v.starts_with('-') || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "invalid ssh destination {value:?}: expected user@host, host or ssh://user@host:port"
+        ));
+    }
+    let host = v.strip_prefix("ssh://").unwrap_or(v);
+    let host = host.rsplit('@').next().unwrap_or(host);
+    if host.is_empty() || host.starts_with(':') {
+        return Err(format!("invalid ssh destination {value:?}: no host"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod ssh_destination_tests {
+    use super::check_ssh_destination;
+
+    #[test]
+    fn destinations_ssh_accepts_pass_and_option_lookalikes_do_not() {
+        for ok in [
+            "hpux01",
+            "root@hpux01",
+            "ssh://root@hpux01:2222",
+            "root@10.0.0.7",
+            "",
+        ] {
+            assert!(check_ssh_destination(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "-oProxyCommand=sh",
+            "root@hpux01 ls",
+            "root@",
+            "ssh://root@:22",
+            "a\nb",
+        ] {
+            assert!(check_ssh_destination(bad).is_err(), "{bad:?}");
         }
     }
 }

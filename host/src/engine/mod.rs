@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::driver_process::{CallLimits, OpenedResource};
 use crate::drivers::Registry;
 use crate::logger::ServiceLog;
-use crate::runner::{ResourceHost, run_command};
+use crate::runner::{ResourceHost, run_on};
 
 mod outcome;
 mod status;
@@ -74,6 +74,8 @@ pub struct Run {
     pub log: Arc<ServiceLog>,
     pub spec: ActionSpec,
     node_options: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    /// The node config's `[ssh]` table, for resources with `ssh = <destination>`.
+    ssh_config: doppel_core::node::SshConfig,
     opened: Mutex<HashMap<String, Arc<OpenedResource>>>,
     /// Statuses known during this action; a resource's entry is dropped when it acts.
     statuses: Mutex<HashMap<String, Status>>,
@@ -102,6 +104,7 @@ impl Run {
             log,
             spec,
             node_options,
+            ssh_config: node.ssh.clone(),
             opened: Mutex::new(HashMap::new()),
             statuses: Mutex::new(HashMap::new()),
             last_avail: Mutex::new(None),
@@ -204,6 +207,24 @@ impl Run {
         config
     }
 
+    /// Where the commands of resource `rid` run when it sets `ssh`.
+    fn ssh_target(&self, rid: Option<&str>) -> Option<crate::ssh::SshTarget> {
+        let r = self
+            .svc
+            .resources
+            .iter()
+            .find(|r| Some(r.rid.as_str()) == rid)?;
+        let destination = r.values.get("ssh")?.value.trim().to_owned();
+        if destination.is_empty() {
+            return None;
+        }
+        Some(crate::ssh::SshTarget {
+            destination,
+            config: self.ssh_config.clone(),
+            control_dir: self.paths.root().join("var/lib/doppel/.ssh"),
+        })
+    }
+
     fn env(&self, rid: &str) -> BTreeMap<String, String> {
         let mut env = BTreeMap::new();
         for (k, v) in [
@@ -233,6 +254,7 @@ impl Run {
             dry_run: self.spec.dry_run,
             kv: KvStore::new(state_dir),
             env: self.env(rid),
+            ssh: self.ssh_target(Some(rid)),
         };
         let opened = Arc::new(driver.open(&self.config(r), Arc::new(host), CallLimits::of(r))?);
         self.opened
@@ -258,6 +280,7 @@ impl Run {
             monitor: r.monitor,
             subset: r.subset.clone(),
             tags: r.tags.iter().cloned().collect(),
+            ssh: self.ssh_target(Some(rid)).map(|t| t.destination),
         };
         if r.disabled {
             return out;
@@ -334,18 +357,33 @@ impl Run {
     ) -> Result<Option<String>, String> {
         let argv = CommandRequest::line_argv(command)
             .ok_or_else(|| format!("{keyword}: cannot split {command:?}"))?;
+        let mut request = CommandRequest::new(argv).timeout(self.svc.trigger_timeout);
+        request.env = self.env(rid.unwrap_or(""));
+        let target = self.ssh_target(rid);
         if self.spec.dry_run {
-            self.log
-                .info(rid, &format!("dry-run: {keyword}: {command}"));
+            let shown = match &target {
+                Some(t) => {
+                    t.wrap(&request)
+                        .map_err(|e| format!("{keyword}: {}", e.message))?
+                        .shown
+                }
+                None => command.to_owned(),
+            };
+            self.log.info(rid, &format!("dry-run: {keyword}: {shown}"));
             return Ok(None);
         }
         self.log.info(rid, &format!("{keyword}: {command}"));
-        let mut request = CommandRequest::new(argv).timeout(self.svc.trigger_timeout);
-        request.env = self.env(rid.unwrap_or(""));
         let run = self.clone();
         let rid_owned = rid.map(str::to_owned);
         let out = tokio::task::spawn_blocking(move || {
-            run_command(&run.log, rid_owned.as_deref(), &request, false, false)
+            run_on(
+                &run.log,
+                rid_owned.as_deref(),
+                &request,
+                false,
+                false,
+                target.as_ref(),
+            )
         })
         .await
         .map_err(|e| e.to_string())?;

@@ -22,6 +22,9 @@ pub struct ResourceStatus {
     pub subset: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// `ssh = <destination>`: the host the resource's commands run on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<String>,
 }
 
 /// A service's status, as cached in `var/lib/doppel/<svc>/status.json`.

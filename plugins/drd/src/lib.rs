@@ -339,15 +339,21 @@ impl Drd {
     /// Reads a sync list: its non-empty lines.
     fn read_list(&self, name: &str) -> Result<Vec<String>, String> {
         let path = self.sync_list(name);
-        std::fs::read_to_string(&path)
-            .map(|t| {
-                t.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+        // Through the host: the list is on the DRD host, which is another one
+        // when the resource sets `ssh`.
+        match self.host.read_file(&path) {
+            Ok(Some(t)) => Ok(t
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect()),
+            Ok(None) => Err(format!(
+                "cannot read {}: No such file or directory",
+                path.display()
+            )),
+            Err(e) => Err(e.message),
+        }
     }
 
     fn verbosity_args(&self) -> Vec<String> {

@@ -8,43 +8,26 @@
 //! that append (single phases after the first, cleanup, wake-up) are read from
 //! where the previous content ended.
 
-use std::fs::{self, File};
-use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
-use std::time::SystemTime;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct FileId {
-    dev: u64,
-    ino: u64,
-    created: Option<SystemTime>,
-}
+use doppel_plugin_api::{FileChunk, Host};
 
-impl FileId {
-    fn of(meta: &fs::Metadata) -> FileId {
-        FileId {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            created: meta.created().ok(),
-        }
-    }
-}
-
-/// Reads the lines appended to a file since the last call.
+/// Reads the lines appended to a file since the last call, through the host's
+/// file service: on this machine, or on the NIM master when the resource sets
+/// `ssh = <destination>`.
 pub struct Follower {
     path: PathBuf,
-    id: Option<FileId>,
+    id: Option<String>,
     offset: u64,
     partial: String,
 }
 
 impl Follower {
     /// Starts following `path` from its current end (from the start once it appears).
-    pub fn new(path: PathBuf) -> Follower {
-        let (id, offset) = match fs::metadata(&path) {
-            Ok(meta) => (Some(FileId::of(&meta)), meta.len()),
-            Err(_) => (None, 0),
+    pub fn new(host: &Host, path: PathBuf) -> Follower {
+        let (id, offset) = match host.read_file_from(&path, u64::MAX) {
+            Ok(Some(chunk)) => (Some(chunk.id), chunk.size),
+            _ => (None, 0),
         };
         Follower {
             path,
@@ -60,29 +43,28 @@ impl Follower {
 
     /// The complete lines written since the last call (none when the file is
     /// missing or unreadable).
-    pub fn poll(&mut self) -> Vec<String> {
-        let Ok(meta) = fs::metadata(&self.path) else {
+    pub fn poll(&mut self, host: &Host) -> Vec<String> {
+        let Ok(Some(chunk)) = host.read_file_from(&self.path, self.offset) else {
             return Vec::new();
         };
-        let id = FileId::of(&meta);
-        if self.id != Some(id) || meta.len() < self.offset {
-            self.id = Some(id);
+        let chunk = if self.id.as_deref() != Some(chunk.id.as_str()) || chunk.size < self.offset {
+            // A new file: read it from the start.
+            self.id = Some(chunk.id.clone());
             self.offset = 0;
             self.partial.clear();
-        }
-        if meta.len() == self.offset {
-            return Vec::new();
-        }
-        let mut buf = Vec::new();
-        let read = File::open(&self.path).and_then(|mut f| {
-            f.seek(SeekFrom::Start(self.offset))?;
-            f.read_to_end(&mut buf)
-        });
-        if read.is_err() {
-            return Vec::new();
-        }
-        self.offset += buf.len() as u64;
-        self.partial.push_str(&String::from_utf8_lossy(&buf));
+            match host.read_file_from(&self.path, 0) {
+                Ok(Some(c)) => c,
+                _ => return Vec::new(),
+            }
+        } else {
+            chunk
+        };
+        self.take(chunk)
+    }
+
+    fn take(&mut self, chunk: FileChunk) -> Vec<String> {
+        self.offset += chunk.text.len() as u64;
+        self.partial.push_str(&chunk.text);
         let mut lines: Vec<String> = self.partial.split('\n').map(str::to_owned).collect();
         self.partial = lines.pop().unwrap_or_default();
         lines
@@ -92,6 +74,8 @@ impl Follower {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use doppel_plugin_api::testing::FakeHost;
+    use std::fs;
     use std::io::Write;
 
     #[test]
@@ -99,22 +83,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lpar1_alt_mig.log");
         fs::write(&path, "old run\nExecuting nimadm phase 12.\n").unwrap();
-        let mut f = Follower::new(path.clone());
-        assert!(f.poll().is_empty(), "starts at the end");
+        let fake = FakeHost::new(|_| Ok(Default::default()));
+        let host = fake.host();
+        let mut f = Follower::new(&host, path.clone());
+        assert!(f.poll(&host).is_empty(), "starts at the end");
         let mut file = fs::OpenOptions::new().append(true).open(&path).unwrap();
         write!(file, "Executing nimadm phase 1.\npart").unwrap();
-        assert_eq!(f.poll(), ["Executing nimadm phase 1."]);
+        assert_eq!(f.poll(&host), ["Executing nimadm phase 1."]);
         writeln!(file, "ial").unwrap();
-        assert_eq!(f.poll(), ["partial"]);
+        assert_eq!(f.poll(&host), ["partial"]);
         drop(file);
         // A new log (nimadm starts one per migration).
         fs::remove_file(&path).unwrap();
         fs::write(&path, "Initializing log\n").unwrap();
-        assert_eq!(f.poll(), ["Initializing log"]);
+        assert_eq!(f.poll(&host), ["Initializing log"]);
         // Missing file: nothing.
-        let mut g = Follower::new(dir.path().join("none.log"));
-        assert!(g.poll().is_empty());
+        let mut g = Follower::new(&host, dir.path().join("none.log"));
+        assert!(g.poll(&host).is_empty());
         fs::write(dir.path().join("none.log"), "a\nb\n").unwrap();
-        assert_eq!(g.poll(), ["a", "b"]);
+        assert_eq!(g.poll(&host), ["a", "b"]);
     }
 }

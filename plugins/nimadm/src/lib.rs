@@ -382,7 +382,7 @@ impl Nimadm {
         let mut last_line_at = Instant::now();
         loop {
             let stopping = stop.load(Ordering::SeqCst);
-            for line in follower.poll() {
+            for line in follower.poll(&self.host) {
                 seen += 1;
                 self.log(Level::Debug, client, &line);
                 if let Some(p) = banner_phase(&line).filter(|p| *p != phase) {
@@ -545,7 +545,7 @@ impl Nimadm {
         }
         let since = Instant::now();
         let stop = AtomicBool::new(false);
-        let follower = Follower::new(self.log_path(client));
+        let follower = Follower::new(&self.host, self.log_path(client));
         let (out, (seen, followed_phase)) = std::thread::scope(|scope| {
             let follower_thread = scope.spawn(|| {
                 self.follow(client, follower, &stop, since, s.progress_interval, &record)

@@ -27,7 +27,6 @@
 //! simulator and is not a configuration keyword.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use doppel_plugin_api::{
@@ -119,30 +118,6 @@ fn pairs_file_content(pairs: &[Pair]) -> String {
         .map(|p| format!("{} {}", p.src, p.dst))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Writes `content` to `path` through a temporary file and a rename.
-fn write_atomic(path: &Path, content: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("pairs");
-    let tmp = dir.join(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(content.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 // ---------------------------------------------------------------------------
@@ -559,13 +534,16 @@ impl Symclone {
     /// Rewrites the pairs file (atomically) and returns its path.
     fn write_pairs(&self, pairs: &[Pair]) -> Result<PathBuf, Error> {
         let path = self.pairs_file();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::failed(format!("cannot create {}: {e}", dir.display())))?;
-        }
         let content = pairs_file_content(pairs);
-        write_atomic(&path, &content)
-            .map_err(|e| Error::failed(format!("cannot write {}: {e}", path.display())))?;
+        if self.host.dry_run() {
+            // A dry run still shows the commands that would read it: a local
+            // copy, since the host drops file writes under --dry-run.
+            doppel_plugin_api::files::write_local(&path, content.as_bytes(), true)
+                .map_err(|e| Error::failed(format!("cannot write {}: {e}", path.display())))?;
+        } else {
+            // Through the host: SYMCLI reads it on the resource's host (`ssh`).
+            self.host.write_file(&path, &content)?;
+        }
         tracing::debug!("wrote content '{}' in file '{}'", content, path.display());
         Ok(path)
     }

@@ -247,8 +247,7 @@ impl Symclone {
             return Ok(());
         }
         self.host.info(&format!("echo 1>{}", file.display()));
-        std::fs::write(file, "1")
-            .map_err(|e| Error::failed(format!("cannot write {}: {e}", file.display())))
+        self.host.write_file_in_place(file, "1")
     }
 
     /// `sg_turs <path>` until it succeeds, [`READY_TRIES`] times a second apart.
