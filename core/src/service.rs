@@ -362,14 +362,11 @@ pub fn resource_config(
     nodename: &str,
     opts: &LoadOptions<'_>,
 ) -> ResourceConfig {
-    ResourceConfig {
-        svcname: svcname.to_owned(),
-        rid: def.rid.clone(),
-        nodename: nodename.to_owned(),
-        keywords: def.driver_keywords.clone(),
-        driver_options: (opts.driver_options)(&def.driver),
-        state_dir: (opts.state_dir)(svcname, &def.rid),
-    }
+    let mut config = ResourceConfig::new(svcname, &def.rid, nodename)
+        .state_dir((opts.state_dir)(svcname, &def.rid));
+    config.keywords = def.driver_keywords.clone();
+    config.driver_options = (opts.driver_options)(&def.driver);
+    config
 }
 
 #[cfg(test)]

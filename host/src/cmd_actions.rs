@@ -443,11 +443,8 @@ pub fn collect_statuses(
                 if let Some(facts) = &facts {
                     for r in &mut s.resources {
                         if !facts.rids.contains(&r.rid) {
-                            r.messages.push(StatusMessage {
-                                level: MessageLevel::Warn,
-                                text: "no longer in the service file (the cache predates an edit: --refresh)"
-                                    .to_owned(),
-                            });
+                            r.messages.push(StatusMessage::new(MessageLevel::Warn, "no longer in the service file (the cache predates an edit: --refresh)"
+                                    .to_owned()));
                         }
                     }
                 }

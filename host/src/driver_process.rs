@@ -1199,13 +1199,13 @@ impl Conn {
                     Some(d) if now >= d => {
                         self.forget(id);
                         self.kill("interrupted".into());
-                        return Err(Error {
-                            kind: ErrorKind::Cancelled,
-                            message: format!(
+                        return Err(Error::new(
+                            ErrorKind::Cancelled,
+                            format!(
                                 "cancelled: driver {label} did not stop within {}s of the interruption: killed",
                                 CANCEL_GRACE.as_secs()
                             ),
-                        });
+                        ));
                     }
                     Some(_) => {}
                 }

@@ -98,10 +98,7 @@ fn spawn_and_wait(
     let hold_stdin = remote.is_some_and(|r| r.hold_stdin);
     if dry_run && !request.read_only {
         log.info(rid, &format!("dry-run: {display}"));
-        return Ok(CommandOutput {
-            dry_run: true,
-            ..CommandOutput::default()
-        });
+        return Ok(CommandOutput::skipped());
     }
     let quiet = request.quiet;
     if announce {
@@ -254,13 +251,9 @@ fn spawn_and_wait(
     } else {
         status.and_then(|s| s.code())
     };
-    let output = CommandOutput {
-        exit_code,
-        stdout,
-        stderr,
-        dry_run: false,
-        timed_out,
-    };
+    let mut output = CommandOutput::killed(&stdout, &stderr);
+    output.exit_code = exit_code;
+    output.timed_out = timed_out;
     if !quiet && !streamed && !output.stdout.trim().is_empty() {
         log.info(rid, output.stdout.trim_end());
     }

@@ -38,11 +38,36 @@ macro_rules! __root_module_symbol {
 /// `crate-type = ["cdylib"]` and whose library is named `doppel_driver_<name>` (so
 /// the file is `libdoppel_driver_<name>.so`: doppel opens no other file names).
 ///
-/// ```ignore
-/// pub struct Mirror { /* ... */ }
-/// impl doppel_plugin_api::Driver for Mirror { /* ... */ }
-/// doppel_plugin_api::export_driver!(Mirror);
+/// ```standalone_crate
+/// use doppel_plugin_api::{
+///     ActionOutcome, ActionRequest, Driver, Error, Host, Manifest, ResourceConfig, Status,
+///     StatusReport,
+/// };
+///
+/// pub struct Noop;
+///
+/// impl Driver for Noop {
+///     fn manifest() -> Manifest {
+///         Manifest::new("task", "noop", env!("CARGO_PKG_VERSION"))
+///     }
+///     fn open(_config: ResourceConfig, _host: Host) -> Result<Self, Error> {
+///         Ok(Noop)
+///     }
+///     fn status(&self) -> Result<StatusReport, Error> {
+///         Ok(StatusReport::new(Status::NotApplicable))
+///     }
+///     fn action(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {
+///         Err(Error::unsupported(&request.action))
+///     }
+/// }
+///
+/// doppel_plugin_api::export_driver!(Noop);
+/// # fn main() { assert_eq!(Noop::manifest().type_name(), "task.noop"); }
 /// ```
+///
+/// The macro emits the one symbol doppel's loader looks up (a static holding
+/// abi_stable's library header); the manifest gets this crate's version and
+/// protocol range filled in.
 #[macro_export]
 macro_rules! export_driver {
     ($driver:ty) => {

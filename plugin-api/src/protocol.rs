@@ -4,6 +4,31 @@
 //! evolves: a newer doppel adds fields with defaults, an older driver ignores what it
 //! does not know, and [`PROTOCOL_VERSION`] tells either side what the other speaks.
 //! Every field added after protocol 1 must carry `#[serde(default)]`.
+//!
+//! ## Building messages
+//!
+//! The message structs are `#[non_exhaustive]`: their fields are public to read
+//! and to assign, but a driver cannot build one with a struct literal (nor with
+//! `..Default::default()`). It uses the constructors and builder methods
+//! ([`Manifest::new`], [`KeywordSpec::new`], [`ResourceConfig::new`],
+//! [`ActionRequest::new`], [`ActionOutcome::new`], [`StatusReport::new`],
+//! [`CommandRequest::new`], [`CommandOutput::exited`], ...), so that a field added
+//! in a later 1.x release breaks no driver's source: it gets its default.
+//!
+//! ```
+//! use doppel_plugin_api::{ActionOutcome, ActionRequest, ResourceConfig};
+//!
+//! // In a driver's unit test:
+//! let config = ResourceConfig::new("demo", "sync#0", "n1").keyword("src", "/srv/data");
+//! let request = ActionRequest::new("sync_update").dry_run();
+//! let mut outcome = ActionOutcome::new().message("copied /srv/data");
+//! outcome.noop = config.get("src").is_none(); // fields stay assignable
+//! assert!(request.dry_run && !outcome.noop);
+//! ```
+//!
+//! [`ErrorKind`] is `#[non_exhaustive]` too (match it with a `_` arm). The other
+//! enums ([`KeywordType`], [`Status`], [`MessageLevel`], [`Level`]) are closed
+//! within 1.x; a value a newer peer sends reads as the fallback each documents.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,10 +40,20 @@ use serde::{Deserialize, Serialize};
 ///
 /// It is written into every driver's [`Manifest`] at build time. The host accepts
 /// drivers of any protocol version up to its own and adapts to older ones.
+///
+/// ```
+/// use doppel_plugin_api::{Manifest, PROTOCOL_MIN, PROTOCOL_VERSION};
+/// let m = Manifest::new("sync", "mirror", "1.0.0");
+/// assert_eq!(m.protocol_range(), (PROTOCOL_MIN, PROTOCOL_VERSION));
+/// ```
 pub const PROTOCOL_VERSION: u32 = 1;
 
 /// The oldest message protocol this crate still speaks. A peer announces the range
 /// `PROTOCOL_MIN..=PROTOCOL_VERSION`; both sides use [`negotiate`]'s answer.
+///
+/// ```
+/// assert!(doppel_plugin_api::PROTOCOL_MIN <= doppel_plugin_api::PROTOCOL_VERSION);
+/// ```
 pub const PROTOCOL_MIN: u32 = 1;
 
 /// The protocol two peers use: the highest version both support, or `None` when
@@ -41,7 +76,18 @@ pub fn negotiate(host: (u32, u32), driver: (u32, u32)) -> Option<u32> {
 /// [`Host::features`](crate::Host::features)): the protocol range it speaks and
 /// the named host services it offers. A host predating the call (protocol 1 hosts
 /// built before it existed) answers "unsupported", read as [`HostFeatures::protocol1`].
+///
+/// ```
+/// use doppel_plugin_api::testing::FakeHost;
+/// let host = FakeHost::new(|_| Ok(Default::default())).host();
+/// let features = host.features();
+/// if features.has("now") {
+///     let _stamp = host.now(); // RFC 3339
+/// }
+/// assert_eq!(features.negotiated(), Some(1));
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HostFeatures {
     /// Oldest protocol the host speaks.
     #[serde(default = "default_protocol")]
@@ -55,8 +101,37 @@ pub struct HostFeatures {
 }
 
 impl HostFeatures {
+    /// A host speaking protocols `min..=max` with no named service yet; add them
+    /// with [`HostFeatures::feature`]. For test doubles and hosts other than doppel.
+    ///
+    /// ```
+    /// use doppel_plugin_api::HostFeatures;
+    /// let features = HostFeatures::new(1, 2).feature("now");
+    /// assert_eq!((features.protocol_min, features.protocol_max), (1, 2));
+    /// assert!(features.has("now") && !features.has("progress"));
+    /// ```
+    pub fn new(min: u32, max: u32) -> HostFeatures {
+        HostFeatures {
+            protocol_min: min,
+            protocol_max: max,
+            features: Vec::new(),
+        }
+    }
+
+    /// Adds the named service `name`.
+    pub fn feature(mut self, name: &str) -> HostFeatures {
+        self.features.push(name.to_owned());
+        self
+    }
+
     /// What a host that does not answer `features` offers: protocol 1, and no
     /// named service known for sure.
+    ///
+    /// ```
+    /// use doppel_plugin_api::HostFeatures;
+    /// let old = HostFeatures::protocol1();
+    /// assert_eq!((old.protocol_min, old.protocol_max, old.has("now")), (1, 1, false));
+    /// ```
     pub fn protocol1() -> HostFeatures {
         HostFeatures {
             protocol_min: 1,
@@ -68,6 +143,11 @@ impl HostFeatures {
     /// What a host built with this crate offers: its protocol range and the
     /// services `now`, `dry_run`, `progress`, `features`. doppel answers
     /// `call("features")` with it.
+    ///
+    /// ```
+    /// use doppel_plugin_api::HostFeatures;
+    /// assert!(HostFeatures::current().has("progress"));
+    /// ```
     pub fn current() -> HostFeatures {
         HostFeatures {
             protocol_min: PROTOCOL_MIN,
@@ -96,6 +176,12 @@ impl HostFeatures {
 ///
 /// Written into the [`Manifest`] by [`export_driver!`](crate::export_driver) so that
 /// `doppel drivers list` can show it.
+///
+/// ```
+/// use doppel_plugin_api::{API_VERSION, Manifest};
+/// assert_eq!(Manifest::new("sync", "mirror", "0.3.1").api_version, API_VERSION);
+/// assert!(API_VERSION.starts_with("1."));
+/// ```
 pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// What a driver tells doppel about itself: its identity, keywords and actions.
@@ -113,6 +199,7 @@ pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// assert_eq!(manifest.type_name(), "sync.mirror");
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Manifest {
     /// Driver group: `sync`, `disk`, `task`, `app`, `fs`, `ip`, ...
     pub group: String,
@@ -293,6 +380,23 @@ impl Manifest {
         }
     }
 
+    /// Sets the protocol range the driver announces (`protocol`, `protocol_min`,
+    /// `protocol_max`). [`Manifest::new`] and [`export_driver!`](crate::export_driver)
+    /// set this crate's own range; only a driver that deliberately speaks less (or
+    /// a test simulating an older or newer peer) calls it.
+    ///
+    /// ```
+    /// use doppel_plugin_api::Manifest;
+    /// let m = Manifest::new("sync", "mirror", "1.0.0").speaks(1, 2);
+    /// assert_eq!(m.protocol_range(), (1, 2));
+    /// ```
+    pub fn speaks(mut self, min: u32, max: u32) -> Manifest {
+        self.protocol = max;
+        self.protocol_min = min;
+        self.protocol_max = max;
+        self
+    }
+
     /// The protocol range the driver announces, `(min, max)`.
     pub fn protocol_range(&self) -> (u32, u32) {
         (self.protocol_min, self.protocol_max.max(self.protocol))
@@ -324,6 +428,7 @@ impl Manifest {
 /// assert!(OptionSpec::new("bin", "Tool directory.").applies_to("anything"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct OptionSpec {
     /// The key, as in `--opt <name>=...` or `<name> = ...` in the node config.
     pub name: String,
@@ -358,7 +463,20 @@ impl OptionSpec {
 }
 
 /// How a keyword's value is read. doppel checks values against the type before a
-/// driver ever sees them, and reports bad values with file and line.
+/// driver ever sees them, and reports bad values with file and line. Read each
+/// with its getter: [`ResourceConfig::get_int`], [`get_bool`](ResourceConfig::get_bool),
+/// [`get_list`](ResourceConfig::get_list), [`get_duration`](ResourceConfig::get_duration),
+/// [`get_duration_minutes`](ResourceConfig::get_duration_minutes),
+/// [`get_shell_words`](ResourceConfig::get_shell_words), [`get_size`](ResourceConfig::get_size).
+///
+/// ```
+/// use doppel_plugin_api::{KeywordSpec, KeywordType};
+/// let timeout = KeywordSpec::new("copy_timeout", KeywordType::Duration).default_value("1h");
+/// assert_eq!(timeout.kind.as_str(), "duration");
+/// // A type a newer driver declares and this version does not know reads as text.
+/// let kind: KeywordType = serde_json::from_str(r#""ip_address""#).unwrap();
+/// assert_eq!(kind, KeywordType::String);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeywordType {
@@ -372,7 +490,9 @@ pub enum KeywordType {
     Duration,
     /// A duration where a bare integer means minutes (`sync_max_delay = 1440`).
     DurationMinutes,
-    /// A command line split like a POSIX shell would.
+    /// Words split like a POSIX shell would (quotes group, nothing is expanded):
+    /// a command line, or a list whose items may hold spaces. Read it with
+    /// [`ResourceConfig::get_shell_words`].
     Shlex,
     /// A size: bytes, or `512k`, `100m`, `2g`, `1t`.
     Size,
@@ -406,6 +526,7 @@ impl fmt::Display for KeywordType {
 
 /// "This keyword only matters when `keyword` has one of `values`" (documentation only).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct KeywordDepends {
     /// The other keyword.
     pub keyword: String,
@@ -433,6 +554,7 @@ pub struct KeywordDepends {
 /// assert_eq!(precopy.default.as_deref(), Some("True"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct KeywordSpec {
     /// The keyword, as written in the service file.
     pub name: String,
@@ -473,6 +595,23 @@ pub struct KeywordSpec {
 
 fn yes() -> bool {
     true
+}
+
+impl KeywordDepends {
+    /// "Only meaningful when `keyword` is one of `values`" (what
+    /// [`KeywordSpec::depends_on`] adds).
+    ///
+    /// ```
+    /// use doppel_plugin_api::KeywordDepends;
+    /// let d = KeywordDepends::new("mode", &["clone"]);
+    /// assert_eq!((d.keyword.as_str(), d.values.len()), ("mode", 1));
+    /// ```
+    pub fn new(keyword: &str, values: &[&str]) -> KeywordDepends {
+        KeywordDepends {
+            keyword: keyword.to_owned(),
+            values: values.iter().map(|v| (*v).to_owned()).collect(),
+        }
+    }
 }
 
 impl KeywordSpec {
@@ -540,10 +679,7 @@ impl KeywordSpec {
 
     /// Documents that the keyword only matters when `keyword` is one of `values`.
     pub fn depends_on(mut self, keyword: &str, values: &[&str]) -> KeywordSpec {
-        self.depends.push(KeywordDepends {
-            keyword: keyword.to_owned(),
-            values: values.iter().map(|v| (*v).to_owned()).collect(),
-        });
+        self.depends.push(KeywordDepends::new(keyword, values));
         self
     }
 
@@ -566,7 +702,14 @@ impl KeywordSpec {
 /// `sync_break`, `sync_resync`, `sync_update`, `sync_restore`, `sync_nodes`,
 /// `sync_drp`. Any other name is a driver action the operator can run with
 /// `doppel -s <svc> <name>`.
+///
+/// ```
+/// use doppel_plugin_api::ActionSpec;
+/// let verify = ActionSpec::new("verify", "Compare the mirror with its source.").read_only();
+/// assert!(!verify.state_changing && !verify.destructive);
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ActionSpec {
     /// The action name (`sync_update`, `activate`, ...).
     pub name: String,
@@ -627,7 +770,18 @@ impl ActionSpec {
 /// Keyword values are already resolved for this node (scopes, references, defaults)
 /// and checked against their [`KeywordType`]; the typed getters cannot fail for a
 /// keyword the manifest declares with that type.
+///
+/// ```
+/// use doppel_plugin_api::ResourceConfig;
+/// let config = ResourceConfig::new("demo", "sync#0", "n1")
+///     .keyword("pairs", "00B60:00B61 00B62:00B63")
+///     .keyword("consistent", "yes");
+/// assert_eq!(config.get_list("pairs"), ["00B60:00B61", "00B62:00B63"]);
+/// assert!(config.get_bool("consistent", false));
+/// assert_eq!(config.require("symid").unwrap_err().message, "sync#0: keyword 'symid' is required");
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ResourceConfig {
     /// Service name.
     pub svcname: String,
@@ -647,12 +801,71 @@ pub struct ResourceConfig {
 }
 
 impl ResourceConfig {
+    /// The configuration of resource `rid` of service `svcname` on node
+    /// `nodename`, with no keyword set: doppel builds it for [`Driver::open`](crate::Driver::open);
+    /// a driver's unit tests build their own with the methods below.
+    ///
+    /// ```
+    /// use doppel_plugin_api::ResourceConfig;
+    /// let config = ResourceConfig::new("demo", "sync#0", "n1")
+    ///     .keyword("src", "/srv/data")
+    ///     .driver_option("bin", "/opt/mirror/bin")
+    ///     .state_dir("/tmp/state/sync#0");
+    /// assert_eq!(config.get("src"), Some("/srv/data"));
+    /// assert_eq!(config.option("bin"), Some("/opt/mirror/bin"));
+    /// assert_eq!(config.state_dir, std::path::Path::new("/tmp/state/sync#0"));
+    /// ```
+    pub fn new(svcname: &str, rid: &str, nodename: &str) -> ResourceConfig {
+        ResourceConfig {
+            svcname: svcname.to_owned(),
+            rid: rid.to_owned(),
+            nodename: nodename.to_owned(),
+            ..ResourceConfig::default()
+        }
+    }
+
+    /// Sets keyword `name` to `value` (resolved text, as doppel passes it).
+    pub fn keyword(mut self, name: &str, value: &str) -> ResourceConfig {
+        self.keywords.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Sets key `name` of the driver's node-config table (`[driver.<name>]`).
+    pub fn driver_option(
+        mut self,
+        name: &str,
+        value: impl Into<serde_json::Value>,
+    ) -> ResourceConfig {
+        self.driver_options.insert(name.to_owned(), value.into());
+        self
+    }
+
+    /// Sets the resource's private state directory.
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> ResourceConfig {
+        self.state_dir = dir.into();
+        self
+    }
+
     /// The raw text of a keyword, if set or defaulted.
+    ///
+    /// ```
+    /// # use doppel_plugin_api::ResourceConfig;
+    /// let config = ResourceConfig::new("demo", "sync#0", "n1").keyword("src", " /srv ");
+    /// assert_eq!(config.get("src"), Some(" /srv "));
+    /// assert_eq!(config.get("dst"), None);
+    /// ```
     pub fn get(&self, keyword: &str) -> Option<&str> {
         self.keywords.get(keyword).map(String::as_str)
     }
 
-    /// A keyword as text, or an error naming it when absent.
+    /// A keyword as text, or an error naming it when absent or empty.
+    ///
+    /// ```
+    /// # use doppel_plugin_api::ResourceConfig;
+    /// let config = ResourceConfig::new("demo", "sync#0", "n1").keyword("src", "/srv").keyword("dst", "");
+    /// assert_eq!(config.require("src").unwrap(), "/srv");
+    /// assert!(config.require("dst").is_err());
+    /// ```
     pub fn require(&self, keyword: &str) -> Result<&str, crate::Error> {
         self.get(keyword).filter(|v| !v.is_empty()).ok_or_else(|| {
             crate::Error::invalid(format!("{}: keyword '{keyword}' is required", self.rid))
@@ -677,6 +890,13 @@ impl ResourceConfig {
     }
 
     /// A boolean keyword (`true`, `yes`, `1`, ... case-insensitive); `default` when unset.
+    ///
+    /// ```
+    /// # use doppel_plugin_api::ResourceConfig;
+    /// let config = ResourceConfig::new("demo", "sync#0", "n1").keyword("precopy", "True");
+    /// assert!(config.get_bool("precopy", false));
+    /// assert!(config.get_bool("consistent", true));
+    /// ```
     pub fn get_bool(&self, keyword: &str, default: bool) -> bool {
         match self.get(keyword) {
             Some(v) => matches!(
@@ -687,14 +907,70 @@ impl ResourceConfig {
         }
     }
 
-    /// A whitespace-separated list keyword; empty when unset.
+    /// A whitespace-separated [`KeywordType::List`] keyword; empty when unset.
+    /// Quotes are not special here: for items that may hold spaces, declare the
+    /// keyword [`KeywordType::Shlex`] and read it with
+    /// [`get_shell_words`](ResourceConfig::get_shell_words).
+    ///
+    /// ```
+    /// # use doppel_plugin_api::ResourceConfig;
+    /// let config = ResourceConfig::new("demo", "sync#0", "n1").keyword("clients", " lpar1  lpar2 ");
+    /// assert_eq!(config.get_list("clients"), ["lpar1", "lpar2"]);
+    /// assert!(config.get_list("unset").is_empty());
+    /// ```
     pub fn get_list(&self, keyword: &str) -> Vec<String> {
         self.get(keyword)
             .map(|v| v.split_whitespace().map(str::to_owned).collect())
             .unwrap_or_default()
     }
 
+    /// A shell-like list keyword ([`KeywordType::Shlex`]), split into words with
+    /// POSIX shell quoting rules: whitespace separates words, `'...'` and `"..."`
+    /// group them, `\` escapes. Empty when unset or blank.
+    ///
+    /// Nothing is expanded or run: no shell is involved (never `sh -c`), so
+    /// `$HOME`, `$(...)`, backquotes, globs, `;`, `|` and `&&` are plain
+    /// characters of a word. Each word can go straight into a
+    /// [`CommandRequest`]'s argv. An error names the resource and keyword when
+    /// the quotes do not balance (doppel refuses such a value for a keyword
+    /// declared `shlex`, so a driver only sees it for other types).
+    ///
+    /// ```
+    /// # use doppel_plugin_api::ResourceConfig;
+    /// let config = ResourceConfig::new("demo", "sync#0", "n1")
+    ///     .keyword("sync_list", r#"/etc/hosts '/srv/my data' "/opt/a b" /var/\$x"#)
+    ///     .keyword("bad", "'open");
+    /// assert_eq!(
+    ///     config.get_shell_words("sync_list").unwrap(),
+    ///     ["/etc/hosts", "/srv/my data", "/opt/a b", "/var/$x"]
+    /// );
+    /// assert!(config.get_shell_words("unset").unwrap().is_empty());
+    /// assert_eq!(
+    ///     config.get_shell_words("bad").unwrap_err().message,
+    ///     "sync#0: keyword 'bad': unbalanced quotes in \"'open\""
+    /// );
+    /// ```
+    #[doc(alias = "shlex")]
+    pub fn get_shell_words(&self, keyword: &str) -> Result<Vec<String>, crate::Error> {
+        let Some(text) = self.get(keyword) else {
+            return Ok(Vec::new());
+        };
+        shlex::split(text).ok_or_else(|| {
+            crate::Error::invalid(format!(
+                "{}: keyword '{keyword}': unbalanced quotes in {text:?}",
+                self.rid
+            ))
+        })
+    }
+
     /// An integer keyword; `default` when unset or not a number.
+    ///
+    /// ```
+    /// # use doppel_plugin_api::ResourceConfig;
+    /// let config = ResourceConfig::new("demo", "sync#0", "n1").keyword("retries", "3.0");
+    /// assert_eq!(config.get_int("retries", 1), 3);
+    /// assert_eq!(config.get_int("unset", 1), 1);
+    /// ```
     pub fn get_int(&self, keyword: &str, default: i64) -> i64 {
         self.get(keyword)
             .and_then(|v| v.trim().parse::<f64>().ok())
@@ -799,6 +1075,12 @@ impl ResourceConfig {
     }
 
     /// A string option of the driver's node-config table, e.g. `bin`.
+    ///
+    /// ```
+    /// # use doppel_plugin_api::ResourceConfig;
+    /// let config = ResourceConfig::new("demo", "sync#0", "n1").driver_option("bin", "/opt/tool/bin");
+    /// assert_eq!(config.option("bin"), Some("/opt/tool/bin"));
+    /// ```
     pub fn option(&self, name: &str) -> Option<&str> {
         self.driver_options.get(name).and_then(|v| v.as_str())
     }
@@ -820,7 +1102,14 @@ pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
 }
 
 /// A problem found by [`Driver::validate`](crate::Driver::validate).
+///
+/// ```
+/// use doppel_plugin_api::Problem;
+/// assert_eq!(Problem::keyword("pairs", "00B60 has no target").to_string(), "pairs: 00B60 has no target");
+/// assert_eq!(Problem::resource("no device listed").to_string(), "no device listed");
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Problem {
     /// The keyword at fault, so doppel can point at its file and line.
     #[serde(default)]
@@ -859,6 +1148,7 @@ impl Problem {
 
 /// What doppel asks a resource to do.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ActionRequest {
     /// The action name, e.g. `sync_update` or `activate`.
     pub action: String,
@@ -880,18 +1170,128 @@ pub struct ActionRequest {
     pub scheduled: bool,
 }
 
+impl ActionRequest {
+    /// A request to run `action`, with no option and no flag set: what doppel
+    /// sends, and what a driver's unit tests build.
+    ///
+    /// ```
+    /// use doppel_plugin_api::{ActionRequest, Status};
+    /// let request = ActionRequest::new("sync_resync")
+    ///     .dry_run()
+    ///     .force()
+    ///     .option("phase", "2")
+    ///     .service_avail(Status::Up);
+    /// assert!(request.dry_run && request.force && !request.scheduled);
+    /// assert_eq!(request.options["phase"], "2");
+    /// ```
+    pub fn new(action: &str) -> ActionRequest {
+        ActionRequest {
+            action: action.to_owned(),
+            ..ActionRequest::default()
+        }
+    }
+
+    /// Sets `dry_run` (`--dry-run`).
+    pub fn dry_run(mut self) -> ActionRequest {
+        self.dry_run = true;
+        self
+    }
+
+    /// Sets `force` (`--force`).
+    pub fn force(mut self) -> ActionRequest {
+        self.force = true;
+        self
+    }
+
+    /// Sets `scheduled` (run by the scheduler).
+    pub fn scheduled(mut self) -> ActionRequest {
+        self.scheduled = true;
+        self
+    }
+
+    /// Sets action option `name` (`--opt name=value`, `phase`, `clients`).
+    pub fn option(mut self, name: &str, value: &str) -> ActionRequest {
+        self.options.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Sets the service's availability before the action.
+    pub fn service_avail(mut self, avail: Status) -> ActionRequest {
+        self.service_avail = Some(avail);
+        self
+    }
+}
+
 /// What a resource reports after an action.
+///
+/// ```
+/// use doppel_plugin_api::ActionOutcome;
+/// let done = ActionOutcome::new().message("clone re-created on /dev/disk/disk4");
+/// assert!(!done.noop);
+/// let idle = ActionOutcome::nothing_to_do("already in sync");
+/// assert!(idle.noop && idle.messages == ["already in sync"]);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ActionOutcome {
     /// Lines for the operator, logged at INFO.
     #[serde(default)]
     pub messages: Vec<String>,
-    /// Set when the action found nothing to do.
+    /// Set when the action found nothing to do: the resource was already as
+    /// asked (a clone already exists, a copy is already current), so nothing was
+    /// changed. Protocol-1 doppel treats a `noop` outcome like any other success
+    /// (it logs the messages at INFO, runs the `post_` triggers, and the action
+    /// counts as done for the service); say in a message *why* there was
+    /// nothing to do. Use [`ActionOutcome::nothing_to_do`]. Never set it for an
+    /// action that changed something, nor for a `--dry-run`: a dry run did
+    /// nothing because it was told not to, not because nothing was needed.
     #[serde(default)]
     pub noop: bool,
 }
 
+impl ActionOutcome {
+    /// An action that did its work, with no message yet.
+    pub fn new() -> ActionOutcome {
+        ActionOutcome::default()
+    }
+
+    /// An action that found nothing to do, saying why (`noop` set).
+    pub fn nothing_to_do(why: impl Into<String>) -> ActionOutcome {
+        ActionOutcome::new().message(why).noop()
+    }
+
+    /// Adds a line for the operator.
+    pub fn message(mut self, text: impl Into<String>) -> ActionOutcome {
+        self.messages.push(text.into());
+        self
+    }
+
+    /// Adds lines for the operator.
+    pub fn messages<I, S>(mut self, lines: I) -> ActionOutcome
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.messages.extend(lines.into_iter().map(Into::into));
+        self
+    }
+
+    /// Marks the outcome `noop`: the action found nothing to do.
+    pub fn noop(mut self) -> ActionOutcome {
+        self.noop = true;
+        self
+    }
+}
+
 /// A resource status, with OpenSVC's values.
+///
+/// ```
+/// use doppel_plugin_api::Status;
+/// assert_eq!(Status::parse("stdby_up"), Some(Status::StdbyUp));
+/// assert_eq!(Status::StdbyUp.to_string(), "stdby up");
+/// // A status a newer driver sends and this version does not know:
+/// assert_eq!(serde_json::from_str::<Status>(r#""degraded""#).unwrap(), Status::Undef);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Status {
     /// Running / in sync.
@@ -954,6 +1354,11 @@ impl fmt::Display for Status {
 }
 
 /// The severity of a status message.
+///
+/// ```
+/// use doppel_plugin_api::MessageLevel;
+/// assert_eq!(serde_json::from_str::<MessageLevel>(r#""notice""#).unwrap(), MessageLevel::Info);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageLevel {
@@ -968,11 +1373,28 @@ pub enum MessageLevel {
 
 /// A line attached to a status.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct StatusMessage {
     /// Its severity.
     pub level: MessageLevel,
     /// Its text.
     pub text: String,
+}
+
+impl StatusMessage {
+    /// A line at `level`.
+    ///
+    /// ```
+    /// use doppel_plugin_api::{MessageLevel, StatusMessage};
+    /// let m = StatusMessage::new(MessageLevel::Warn, "1/2 devices active");
+    /// assert_eq!((m.level, m.text.as_str()), (MessageLevel::Warn, "1/2 devices active"));
+    /// ```
+    pub fn new(level: MessageLevel, text: impl Into<String>) -> StatusMessage {
+        StatusMessage {
+            level,
+            text: text.into(),
+        }
+    }
 }
 
 /// A resource's status as its driver sees it. doppel then applies `sync_max_delay`,
@@ -984,6 +1406,7 @@ pub struct StatusMessage {
 /// assert_eq!(report.messages.len(), 1);
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct StatusReport {
     /// The state.
     pub state: Status,
@@ -1008,28 +1431,28 @@ impl StatusReport {
 
     /// Adds an info line.
     pub fn info(mut self, text: impl Into<String>) -> StatusReport {
-        self.messages.push(StatusMessage {
-            level: MessageLevel::Info,
-            text: text.into(),
-        });
+        self.messages
+            .push(StatusMessage::new(MessageLevel::Info, text));
         self
     }
 
     /// Adds a warning line.
     pub fn warn(mut self, text: impl Into<String>) -> StatusReport {
-        self.messages.push(StatusMessage {
-            level: MessageLevel::Warn,
-            text: text.into(),
-        });
+        self.messages
+            .push(StatusMessage::new(MessageLevel::Warn, text));
         self
     }
 
     /// Adds an error line.
     pub fn error(mut self, text: impl Into<String>) -> StatusReport {
-        self.messages.push(StatusMessage {
-            level: MessageLevel::Error,
-            text: text.into(),
-        });
+        self.messages
+            .push(StatusMessage::new(MessageLevel::Error, text));
+        self
+    }
+
+    /// Adds a line at `level`.
+    pub fn message(mut self, level: MessageLevel, text: impl Into<String>) -> StatusReport {
+        self.messages.push(StatusMessage::new(level, text));
         self
     }
 
@@ -1110,6 +1533,7 @@ impl InterruptedRun {
 /// assert!(query.read_only);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CommandRequest {
     /// Program and arguments; the program is used as given (no PATH search if it
     /// contains a `/`).
@@ -1123,10 +1547,24 @@ pub struct CommandRequest {
     /// Kill the command after this many seconds.
     #[serde(default)]
     pub timeout_secs: Option<f64>,
-    /// The command only reads: it runs even under `--dry-run`.
+    /// The command only reads: it runs even under `--dry-run`. This is about
+    /// *whether* it runs; [`quiet`](CommandRequest#structfield.quiet) is about
+    /// what is logged. Set it only for commands that change nothing: under
+    /// `--dry-run` everything else is logged as `dry-run: <command>` and skipped.
     #[serde(default)]
     pub read_only: bool,
-    /// Do not log the command's standard output (for queries whose output is parsed).
+    /// Log less: the command line at DEBUG instead of INFO, standard output and
+    /// the standard error of a successful run not at all, the standard error
+    /// of a failed run at DEBUG instead of ERROR (the driver reads the output
+    /// and decides what the operator sees). It does not change whether the
+    /// command runs under `--dry-run`. For queries whose output is parsed, or a
+    /// state-changing command whose output is noise or secret.
+    ///
+    /// | builder | runs under `--dry-run` | logged |
+    /// |---|---|---|
+    /// | `CommandRequest::new(..)` | no (logged as skipped) | line at INFO, stdout at INFO, stderr as WARNING/ERROR |
+    /// | `.read_only()` (sets both) | yes | line at DEBUG, output not logged |
+    /// | `.quiet()` alone | no | line at DEBUG, output not logged |
     #[serde(default)]
     pub quiet: bool,
     /// Working directory.
@@ -1146,7 +1584,14 @@ pub struct CommandRequest {
 }
 
 impl CommandRequest {
-    /// A state-changing command.
+    /// A state-changing command (skipped under `--dry-run`, output logged).
+    ///
+    /// ```
+    /// use doppel_plugin_api::CommandRequest;
+    /// let copy = CommandRequest::new(["/usr/bin/rsync", "-a", "/srv/", "/mnt/copy/"]);
+    /// assert_eq!(copy.display(), "/usr/bin/rsync -a /srv/ /mnt/copy/");
+    /// assert!(!copy.read_only && !copy.quiet);
+    /// ```
     pub fn new<I, S>(argv: I) -> CommandRequest
     where
         I: IntoIterator<Item = S>,
@@ -1173,10 +1618,30 @@ impl CommandRequest {
         self
     }
 
-    /// Marks the command as a read-only query (it also runs under `--dry-run`, and
-    /// its output is not logged).
+    /// Marks the command as a read-only query: it also runs under `--dry-run`,
+    /// and is [`quiet`](CommandRequest::quiet) (its output is the driver's to
+    /// parse, not the operator's to read).
+    ///
+    /// ```
+    /// use doppel_plugin_api::CommandRequest;
+    /// let query = CommandRequest::new(["/usr/sbin/lspv"]).read_only();
+    /// assert!(query.read_only && query.quiet);
+    /// ```
     pub fn read_only(mut self) -> CommandRequest {
         self.read_only = true;
+        self.quiet = true;
+        self
+    }
+
+    /// Logs less (see the `quiet` field) without making the command read-only:
+    /// it is still skipped under `--dry-run`.
+    ///
+    /// ```
+    /// use doppel_plugin_api::CommandRequest;
+    /// let login = CommandRequest::new(["/opt/vault/bin/login", "--token-stdin"]).stdin("s3cret").quiet();
+    /// assert!(login.quiet && !login.read_only);
+    /// ```
+    pub fn quiet(mut self) -> CommandRequest {
         self.quiet = true;
         self
     }
@@ -1253,7 +1718,15 @@ fn shell_quote(arg: &str) -> String {
 }
 
 /// How a command run by doppel ended.
+///
+/// ```
+/// use doppel_plugin_api::CommandOutput;
+/// let out = CommandOutput::exited(1, "", "mirror: source missing\n");
+/// assert!(!out.success());
+/// assert_eq!(out.last_line(), "mirror: source missing");
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CommandOutput {
     /// The exit code; `None` when killed by a signal, timed out, or not run.
     #[serde(default)]
@@ -1277,6 +1750,45 @@ impl CommandOutput {
     pub fn exited(code: i32, stdout: &str, stderr: &str) -> CommandOutput {
         CommandOutput {
             exit_code: Some(code),
+            stdout: stdout.to_owned(),
+            stderr: stderr.to_owned(),
+            ..CommandOutput::default()
+        }
+    }
+
+    /// A state-changing command skipped by `--dry-run` (what doppel answers
+    /// under `--dry-run`; [`CommandOutput::success`] is true).
+    ///
+    /// ```
+    /// use doppel_plugin_api::CommandOutput;
+    /// assert!(CommandOutput::skipped().dry_run && CommandOutput::skipped().success());
+    /// ```
+    pub fn skipped() -> CommandOutput {
+        CommandOutput {
+            dry_run: true,
+            ..CommandOutput::default()
+        }
+    }
+
+    /// A command killed after its timeout, with what it wrote before.
+    ///
+    /// ```
+    /// use doppel_plugin_api::CommandOutput;
+    /// let out = CommandOutput::timeout("", "still waiting\n");
+    /// assert!(out.timed_out && out.exit_code.is_none() && !out.success());
+    /// ```
+    pub fn timeout(stdout: &str, stderr: &str) -> CommandOutput {
+        CommandOutput {
+            timed_out: true,
+            stdout: stdout.to_owned(),
+            stderr: stderr.to_owned(),
+            ..CommandOutput::default()
+        }
+    }
+
+    /// A command killed by a signal (no exit code), with what it wrote before.
+    pub fn killed(stdout: &str, stderr: &str) -> CommandOutput {
+        CommandOutput {
             stdout: stdout.to_owned(),
             stderr: stderr.to_owned(),
             ..CommandOutput::default()
@@ -1308,6 +1820,12 @@ impl CommandOutput {
 }
 
 /// Log levels for [`Host::log`](crate::Host::log).
+///
+/// ```
+/// use doppel_plugin_api::Level;
+/// assert_eq!(Level::from_u8(Level::Warn as u8), Level::Warn);
+/// assert!(Level::Error < Level::Debug);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[repr(u8)]
 pub enum Level {
@@ -1337,8 +1855,19 @@ impl Level {
     }
 }
 
-/// The kind of a driver [`Error`](crate::Error).
+/// The kind of a driver [`Error`](crate::Error). Non-exhaustive: a later 1.x may
+/// add kinds, so match it with a `_` arm.
+///
+/// ```
+/// use doppel_plugin_api::{Error, ErrorKind};
+/// let retry = |e: &Error| match e.kind {
+///     ErrorKind::Cancelled | ErrorKind::Invalid | ErrorKind::Unsupported => false,
+///     _ => true,
+/// };
+/// assert!(retry(&Error::failed("busy")) && !retry(&Error::cancelled()));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The action failed.
@@ -1356,9 +1885,127 @@ pub enum ErrorKind {
     Other,
 }
 
+/// Checks that every protocol struct stays `#[non_exhaustive]`: outside this crate
+/// (a doctest is, as a vendor's driver is) a struct literal must not compile, so a
+/// field added in a later 1.x release breaks no vendor's source. Vendors use the
+/// constructors and builders instead (`tests/builders.rs` shows each one).
+///
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = HostFeatures { protocol_min: 1, protocol_max: 1, features: vec![] };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = Manifest { group: "sync".into(), name: "x".into(), version: "1".into(), ..Manifest::new("", "", "") };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = OptionSpec { name: "bin".into(), desc: String::new(), actions: vec![] };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = KeywordDepends { keyword: "mode".into(), values: vec![] };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = KeywordSpec { name: "src".into(), ..KeywordSpec::new("", KeywordType::String) };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = ActionSpec { name: "sync_update".into(), ..ActionSpec::standard("") };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = ResourceConfig { rid: "sync#0".into(), ..ResourceConfig::default() };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = Problem { keyword: None, message: "no target".into() };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = ActionRequest { action: "start".into(), ..ActionRequest::default() };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = ActionOutcome { messages: vec![], noop: true };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = StatusMessage { level: MessageLevel::Info, text: "ok".into() };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = StatusReport { state: Status::Up, messages: vec![], last_sync: None };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = CommandRequest { argv: vec!["true".into()], ..CommandRequest::default() };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = CommandOutput { exit_code: Some(0), ..CommandOutput::default() };
+/// ```
+/// ```compile_fail,E0639
+/// use doppel_plugin_api::*;
+/// let _ = Error { kind: ErrorKind::Failed, message: "x".into() };
+/// ```
+#[allow(dead_code)]
+mod non_exhaustive_checks {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn words(value: &str) -> Result<Vec<String>, crate::Error> {
+        ResourceConfig::new("svc", "sync#0", "n1")
+            .keyword("sync_list", value)
+            .get_shell_words("sync_list")
+    }
+
+    #[test]
+    fn shell_words_group_quotes_and_unescape() {
+        assert_eq!(words("a b 'c d'").unwrap(), ["a", "b", "c d"]);
+        assert_eq!(
+            words(r#"  "x y"   z\ w  it"'s ok" "#).unwrap(),
+            ["x y", "z w", "it's ok"]
+        );
+        assert_eq!(words("'' \"\"").unwrap(), ["", ""]);
+        assert!(words("").unwrap().is_empty());
+        assert!(words("   ").unwrap().is_empty());
+    }
+
+    #[test]
+    fn shell_words_expand_and_run_nothing() {
+        // What sh -c would run or expand stays literal text in one word each.
+        let marker = std::env::temp_dir().join(format!("doppel-shlex-{}", std::process::id()));
+        let attempt = format!(
+            "$(touch {m}) `touch {m}` ; touch {m} | && $HOME *",
+            m = marker.display()
+        );
+        let got = words(&attempt).unwrap();
+        assert_eq!(got[0], "$(touch");
+        assert!(got.contains(&"$HOME".to_owned()));
+        assert!(got.contains(&";".to_owned()) && got.contains(&"|".to_owned()));
+        assert!(got.contains(&"&&".to_owned()) && got.contains(&"*".to_owned()));
+        assert!(got.contains(&"`touch".to_owned()));
+        assert!(!marker.exists(), "a word was run by a shell");
+        assert_eq!(words("a;b").unwrap(), ["a;b"]);
+    }
+
+    #[test]
+    fn shell_words_refuse_unbalanced_quotes_naming_rid_and_keyword() {
+        for bad in ["'open", "\"open", "trailing\\"] {
+            let err = words(bad).unwrap_err();
+            assert_eq!(err.kind, crate::ErrorKind::Invalid, "{bad}");
+            assert!(
+                err.message
+                    .starts_with("sync#0: keyword 'sync_list': unbalanced quotes in "),
+                "{}",
+                err.message
+            );
+        }
+    }
 
     #[test]
     fn a_manifest_from_before_option_declarations_accepts_any_option() {

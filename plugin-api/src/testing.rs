@@ -44,6 +44,7 @@ pub struct FakeHost {
     state: Mutex<BTreeMap<String, String>>,
     cancelled: AtomicBool,
     now: Mutex<String>,
+    features: Mutex<crate::HostFeatures>,
 }
 
 impl FakeHost {
@@ -72,6 +73,7 @@ impl FakeHost {
             state: Mutex::new(BTreeMap::new()),
             cancelled: AtomicBool::new(false),
             now: Mutex::new("2026-01-01T00:00:00Z".to_owned()),
+            features: Mutex::new(crate::HostFeatures::current()),
         }
     }
 
@@ -117,6 +119,28 @@ impl FakeHost {
         }
     }
 
+    /// Plays a host offering only `features` (default: this crate's own,
+    /// [`HostFeatures::current`](crate::HostFeatures::current)): `call("features")`
+    /// answers it, and every named service it does not list answers
+    /// "unsupported", as an older doppel does. Use it to test a driver's
+    /// fallbacks.
+    ///
+    /// ```
+    /// use doppel_plugin_api::HostFeatures;
+    /// use doppel_plugin_api::testing::FakeHost;
+    /// let fake = FakeHost::new(|_| Ok(Default::default()));
+    /// // A protocol-1 host built before `features`, `now` and `dry_run` existed.
+    /// fake.set_features(HostFeatures::protocol1());
+    /// let host = fake.host();
+    /// assert_eq!(host.features(), HostFeatures::protocol1());
+    /// assert_eq!(host.now(), None);
+    /// ```
+    pub fn set_features(&self, features: crate::HostFeatures) {
+        if let Ok(mut f) = self.features.lock() {
+            *f = features;
+        }
+    }
+
     /// Makes [`Host::cancelled`] true, as Ctrl-C would.
     pub fn cancel(&self) {
         self.cancelled.store(true, Ordering::Relaxed);
@@ -135,10 +159,7 @@ impl HostServices for FakeHost {
             c.push(request.clone());
         }
         if self.dry_run && !request.read_only {
-            return Ok(CommandOutput {
-                dry_run: true,
-                ..CommandOutput::default()
-            });
+            return Ok(CommandOutput::skipped());
         }
         (self.responder)(request)
     }
@@ -157,6 +178,14 @@ impl HostServices for FakeHost {
     }
 
     fn call(&self, method: &str, request: &serde_json::Value) -> Result<serde_json::Value, Error> {
+        let features = self
+            .features
+            .lock()
+            .map(|f| f.clone())
+            .unwrap_or_else(|_| crate::HostFeatures::current());
+        if !features.has(method) {
+            return Err(Error::unsupported(method));
+        }
         match method {
             "progress" => {
                 if let Ok(mut p) = self.progress.lock() {
@@ -168,8 +197,7 @@ impl HostServices for FakeHost {
             "now" => Ok(serde_json::Value::String(
                 self.now.lock().map(|n| n.clone()).unwrap_or_default(),
             )),
-            "features" => Ok(serde_json::to_value(crate::HostFeatures::current())
-                .unwrap_or(serde_json::Value::Null)),
+            "features" => Ok(serde_json::to_value(features).unwrap_or(serde_json::Value::Null)),
             other => Err(Error::unsupported(other)),
         }
     }
@@ -188,6 +216,22 @@ mod tests {
         assert_eq!(query.stdout, "answer");
         assert!(change.dry_run && change.success());
         assert_eq!(fake.command_lines(), ["q", "c 'x y'"]);
+    }
+
+    #[test]
+    fn a_fake_older_host_answers_only_what_it_lists() {
+        let fake = FakeHost::new(|_| Ok(CommandOutput::default()));
+        fake.set_features(
+            crate::HostFeatures::new(1, 1)
+                .feature("features")
+                .feature("progress"),
+        );
+        let host = fake.host();
+        assert_eq!(host.features().features, ["features", "progress"]);
+        assert_eq!(host.now(), None);
+        assert!(!host.dry_run());
+        host.progress("3/10");
+        assert_eq!(fake.progress_lines(), ["3/10"]);
     }
 
     #[test]

@@ -207,3 +207,66 @@ fn a_panic_in_describe_is_reported_and_the_process_goes_on() {
         "{line}"
     );
 }
+
+/// Runs `poke` on a `sync.test` resource with the test driver reporting what
+/// the host's typed services answer it; returns those answers by name.
+fn host_answers(ctx: &TestContext, extra: &[&str]) -> std::collections::BTreeMap<String, String> {
+    let mut args = vec!["-s", "svc", "poke"];
+    args.extend_from_slice(extra);
+    let (code, _stdout, stderr) = run(ctx.doppel(args).env("DOPPEL_TEST_DRIVER_HOST_INFO", "1"));
+    assert_eq!(code, 0, "{stderr}");
+    stderr
+        .lines()
+        .filter_map(|l| l.split_once(" - INFO - host "))
+        .filter_map(|(_, rest)| rest.split_once(": "))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+#[test]
+fn a_driver_asking_the_host_for_its_features_gets_the_real_hosts_answer() {
+    let ctx = TestContext::new();
+    ctx.write("etc/doppel/doppel.toml", "nodename = \"n1\"\n");
+    ctx.service("svc", "[sync#1]\ntype = test\n");
+    let before = jiff::Timestamp::now();
+    let answers = host_answers(&ctx, &[]);
+    let after = jiff::Timestamp::now();
+
+    // Across the ABI and the driver's own process: the host's `features` answer,
+    // not the protocol-1 fallback a host without it would leave the driver with.
+    let features: doppel_plugin_api::HostFeatures =
+        serde_json::from_str(answers.get("features").expect("features line")).expect("JSON");
+    let current = doppel_plugin_api::HostFeatures::current();
+    assert_eq!(
+        (features.protocol_min, features.protocol_max),
+        (current.protocol_min, current.protocol_max)
+    );
+    assert_ne!(features, doppel_plugin_api::HostFeatures::protocol1());
+    // Every service plugin-api names, and the host's file services.
+    for service in current
+        .features
+        .iter()
+        .map(String::as_str)
+        .chain(["read_file", "write_file"])
+    {
+        assert!(features.has(service), "{service} missing from {features:?}");
+    }
+    assert_eq!(
+        features.negotiated(),
+        Some(doppel_plugin_api::PROTOCOL_VERSION)
+    );
+
+    // The other typed services answer too: the host's clock, and no --dry-run.
+    assert_eq!(answers["dry_run"], "false");
+    let now: jiff::Timestamp = answers["now"].parse().expect("RFC 3339");
+    assert!(
+        now >= before - jiff::SignedDuration::from_secs(1)
+            && now <= after + jiff::SignedDuration::from_secs(1),
+        "host now {now} outside [{before}, {after}]"
+    );
+
+    // Under --dry-run the driver hears it from the host itself.
+    let dry = host_answers(&ctx, &["--dry-run"]);
+    assert_eq!(dry["dry_run"], "true");
+    assert_eq!(dry["features"], answers["features"]);
+}

@@ -100,10 +100,7 @@ impl Driver for DirCopy {
                         .unwrap_or_default();
                     self.host.state_put("last_sync", &stamp)?;
                 }
-                Ok(ActionOutcome {
-                    messages: vec![format!("copied {src} to {dst}")],
-                    noop: false,
-                })
+                Ok(ActionOutcome::new().message(format!("copied {src} to {dst}")))
             }
             "forget" => {
                 self.host.state_put("last_sync", "")?;

@@ -197,18 +197,15 @@ impl Run {
     }
 
     fn config(&self, r: &ResourceDef) -> ResourceConfig {
-        ResourceConfig {
-            svcname: self.svc.name.clone(),
-            rid: r.rid.clone(),
-            nodename: self.svc.nodename.clone(),
-            keywords: r.driver_keywords.clone(),
-            driver_options: self
-                .node_options
-                .get(&r.driver)
-                .cloned()
-                .unwrap_or_default(),
-            state_dir: self.paths.resource_state_dir(&self.svc.name, &r.rid),
-        }
+        let mut config = ResourceConfig::new(&self.svc.name, &r.rid, &self.svc.nodename)
+            .state_dir(self.paths.resource_state_dir(&self.svc.name, &r.rid));
+        config.keywords = r.driver_keywords.clone();
+        config.driver_options = self
+            .node_options
+            .get(&r.driver)
+            .cloned()
+            .unwrap_or_default();
+        config
     }
 
     /// Where the commands of resource `rid` run when it sets `ssh`.
@@ -297,10 +294,8 @@ impl Run {
             return out;
         }
         if r.nostatus() {
-            out.messages.push(StatusMessage {
-                level: MessageLevel::Info,
-                text: "nostatus tag".into(),
-            });
+            out.messages
+                .push(StatusMessage::new(MessageLevel::Info, "nostatus tag"));
             return out;
         }
         // Runs a doppel that is gone left behind: reconciled first (the status
@@ -323,52 +318,41 @@ impl Run {
                             );
                             out.status = s;
                             if let Some(m) = msg {
-                                out.messages.push(StatusMessage {
-                                    level: MessageLevel::Warn,
-                                    text: m,
-                                });
+                                out.messages.push(StatusMessage::new(MessageLevel::Warn, m));
                             }
                         }
-                        Err(e) => out.messages.push(StatusMessage {
-                            level: MessageLevel::Warn,
-                            text: format!("driver reported an unreadable last sync {last:?}: {e}"),
-                        }),
+                        Err(e) => out.messages.push(StatusMessage::new(
+                            MessageLevel::Warn,
+                            format!("driver reported an unreadable last sync {last:?}: {e}"),
+                        )),
                     }
                 }
             }
             Err(e) => {
                 out.status = Status::Undef;
-                out.messages.push(StatusMessage {
-                    level: MessageLevel::Error,
-                    text: e.message,
-                });
+                out.messages
+                    .push(StatusMessage::new(MessageLevel::Error, e.message));
             }
         }
         for line in interrupted.reconciled {
-            out.messages.push(StatusMessage {
-                level: MessageLevel::Info,
-                text: line,
-            });
+            out.messages
+                .push(StatusMessage::new(MessageLevel::Info, line));
         }
         for line in interrupted.running {
-            out.messages.push(StatusMessage {
-                level: MessageLevel::Warn,
-                text: format!("in progress: {line}"),
-            });
+            out.messages.push(StatusMessage::new(
+                MessageLevel::Warn,
+                format!("in progress: {line}"),
+            ));
         }
         for line in interrupted.problems {
-            out.messages.push(StatusMessage {
-                level: MessageLevel::Warn,
-                text: line,
-            });
+            out.messages
+                .push(StatusMessage::new(MessageLevel::Warn, line));
         }
         if !interrupted.undef.is_empty() {
             out.status = Status::Undef;
             for line in interrupted.undef {
-                out.messages.push(StatusMessage {
-                    level: MessageLevel::Error,
-                    text: line,
-                });
+                out.messages
+                    .push(StatusMessage::new(MessageLevel::Error, line));
             }
         }
         if r.standby {
@@ -522,14 +506,12 @@ impl Run {
         if let Err(message) = self.triggers(Some(&r), "pre", &action).await {
             return self.failed(&r, &action, message);
         }
-        let request = ActionRequest {
-            action: action.clone(),
-            dry_run: self.spec.dry_run,
-            force: self.spec.force,
-            options: self.spec.options.clone(),
-            service_avail: self.service_avail(),
-            scheduled: self.spec.scheduled,
-        };
+        let mut request = ActionRequest::new(&action);
+        request.dry_run = self.spec.dry_run;
+        request.force = self.spec.force;
+        request.options = self.spec.options.clone();
+        request.service_avail = self.service_avail();
+        request.scheduled = self.spec.scheduled;
         let run = self.clone();
         let id = rid.clone();
         let result =

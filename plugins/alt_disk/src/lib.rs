@@ -517,13 +517,10 @@ impl AltDisk {
     /// nothing this driver records: the status reads lspv every time.
     fn reconcile(&self, run: &InterruptedRun) -> Result<ActionOutcome, Error> {
         if run.program() != "alt_disk_copy" {
-            return Ok(ActionOutcome {
-                messages: vec![format!(
-                    "after {}: nothing recorded to correct (the status reads lspv)",
-                    run.program()
-                )],
-                noop: true,
-            });
+            return Ok(noop(&format!(
+                "after {}: nothing recorded to correct (the status reads lspv)",
+                run.program()
+            )));
         }
         let disks: Vec<String> = run
             .flag_value("-d")
@@ -562,10 +559,7 @@ impl AltDisk {
                 disks.join(" ")
             )
         };
-        Ok(ActionOutcome {
-            messages: vec![format!("after alt_disk_copy: {message}")],
-            noop: false,
-        })
+        Ok(ActionOutcome::new().message(format!("after alt_disk_copy: {message}")))
     }
 
     /// Runs alt_disk_copy and records what it did.
@@ -666,10 +660,7 @@ impl AltDisk {
                     self.host.warn("altinst_rootvg exists: --force rebuilds it (alt_rootvg_op -X, then alt_disk_copy)");
                     self.remove_altinst()?;
                     let messages = self.copy(&targets, &phases, request)?;
-                    return Ok(ActionOutcome {
-                        messages,
-                        noop: false,
-                    });
+                    return Ok(ActionOutcome::new().messages(messages));
                 }
                 return match recorded {
                     Some(done) if !done.contains(&3) => Err(Error::failed(format!(
@@ -679,13 +670,10 @@ impl AltDisk {
                         phases_text(&done),
                         if done.contains(&2) { "3" } else { "23" }
                     ))),
-                    _ => Ok(ActionOutcome {
-                        messages: vec![format!(
+                    _ => Ok(ActionOutcome::new().messages(vec![format!(
                             "altinst_rootvg already on {}: nothing to do ('sync update' refreshes it, --force rebuilds it)",
                             targets.join(" ")
-                        )],
-                        noop: true,
-                    }),
+                        )]).noop()),
                 };
             }
         } else if in_alt.len() != targets.len() {
@@ -700,10 +688,7 @@ impl AltDisk {
             )));
         }
         let messages = self.copy(&targets, &phases, request)?;
-        Ok(ActionOutcome {
-            messages,
-            noop: false,
-        })
+        Ok(ActionOutcome::new().messages(messages))
     }
 
     fn refresh(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {
@@ -738,10 +723,7 @@ impl AltDisk {
             ));
         }
         messages.extend(self.copy(&layout.targets, &phases, request)?);
-        Ok(ActionOutcome {
-            messages,
-            noop: false,
-        })
+        Ok(ActionOutcome::new().messages(messages))
     }
 
     fn unprovision(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {
@@ -765,10 +747,7 @@ impl AltDisk {
                 ));
             }
             self.forget()?;
-            return Ok(ActionOutcome {
-                messages: vec![why],
-                noop: true,
-            });
+            return Ok(ActionOutcome::new().message(why).noop());
         }
         let others = layout.foreign_altinst();
         if !others.is_empty() {
@@ -784,10 +763,10 @@ impl AltDisk {
         } else {
             "removed"
         };
-        Ok(ActionOutcome {
-            messages: vec![format!("{verb} altinst_rootvg from {}", in_alt.join(" "))],
-            noop: false,
-        })
+        Ok(ActionOutcome::new().messages(vec![format!(
+            "{verb} altinst_rootvg from {}",
+            in_alt.join(" ")
+        )]))
     }
 
     /// `wake` and `sleep`.
@@ -816,21 +795,14 @@ impl AltDisk {
                 ];
                 self.host
                     .run_checked(&CommandRequest::new(argv).timeout(OP_TIMEOUT))?;
-                Ok(ActionOutcome {
-                    messages: vec![
-                        "altinst_rootvg woken up: its file systems are under /alt_inst".into(),
-                    ],
-                    noop: false,
-                })
+                Ok(ActionOutcome::new()
+                    .message("altinst_rootvg woken up: its file systems are under /alt_inst"))
             }
             (false, true) => {
                 let argv = vec![self.tool("alt_rootvg_op"), "-S".into()];
                 self.host
                     .run_checked(&CommandRequest::new(argv).timeout(OP_TIMEOUT))?;
-                Ok(ActionOutcome {
-                    messages: vec!["altinst_rootvg put to sleep".into()],
-                    noop: false,
-                })
+                Ok(ActionOutcome::new().message("altinst_rootvg put to sleep"))
             }
         }
     }
@@ -942,10 +914,7 @@ impl AltDisk {
 }
 
 fn noop(message: &str) -> ActionOutcome {
-    ActionOutcome {
-        messages: vec![message.to_owned()],
-        noop: true,
-    }
+    ActionOutcome::new().message(message.to_owned()).noop()
 }
 
 impl Driver for AltDisk {

@@ -27,11 +27,7 @@ struct Fake {
 }
 
 fn ok(stdout: &str) -> Result<CommandOutput, Error> {
-    Ok(CommandOutput {
-        exit_code: Some(0),
-        stdout: stdout.into(),
-        ..CommandOutput::default()
-    })
+    Ok(CommandOutput::exited(0, stdout, ""))
 }
 
 impl Fake {
@@ -108,11 +104,7 @@ impl Fake {
     fn copy(&self, argv: &[String]) -> Result<CommandOutput, Error> {
         let mut m = self.machine.lock().unwrap();
         if let Some((code, stderr)) = m.copy_fails.take() {
-            return Ok(CommandOutput {
-                exit_code: Some(code),
-                stderr,
-                ..CommandOutput::default()
-            });
+            return Ok(CommandOutput::exited(code, "", &stderr));
         }
         let disks: Vec<String> = argv[2].split_whitespace().map(str::to_owned).collect();
         let phase = argv
@@ -139,20 +131,13 @@ impl HostServices for Fake {
     fn run_command(&self, request: &CommandRequest) -> Result<CommandOutput, Error> {
         self.calls.lock().unwrap().push(request.clone());
         if self.dry_run && !request.read_only {
-            return Ok(CommandOutput {
-                dry_run: true,
-                ..CommandOutput::default()
-            });
+            return Ok(CommandOutput::skipped());
         }
         let argv = &request.argv;
         match argv[0].rsplit('/').next().unwrap() {
             "lspv" => {
                 if self.machine.lock().unwrap().lspv_fails {
-                    return Ok(CommandOutput {
-                        exit_code: Some(1),
-                        stderr: "lspv: ODM error".into(),
-                        ..CommandOutput::default()
-                    });
+                    return Ok(CommandOutput::exited(1, "", "lspv: ODM error"));
                 }
                 ok(&self.lspv())
             }
@@ -213,12 +198,7 @@ impl HostServices for Fake {
 }
 
 fn config(pairs: &[(&str, &str)]) -> ResourceConfig {
-    let mut c = ResourceConfig {
-        svcname: "altroot".into(),
-        rid: "disk#0".into(),
-        nodename: "n1".into(),
-        ..ResourceConfig::default()
-    };
+    let mut c = ResourceConfig::new("altroot", "disk#0", "n1");
     c.keywords.insert("disks".into(), "hdisk1".into());
     for (k, v) in pairs {
         c.keywords.insert((*k).into(), (*v).into());
@@ -233,14 +213,9 @@ fn open(fake: &Arc<Fake>, pairs: &[(&str, &str)]) -> AltDisk {
 }
 
 fn request(action: &str, options: &[(&str, &str)]) -> ActionRequest {
-    ActionRequest {
-        action: action.into(),
-        options: options
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect(),
-        ..ActionRequest::default()
-    }
+    options
+        .iter()
+        .fold(ActionRequest::new(action), |r, (k, v)| r.option(k, v))
 }
 
 fn problems(pairs: &[(&str, &str)]) -> Vec<String> {

@@ -538,12 +538,9 @@ impl Drd {
         match self.query() {
             Ok(info) if info.has_clone() && info.value("Clone Disk") == Some(target.as_str()) => {
                 let created = info.value("Clone Creation Date").unwrap_or("?");
-                return Ok(ActionOutcome {
-                    messages: vec![format!(
+                return Ok(ActionOutcome::new().message(format!(
                         "a clone of the root disk already exists on {target} (created {created}): nothing to provision ('sync resync --force' re-creates it)"
-                    )],
-                    noop: true,
-                });
+                    )).noop());
             }
             Ok(info) if info.has_clone() => {
                 let other = info.value("Clone Disk").unwrap_or("?");
@@ -562,14 +559,10 @@ impl Drd {
             ));
         }
         let ran = self.drd(self.clone_args(&target, overwrite, false), Run::Change)?;
-        Ok(ActionOutcome {
-            messages: if ran.is_some() {
-                vec![format!("clone of the root disk created on {target}")]
-            } else {
-                Vec::new()
-            },
-            noop: false,
-        })
+        Ok(ActionOutcome::new().messages(
+            ran.is_some()
+                .then(|| format!("clone of the root disk created on {target}")),
+        ))
     }
 
     fn sync_update(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {
@@ -604,10 +597,7 @@ impl Drd {
                 }
             }
             self.drd(self.sync_args(false), Run::Change)?;
-            return Ok(ActionOutcome {
-                messages,
-                noop: false,
-            });
+            return Ok(ActionOutcome::new().messages(messages));
         }
         self.drd(self.sync_args(false), Run::Change)?;
         let mut messages = Vec::new();
@@ -631,10 +621,7 @@ impl Drd {
                     changed.len()
                 ));
         }
-        Ok(ActionOutcome {
-            messages,
-            noop: false,
-        })
+        Ok(ActionOutcome::new().messages(messages))
     }
 
     fn sync_resync(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {
@@ -661,14 +648,10 @@ impl Drd {
             }
         }
         let ran = self.drd(self.clone_args(&target, true, false), Run::Change)?;
-        Ok(ActionOutcome {
-            messages: if ran.is_some() {
-                vec![format!("clone of the root disk re-created on {target}")]
-            } else {
-                Vec::new()
-            },
-            noop: false,
-        })
+        Ok(ActionOutcome::new().messages(
+            ran.is_some()
+                .then(|| format!("clone of the root disk re-created on {target}")),
+        ))
     }
 
     fn activate(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {
@@ -682,26 +665,15 @@ impl Drd {
             self.simple_args("activate", &["-x", "reboot=false"]),
             Run::Change,
         )?;
-        Ok(ActionOutcome {
-            messages: if ran.is_some() {
-                vec!["the clone is activated: the system boots from it at the next reboot".into()]
-            } else {
-                Vec::new()
-            },
-            noop: false,
-        })
+        Ok(ActionOutcome::new().messages(
+            ran.is_some()
+                .then_some("the clone is activated: the system boots from it at the next reboot"),
+        ))
     }
 
     fn plain(&self, mode: &str, done: &str) -> Result<ActionOutcome, Error> {
         let ran = self.drd(self.simple_args(mode, &[]), Run::Change)?;
-        Ok(ActionOutcome {
-            messages: if ran.is_some() {
-                vec![done.to_owned()]
-            } else {
-                Vec::new()
-            },
-            noop: false,
-        })
+        Ok(ActionOutcome::new().messages(ran.is_some().then(|| done.to_owned())))
     }
 }
 
@@ -717,10 +689,7 @@ impl Drd {
             found.push_str(&format!(" ({})", first.text));
         }
         let mode = run.argv.get(1).map(String::as_str).unwrap_or("drd");
-        Ok(ActionOutcome {
-            messages: vec![format!("after drd {mode}: {found}")],
-            noop: false,
-        })
+        Ok(ActionOutcome::new().message(format!("after drd {mode}: {found}")))
     }
 }
 

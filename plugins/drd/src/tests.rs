@@ -18,11 +18,7 @@ fn banner(op: &str, body: &str, ok: bool) -> String {
 }
 
 fn answer(code: i32, stderr: String) -> CommandOutput {
-    CommandOutput {
-        exit_code: Some(code),
-        stderr,
-        ..CommandOutput::default()
-    }
+    CommandOutput::exited(code, "", &stderr)
 }
 
 fn status_text(clone: Option<(&str, &str, &str)>, booted: &str, activated: &str) -> String {
@@ -111,12 +107,7 @@ struct Setup {
 
 fn setup(keywords: &[(&str, &str)], dry_run: bool) -> Setup {
     let sysroot = tempfile::tempdir().unwrap();
-    let mut config = ResourceConfig {
-        svcname: "root".into(),
-        rid: "sync#0".into(),
-        nodename: "hpux01".into(),
-        ..ResourceConfig::default()
-    };
+    let mut config = ResourceConfig::new("root", "sync#0", "hpux01");
     for (k, v) in keywords {
         config.keywords.insert((*k).into(), (*v).into());
     }
@@ -144,12 +135,10 @@ impl Setup {
     }
 
     fn act(&self, action: &str, dry_run: bool, force: bool) -> Result<ActionOutcome, Error> {
-        self.drd.action(&ActionRequest {
-            action: action.into(),
-            dry_run,
-            force,
-            ..ActionRequest::default()
-        })
+        let mut request = ActionRequest::new(action);
+        request.dry_run = dry_run;
+        request.force = force;
+        self.drd.action(&request)
     }
 }
 
@@ -591,14 +580,7 @@ fn the_banner_decides_not_the_exit_code() {
             .iter()
             .any(|w| w.contains("ended with exit code 1: drd's exit codes are unreliable"))
     );
-    s.fake.on(
-        "sync",
-        CommandOutput {
-            exit_code: None,
-            timed_out: true,
-            ..CommandOutput::default()
-        },
-    );
+    s.fake.on("sync", CommandOutput::timeout("", ""));
     assert_eq!(
         s.act("sync_update", false, false).unwrap_err().message,
         "drd sync timed out"

@@ -730,9 +730,10 @@ impl Nimadm {
             ));
         }
         if failed.is_empty() {
-            return Ok(ActionOutcome {
-                messages: vec![summary],
-                noop: done.is_empty(),
+            return Ok({
+                let mut outcome = ActionOutcome::new().message(summary);
+                outcome.noop = done.is_empty();
+                outcome
             });
         }
         self.host.info(&summary);
@@ -832,14 +833,11 @@ impl Nimadm {
         let ok = outcomes.len() - failed.len();
         if failed.is_empty() {
             let prefix = if request.dry_run { "dry-run: " } else { "" };
-            return Ok(ActionOutcome {
-                messages: vec![format!(
-                    "{prefix}{ok}/{} clients {verb}: {}",
-                    clients.len(),
-                    clients.join(" ")
-                )],
-                noop: false,
-            });
+            return Ok(ActionOutcome::new().messages(vec![format!(
+                "{prefix}{ok}/{} clients {verb}: {}",
+                clients.len(),
+                clients.join(" ")
+            )]));
         }
         let list: Vec<String> = failed.iter().map(|o| o.describe_failure(false)).collect();
         Err(Error::failed(format!(

@@ -207,10 +207,7 @@ impl Nimadm {
             }
         };
         records::save(&self.host, client, &r);
-        Ok(ActionOutcome {
-            messages: vec![format!("client {client}: {summary}")],
-            noop: false,
-        })
+        Ok(ActionOutcome::new().message(format!("client {client}: {summary}")))
     }
 }
 

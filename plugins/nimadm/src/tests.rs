@@ -78,14 +78,13 @@ impl Fake {
             None => (1..=12).collect(),
         };
         if self.refuse.contains(&client) {
-            return CommandOutput {
-                exit_code: Some(1),
-                stdout: "Initializing the NIM master.\n".into(),
-                stderr: format!(
+            return CommandOutput::exited(
+                1,
+                "Initializing the NIM master.\n",
+                &format!(
                     "nimadm: Another nimadm operation is in progress for client {client}.\nnimadm: Wait for it to end.\n"
                 ),
-                ..CommandOutput::default()
-            };
+            );
         }
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_running.fetch_max(now, Ordering::SeqCst);
@@ -99,10 +98,7 @@ impl Fake {
             .open(&path)
             .unwrap();
         let mut stdout = String::from("Initializing the NIM master.\n");
-        let mut result = CommandOutput {
-            exit_code: Some(0),
-            ..CommandOutput::default()
-        };
+        let mut result = CommandOutput::exited(0, "", "");
         for p in phases {
             let banner = format!("+----+\nExecuting nimadm phase {p}.\n+----+\n");
             stdout.push_str(&banner);
@@ -133,10 +129,7 @@ impl HostServices for Fake {
     fn run_command(&self, request: &CommandRequest) -> Result<CommandOutput, Error> {
         if self.dry_run && !request.read_only {
             self.log(Level::Info, &format!("dry-run: {}", request.display()));
-            return Ok(CommandOutput {
-                dry_run: true,
-                ..CommandOutput::default()
-            });
+            return Ok(CommandOutput::skipped());
         }
         let start = Instant::now();
         let argv = &request.argv;
@@ -147,24 +140,12 @@ impl HostServices for Fake {
         );
         let out = if argv[1] == "-C" {
             if self.fail_cleanup {
-                CommandOutput {
-                    exit_code: Some(1),
-                    stderr: "nimadm: Unable to clean up.\n".into(),
-                    ..CommandOutput::default()
-                }
+                CommandOutput::exited(1, "", "nimadm: Unable to clean up.\n")
             } else {
-                CommandOutput {
-                    exit_code: Some(0),
-                    stdout: "Cleaning up alt_disk_migration on the NIM master.\n".into(),
-                    ..CommandOutput::default()
-                }
+                CommandOutput::exited(0, "Cleaning up alt_disk_migration on the NIM master.\n", "")
             }
         } else if argv[1] == "-W" || argv[1] == "-S" {
-            CommandOutput {
-                exit_code: Some(0),
-                stdout: "done\n".into(),
-                ..CommandOutput::default()
-            }
+            CommandOutput::exited(0, "done\n", "")
         } else {
             self.migrate(argv)
         };
@@ -217,22 +198,12 @@ fn config(keywords: &[(&str, &str)], log_dir: &std::path::Path) -> ResourceConfi
             k.insert((*a).to_owned(), (*b).to_owned());
         }
     }
-    ResourceConfig {
-        svcname: "migrate".into(),
-        rid: "task#0".into(),
-        nodename: "nim1".into(),
-        keywords: k,
-        driver_options: [
-            ("bin".to_owned(), serde_json::json!("/sim/bin/")),
-            (
-                "log_dir".to_owned(),
-                serde_json::json!(log_dir.display().to_string()),
-            ),
-        ]
-        .into_iter()
-        .collect(),
-        state_dir: PathBuf::from("/nonexistent"),
-    }
+    let mut config = ResourceConfig::new("migrate", "task#0", "nim1")
+        .driver_option("bin", "/sim/bin/")
+        .driver_option("log_dir", log_dir.display().to_string())
+        .state_dir("/nonexistent");
+    config.keywords = k;
+    config
 }
 
 fn driver(fake: &Arc<Fake>, keywords: &[(&str, &str)]) -> Nimadm {
@@ -251,16 +222,12 @@ fn act(
     force: bool,
     dry_run: bool,
 ) -> Result<ActionOutcome, Error> {
-    d.action(&ActionRequest {
-        action: action.into(),
-        dry_run,
-        force,
-        options: options
-            .iter()
-            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
-            .collect(),
-        ..ActionRequest::default()
-    })
+    let mut request = options
+        .iter()
+        .fold(ActionRequest::new(action), |r, (k, v)| r.option(k, v));
+    request.dry_run = dry_run;
+    request.force = force;
+    d.action(&request)
 }
 
 fn record(fake: &Fake, client: &str) -> Record {

@@ -817,10 +817,7 @@ impl Replica {
                 }
                 Err(e)
             }
-            None => Ok(ActionOutcome {
-                messages,
-                noop: false,
-            }),
+            None => Ok(ActionOutcome::new().messages(messages)),
         }
     }
 
@@ -837,9 +834,10 @@ impl Replica {
             .lines()
             .filter(|l| l.contains("Forwarded/delivered packet"))
             .count();
-        Ok(ActionOutcome {
-            messages: vec![format!("{n} packet(s) forwarded")],
-            noop: n == 0 && !out.dry_run,
+        Ok({
+            let mut outcome = ActionOutcome::new().message(format!("{n} packet(s) forwarded"));
+            outcome.noop = n == 0 && !out.dry_run;
+            outcome
         })
     }
 
@@ -864,10 +862,7 @@ impl Replica {
             ));
         }
         let _ = out;
-        Ok(ActionOutcome {
-            messages,
-            noop: true,
-        })
+        Ok(ActionOutcome::new().messages(messages).noop())
     }
 
     /// `since` option: a date-time passed through, or a duration meaning that
@@ -945,10 +940,7 @@ impl Replica {
         if !m.is_empty() {
             messages.push(m);
         }
-        Ok(ActionOutcome {
-            messages,
-            noop: false,
-        })
+        Ok(ActionOutcome::new().messages(messages))
     }
 
     fn report(&self) -> Result<StatusReport, Error> {

@@ -51,14 +51,11 @@ fn config(keywords: &[(&str, &str)]) -> ResourceConfig {
             kw.insert((*k).into(), (*v).into());
         }
     }
-    ResourceConfig {
-        svcname: "paris".into(),
-        rid: "sync#0".into(),
-        nodename: "node1".into(),
-        keywords: kw,
-        driver_options: [("bin".to_owned(), serde_json::json!("/sim"))].into(),
-        state_dir: std::env::temp_dir(),
-    }
+    let mut config = ResourceConfig::new("paris", "sync#0", "node1")
+        .driver_option("bin", "/sim")
+        .state_dir(std::env::temp_dir());
+    config.keywords = kw;
+    config
 }
 
 fn driver(keywords: &[(&str, &str)], fake: &Arc<FakeHost>) -> Replica {
@@ -66,10 +63,7 @@ fn driver(keywords: &[(&str, &str)], fake: &Arc<FakeHost>) -> Replica {
 }
 
 fn request(action: &str) -> ActionRequest {
-    ActionRequest {
-        action: action.into(),
-        ..ActionRequest::default()
-    }
+    ActionRequest::new(action)
 }
 
 /// One lspacket -long block.
@@ -411,10 +405,7 @@ fn dry_run_lists_what_it_would_do() {
         + &block("/in/sync_paris_2_1", "B", (1, 1), false);
     let fake = fake_host(true, move |_| ok(&listing));
     let d = driver(&[], &fake);
-    let request = ActionRequest {
-        dry_run: true,
-        ..request("sync_update")
-    };
+    let request = request("sync_update").dry_run();
     d.action(&request).unwrap();
     let logs = logs(&fake);
     assert!(

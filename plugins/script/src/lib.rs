@@ -159,20 +159,16 @@ impl Driver for Script {
             ("already stopped", Status::Down)
         };
         if self.command("check")?.is_some() && self.status()?.state == state {
-            return Ok(ActionOutcome {
-                messages: vec![already.to_owned()],
-                noop: true,
-            });
+            return Ok(ActionOutcome::new().message(already.to_owned()).noop());
         }
         match self.command(keyword)? {
             Some(cmd) => {
                 self.host.run_checked(&cmd)?;
                 Ok(ActionOutcome::default())
             }
-            None => Ok(ActionOutcome {
-                messages: vec![format!("no {keyword} command")],
-                noop: true,
-            }),
+            None => Ok(ActionOutcome::new()
+                .message(format!("no {keyword} command"))
+                .noop()),
         }
     }
 }
@@ -191,10 +187,7 @@ mod tests {
     use super::Script;
 
     fn config(pairs: &[(&str, &str)]) -> ResourceConfig {
-        let mut c = ResourceConfig {
-            rid: "app#0".into(),
-            ..ResourceConfig::default()
-        };
+        let mut c = ResourceConfig::new("", "app#0", "");
         for (k, v) in pairs {
             c.keywords.insert((*k).into(), (*v).into());
         }
@@ -220,10 +213,7 @@ mod tests {
         d: &Script,
         action: &str,
     ) -> Result<doppel_plugin_api::ActionOutcome, doppel_plugin_api::Error> {
-        d.action(&ActionRequest {
-            action: action.into(),
-            ..ActionRequest::default()
-        })
+        d.action(&ActionRequest::new(action))
     }
 
     #[test]

@@ -806,10 +806,7 @@ impl Symclone {
             let set = self.query_patient(pairs)?;
             if set.all_in(ACTIVE_STATES) {
                 self.host.info("symclone target devices are already active");
-                return Ok(ActionOutcome {
-                    messages: Vec::new(),
-                    noop: true,
-                });
+                return Ok(ActionOutcome::new().noop());
             }
             Some(set)
         };
@@ -825,10 +822,7 @@ impl Symclone {
         } else {
             format!("{} clone pair(s) activated", pairs.len())
         };
-        Ok(ActionOutcome {
-            messages: vec![message],
-            noop: false,
-        })
+        Ok(ActionOutcome::new().message(message))
     }
 
     fn resync(
@@ -841,9 +835,10 @@ impl Symclone {
         // sync_resync destructive.
         let _ = (pairs, request);
         let ran = self.recreate(file)?;
-        Ok(ActionOutcome {
-            messages: Vec::new(),
-            noop: !ran,
+        Ok({
+            let mut outcome = ActionOutcome::new();
+            outcome.noop = !ran;
+            outcome
         })
     }
 
@@ -923,10 +918,7 @@ impl Symclone {
         } else {
             format!("{} clone pair(s) restored", pairs.len())
         };
-        Ok(ActionOutcome {
-            messages: vec![message],
-            noop: false,
-        })
+        Ok(ActionOutcome::new().message(message))
     }
 }
 
@@ -1047,10 +1039,7 @@ impl Driver for Symclone {
         if let Some(first) = report.messages.first() {
             found.push_str(&format!(" ({})", first.text));
         }
-        Ok(serde_json::to_value(ActionOutcome {
-            messages: vec![found],
-            noop: false,
-        })?)
+        Ok(serde_json::to_value(ActionOutcome::new().message(found))?)
     }
 
     fn action(&self, request: &ActionRequest) -> Result<ActionOutcome, Error> {

@@ -51,19 +51,11 @@ struct Fake {
 }
 
 fn ok(stdout: &str) -> Result<CommandOutput, Error> {
-    Ok(CommandOutput {
-        exit_code: Some(0),
-        stdout: stdout.into(),
-        ..CommandOutput::default()
-    })
+    Ok(CommandOutput::exited(0, stdout, ""))
 }
 
 fn code(code: i32, stderr: &str) -> Result<CommandOutput, Error> {
-    Ok(CommandOutput {
-        exit_code: Some(code),
-        stderr: stderr.into(),
-        ..CommandOutput::default()
-    })
+    Ok(CommandOutput::exited(code, "", stderr))
 }
 
 /// The symdev XML for `devs`: (target, Some((source, state, last_action))).
@@ -216,10 +208,7 @@ impl Fake {
             .find(|a| argv.iter().any(|x| x == a))
             .expect("known symclone action");
         if !request.read_only && self.dry_run {
-            return Ok(CommandOutput {
-                dry_run: true,
-                ..CommandOutput::default()
-            });
+            return Ok(CommandOutput::skipped());
         }
         let mut a = self.array.lock().unwrap();
         if a.failing.iter().any(|f| f == action) {
@@ -288,10 +277,7 @@ impl HostServices for Fake {
                 self.symdev(&request.argv)
             }
             "symclone" => self.symclone(request),
-            "sg_turs" | "multipath" if self.dry_run => Ok(CommandOutput {
-                dry_run: true,
-                ..CommandOutput::default()
-            }),
+            "sg_turs" | "multipath" if self.dry_run => Ok(CommandOutput::skipped()),
             "sg_turs" => {
                 let mut a = self.array.lock().unwrap();
                 match a.not_ready.get_mut(&request.argv[1]) {
@@ -367,16 +353,11 @@ fn config(extra: &[(&str, &str)]) -> ResourceConfig {
     for (k, v) in extra {
         keywords.insert((*k).to_owned(), (*v).to_owned());
     }
-    ResourceConfig {
-        svcname: "demo".into(),
-        rid: "sync#0".into(),
-        nodename: "n1".into(),
-        keywords,
-        driver_options: [("bin".to_owned(), serde_json::json!("/opt/emc/SYMCLI/bin"))]
-            .into_iter()
-            .collect(),
-        state_dir: state_dir(),
-    }
+    let mut config = ResourceConfig::new("demo", "sync#0", "n1")
+        .driver_option("bin", "/opt/emc/SYMCLI/bin")
+        .state_dir(state_dir());
+    config.keywords = keywords;
+    config
 }
 
 fn driver(fake: &Arc<Fake>, extra: &[(&str, &str)]) -> Symclone {
@@ -389,10 +370,7 @@ fn driver(fake: &Arc<Fake>, extra: &[(&str, &str)]) -> Symclone {
 }
 
 fn request(action: &str) -> ActionRequest {
-    ActionRequest {
-        action: action.into(),
-        ..ActionRequest::default()
-    }
+    ActionRequest::new(action)
 }
 
 /// The recorded command lines with the pairs file path replaced by `F`.
@@ -798,12 +776,7 @@ fn activate_failure_quotes_the_tool() {
 fn dry_run_start_does_not_wait() {
     let fake = Fake::new(true).with_state("RecreateInProg");
     let d = driver(&fake, &[]);
-    let outcome = d
-        .action(&ActionRequest {
-            dry_run: true,
-            ..request("start")
-        })
-        .unwrap();
+    let outcome = d.action(&request("start").dry_run()).unwrap();
     assert!(!outcome.noop);
     assert_eq!(outcome.messages, ["would activate 2 clone pair(s)"]);
     assert_eq!(
@@ -851,11 +824,7 @@ fn resync_recreates_with_precopy() {
     let fake = Fake::new(false).with_state("Copied");
     let d = driver(&fake, &[]);
     let outcome = d
-        .action(&ActionRequest {
-            service_avail: Some(Status::Up),
-            force: true,
-            ..request("sync_resync")
-        })
+        .action(&request("sync_resync").service_avail(Status::Up).force())
         .unwrap();
     assert!(!outcome.noop);
     assert_eq!(
@@ -882,9 +851,10 @@ fn resync_when_down_recreates_without_precopy() {
     ] {
         let fake = Fake::new(false).with_state("Copied");
         let d = driver(&fake, &[("precopy", "False")]);
-        d.action(&ActionRequest {
-            service_avail: avail,
-            ..request("sync_resync")
+        d.action(&{
+            let mut request = request("sync_resync");
+            request.service_avail = avail;
+            request
         })
         .unwrap();
         assert_eq!(
@@ -915,11 +885,8 @@ fn resync_skips_already_recreated_clones() {
 fn update_recreates_then_activates() {
     let fake = Fake::new(false).with_state("Copied");
     let d = driver(&fake, &[]);
-    d.action(&ActionRequest {
-        service_avail: Some(Status::Up),
-        ..request("sync_update")
-    })
-    .unwrap();
+    d.action(&request("sync_update").service_avail(Status::Up))
+        .unwrap();
     assert_eq!(
         commands(&fake, &d),
         [
@@ -939,12 +906,7 @@ fn update_recreates_then_activates() {
 fn dry_run_update_passes_both_commands_and_skips_waits() {
     let fake = Fake::new(true).with_state("Copied");
     let d = driver(&fake, &[("consistent", "no"), ("precopy", "no")]);
-    let outcome = d
-        .action(&ActionRequest {
-            dry_run: true,
-            ..request("sync_update")
-        })
-        .unwrap();
+    let outcome = d.action(&request("sync_update").dry_run()).unwrap();
     assert_eq!(outcome.messages, ["would activate 2 clone pair(s)"]);
     assert_eq!(
         commands(&fake, &d),
@@ -1030,12 +992,7 @@ fn restore_timeout_tells_how_to_terminate() {
 fn dry_run_restore_skips_the_wait() {
     let fake = Fake::new(true).with_state("Copied");
     let d = driver(&fake, &[]);
-    let outcome = d
-        .action(&ActionRequest {
-            dry_run: true,
-            ..request("sync_restore")
-        })
-        .unwrap();
+    let outcome = d.action(&request("sync_restore").dry_run()).unwrap();
     assert_eq!(outcome.messages, ["would restore 2 clone pair(s)"]);
     assert_eq!(
         commands(&fake, &d),
@@ -1268,11 +1225,8 @@ fn symcli_progress_on_stderr_is_logged_at_info() {
     // every state-changing symclone command with warn_to_info.
     let fake = Fake::new(false).with_state("Copied");
     let d = driver(&fake, &[]);
-    d.action(&ActionRequest {
-        service_avail: Some(Status::Down),
-        ..request("sync_update")
-    })
-    .unwrap();
+    d.action(&request("sync_update").service_avail(Status::Down))
+        .unwrap();
     d.action(&request("sync_restore")).unwrap();
     let file = d.pairs_file().display().to_string();
     let changing: Vec<(String, bool)> = fake
@@ -1494,11 +1448,7 @@ fn dry_run_logs_the_refresh_and_writes_nothing() {
     let (root, sg_turs, multipath) = fake_sysroot(&["sdq"]);
     let fake = Fake::new(true).with_state("Precopy");
     let d = rescanning_driver(&fake, &root, &sg_turs, &multipath);
-    d.action(&ActionRequest {
-        dry_run: true,
-        ..request("start")
-    })
-    .unwrap();
+    d.action(&request("start").dry_run()).unwrap();
     assert_eq!(rescan_content(&root, "sdq"), "", "nothing written");
     let sysfs = root
         .join("sys/block/sdq/device/rescan")

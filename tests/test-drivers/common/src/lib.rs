@@ -258,10 +258,17 @@ impl TestDriver {
                 self.host.state_put("state", s)?;
             }
         }
-        Ok(ActionOutcome {
-            messages: vec![format!("{} done", request.action)],
-            noop: false,
-        })
+        let mut outcome = ActionOutcome::new().message(format!("{} done", request.action));
+        // What the host answers to the typed services, as the driver sees them
+        // across the ABI (tests/it/drivers.rs checks them against the real host).
+        if std::env::var("DOPPEL_TEST_DRIVER_HOST_INFO").is_ok_and(|v| v == "1") {
+            let features = serde_json::to_string(&self.host.features()).unwrap_or_default();
+            outcome = outcome
+                .message(format!("host features: {features}"))
+                .message(format!("host dry_run: {}", self.host.dry_run()))
+                .message(format!("host now: {}", self.host.now().unwrap_or_default()));
+        }
+        Ok(outcome)
     }
 }
 
