@@ -463,9 +463,15 @@ pub struct ActionArgs {
     /// Wait this long for another action's lock (e.g. 30s, 2m; default: the service's lock_timeout)
     #[arg(long, value_name = "DURATION")]
     pub waitlock: Option<String>,
-    /// Act on several services concurrently
-    #[arg(long)]
-    pub parallel: bool,
+    /// Act on several services concurrently: N at a time (bare --parallel: 64, the most)
+    #[arg(
+        long,
+        value_name = "N",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "64"
+    )]
+    pub parallel: Option<usize>,
     /// Override safety refusals (stop standby resources, resync a running service, ...)
     #[arg(long)]
     pub force: bool,

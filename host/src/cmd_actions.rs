@@ -129,6 +129,24 @@ fn new_run(
     )
 }
 
+/// The most services `--parallel` runs at a time: each holds its log, its lock
+/// and its driver calls while it runs.
+pub const MAX_PARALLEL_SERVICES: usize = 64;
+
+/// How many services run at a time: 1 without `--parallel`, N with
+/// `--parallel=N`, [`MAX_PARALLEL_SERVICES`] with a bare `--parallel`.
+fn parallel_window(args: &ActionArgs) -> anyhow::Result<usize> {
+    match args.parallel {
+        None => Ok(1),
+        Some(0) => Err(UsageError("--parallel=0: give at least 1 service at a time".into()).into()),
+        Some(n) if n > MAX_PARALLEL_SERVICES => Err(UsageError(format!(
+            "--parallel={n}: at most {MAX_PARALLEL_SERVICES} services run at a time (each holds its log, lock and driver calls while it runs)"
+        ))
+        .into()),
+        Some(n) => Ok(n),
+    }
+}
+
 /// Runs `action` on the selected services and returns how it went for each, in
 /// selection order (nothing printed). A single selected service that cannot run
 /// at all (broken file, unknown action) is an error instead.
@@ -138,6 +156,7 @@ pub fn execute(
     args: &ActionArgs,
 ) -> anyhow::Result<Vec<ServiceOutcome>> {
     let spec = spec_from(action, args)?;
+    let parallel = parallel_window(args)?;
     let selected = services::selected_explicit(ctx, ctx.selector.as_deref())?;
     let registry = Arc::new(load_registry_warned(ctx));
     let single = selected.len() == 1;
@@ -217,12 +236,12 @@ pub fn execute(
                 eprintln!("doppel: interrupted: stopping (waits end, running commands are killed)");
             }
         });
-        if args.parallel && runs.len() > 1 {
-            let tasks = runs
-                .into_iter()
-                .map(|(i, svc)| (i, svc.name.clone(), engine::run_service(make_run(svc))))
-                .collect();
-            run_concurrently(tasks, action).await
+        if parallel > 1 && runs.len() > 1 {
+            let tasks = runs.into_iter().map(|(i, svc)| {
+                let name = svc.name.clone();
+                (i, name, move || engine::run_service(make_run(svc)))
+            });
+            run_concurrently(tasks, parallel, action).await
         } else {
             let mut out = Vec::new();
             for (i, svc) in runs {
@@ -373,23 +392,39 @@ pub fn check_node_config(ctx: &Context, registry: &crate::drivers::Registry) -> 
 /// Runs one future per service concurrently; the outcomes come back in the order
 /// given. A task that panicked (or was cancelled) is a failed service, never a
 /// dropped one: the run must not exit 0 without it.
-async fn run_concurrently<F>(
-    tasks: Vec<(usize, String, F)>,
+async fn run_concurrently<M, F>(
+    tasks: impl IntoIterator<Item = (usize, String, M)>,
+    window: usize,
     action: &str,
 ) -> Vec<(usize, ServiceOutcome)>
 where
+    M: FnOnce() -> F,
     F: std::future::Future<Output = ServiceOutcome> + Send + 'static,
 {
+    // A task is made (its run built, its log opened) only when a place in the
+    // window frees up: thousands of selected services never hold thousands of
+    // files open.
+    let mut pending = tasks.into_iter();
     let mut set = tokio::task::JoinSet::new();
     let mut by_task = std::collections::HashMap::new();
-    for (i, service, task) in tasks {
-        let handle = set.spawn(async move { (i, task.await) });
-        by_task.insert(handle.id(), (i, service));
-    }
     let mut out = Vec::new();
-    while let Some(joined) = set.join_next_with_id().await {
+    loop {
+        while set.len() < window.max(1) {
+            let Some((i, service, make)) = pending.next() else {
+                break;
+            };
+            let task = make();
+            let handle = set.spawn(async move { (i, task.await) });
+            by_task.insert(handle.id(), (i, service));
+        }
+        let Some(joined) = set.join_next_with_id().await else {
+            break;
+        };
         match joined {
-            Ok((_, r)) => out.push(r),
+            Ok((id, r)) => {
+                by_task.remove(&id);
+                out.push(r);
+            }
             Err(e) => {
                 let (i, service) = by_task.remove(&e.id()).unwrap_or_default();
                 out.push((i, ServiceOutcome::crashed(&service, action, &e)));
@@ -649,13 +684,18 @@ mod tests {
             .build()
             .expect("runtime");
         type Task = std::pin::Pin<Box<dyn Future<Output = ServiceOutcome> + Send>>;
-        let tasks: Vec<(usize, String, Task)> = vec![
-            (0, "a".to_owned(), Box::pin(async { ok("a") })),
-            (1, "b".to_owned(), Box::pin(async { panic!("engine bug") })),
-            (2, "c".to_owned(), Box::pin(async { ok("c") })),
+        type Make = Box<dyn FnOnce() -> Task>;
+        let tasks: Vec<(usize, String, Make)> = vec![
+            (0, "a".to_owned(), Box::new(|| Box::pin(async { ok("a") }))),
+            (
+                1,
+                "b".to_owned(),
+                Box::new(|| Box::pin(async { panic!("engine bug") })),
+            ),
+            (2, "c".to_owned(), Box::new(|| Box::pin(async { ok("c") }))),
         ];
         let out: Vec<ServiceOutcome> = runtime
-            .block_on(run_concurrently(tasks, "start"))
+            .block_on(run_concurrently(tasks, 2, "start"))
             .into_iter()
             .map(|(_, o)| o)
             .collect();
