@@ -732,6 +732,53 @@ fn status_refreshes_the_resources_of_one_driver_in_turn() {
 }
 
 #[test]
+fn a_reentrant_driver_has_its_resources_refreshed_concurrently() {
+    let mut e = Eng::new();
+    e.ctx.env("DOPPEL_TEST_DRIVER_REENTRANT", "fs");
+    let tool = e.marker_tool();
+    e.service(
+        "re",
+        &format!(
+            "[fs#0]\ntype = test\nstatus = up\nquery = {tool} fs0\n\n\
+             [fs#1]\ntype = test\nstatus = up\nquery = {tool} fs1\n\n\
+             [app#0]\ntype = test\nstatus = up\nquery = {tool} app0\n\n\
+             [app#1]\ntype = test\nstatus = up\nquery = {tool} app1\n"
+        ),
+    );
+    let (_, stdout, _) = e.run(&["drivers", "info", "fs.test"]);
+    assert_line(
+        &stdout,
+        "  reentrant:    yes (a service's resources of this type are asked their status concurrently)",
+    );
+    let (_, stdout, _) = e.run(&["drivers", "info", "app.test"]);
+    assert!(!stdout.contains("reentrant"), "{stdout}");
+    e.ok(&["-s", "re", "status"]);
+    let markers = e.take_markers();
+    let pos = |m: &str| {
+        markers
+            .iter()
+            .position(|l| l == m)
+            .unwrap_or_else(|| panic!("no {m}: {markers:?}"))
+    };
+    // fs.test says it is reentrant: its two calls overlap...
+    assert!(
+        pos("fs0 start") < pos("fs1 end") && pos("fs1 start") < pos("fs0 end"),
+        "the reentrant driver's resources were asked one after the other: {markers:?}"
+    );
+    // ...app.test does not: one after the other.
+    let app: Vec<&str> = markers
+        .iter()
+        .map(String::as_str)
+        .filter(|m| m.starts_with("app"))
+        .collect();
+    assert_eq!(
+        app,
+        ["app0 start", "app0 end", "app1 start", "app1 end"],
+        "{markers:?}"
+    );
+}
+
+#[test]
 fn parallel_takes_a_window_of_services_at_most_64() {
     let e = Eng::new();
     for name in ["w1", "w2", "w3"] {

@@ -568,7 +568,8 @@ impl Run {
     /// The resources to refresh, in lanes that may run concurrently: one lane
     /// per driver, holding that driver's resources in the service's order, since
     /// one driver process serves them and a call that crashes it fails every call
-    /// in flight there. Disabled and `nostatus` resources call no driver and
+    /// in flight there. A driver whose manifest says it is `reentrant` gets a
+    /// lane per resource. Disabled and `nostatus` resources call no driver and
     /// ride in the first lane.
     fn status_lanes(&self) -> Vec<Vec<usize>> {
         let mut lanes: Vec<Vec<usize>> = Vec::new();
@@ -577,6 +578,10 @@ impl Run {
         for (i, r) in self.svc.resources.iter().enumerate() {
             if r.disabled || r.nostatus() {
                 local.push(i);
+                continue;
+            }
+            if self.registry.reentrant(&r.type_name) {
+                lanes.push(vec![i]);
                 continue;
             }
             match lane_of_type.get(r.type_name.as_str()) {
