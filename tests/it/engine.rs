@@ -779,6 +779,52 @@ fn a_reentrant_driver_has_its_resources_refreshed_concurrently() {
 }
 
 #[test]
+fn max_parallel_commands_bounds_the_tools_running_at_once() {
+    let e = Eng::new();
+    let tool = e.marker_tool();
+    for name in ["c1", "c2"] {
+        e.service(
+            name,
+            &format!(
+                "[app#0]\ntype = test\nstatus = up\nquery = {tool} {name}.app\n\n\
+                 [fs#0]\ntype = test\nstatus = up\nquery = {tool} {name}.fs\n"
+            ),
+        );
+    }
+    // Without a limit in the node config (64), two services of two drivers each
+    // run four tools at once.
+    e.ok(&["-s", "c1,c2", "status", "--parallel"]);
+    let markers = e.take_markers();
+    assert!(
+        markers[..4].iter().all(|m| m.ends_with(" start")),
+        "{markers:?}"
+    );
+    // One at a time: every tool ends before the next starts.
+    e.ctx.write(
+        "etc/doppel/doppel.toml",
+        "nodename = \"n1\"\nmax_parallel_commands = 1\n",
+    );
+    e.ok(&["-s", "c1,c2", "status", "--parallel"]);
+    let markers = e.take_markers();
+    assert_eq!(markers.len(), 8, "{markers:?}");
+    for pair in markers.chunks(2) {
+        let name = pair[0]
+            .strip_suffix(" start")
+            .unwrap_or_else(|| panic!("{markers:?}"));
+        assert_eq!(pair[1], format!("{name} end"), "{markers:?}");
+    }
+    e.ctx.write(
+        "etc/doppel/doppel.toml",
+        "nodename = \"n1\"\nmax_parallel_commands = 0\n",
+    );
+    let stderr = e.fails(&["-s", "c1", "status"], 2);
+    assert!(
+        stderr.contains("etc/doppel/doppel.toml:2: max_parallel_commands must be at least 1"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn parallel_takes_a_window_of_services_at_most_64() {
     let e = Eng::new();
     for name in ["w1", "w2", "w3"] {
