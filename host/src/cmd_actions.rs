@@ -461,14 +461,15 @@ pub fn collect_statuses(
     refresh: bool,
 ) -> anyhow::Result<(Vec<ServiceStatus>, Vec<String>)> {
     let nodename = ctx.node.nodename();
-    let mut statuses: Vec<ServiceStatus> = Vec::new();
+    // In selection order: a slot per name, filled from the cache or the drivers.
+    let mut statuses: Vec<Option<ServiceStatus>> = vec![None; names.len()];
     let mut missing = Vec::new();
     let mut broken = Vec::new();
-    for name in names {
+    for (i, name) in names.iter().enumerate() {
         let file = ctx.paths.service_file(name);
         let facts = doppel_core::service::file_facts(name, &file, &nodename);
         if let Some(reason) = facts.as_ref().and_then(|f| f.foreign_reason.clone()) {
-            statuses.push(ServiceStatus::not_here(name, reason));
+            statuses[i] = Some(ServiceStatus::not_here(name, reason));
             continue;
         }
         match (refresh, engine::read_status_cache(&ctx.paths, name)) {
@@ -486,16 +487,17 @@ pub fn collect_statuses(
                         }
                     }
                 }
-                statuses.push(s);
+                statuses[i] = Some(s);
             }
-            _ => missing.push(name.clone()),
+            _ => missing.push(i),
         }
     }
     if !missing.is_empty() {
         let registry = Arc::new(load_registry_warned(ctx));
         check_node_config(ctx, &registry)?;
         let spec = spec_from("status", args)?;
-        for name in &missing {
+        for &i in &missing {
+            let name = &names[i];
             let svc = match services::prepare(ctx, &registry, name, "status") {
                 Prepared::Ready(svc) | Prepared::Refused(svc, _) => svc,
                 Prepared::Invalid(problems) => {
@@ -503,14 +505,14 @@ pub fn collect_statuses(
                         return Err(services::invalid(name, &problems));
                     }
                     broken.push(services::invalid_line(name, &problems));
-                    statuses.push(ServiceStatus::invalid(name, problems));
+                    statuses[i] = Some(ServiceStatus::invalid(name, problems));
                     continue;
                 }
             };
-            statuses.push(new_run(ctx, &registry, *svc, &spec).refresh_status());
+            statuses[i] = Some(new_run(ctx, &registry, *svc, &spec).refresh_status());
         }
-        statuses.sort_by_key(|s| names.iter().position(|n| *n == s.service));
     }
+    let statuses: Vec<ServiceStatus> = statuses.into_iter().flatten().collect();
     Ok((statuses, broken))
 }
 
