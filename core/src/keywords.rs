@@ -6,6 +6,8 @@
 //! the driver's own keywords from its manifest. `[DEFAULT]` accepts the service
 //! keywords. The order of [`generic_resource_keywords`] is the seed template's.
 
+use std::sync::OnceLock;
+
 use doppel_plugin_api::{KeywordSpec, KeywordType, Manifest};
 
 /// Actions with trigger and `_depends` keywords on every resource group.
@@ -233,6 +235,46 @@ pub fn subset_keywords() -> Vec<KeywordSpec> {
     ]
 }
 
+/// [`generic_resource_keywords`], built once per process: loading thousands of
+/// resources must not rebuild (and allocate) the same table for each. Groups
+/// differ only as `sync`, `task` and the others.
+pub fn shared_generic_resource_keywords(group: &str) -> &'static [KeywordSpec] {
+    static SYNC: OnceLock<Vec<KeywordSpec>> = OnceLock::new();
+    static TASK: OnceLock<Vec<KeywordSpec>> = OnceLock::new();
+    static OTHER: OnceLock<Vec<KeywordSpec>> = OnceLock::new();
+    let cell = match group {
+        "sync" => &SYNC,
+        "task" => &TASK,
+        _ => &OTHER,
+    };
+    cell.get_or_init(|| generic_resource_keywords(group))
+}
+
+/// [`default_section_keywords`], built once per process.
+pub fn shared_default_section_keywords() -> &'static [KeywordSpec] {
+    static TABLE: OnceLock<Vec<KeywordSpec>> = OnceLock::new();
+    TABLE.get_or_init(default_section_keywords)
+}
+
+/// [`subset_keywords`], built once per process.
+pub fn shared_subset_keywords() -> &'static [KeywordSpec] {
+    static TABLE: OnceLock<Vec<KeywordSpec>> = OnceLock::new();
+    TABLE.get_or_init(subset_keywords)
+}
+
+/// [`resource_keywords`] without copying a keyword: the manifest's and the
+/// shared generic table's, by reference.
+pub fn resource_keyword_refs(manifest: &Manifest) -> Vec<&KeywordSpec> {
+    let own = &manifest.keywords;
+    let mut all: Vec<&KeywordSpec> = own.iter().collect();
+    all.extend(
+        shared_generic_resource_keywords(&manifest.group)
+            .iter()
+            .filter(|k| !own.iter().any(|d| d.name == k.name)),
+    );
+    all
+}
+
 /// Every keyword of a resource of driver `manifest`: the driver's own first (as
 /// the template shows them), then the generic ones it does not override.
 pub fn resource_keywords(manifest: &Manifest) -> Vec<KeywordSpec> {
@@ -271,6 +313,27 @@ pub fn canonical_name(name: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shared_tables_are_the_tables() {
+        for group in ["sync", "task", "app", "fs", "disk", "ip", "container"] {
+            assert_eq!(
+                shared_generic_resource_keywords(group),
+                &generic_resource_keywords(group)[..],
+                "{group}"
+            );
+        }
+        assert_eq!(
+            shared_default_section_keywords(),
+            &default_section_keywords()[..]
+        );
+        assert_eq!(shared_subset_keywords(), &subset_keywords()[..]);
+        let m = Manifest::new("sync", "x", "1.0.0")
+            .keyword(KeywordSpec::new("mode", KeywordType::String))
+            .keyword(KeywordSpec::new("tags", KeywordType::String).desc("overridden"));
+        let refs: Vec<KeywordSpec> = resource_keyword_refs(&m).into_iter().cloned().collect();
+        assert_eq!(refs, resource_keywords(&m));
+    }
 
     #[test]
     fn sync_keywords_follow_the_seed_order() {

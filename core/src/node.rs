@@ -5,6 +5,7 @@
 //! driver_dirs = ["/opt/vendor/doppel/drivers"]
 //! log_level = "info"                 # error, warn, info, debug, trace
 //! lock_timeout = "60s"               # default --waitlock
+//! max_parallel_commands = 64         # tool commands running at once (default 64)
 //!
 //! [driver.symclone]                  # one table per driver basename
 //! bin = "/usr/symcli/bin"
@@ -65,6 +66,22 @@ pub struct NodeConfig {
     /// How resources with `ssh = <destination>` reach their host.
     #[serde(default)]
     pub ssh: SshConfig,
+    /// The most tool commands (drivers' and triggers') one doppel process runs
+    /// at once; more wait for a place. Default [`DEFAULT_MAX_PARALLEL_COMMANDS`].
+    #[serde(default, deserialize_with = "at_least_one")]
+    pub max_parallel_commands: Option<usize>,
+}
+
+/// `max_parallel_commands` when the node config does not set it.
+pub const DEFAULT_MAX_PARALLEL_COMMANDS: usize = 64;
+
+fn at_least_one<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    match usize::deserialize(d)? {
+        0 => Err(serde::de::Error::custom(
+            "max_parallel_commands must be at least 1",
+        )),
+        n => Ok(Some(n)),
+    }
 }
 
 /// The `[ssh]` table: options of every `ssh` doppel runs for remote resources.
@@ -173,6 +190,12 @@ impl NodeConfig {
                 message: e.message().trim().to_owned(),
             }
         })
+    }
+
+    /// The most tool commands running at once (`max_parallel_commands`).
+    pub fn max_parallel_commands(&self) -> usize {
+        self.max_parallel_commands
+            .unwrap_or(DEFAULT_MAX_PARALLEL_COMMANDS)
     }
 
     /// The node name: configured, else the host name.

@@ -162,7 +162,11 @@ Examples:
   doppel -s migr run --rid task#0 --phase 2 --clients lpar1,lpar2")]
     Run(ActionArgs),
     /// Ask the drivers for the selected services' status, cache and print it (exit 1 unless up or n/a)
-    Status(SelectArgs),
+    #[command(after_help = "\
+Examples:
+  doppel -s demo status
+  doppel -s '*' status --parallel=16")]
+    Status(StatusArgs),
     /// Stop then start the selected services (the start runs only if the stop succeeded)
     #[command(after_help = "\
 Examples:
@@ -445,6 +449,22 @@ impl SelectArgs {
     }
 }
 
+/// `status`: which resources, and how many services at a time.
+#[derive(Clone, Debug, Default, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Refresh several services concurrently: N at a time (bare --parallel: 64, the most)
+    #[arg(
+        long,
+        value_name = "N",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "64"
+    )]
+    pub parallel: Option<usize>,
+}
+
 /// Options common to service actions.
 #[derive(Clone, Debug, Default, Args)]
 pub struct ActionArgs {
@@ -463,9 +483,15 @@ pub struct ActionArgs {
     /// Wait this long for another action's lock (e.g. 30s, 2m; default: the service's lock_timeout)
     #[arg(long, value_name = "DURATION")]
     pub waitlock: Option<String>,
-    /// Act on several services concurrently
-    #[arg(long)]
-    pub parallel: bool,
+    /// Act on several services concurrently: N at a time (bare --parallel: 64, the most)
+    #[arg(
+        long,
+        value_name = "N",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "64"
+    )]
+    pub parallel: Option<usize>,
     /// Override safety refusals (stop standby resources, resync a running service, ...)
     #[arg(long)]
     pub force: bool,

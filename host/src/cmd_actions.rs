@@ -129,6 +129,24 @@ fn new_run(
     )
 }
 
+/// The most services `--parallel` runs at a time: each holds its log, its lock
+/// and its driver calls while it runs.
+pub const MAX_PARALLEL_SERVICES: usize = 64;
+
+/// How many services run at a time: 1 without `--parallel`, N with
+/// `--parallel=N`, [`MAX_PARALLEL_SERVICES`] with a bare `--parallel`.
+fn parallel_window(args: &ActionArgs) -> anyhow::Result<usize> {
+    match args.parallel {
+        None => Ok(1),
+        Some(0) => Err(UsageError("--parallel=0: give at least 1 service at a time".into()).into()),
+        Some(n) if n > MAX_PARALLEL_SERVICES => Err(UsageError(format!(
+            "--parallel={n}: at most {MAX_PARALLEL_SERVICES} services run at a time (each holds its log, lock and driver calls while it runs)"
+        ))
+        .into()),
+        Some(n) => Ok(n),
+    }
+}
+
 /// Runs `action` on the selected services and returns how it went for each, in
 /// selection order (nothing printed). A single selected service that cannot run
 /// at all (broken file, unknown action) is an error instead.
@@ -138,6 +156,7 @@ pub fn execute(
     args: &ActionArgs,
 ) -> anyhow::Result<Vec<ServiceOutcome>> {
     let spec = spec_from(action, args)?;
+    let parallel = parallel_window(args)?;
     let selected = services::selected_explicit(ctx, ctx.selector.as_deref())?;
     let registry = Arc::new(load_registry_warned(ctx));
     let single = selected.len() == 1;
@@ -217,12 +236,12 @@ pub fn execute(
                 eprintln!("doppel: interrupted: stopping (waits end, running commands are killed)");
             }
         });
-        if args.parallel && runs.len() > 1 {
-            let tasks = runs
-                .into_iter()
-                .map(|(i, svc)| (i, svc.name.clone(), engine::run_service(make_run(svc))))
-                .collect();
-            run_concurrently(tasks, action).await
+        if parallel > 1 && runs.len() > 1 {
+            let tasks = runs.into_iter().map(|(i, svc)| {
+                let name = svc.name.clone();
+                (i, name, move || engine::run_service(make_run(svc)))
+            });
+            run_concurrently(tasks, parallel, action).await
         } else {
             let mut out = Vec::new();
             for (i, svc) in runs {
@@ -373,23 +392,39 @@ pub fn check_node_config(ctx: &Context, registry: &crate::drivers::Registry) -> 
 /// Runs one future per service concurrently; the outcomes come back in the order
 /// given. A task that panicked (or was cancelled) is a failed service, never a
 /// dropped one: the run must not exit 0 without it.
-async fn run_concurrently<F>(
-    tasks: Vec<(usize, String, F)>,
+async fn run_concurrently<M, F>(
+    tasks: impl IntoIterator<Item = (usize, String, M)>,
+    window: usize,
     action: &str,
 ) -> Vec<(usize, ServiceOutcome)>
 where
+    M: FnOnce() -> F,
     F: std::future::Future<Output = ServiceOutcome> + Send + 'static,
 {
+    // A task is made (its run built, its log opened) only when a place in the
+    // window frees up: thousands of selected services never hold thousands of
+    // files open.
+    let mut pending = tasks.into_iter();
     let mut set = tokio::task::JoinSet::new();
     let mut by_task = std::collections::HashMap::new();
-    for (i, service, task) in tasks {
-        let handle = set.spawn(async move { (i, task.await) });
-        by_task.insert(handle.id(), (i, service));
-    }
     let mut out = Vec::new();
-    while let Some(joined) = set.join_next_with_id().await {
+    loop {
+        while set.len() < window.max(1) {
+            let Some((i, service, make)) = pending.next() else {
+                break;
+            };
+            let task = make();
+            let handle = set.spawn(async move { (i, task.await) });
+            by_task.insert(handle.id(), (i, service));
+        }
+        let Some(joined) = set.join_next_with_id().await else {
+            break;
+        };
         match joined {
-            Ok((_, r)) => out.push(r),
+            Ok((id, r)) => {
+                by_task.remove(&id);
+                out.push(r);
+            }
             Err(e) => {
                 let (i, service) = by_task.remove(&e.id()).unwrap_or_default();
                 out.push((i, ServiceOutcome::crashed(&service, action, &e)));
@@ -426,14 +461,15 @@ pub fn collect_statuses(
     refresh: bool,
 ) -> anyhow::Result<(Vec<ServiceStatus>, Vec<String>)> {
     let nodename = ctx.node.nodename();
-    let mut statuses: Vec<ServiceStatus> = Vec::new();
+    // In selection order: a slot per name, filled from the cache or the drivers.
+    let mut statuses: Vec<Option<ServiceStatus>> = vec![None; names.len()];
     let mut missing = Vec::new();
     let mut broken = Vec::new();
-    for name in names {
+    for (i, name) in names.iter().enumerate() {
         let file = ctx.paths.service_file(name);
         let facts = doppel_core::service::file_facts(name, &file, &nodename);
         if let Some(reason) = facts.as_ref().and_then(|f| f.foreign_reason.clone()) {
-            statuses.push(ServiceStatus::not_here(name, reason));
+            statuses[i] = Some(ServiceStatus::not_here(name, reason));
             continue;
         }
         match (refresh, engine::read_status_cache(&ctx.paths, name)) {
@@ -448,16 +484,17 @@ pub fn collect_statuses(
                         }
                     }
                 }
-                statuses.push(s);
+                statuses[i] = Some(s);
             }
-            _ => missing.push(name.clone()),
+            _ => missing.push(i),
         }
     }
     if !missing.is_empty() {
         let registry = Arc::new(load_registry_warned(ctx));
         check_node_config(ctx, &registry)?;
         let spec = spec_from("status", args)?;
-        for name in &missing {
+        for &i in &missing {
+            let name = &names[i];
             let svc = match services::prepare(ctx, &registry, name, "status") {
                 Prepared::Ready(svc) | Prepared::Refused(svc, _) => svc,
                 Prepared::Invalid(problems) => {
@@ -465,14 +502,14 @@ pub fn collect_statuses(
                         return Err(services::invalid(name, &problems));
                     }
                     broken.push(services::invalid_line(name, &problems));
-                    statuses.push(ServiceStatus::invalid(name, problems));
+                    statuses[i] = Some(ServiceStatus::invalid(name, problems));
                     continue;
                 }
             };
-            statuses.push(new_run(ctx, &registry, *svc, &spec).refresh_status());
+            statuses[i] = Some(new_run(ctx, &registry, *svc, &spec).refresh_status());
         }
-        statuses.sort_by_key(|s| names.iter().position(|n| *n == s.service));
     }
+    let statuses: Vec<ServiceStatus> = statuses.into_iter().flatten().collect();
     Ok((statuses, broken))
 }
 
@@ -649,13 +686,18 @@ mod tests {
             .build()
             .expect("runtime");
         type Task = std::pin::Pin<Box<dyn Future<Output = ServiceOutcome> + Send>>;
-        let tasks: Vec<(usize, String, Task)> = vec![
-            (0, "a".to_owned(), Box::pin(async { ok("a") })),
-            (1, "b".to_owned(), Box::pin(async { panic!("engine bug") })),
-            (2, "c".to_owned(), Box::pin(async { ok("c") })),
+        type Make = Box<dyn FnOnce() -> Task>;
+        let tasks: Vec<(usize, String, Make)> = vec![
+            (0, "a".to_owned(), Box::new(|| Box::pin(async { ok("a") }))),
+            (
+                1,
+                "b".to_owned(),
+                Box::new(|| Box::pin(async { panic!("engine bug") })),
+            ),
+            (2, "c".to_owned(), Box::new(|| Box::pin(async { ok("c") }))),
         ];
         let out: Vec<ServiceOutcome> = runtime
-            .block_on(run_concurrently(tasks, "start"))
+            .block_on(run_concurrently(tasks, 2, "start"))
             .into_iter()
             .map(|(_, o)| o)
             .collect();

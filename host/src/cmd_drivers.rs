@@ -46,6 +46,9 @@ fn manifest_json(m: &Manifest, path: &std::path::Path, full: bool) -> serde_json
         if !m.call_timeouts.is_empty() {
             v["call_timeouts"] = serde_json::to_value(&m.call_timeouts).unwrap_or_default();
         }
+        if m.reentrant {
+            v["reentrant"] = true.into();
+        }
         v["keywords"] = serde_json::to_value(&m.keywords).unwrap_or_default();
         v["actions"] = serde_json::to_value(&m.actions).unwrap_or_default();
         v["options"] = serde_json::to_value(&m.options).unwrap_or_default();
@@ -141,6 +144,12 @@ pub fn run(ctx: &Context, command: Option<DriversCommand>) -> anyhow::Result<Exi
                     .map(|(entry, secs)| format!("{entry} {secs}s"))
                     .collect();
                 writeln!(out, "  time limits:  {}", limits.join(", "))?;
+            }
+            if m.reentrant {
+                writeln!(
+                    out,
+                    "  reentrant:    yes (a service's resources of this type are asked their status concurrently)"
+                )?;
             }
             writeln!(out, "keywords:")?;
             for k in &m.keywords {

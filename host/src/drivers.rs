@@ -59,6 +59,12 @@ impl Registry {
             .is_some_and(|d| d.manifest().find_action(action).is_some())
     }
 
+    /// May the driver of `type_name` serve several status calls at once
+    /// (its manifest's `reentrant`)?
+    pub fn reentrant(&self, type_name: &str) -> bool {
+        self.get(type_name).is_some_and(|d| d.manifest().reentrant)
+    }
+
     /// "no driver X is installed (installed: ...)", with `hint` after the type.
     pub fn not_installed(&self, type_name: &str, hint: &str) -> String {
         let known: Vec<&str> = self.types().collect();

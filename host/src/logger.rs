@@ -18,10 +18,25 @@ use std::sync::{Arc, Mutex};
 
 use doppel_plugin_api::Level;
 
+/// Opens (appends to, creating it and its directory) a log file.
+fn open_file(path: &std::path::Path) -> std::io::Result<File> {
+    std::fs::create_dir_all(path.parent().unwrap_or(std::path::Path::new("/")))?;
+    // A symlink planted at the log's path would make doppel append to its
+    // target: never follow one (services::prepare refuses it first).
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
 /// Where a service's records go.
 pub struct ServiceLog {
     svc: String,
     file: Mutex<Option<File>>,
+    /// Set for a log that holds no descriptor between records (the daemon's, one
+    /// per service it knows): each record opens, appends and closes.
+    reopen: Option<std::path::PathBuf>,
     console: Level,
 }
 
@@ -48,17 +63,7 @@ impl ServiceLog {
     /// Opens (appends to) the service's log file; a log file that cannot be opened
     /// costs a console warning, never the action.
     pub fn open(path: &std::path::Path, svc: &str, console: Level) -> Arc<ServiceLog> {
-        let file = std::fs::create_dir_all(path.parent().unwrap_or(std::path::Path::new("/")))
-            .and_then(|()| {
-                // A symlink planted at the log's path would make doppel append to
-                // its target: never follow one (services::prepare refuses it first).
-                OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                    .open(path)
-            });
-        let file = match file {
+        let file = match open_file(path) {
             Ok(f) => Some(f),
             Err(e) => {
                 eprintln!("warning: cannot open log file {}: {e}", path.display());
@@ -68,6 +73,23 @@ impl ServiceLog {
         Arc::new(ServiceLog {
             svc: svc.to_owned(),
             file: Mutex::new(file),
+            reopen: None,
+            console,
+        })
+    }
+
+    /// A log that keeps no file open between records: for a process that knows
+    /// thousands of services for its whole life (the daemon), where holding a
+    /// descriptor each would run out of them. Each record opens the file, appends
+    /// and closes it.
+    pub fn open_per_record(path: &std::path::Path, svc: &str, console: Level) -> Arc<ServiceLog> {
+        if let Err(e) = open_file(path) {
+            eprintln!("warning: cannot open log file {}: {e}", path.display());
+        }
+        Arc::new(ServiceLog {
+            svc: svc.to_owned(),
+            file: Mutex::new(None),
+            reopen: Some(path.to_owned()),
             console,
         })
     }
@@ -83,9 +105,17 @@ impl ServiceLog {
     /// Appends `line` to the log file, timestamped.
     fn write_file(&self, line: &str) {
         if let Ok(mut file) = self.file.lock() {
-            if let Some(f) = file.as_mut() {
+            let record = || {
                 let stamp = jiff::Zoned::now().strftime("%Y-%m-%d %H:%M:%S%.3f");
-                let _ = f.write_all(format!("{stamp} {line}").as_bytes());
+                format!("{stamp} {line}")
+            };
+            if let Some(f) = file.as_mut() {
+                let _ = f.write_all(record().as_bytes());
+            } else if let Some(path) = &self.reopen {
+                // Under the lock, so records of one service stay in order.
+                if let Ok(mut f) = open_file(path) {
+                    let _ = f.write_all(record().as_bytes());
+                }
             }
         }
     }

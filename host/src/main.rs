@@ -108,6 +108,7 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     let paths = Paths::new(&cli.root);
     let node =
         NodeConfig::load(&paths.node_config()).context("cannot read the node configuration")?;
+    runner::set_max_parallel_commands(node.max_parallel_commands());
     let ctx = Context {
         paths,
         node,
@@ -158,7 +159,13 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Provision(a) => cmd_actions::run(&ctx, "provision", &a),
         Command::Unprovision(a) => cmd_actions::run(&ctx, "unprovision", &a),
         Command::Run(a) => cmd_actions::run(&ctx, "run", &a),
-        Command::Status(select) => cmd_actions::run(&ctx, "status", &select.into_action_args()),
+        Command::Status(a) => {
+            let args = cli::ActionArgs {
+                parallel: a.parallel,
+                ..a.select.into_action_args()
+            };
+            cmd_actions::run(&ctx, "status", &args)
+        }
         Command::Sync { what } => {
             let (name, a) = match what {
                 SyncCommand::Break(a) => ("sync_break", a),

@@ -33,6 +33,73 @@ pub fn cancelled() -> bool {
     CANCELLED.load(Ordering::Relaxed)
 }
 
+/// The places for tool commands in this process (node config
+/// `max_parallel_commands`): a command holds one from its spawn to the end of its
+/// wait, so thousands of services refreshed at once never run thousands of tools.
+struct CommandSlots {
+    in_use: Mutex<usize>,
+    freed: std::sync::Condvar,
+    limit: std::sync::atomic::AtomicUsize,
+}
+
+static COMMAND_SLOTS: CommandSlots = CommandSlots {
+    in_use: Mutex::new(0),
+    freed: std::sync::Condvar::new(),
+    limit: std::sync::atomic::AtomicUsize::new(doppel_core::node::DEFAULT_MAX_PARALLEL_COMMANDS),
+};
+
+/// Sets how many commands run at once (at least 1); from the node config.
+pub fn set_max_parallel_commands(n: usize) {
+    COMMAND_SLOTS.limit.store(n.max(1), Ordering::Relaxed);
+    COMMAND_SLOTS.freed.notify_all();
+}
+
+/// A command's place, given back when dropped.
+struct CommandSlot;
+
+impl Drop for CommandSlot {
+    fn drop(&mut self) {
+        let mut in_use = COMMAND_SLOTS
+            .in_use
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *in_use -= 1;
+        COMMAND_SLOTS.freed.notify_one();
+    }
+}
+
+/// Waits for a place to run a command (cancellation ends the wait).
+fn command_slot(log: &ServiceLog, rid: Option<&str>) -> Result<CommandSlot, Error> {
+    let mut in_use = COMMAND_SLOTS
+        .in_use
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let mut said = false;
+    loop {
+        let limit = COMMAND_SLOTS.limit.load(Ordering::Relaxed);
+        if *in_use < limit {
+            *in_use += 1;
+            return Ok(CommandSlot);
+        }
+        if cancelled() {
+            return Err(Error::cancelled());
+        }
+        if !said {
+            said = true;
+            log.log(
+                rid,
+                Level::Debug,
+                &format!("waiting for one of the {limit} command places (max_parallel_commands)"),
+            );
+        }
+        in_use = COMMAND_SLOTS
+            .freed
+            .wait_timeout(in_use, CANCEL_CHECK)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+}
+
 /// Runs `request` to completion (or timeout / cancellation), logging as the seed
 /// does: the command line at INFO before it runs (unless `announce` is false:
 /// triggers log their own `<keyword>: <command>` line), stdout at INFO, stderr of
@@ -123,6 +190,7 @@ fn spawn_and_wait(
     if let Some(cwd) = &request.cwd {
         cmd.current_dir(cwd);
     }
+    let _slot = command_slot(log, rid)?;
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {

@@ -274,6 +274,14 @@ pub struct Manifest {
     /// cannot reconcile an interrupted run") until an action runs on it again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reconciles: bool,
+    /// The driver's [`Driver::status`](crate::Driver::status) may run for several
+    /// resources at once in its process: doppel then refreshes a service's
+    /// resources of this driver concurrently. Without it (the default, and what
+    /// manifests of drivers built before it existed read as) doppel asks them one
+    /// after the other, so that a call crashing the driver process never takes a
+    /// sibling call in flight down with it. Set it with [`Manifest::reentrant`].
+    #[serde(default)]
+    pub reentrant: bool,
 }
 
 fn default_protocol() -> u32 {
@@ -298,6 +306,7 @@ impl Manifest {
             node_options: Some(Vec::new()),
             call_timeouts: BTreeMap::new(),
             reconciles: false,
+            reentrant: false,
         }
     }
 
@@ -313,6 +322,23 @@ impl Manifest {
     /// ```
     pub fn reconciles(mut self) -> Manifest {
         self.reconciles = true;
+        self
+    }
+
+    /// Declares that status calls for several resources may run at once in the
+    /// driver's process (no shared mutable state without locks, no tool that
+    /// refuses concurrent queries): doppel refreshes them concurrently.
+    ///
+    /// ```
+    /// use doppel_plugin_api::Manifest;
+    ///
+    /// // Each status is one independent read-only query of the array.
+    /// let m = Manifest::new("sync", "mirror", "1.0.0").reentrant();
+    /// assert!(m.reentrant);
+    /// assert!(!Manifest::new("sync", "other", "1.0.0").reentrant);
+    /// ```
+    pub fn reentrant(mut self) -> Manifest {
+        self.reentrant = true;
         self
     }
 

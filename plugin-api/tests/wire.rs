@@ -86,6 +86,10 @@ fn the_oldest_manifest_reads_with_documented_defaults() {
     assert_eq!((m.protocol, m.protocol_range()), (1, (1, 1)));
     assert_eq!((m.options, m.node_options), (None, None));
     assert!(m.keywords.is_empty() && m.actions.is_empty() && m.call_timeouts.is_empty());
+    assert!(
+        !m.reentrant,
+        "a driver built before `reentrant` is asked one call at a time"
+    );
 }
 
 #[test]

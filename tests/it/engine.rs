@@ -81,6 +81,27 @@ impl Eng {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
 
+    /// A stand-in tool, `<root>/marker.sh NAME`, that appends `NAME start` to
+    /// `<root>/markers`, takes a second, then appends `NAME end`: which calls
+    /// overlapped shows in the order of the lines, without timing anything.
+    fn marker_tool(&self) -> String {
+        self.ctx.write(
+            "marker.sh",
+            &format!(
+                "echo \"$1 start\" >> {root}/markers\nsleep 1\necho \"$1 end\" >> {root}/markers\n",
+                root = self.root()
+            ),
+        );
+        format!("/bin/sh {}/marker.sh", self.root())
+    }
+
+    /// The lines of `<root>/markers`, then forgets them.
+    fn take_markers(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(self.path("markers")).unwrap_or_default();
+        let _ = std::fs::remove_file(self.path("markers"));
+        text.lines().map(str::to_owned).collect()
+    }
+
     fn cmd(&self, args: &[&str]) -> Command {
         self.ctx.doppel(args)
     }
@@ -637,6 +658,197 @@ fn parallel_runs_services_concurrently() {
     assert!(
         recs[0].end <= recs[1].start,
         "without --parallel the services run one after the other: {recs:?}"
+    );
+}
+
+#[test]
+fn status_refreshes_resources_of_different_drivers_concurrently() {
+    let e = Eng::new();
+    let tool = e.marker_tool();
+    e.service(
+        "mixed",
+        &format!(
+            "[app#0]\ntype = test\nstatus = up\nquery = {tool} app\n\n\
+             [fs#0]\ntype = test\nstatus = up\nquery = {tool} fs\n"
+        ),
+    );
+    e.ok(&["-s", "mixed", "status"]);
+    let markers = e.take_markers();
+    assert_eq!(markers.len(), 4, "{markers:?}");
+    // app.test and fs.test are two drivers (two processes): both calls start
+    // before either ends.
+    assert!(
+        markers[..2].iter().all(|m| m.ends_with(" start")),
+        "the two drivers' status calls ran one after the other: {markers:?}"
+    );
+    // The same refresh ends an action.
+    e.ok(&["-s", "mixed", "start"]);
+    let markers = e.take_markers();
+    assert!(
+        markers[..2].iter().all(|m| m.ends_with(" start")),
+        "the refresh ending start ran the drivers one after the other: {markers:?}"
+    );
+}
+
+#[test]
+fn status_refreshes_the_resources_of_one_driver_in_turn() {
+    // One driver process serves the resources of its type: a call crashing it
+    // must find no sibling call in flight there, so they run one at a time.
+    let e = Eng::new();
+    let tool = e.marker_tool();
+    e.service(
+        "same",
+        &format!(
+            "[fs#0]\ntype = test\nstatus = up\nquery = {tool} fs0\n\n\
+             [fs#1]\ntype = test\nstatus = up\nquery = {tool} fs1\n\n\
+             [app#0]\ntype = test\nstatus = up\nquery = {tool} app\n"
+        ),
+    );
+    e.ok(&["-s", "same", "status"]);
+    let markers = e.take_markers();
+    let fs: Vec<&str> = markers
+        .iter()
+        .map(String::as_str)
+        .filter(|m| m.starts_with("fs"))
+        .collect();
+    assert_eq!(
+        fs,
+        ["fs0 start", "fs0 end", "fs1 start", "fs1 end"],
+        "{markers:?}"
+    );
+    // ...while app.test's call ran beside them.
+    let app_start = markers.iter().position(|m| m == "app start").unwrap();
+    let fs0_end = markers.iter().position(|m| m == "fs0 end").unwrap();
+    assert!(app_start < fs0_end, "{markers:?}");
+    // The status lists the resources in the service's order, whatever finished first.
+    let cached = e.status("same", false);
+    let rids: Vec<&str> = cached["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rid"].as_str().unwrap())
+        .collect();
+    assert_eq!(rids, ["fs#0", "fs#1", "app#0"]);
+}
+
+#[test]
+fn a_reentrant_driver_has_its_resources_refreshed_concurrently() {
+    let mut e = Eng::new();
+    e.ctx.env("DOPPEL_TEST_DRIVER_REENTRANT", "fs");
+    let tool = e.marker_tool();
+    e.service(
+        "re",
+        &format!(
+            "[fs#0]\ntype = test\nstatus = up\nquery = {tool} fs0\n\n\
+             [fs#1]\ntype = test\nstatus = up\nquery = {tool} fs1\n\n\
+             [app#0]\ntype = test\nstatus = up\nquery = {tool} app0\n\n\
+             [app#1]\ntype = test\nstatus = up\nquery = {tool} app1\n"
+        ),
+    );
+    let (_, stdout, _) = e.run(&["drivers", "info", "fs.test"]);
+    assert_line(
+        &stdout,
+        "  reentrant:    yes (a service's resources of this type are asked their status concurrently)",
+    );
+    let (_, stdout, _) = e.run(&["drivers", "info", "app.test"]);
+    assert!(!stdout.contains("reentrant"), "{stdout}");
+    e.ok(&["-s", "re", "status"]);
+    let markers = e.take_markers();
+    let pos = |m: &str| {
+        markers
+            .iter()
+            .position(|l| l == m)
+            .unwrap_or_else(|| panic!("no {m}: {markers:?}"))
+    };
+    // fs.test says it is reentrant: its two calls overlap...
+    assert!(
+        pos("fs0 start") < pos("fs1 end") && pos("fs1 start") < pos("fs0 end"),
+        "the reentrant driver's resources were asked one after the other: {markers:?}"
+    );
+    // ...app.test does not: one after the other.
+    let app: Vec<&str> = markers
+        .iter()
+        .map(String::as_str)
+        .filter(|m| m.starts_with("app"))
+        .collect();
+    assert_eq!(
+        app,
+        ["app0 start", "app0 end", "app1 start", "app1 end"],
+        "{markers:?}"
+    );
+}
+
+#[test]
+fn max_parallel_commands_bounds_the_tools_running_at_once() {
+    let e = Eng::new();
+    let tool = e.marker_tool();
+    for name in ["c1", "c2"] {
+        e.service(
+            name,
+            &format!(
+                "[app#0]\ntype = test\nstatus = up\nquery = {tool} {name}.app\n\n\
+                 [fs#0]\ntype = test\nstatus = up\nquery = {tool} {name}.fs\n"
+            ),
+        );
+    }
+    // Without a limit in the node config (64), two services of two drivers each
+    // run four tools at once.
+    e.ok(&["-s", "c1,c2", "status", "--parallel"]);
+    let markers = e.take_markers();
+    assert!(
+        markers[..4].iter().all(|m| m.ends_with(" start")),
+        "{markers:?}"
+    );
+    // One at a time: every tool ends before the next starts.
+    e.ctx.write(
+        "etc/doppel/doppel.toml",
+        "nodename = \"n1\"\nmax_parallel_commands = 1\n",
+    );
+    e.ok(&["-s", "c1,c2", "status", "--parallel"]);
+    let markers = e.take_markers();
+    assert_eq!(markers.len(), 8, "{markers:?}");
+    for pair in markers.chunks(2) {
+        let name = pair[0]
+            .strip_suffix(" start")
+            .unwrap_or_else(|| panic!("{markers:?}"));
+        assert_eq!(pair[1], format!("{name} end"), "{markers:?}");
+    }
+    e.ctx.write(
+        "etc/doppel/doppel.toml",
+        "nodename = \"n1\"\nmax_parallel_commands = 0\n",
+    );
+    let stderr = e.fails(&["-s", "c1", "status"], 2);
+    assert!(
+        stderr.contains("etc/doppel/doppel.toml:2: max_parallel_commands must be at least 1"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn parallel_takes_a_window_of_services_at_most_64() {
+    let e = Eng::new();
+    for name in ["w1", "w2", "w3"] {
+        e.service(name, "[fs#1]\ntype = test\nrecord = @REC@\nduration = 1s\n");
+    }
+    e.ok(&["-s", "w1,w2,w3", "start", "--parallel=2"]);
+    let mut recs = e.records();
+    assert_eq!(recs.len(), 3, "{recs:?}");
+    recs.sort_by_key(|r| r.start);
+    // Two at a time: the third starts once one of the first two has ended.
+    assert!(all_overlap(&[&recs[0], &recs[1]]), "{recs:?}");
+    assert!(
+        recs[2].start >= recs[0].end.min(recs[1].end),
+        "--parallel=2 ran three services at once: {recs:?}"
+    );
+    let stderr = e.fails(&["-s", "w1,w2,w3", "stop", "--parallel=65"], 2);
+    assert_line(
+        &stderr,
+        "doppel: --parallel=65: at most 64 services run at a time (each holds its log, lock and driver calls while it runs)",
+    );
+    let stderr = e.fails(&["-s", "w1", "stop", "--parallel=0"], 2);
+    assert_line(
+        &stderr,
+        "doppel: --parallel=0: give at least 1 service at a time",
     );
 }
 

@@ -117,9 +117,21 @@ fn the_status_action_and_other_actions_go_on_for_the_healthy_services() {
     );
 }
 
-#[test]
-fn two_hundred_services_need_no_more_than_a_few_open_files() {
-    let ctx = TestContext::new();
+/// Runs `doppel <args>` with at most `fds` open descriptors (`ulimit -n`).
+fn with_fd_limit(ctx: &TestContext, fds: u32, args: &[&str]) -> (i32, String, String) {
+    let doppel = ctx.doppel(args);
+    let mut shell = std::process::Command::new("sh");
+    shell
+        .arg("-c")
+        .arg(format!("ulimit -n {fds} && exec \"$0\" \"$@\""));
+    shell.arg(doppel.get_program()).args(doppel.get_args());
+    shell
+        .env_clear()
+        .envs(doppel.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))));
+    run(&mut shell)
+}
+
+fn two_hundred_services(ctx: &TestContext) {
     ctx.write("etc/doppel/doppel.toml", "nodename = \"n1\"\n");
     for i in 0..200 {
         ctx.service(
@@ -127,17 +139,44 @@ fn two_hundred_services_need_no_more_than_a_few_open_files() {
             "[app#0]\ntype = test\ninitial = up\n",
         );
     }
+}
+
+#[test]
+fn two_hundred_services_need_no_more_than_a_few_open_files() {
+    let ctx = TestContext::new();
+    two_hundred_services(&ctx);
     // Each service's log is opened when its turn comes: 64 descriptors do.
-    let doppel = ctx.doppel(["-s", "*", "status", "--format", "json"]);
-    let mut shell = std::process::Command::new("sh");
-    shell.arg("-c").arg("ulimit -n 64 && exec \"$0\" \"$@\"");
-    shell.arg(doppel.get_program()).args(doppel.get_args());
-    shell
-        .env_clear()
-        .envs(doppel.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))));
-    let (code, stdout, stderr) = run(&mut shell);
+    let (code, stdout, stderr) =
+        with_fd_limit(&ctx, 64, &["-s", "*", "status", "--format", "json"]);
     assert_eq!(code, 0, "{stderr}");
     let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(doc.as_array().unwrap().len(), 200);
     assert!(!stderr.contains("Too many open files"), "{stderr}");
+    // --parallel holds at most 64 services (and their logs) at a time.
+    let (code, stdout, stderr) = with_fd_limit(
+        &ctx,
+        128,
+        &["-s", "*", "status", "--parallel", "--format", "json"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc.as_array().unwrap().len(), 200);
+    assert!(!stderr.contains("Too many open files"), "{stderr}");
+}
+
+#[test]
+fn the_daemon_holds_no_descriptor_per_service() {
+    let ctx = TestContext::new();
+    two_hundred_services(&ctx);
+    let (code, _, stderr) = with_fd_limit(
+        &ctx,
+        64,
+        &["daemon", "--once", "--now", "2024-05-06T10:00:00Z"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("Too many open files"), "{stderr}");
+    // Every service's log still gets its records.
+    let log = std::fs::read_to_string(ctx.root().join("var/log/doppel/svc199.log"))
+        .expect("svc199's log");
+    assert!(!log.is_empty());
 }

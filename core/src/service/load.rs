@@ -105,9 +105,13 @@ impl Builder<'_, '_> {
         let mut resource_sections = Vec::new();
         for section in self.ini.sections() {
             match section.kind() {
-                SectionKind::Default => self.check_section(section, &keywords::default_section_keywords(), None),
+                SectionKind::Default => {
+                    self.check_section(section, &keywords::shared_default_section_keywords().iter().collect::<Vec<_>>(), None)
+                }
                 SectionKind::Env => {}
-                SectionKind::Subset { .. } => self.check_section(section, &keywords::subset_keywords(), None),
+                SectionKind::Subset { .. } => {
+                    self.check_section(section, &keywords::shared_subset_keywords().iter().collect::<Vec<_>>(), None)
+                }
                 SectionKind::Resource { group, index } => resource_sections.push((section, group, index)),
                 SectionKind::Other => self.diag(
                     Some(section.location()),
@@ -130,8 +134,8 @@ impl Builder<'_, '_> {
         let env_values = resolver.env_values();
         let mut default_values = BTreeMap::new();
         if let Some(section) = default {
-            for spec in keywords::default_section_keywords() {
-                if let Some((v, _)) = self.resolve_keyword(&resolver, section, &spec, false) {
+            for spec in keywords::shared_default_section_keywords() {
+                if let Some((v, _)) = self.resolve_keyword(&resolver, section, spec, false) {
                     default_values.insert(spec.name.clone(), v);
                 }
             }
@@ -200,7 +204,7 @@ impl Builder<'_, '_> {
     pub(super) fn check_section(
         &mut self,
         section: &Section,
-        specs: &[KeywordSpec],
+        specs: &[&KeywordSpec],
         allow_type: Option<()>,
     ) {
         for e in section.entries() {
@@ -440,9 +444,11 @@ impl Builder<'_, '_> {
             }
             m
         };
-        let specs: Vec<KeywordSpec> = match manifest {
-            Some(m) => keywords::resource_keywords(m),
-            None => keywords::generic_resource_keywords(group),
+        let specs: Vec<&KeywordSpec> = match manifest {
+            Some(m) => keywords::resource_keyword_refs(m),
+            None => keywords::shared_generic_resource_keywords(group)
+                .iter()
+                .collect(),
         };
         if manifest.is_some() {
             self.check_section(section, &specs, Some(()));

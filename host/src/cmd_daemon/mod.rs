@@ -229,7 +229,13 @@ impl Daemon<'_> {
             let known = previous.is_some();
             let log = match previous {
                 Some(e) => e.log.clone(),
-                None => ServiceLog::open(&self.ctx.paths.service_log(&name), &name, self.level),
+                // No descriptor held per known service: a node of thousands of
+                // services would run out of them.
+                None => ServiceLog::open_per_record(
+                    &self.ctx.paths.service_log(&name),
+                    &name,
+                    self.level,
+                ),
             };
             let loaded = services::load(self.ctx, &self.shared.registry, &name, true);
             let loaded = match (loaded.service, loaded.diagnostics.first()) {

@@ -578,15 +578,120 @@ impl Run {
     }
 }
 
+/// How many lanes of one service's status refresh run at a time (see
+/// [`Run::status_lanes`]): drivers are few per service, so this is rarely reached.
+const STATUS_LANES: usize = 8;
+
 impl Run {
+    /// The resources to refresh, in lanes that may run concurrently: one lane
+    /// per driver, holding that driver's resources in the service's order, since
+    /// one driver process serves them and a call that crashes it fails every call
+    /// in flight there. A driver whose manifest says it is `reentrant` gets a
+    /// lane per resource. Disabled and `nostatus` resources call no driver and
+    /// ride in the first lane.
+    fn status_lanes(&self) -> Vec<Vec<usize>> {
+        let mut lanes: Vec<Vec<usize>> = Vec::new();
+        let mut lane_of_type: HashMap<&str, usize> = HashMap::new();
+        let mut local = Vec::new();
+        for (i, r) in self.svc.resources.iter().enumerate() {
+            if r.disabled || r.nostatus() {
+                local.push(i);
+                continue;
+            }
+            if self.registry.reentrant(&r.type_name) {
+                lanes.push(vec![i]);
+                continue;
+            }
+            match lane_of_type.get(r.type_name.as_str()) {
+                Some(&l) => lanes[l].push(i),
+                None => {
+                    lane_of_type.insert(&r.type_name, lanes.len());
+                    lanes.push(vec![i]);
+                }
+            }
+        }
+        if !local.is_empty() {
+            match lanes.first_mut() {
+                Some(first) => first.extend(local),
+                None => lanes.push(local),
+            }
+        }
+        lanes
+    }
+
+    /// Evaluates every resource (see [`Run::status_lanes`]: at most
+    /// [`STATUS_LANES`] lanes at a time), returned in the service's resource
+    /// order. Blocking.
+    fn evaluate_all(&self) -> Vec<ResourceStatus> {
+        let lanes = self.status_lanes();
+        let workers = lanes.len().min(STATUS_LANES);
+        if workers <= 1 {
+            return self
+                .svc
+                .resources
+                .iter()
+                .map(|r| self.evaluate(&r.rid))
+                .collect();
+        }
+        let slots: Vec<Mutex<Option<ResourceStatus>>> = (0..self.svc.resources.len())
+            .map(|_| Mutex::new(None))
+            .collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    while let Some(lane) =
+                        lanes.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                    {
+                        for &i in lane {
+                            // A panic leaves the slot empty (reported undef below),
+                            // never taking the other lanes down.
+                            let status =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                    self.evaluate(&self.svc.resources[i].rid)
+                                }))
+                                .ok();
+                            *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = status;
+                        }
+                    }
+                });
+            }
+        });
+        slots
+            .into_iter()
+            .zip(&self.svc.resources)
+            .map(|(slot, r)| {
+                slot.into_inner()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .unwrap_or_else(|| self.evaluation_panicked(r))
+            })
+            .collect()
+    }
+
+    /// What a resource whose evaluation panicked in doppel reports.
+    fn evaluation_panicked(&self, r: &ResourceDef) -> ResourceStatus {
+        ResourceStatus {
+            rid: r.rid.clone(),
+            type_name: r.type_name.clone(),
+            status: Status::Undef,
+            messages: vec![StatusMessage::new(
+                MessageLevel::Error,
+                "the status evaluation panicked",
+            )],
+            last_sync: None,
+            optional: r.optional,
+            disabled: r.disabled,
+            standby: r.standby,
+            monitor: r.monitor,
+            subset: r.subset.clone(),
+            tags: r.tags.iter().cloned().collect(),
+            ssh: self.ssh_target(Some(&r.rid)).map(|t| t.destination),
+        }
+    }
+
     /// Evaluates every resource and writes the cache. Blocking.
     pub fn refresh_status(&self) -> ServiceStatus {
-        let resources: Vec<ResourceStatus> = self
-            .svc
-            .resources
-            .iter()
-            .map(|r| self.evaluate(&r.rid))
-            .collect();
+        let resources: Vec<ResourceStatus> = self.evaluate_all();
         let groups: Vec<String> = self.svc.resources.iter().map(|r| r.group.clone()).collect();
         let aggregate: Aggregate =
             agg::aggregate(

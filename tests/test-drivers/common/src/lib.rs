@@ -12,6 +12,8 @@
 //! * `command` is run through the host (state-changing) by every action, and
 //!   `query` (read-only) by every status.
 //! * `last_sync_ago` reports a last sync that long ago (e.g. `2h`).
+//! * `DOPPEL_TEST_DRIVER_REENTRANT=<group>,...` declares those groups' drivers
+//!   `reentrant` (status calls of several resources at once).
 
 use std::io::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -124,6 +126,10 @@ pub fn manifest(group: &str) -> Manifest {
             KeywordSpec::new("bad", KeywordType::String)
                 .desc("Set to anything to fail driver validation."),
         );
+    if std::env::var("DOPPEL_TEST_DRIVER_REENTRANT").is_ok_and(|v| v.split(',').any(|g| g == group))
+    {
+        m = m.reentrant();
+    }
     for action in ACTIONS {
         m = m.action(ActionSpec::standard(action));
     }
