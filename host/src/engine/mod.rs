@@ -276,20 +276,7 @@ impl Run {
     /// sync_max_delay applied). Blocking.
     fn evaluate(&self, rid: &str) -> ResourceStatus {
         let r = self.resource(rid);
-        let mut out = ResourceStatus {
-            rid: rid.to_owned(),
-            type_name: r.type_name.clone(),
-            status: Status::NotApplicable,
-            messages: Vec::new(),
-            last_sync: None,
-            optional: r.optional,
-            disabled: r.disabled,
-            standby: r.standby,
-            monitor: r.monitor,
-            subset: r.subset.clone(),
-            tags: r.tags.iter().cloned().collect(),
-            ssh: self.ssh_target(Some(rid)).map(|t| t.destination),
-        };
+        let mut out = self.unevaluated(r);
         if r.disabled {
             return out;
         }
@@ -670,14 +657,23 @@ impl Run {
 
     /// What a resource whose evaluation panicked in doppel reports.
     fn evaluation_panicked(&self, r: &ResourceDef) -> ResourceStatus {
+        let mut out = self.unevaluated(r);
+        out.status = Status::Undef;
+        out.messages.push(StatusMessage::new(
+            MessageLevel::Error,
+            "the status evaluation panicked",
+        ));
+        out
+    }
+
+    /// A resource's status before any evaluation: `n/a`, its flags from the
+    /// service file, where it runs.
+    fn unevaluated(&self, r: &ResourceDef) -> ResourceStatus {
         ResourceStatus {
             rid: r.rid.clone(),
             type_name: r.type_name.clone(),
-            status: Status::Undef,
-            messages: vec![StatusMessage::new(
-                MessageLevel::Error,
-                "the status evaluation panicked",
-            )],
+            status: Status::NotApplicable,
+            messages: Vec::new(),
             last_sync: None,
             optional: r.optional,
             disabled: r.disabled,
