@@ -6,6 +6,7 @@
 #   BENCH_SERVICES=200 BENCH_RESOURCES=10 BENCH_RUNS=10 ...   the sizes
 #   BENCH_SKIP_BUILD=1 ...                      use the release binaries already built
 #   BENCH_KEEP=1 ...                            keep the temporary roots (printed)
+#   OPENSVC_REV=b2.1@17db875 ...                names the OpenSVC revision when the tree has no .git
 #
 # OPENSVC_SRC is a checkout of https://github.com/opensvc/opensvc, the Python
 # agent (branch b2.1 or any tree with the opensvc/ package: opensvc/env.py and
@@ -145,10 +146,9 @@ D_VALIDATE=("$BIN" --root "$DROOT" -s '*' validate)
 "${D_VALIDATE[@]}" > /dev/null
 up=$("$BIN" --root "$DROOT" -s '*' print status --format json | python3 -c '
 import json, sys
-data = json.load(sys.stdin)
-items = data if isinstance(data, list) else list(data.values())
-print(sum(1 for s in items if (s.get("overall") or s.get("status") or s.get("avail")) == "up"))' 2> /dev/null || echo "?")
-echo "   doppel: $up of $SERVICES services up in the caches" >&2
+rs = [r for s in json.load(sys.stdin) for r in s["resources"]]
+print("%d of %d" % (sum(r["status"] == "up" for r in rs), len(rs)))' 2> /dev/null || echo "?")
+echo "   doppel: $up resources up in the caches" >&2
 
 # --- OpenSVC's root -------------------------------------------------------------
 if [[ -n "${OPENSVC_SRC:-}" ]]; then
@@ -160,7 +160,7 @@ if [[ -n "${OPENSVC_SRC:-}" ]]; then
     cp "$FILES"/*.conf "$OROOT/etc/"
     unset PYTHONDONTWRITEBYTECODE
     echo "== OpenSVC: compiling its bytecode once (python3 -m compileall)" >&2
-    python3 -m compileall -q "$OROOT/opensvc" > /dev/null || true
+    python3 -m compileall -q "$OROOT/opensvc" > /dev/null 2>&1 || true
     om() { (cd "$OROOT" && PYTHONPATH=$OROOT exec python3 -m opensvc "$@"); }
     echo "== OpenSVC: filling the status caches (svc -s '*' print status --refresh)" >&2
     om svc -s '*' print status --refresh > /dev/null 2>&1 || true
@@ -174,7 +174,7 @@ if [[ -n "${OPENSVC_SRC:-}" ]]; then
     "${O_VALIDATE[@]}" > "$WORK/osvc-validate.out" 2>&1 || { echo "opensvc-compare: OpenSVC validate config failed:" >&2; tail -5 "$WORK/osvc-validate.out" >&2; exit 1; }
     listed=$(grep -c '^svc[0-9]' "$WORK/osvc-print.out" || true)
     echo "   OpenSVC: print status lists $listed services" >&2
-    OSVC_REV=$(git -C "$OPENSVC_SRC" log -1 --format='%h %cs' 2> /dev/null || echo "unknown revision")
+    OSVC_REV=${OPENSVC_REV:-$(git -C "$OPENSVC_SRC" log -1 --format='%h %cs' 2> /dev/null || echo "revision unknown: set OPENSVC_REV")}
 fi
 
 # --- measuring --------------------------------------------------------------------
