@@ -491,8 +491,8 @@ fn nimadm_single_phase_runs() {
 
 #[test]
 fn nimadm_second_concurrent_run_is_refused_by_the_lock() {
-    // Long enough phases that the first run is still on lpar1 (4 s) after the checks.
-    let n = Nim::new("lpar1,lpar2", "0.33");
+    // Long enough phases that the first run is still on lpar1 (7 s) after the checks.
+    let n = Nim::new("lpar1,lpar2", "0.6");
     n.service("migrate", &service_text("lpar1 lpar2", ""));
     // Another service sharing lpar1 (a mistake the simulator's per-client lock catches).
     n.service(
