@@ -932,7 +932,7 @@ impl Driver {
             Backend::Process(pool) => pool,
         };
         let conn = pool.conn()?;
-        let texts: Vec<String> = configs.iter().map(|c| encode(c)).collect();
+        let texts: Vec<String> = configs.iter().map(encode).collect();
         let started = conn.start(&pool.label, "validate", None, |id| ToChild::ValidateAll {
             id,
             configs: texts,
