@@ -40,6 +40,16 @@ pub trait DriverCatalog {
         let _ = (type_name, config);
         Vec::new()
     }
+    /// Driver-level validation of several resources (`(type, config)` each),
+    /// their problems in the same order: a service's resources are checked in
+    /// one go, so that a host running drivers in processes of their own can send
+    /// each driver one message for them all.
+    fn validate_all(&self, items: &[(&str, &ResourceConfig)]) -> Vec<Vec<Problem>> {
+        items
+            .iter()
+            .map(|(type_name, config)| self.validate(type_name, config))
+            .collect()
+    }
 }
 
 /// One problem in a service file.

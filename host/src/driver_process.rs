@@ -87,6 +87,12 @@ enum ToChild {
         id: u64,
         config: String,
     },
+    /// Several configs at once (a service's resources of this driver): one
+    /// [`FromChild::Done`] whose `ok` is the list of [`Answer`]s, in order.
+    ValidateAll {
+        id: u64,
+        configs: Vec<String>,
+    },
     Open {
         id: u64,
         config: String,
@@ -137,6 +143,14 @@ enum FromChild {
         a: String,
         b: String,
     },
+}
+
+/// One config's result in the answer to [`ToChild::ValidateAll`]: its problems
+/// (JSON) or a wire error.
+#[derive(Debug, Serialize, Deserialize)]
+struct Answer {
+    ok: Option<String>,
+    err: Option<String>,
 }
 
 /// One line of [`probe`]'s output.
@@ -336,14 +350,25 @@ fn serve(driver: Arc<LoadedDriver>, input: File, output: Arc<Mutex<File>>) {
         match message {
             ToChild::Validate { id, config } => {
                 // On the reader itself: validation is pure and quick (no host
-                // callbacks), and a service load sends one per resource, so a
-                // thread each would cost more than the call. A hang is still
-                // killed at the call's time limit.
-                let result = serde_json::from_str::<ResourceConfig>(&config)
-                    .map_err(|e| Error::invalid(format!("bad resource config: {e}")))
-                    .and_then(|c| driver.validate(&c))
-                    .map(|problems| encode(&problems));
-                shared.done(id, result);
+                // callbacks), so a thread would cost more than the call. A hang
+                // is still killed at the call's time limit.
+                shared.done(id, validate_text(&driver, &config));
+            }
+            ToChild::ValidateAll { id, configs } => {
+                let answers: Vec<Answer> = configs
+                    .iter()
+                    .map(|config| match validate_text(&driver, config) {
+                        Ok(text) => Answer {
+                            ok: Some(text),
+                            err: None,
+                        },
+                        Err(e) => Answer {
+                            ok: None,
+                            err: Some(e.to_wire()),
+                        },
+                    })
+                    .collect();
+                shared.done(id, Ok(encode(&answers)));
             }
             ToChild::Open { id, config } => {
                 let (driver, shared) = (driver.clone(), shared.clone());
@@ -413,6 +438,14 @@ fn serve(driver: Arc<LoadedDriver>, input: File, output: Arc<Mutex<File>>) {
             ToChild::Cancel => shared.cancelled.store(true, Ordering::Relaxed),
         }
     }
+}
+
+/// The driver's validation of one config (JSON), as JSON problems.
+fn validate_text(driver: &LoadedDriver, config: &str) -> Result<String, Error> {
+    serde_json::from_str::<ResourceConfig>(config)
+        .map_err(|e| Error::invalid(format!("bad resource config: {e}")))
+        .and_then(|c| driver.validate(&c))
+        .map(|problems| encode(&problems))
 }
 
 fn encode<T: Serialize>(value: &T) -> String {
@@ -873,10 +906,42 @@ impl Driver {
                         config: encode(config),
                     }
                 })?;
-                serde_json::from_str(&text)
-                    .map_err(|e| Error::failed(format!("driver sent an unreadable reply: {e}")))
+                read_problems(&text)
             }
         }
+    }
+
+    /// Asks the driver to check several configurations: sends one message to
+    /// its process for them all and returns without waiting, so the batches of
+    /// several drivers run at once; [`PendingValidation::finish`] collects the
+    /// results, in order. If the process dies or runs past the time limit on the
+    /// batch, each config is checked again on its own (in a fresh process), so
+    /// the one that does it is named as by [`Driver::validate`].
+    pub fn validate_all<'a>(
+        &'a self,
+        configs: &[&'a ResourceConfig],
+    ) -> Result<PendingValidation<'a>, Error> {
+        let pool = match &self.backend {
+            Backend::InProcess(_) => {
+                return Ok(PendingValidation {
+                    driver: self,
+                    configs: configs.to_vec(),
+                    sent: None,
+                });
+            }
+            Backend::Process(pool) => pool,
+        };
+        let conn = pool.conn()?;
+        let texts: Vec<String> = configs.iter().map(encode).collect();
+        let started = conn.start(&pool.label, "validate", None, |id| ToChild::ValidateAll {
+            id,
+            configs: texts,
+        })?;
+        Ok(PendingValidation {
+            driver: self,
+            configs: configs.to_vec(),
+            sent: Some((conn, started)),
+        })
     }
 
     /// Opens a resource; `host` serves its callbacks.
@@ -900,6 +965,55 @@ impl Driver {
                 Ok(OpenedResource::Isolated(resource))
             }
         }
+    }
+}
+
+fn read_problems(text: &str) -> Result<Vec<Problem>, Error> {
+    serde_json::from_str(text)
+        .map_err(|e| Error::failed(format!("driver sent an unreadable reply: {e}")))
+}
+
+/// A batch of validations sent to a driver process (or to be run in this one).
+pub struct PendingValidation<'a> {
+    driver: &'a Driver,
+    configs: Vec<&'a ResourceConfig>,
+    sent: Option<(Arc<Conn>, Started)>,
+}
+
+impl PendingValidation<'_> {
+    /// Waits for the answer: each config's problems, in order.
+    pub fn finish(self) -> Vec<Result<Vec<Problem>, Error>> {
+        let driver = self.driver;
+        let Some((conn, started)) = self.sent else {
+            return self.configs.iter().map(|c| driver.validate(c)).collect();
+        };
+        let Backend::Process(pool) = &driver.backend else {
+            unreachable!("a batch is sent to driver processes only");
+        };
+        let limit = limit_of(&driver.manifest, &CallLimits::default(), "validate", false);
+        let answer = conn.wait(&pool.label, "validate", limit, started);
+        let answers = match answer {
+            Ok(text) => serde_json::from_str::<Vec<Answer>>(&text)
+                .ok()
+                .filter(|a| a.len() == self.configs.len()),
+            // The operator's interruption stops them all.
+            Err(e) if e.kind == ErrorKind::Cancelled => {
+                return self.configs.iter().map(|_| Err(e.clone())).collect();
+            }
+            // Died or timed out on one of them: find out which, one at a time.
+            Err(_) => None,
+        };
+        let Some(answers) = answers else {
+            return self.configs.iter().map(|c| driver.validate(c)).collect();
+        };
+        answers
+            .into_iter()
+            .map(|a| match (a.ok, a.err) {
+                (_, Some(e)) => Err(Error::from_wire(&e)),
+                (Some(text), None) => read_problems(&text),
+                (None, None) => Ok(Vec::new()),
+            })
+            .collect()
     }
 }
 
@@ -928,6 +1042,13 @@ impl Pool {
 enum Outcome {
     Done(Result<String, Error>),
     Died(String),
+}
+
+/// A request sent to a driver process, its answer still to come.
+pub struct Started {
+    id: u64,
+    rx: mpsc::Receiver<Outcome>,
+    at: Instant,
 }
 
 /// One running driver process.
@@ -1144,6 +1265,18 @@ impl Conn {
         limit: Option<(u64, &'static str)>,
         build: impl FnOnce(u64) -> ToChild,
     ) -> Result<String, Error> {
+        let started = self.start(label, what, host, build)?;
+        self.wait(label, what, limit, started)
+    }
+
+    /// Sends the request `build(id)`; [`Conn::wait`] waits for its answer.
+    fn start(
+        &self,
+        label: &str,
+        what: &str,
+        host: Option<Arc<dyn HostServices>>,
+        build: impl FnOnce(u64) -> ToChild,
+    ) -> Result<Started, Error> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel();
         self.pending
@@ -1166,8 +1299,25 @@ impl Conn {
             return Err(self.crashed(label, what, how.unwrap_or_default()));
         }
         self.write(&build(id));
-        let start = Instant::now();
-        let deadline = limit.map(|(s, _)| start + Duration::from_secs(s));
+        Ok(Started {
+            id,
+            rx,
+            at: Instant::now(),
+        })
+    }
+
+    /// Waits for the answer to a request [`Conn::start`] sent, the process's
+    /// death, the time limit (counted from the sending) or the operator's
+    /// interruption.
+    fn wait(
+        &self,
+        label: &str,
+        what: &str,
+        limit: Option<(u64, &'static str)>,
+        started: Started,
+    ) -> Result<String, Error> {
+        let Started { id, rx, at } = started;
+        let deadline = limit.map(|(s, _)| at + Duration::from_secs(s));
         let mut cancel_deadline: Option<Instant> = None;
         loop {
             match rx.recv_timeout(Duration::from_millis(50)) {

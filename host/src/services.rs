@@ -1,6 +1,7 @@
 //! Loading services for commands: the driver catalog over the loaded libraries,
 //! service selection, and "refuse to act on a broken file".
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use doppel_core::service::{self, DriverCatalog, LoadOptions, Service};
@@ -25,6 +26,41 @@ impl DriverCatalog for Registry {
             }),
             None => Vec::new(),
         }
+    }
+
+    /// One batch per driver, all sent before any answer is awaited: the
+    /// drivers' processes check their resources at the same time.
+    fn validate_all(&self, items: &[(&str, &ResourceConfig)]) -> Vec<Vec<Problem>> {
+        // type -> the positions of its items
+        let mut by_type: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, (type_name, _)) in items.iter().enumerate() {
+            by_type.entry(type_name).or_default().push(i);
+        }
+        let failed = |e: &doppel_plugin_api::Error| {
+            vec![Problem::resource(format!("driver validation failed: {e}"))]
+        };
+        let mut problems: Vec<Vec<Problem>> = vec![Vec::new(); items.len()];
+        let mut sent = Vec::new();
+        for (type_name, positions) in by_type {
+            let Some(driver) = self.get(type_name) else {
+                continue;
+            };
+            let configs: Vec<&ResourceConfig> = positions.iter().map(|&i| items[i].1).collect();
+            match driver.validate_all(&configs) {
+                Ok(pending) => sent.push((positions, pending)),
+                Err(e) => {
+                    for i in positions {
+                        problems[i] = failed(&e);
+                    }
+                }
+            }
+        }
+        for (positions, pending) in sent {
+            for (i, result) in positions.into_iter().zip(pending.finish()) {
+                problems[i] = result.unwrap_or_else(|e| failed(&e));
+            }
+        }
+        problems
     }
 }
 

@@ -618,3 +618,36 @@ fn one_driver_process_serves_every_call_of_a_command_and_a_crash_starts_a_new_on
         "{first:?} {second:?}"
     );
 }
+
+#[test]
+fn a_crash_in_validate_names_its_resource_and_every_other_is_still_checked() {
+    // A service's resources of one driver are validated in one message to its
+    // process; a crash there must still be pinned on the resource that did it.
+    let ctx = context(CrashBuild::Plain);
+    ctx.service(
+        "demo",
+        "[sync#1]\ntype = crash\n\n\
+         [sync#2]\ntype = crash\ncrash = abort\ncrash_in = validate\n\n\
+         [sync#3]\ntype = crash\n\n\
+         [sync#4]\ntype = crash\ncrash = exit\ncrash_in = validate\n\n\
+         [fs#1]\ntype = test\nbad = 1\n",
+    );
+    ctx.service(
+        "other",
+        "[sync#1]\ntype = crash\n\n[sync#2]\ntype = crash\n",
+    );
+    let (code, stdout, stderr) = run(&mut ctx.doppel(["-s", "*", "validate"]));
+    assert_eq!(code, 2, "{stdout}\n{stderr}");
+    let file = ctx.root().join("etc/doppel/services/demo.conf");
+    let file = file.display();
+    assert_eq!(
+        stdout,
+        format!(
+            "{file}:4: sync#2: driver validation failed: driver {LIB} crashed in validate: killed by SIGABRT\n\
+             {file}:12: sync#4: driver validation failed: driver {LIB} crashed in validate: exited with code 3\n\
+             {file}:19: fs#1.bad: the test driver refuses bad = 1\n\
+             other: ok\n"
+        ),
+        "{stderr}"
+    );
+}

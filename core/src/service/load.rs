@@ -70,6 +70,18 @@ pub(super) fn split_scope(key: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// A resource the driver is to check, and where its problems go.
+pub(super) struct PendingValidation {
+    type_name: String,
+    config: ResourceConfig,
+    /// Where each keyword was read from; a problem without one is the section's.
+    keyword_locations: BTreeMap<String, Location>,
+    location: Location,
+    rid: String,
+    /// `diags.len()` when the resource was built: its problems go there.
+    diag_index: usize,
+}
+
 /// Keywords a resource inherits from `[DEFAULT]` when it does not set them.
 pub(super) const INHERITED: &[&str] = &["sync_max_delay", "ssh"];
 
@@ -149,11 +161,15 @@ impl Builder<'_, '_> {
 
         let mut resources = Vec::new();
         let mut depends_locations = Vec::new();
+        let mut pending = Vec::new();
         for (section, group, index) in resource_sections {
-            let (r, locations) = self.build_resource(&resolver, section, &group, &index);
+            let (r, locations, validation) =
+                self.build_resource(&resolver, section, &group, &index);
             resources.push(r);
             depends_locations.push(locations);
+            pending.extend(validation);
         }
+        self.driver_validation(pending);
         self.check_conditions(&resources, &depends_locations);
 
         let mut parallel_subsets = BTreeSet::new();
@@ -381,15 +397,58 @@ impl Builder<'_, '_> {
         Some((Resolved { value, origin }, location))
     }
 
+    /// Asks the drivers to check every resource in `pending` at once (a driver
+    /// process answers all of a service's resources of its driver in one round
+    /// trip), then files each resource's problems where they would have been had
+    /// it been checked right after it was built: the order of diagnostics on one
+    /// line stays the same.
+    fn driver_validation(&mut self, pending: Vec<PendingValidation>) {
+        if pending.is_empty() {
+            return;
+        }
+        let items: Vec<(&str, &ResourceConfig)> = pending
+            .iter()
+            .map(|p| (p.type_name.as_str(), &p.config))
+            .collect();
+        let mut answers = self.opts.catalog.validate_all(&items);
+        answers.resize_with(pending.len(), Vec::new);
+        // From the last: inserting there leaves the earlier positions valid.
+        for (p, problems) in pending.iter().zip(answers).rev() {
+            let found: Vec<Diagnostic> = problems
+                .into_iter()
+                .map(|problem| {
+                    let loc = problem
+                        .keyword
+                        .as_deref()
+                        .and_then(|k| p.keyword_locations.get(k))
+                        .unwrap_or(&p.location);
+                    Diagnostic {
+                        location: Some(loc.clone()),
+                        section: Some(p.rid.clone()),
+                        keyword: problem.keyword,
+                        message: problem.message,
+                    }
+                })
+                .collect();
+            let at = p.diag_index.min(self.diags.len());
+            self.diags.splice(at..at, found);
+        }
+    }
+
     /// Builds the resource of `section`; also returns the lines its
-    /// `<action>_depends` keywords were read from, by action.
+    /// `<action>_depends` keywords were read from, by action, and what the
+    /// driver is to check (see [`Builder::driver_validation`]).
     pub(super) fn build_resource(
         &mut self,
         r: &Resolver<'_>,
         section: &Section,
         group: &str,
         index: &str,
-    ) -> (ResourceDef, BTreeMap<String, Location>) {
+    ) -> (
+        ResourceDef,
+        BTreeMap<String, Location>,
+        Option<PendingValidation>,
+    ) {
         let rid = section.name().to_owned();
         let location = section.location().clone();
         let type_entry = section.get("type");
@@ -565,18 +624,18 @@ impl Builder<'_, '_> {
             driver_keywords,
             values,
         };
-        if let (Some(m), true) = (manifest, self.opts.driver_validation) {
-            let config = resource_config(&def, self.name, r.nodename, self.opts);
-            for p in self.opts.catalog.validate(&m.type_name(), &config) {
-                let loc = p
-                    .keyword
-                    .as_deref()
-                    .and_then(|k| locations.get(k))
-                    .unwrap_or(&location);
-                self.diag(Some(loc), &rid, p.keyword.as_deref(), p.message);
-            }
-        }
-        (def, depends_locations)
+        let validation = match (manifest, self.opts.driver_validation) {
+            (Some(m), true) => Some(PendingValidation {
+                type_name: m.type_name(),
+                config: resource_config(&def, self.name, r.nodename, self.opts),
+                keyword_locations: locations,
+                location,
+                rid,
+                diag_index: self.diags.len(),
+            }),
+            _ => None,
+        };
+        (def, depends_locations, validation)
     }
 
     /// Unknown rids, self-dependencies and cycles in `<action>_depends`.

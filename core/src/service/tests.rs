@@ -276,3 +276,70 @@ fn env_values_are_resolved_for_this_node() {
     assert_eq!(env, [("base", "/data/svc/n1"), ("log", "/data/svc/n1/log")]);
     assert!(matches!(&svc.env_values[0].1.origin, Origin::File { key, .. } if key == "base@n1"));
 }
+
+/// Counts the batches it is asked to validate.
+struct Batching {
+    inner: Catalog,
+    batches: std::cell::RefCell<Vec<Vec<String>>>,
+}
+
+impl DriverCatalog for Batching {
+    fn manifest(&self, type_name: &str) -> Option<&Manifest> {
+        self.inner.manifest(type_name)
+    }
+    fn types(&self) -> Vec<String> {
+        self.inner.types()
+    }
+    fn validate_all(&self, items: &[(&str, &ResourceConfig)]) -> Vec<Vec<Problem>> {
+        self.batches
+            .borrow_mut()
+            .push(items.iter().map(|(_, c)| c.rid.clone()).collect());
+        items
+            .iter()
+            .map(|(t, c)| self.inner.validate(t, c))
+            .collect()
+    }
+}
+
+#[test]
+fn a_service_is_validated_by_its_drivers_in_one_batch_its_problems_in_file_order() {
+    let text = "[sync#0]\ntype = clone\nsymid = 1\npairs = bad\nmode = odd\n\n\
+                [fs#1]\ntype = dir\n\n\
+                [sync#1]\ntype = clone\nsymid = 2\npairs = a:b worse\n";
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("svc.conf");
+    std::fs::write(&file, text).unwrap();
+    let cat = Batching {
+        inner: catalog(),
+        batches: Default::default(),
+    };
+    let opts = LoadOptions {
+        nodename: "n1",
+        catalog: &cat,
+        driver_options: &|_| BTreeMap::new(),
+        state_dir: &|s, r| PathBuf::from(format!("/state/{s}/{r}")),
+        driver_validation: true,
+    };
+    let loaded = load("svc", &file, &opts);
+    assert_eq!(
+        *cat.batches.borrow(),
+        vec![vec!["sync#0".to_owned(), "fs#1".into(), "sync#1".into()]]
+    );
+    let got: Vec<String> = loaded
+        .diagnostics
+        .iter()
+        .map(|d| {
+            let line = d.location.as_ref().map(|l| l.line).unwrap_or(0);
+            format!(
+                "{line}: {}.{}: {}",
+                d.section.as_deref().unwrap_or(""),
+                d.keyword.as_deref().unwrap_or(""),
+                d.message
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(got[0], "4: sync#0.pairs: malformed pair");
+    assert!(got[1].starts_with("5: sync#0.mode: "), "{got:?}");
+    assert_eq!(got[2], "13: sync#1.pairs: malformed pair");
+}

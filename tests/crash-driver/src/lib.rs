@@ -3,8 +3,8 @@
 //!
 //! * `crash` = `abort`, `exit` (code 3), `segfault`, `stack_overflow`, `panic`,
 //!   `hang` (ignores cancellation) or `none`;
-//! * `crash_in` = the method that does it: `open`, `status`, or an action name
-//!   (default `status`);
+//! * `crash_in` = the method that does it: `validate`, `open`, `status`, or an
+//!   action name (default `status`);
 //! * `DOPPEL_CRASH_MANIFEST` = `empty_type`, `duplicate` (a keyword twice) or
 //!   `reserved` (declares `tags`) breaks the manifest;
 //! * `record_pid` = a file where every status call appends the process id;
@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use doppel_plugin_api::{
     ActionOutcome, ActionRequest, ActionSpec, Driver, Error, Host, KeywordSpec, KeywordType,
-    Manifest, ResourceConfig, Status, StatusReport,
+    Manifest, Problem, ResourceConfig, Status, StatusReport,
 };
 
 pub struct Crash {
@@ -100,6 +100,14 @@ impl Driver for Crash {
             _ => {}
         }
         m
+    }
+
+    fn validate(config: &ResourceConfig) -> Vec<Problem> {
+        Crash {
+            config: config.clone(),
+        }
+        .maybe_crash("validate");
+        Vec::new()
     }
 
     fn open(config: ResourceConfig, _host: Host) -> Result<Self, Error> {
