@@ -454,7 +454,7 @@ impl SelectArgs {
 pub struct StatusArgs {
     #[command(flatten)]
     pub select: SelectArgs,
-    /// Refresh several services concurrently: N at a time (bare --parallel: 64, the most)
+    /// Refresh N services at a time (default 8; bare --parallel: 64, the most; --parallel=1: one after the other)
     #[arg(
         long,
         value_name = "N",

@@ -133,6 +133,11 @@ fn new_run(
 /// and its driver calls while it runs.
 pub const MAX_PARALLEL_SERVICES: usize = 64;
 
+/// How many services `status` refreshes at a time without `--parallel`: it only
+/// reads, so the tools of several services can run side by side (each driver's
+/// resources still in turn, and `max_parallel_commands` bounds the tools).
+pub const STATUS_PARALLEL_SERVICES: usize = 8;
+
 /// How many services run at a time: 1 without `--parallel`, N with
 /// `--parallel=N`, [`MAX_PARALLEL_SERVICES`] with a bare `--parallel`.
 fn parallel_window(args: &ActionArgs) -> anyhow::Result<usize> {

@@ -160,8 +160,9 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Unprovision(a) => cmd_actions::run(&ctx, "unprovision", &a),
         Command::Run(a) => cmd_actions::run(&ctx, "run", &a),
         Command::Status(a) => {
+            // A status only reads: several services at a time unless told.
             let args = cli::ActionArgs {
-                parallel: a.parallel,
+                parallel: Some(a.parallel.unwrap_or(cmd_actions::STATUS_PARALLEL_SERVICES)),
                 ..a.select.into_action_args()
             };
             cmd_actions::run(&ctx, "status", &args)
