@@ -63,60 +63,16 @@ pub(crate) fn split_vob(vob: &str) -> (String, Option<String>) {
 /// Reads and checks the settings; every problem found, with its keyword.
 pub(crate) fn settings(config: &ResourceConfig) -> Result<Settings, Vec<Problem>> {
     let mut problems = Vec::new();
-    let tool = match config.get("tool").map(str::trim).unwrap_or("multitool") {
-        "multiutil" => Tool::MultiUtil,
-        "multitool" | "" => Tool::MultiTool,
-        other => {
-            problems.push(Problem::keyword(
-                "tool",
-                format!("unknown tool '{other}': expected multitool or multiutil"),
-            ));
-            Tool::MultiTool
-        }
-    };
+    let tool = read_tool(config, &mut problems);
     let raw_vob = config.get_text("vob").unwrap_or_default();
     if raw_vob.is_empty() {
         problems.push(Problem::keyword("vob", "keyword 'vob' is required: a VOB tag (/vobs/dev) or a replica selector (replica:paris@/vobs/dev)"));
     }
     let (vob, local) = split_vob(&raw_vob);
-    let (export, import) = match config.get("role").map(str::trim).unwrap_or("both") {
-        "export" => (true, false),
-        "import" => (false, true),
-        "both" | "" => (true, true),
-        other => {
-            problems.push(Problem::keyword(
-                "role",
-                format!("unknown role '{other}': expected export, import or both"),
-            ));
-            (true, true)
-        }
-    };
+    let (export, import) = read_role(config, &mut problems);
     let targets = config.get_list("targets");
-    if export && targets.is_empty() {
-        problems.push(Problem::keyword(
-            "targets",
-            "the export role needs 'targets': the replicas to send packets to",
-        ));
-    }
-    if let Some(l) = &local
-        && targets
-            .iter()
-            .any(|t| t.trim_start_matches("replica:").split('@').next() == Some(l.as_str()))
-    {
-        problems.push(Problem::keyword("targets", format!("'{l}' is the local replica (vob = {raw_vob}): a replica cannot send packets to itself")));
-    }
-    let transport = match config.get("transport").map(str::trim).unwrap_or("fship") {
-        "fship" | "" => Transport::Fship,
-        "ship" => Transport::Ship,
-        "out" => Transport::Out,
-        other => {
-            problems.push(Problem::keyword(
-                "transport",
-                format!("unknown transport '{other}': expected fship, ship or out"),
-            ));
-            Transport::Fship
-        }
-    };
+    check_targets(&targets, export, local.as_deref(), &raw_vob, &mut problems);
+    let transport = read_transport(config, &mut problems);
     let out_dir = config.get_text("out_dir");
     if transport == Transport::Out && export && out_dir.is_none() {
         problems.push(Problem::keyword(
@@ -124,32 +80,7 @@ pub(crate) fn settings(config: &ResourceConfig) -> Result<Settings, Vec<Problem>
             "transport = out needs 'out_dir': the directory the packet files are written to",
         ));
     }
-    // doppel validated maxsize with the one size grammar (`1.5g`, `100MB`, `1ki`);
-    // multitool takes an integer with k, m or g: pass the same value in that form.
-    let maxsize = match config.get_text("maxsize") {
-        Some(text) => match doppel_plugin_api::units::parse_size(&text) {
-            Ok(0) => {
-                problems.push(Problem::keyword(
-                    "maxsize",
-                    "a packet size must be more than 0",
-                ));
-                None
-            }
-            Ok(bytes) if bytes >= 1 << 40 => {
-                problems.push(Problem::keyword(
-                    "maxsize",
-                    format!("{text}: multitool -maxsize takes up to 1023g"),
-                ));
-                None
-            }
-            Ok(bytes) => Some(doppel_plugin_api::units::format_size(bytes)),
-            Err(e) => {
-                problems.push(Problem::keyword("maxsize", e.to_string()));
-                None
-            }
-        },
-        None => None,
-    };
+    let maxsize = read_maxsize(config, &mut problems);
     let limit = config.get_text("limit").map(|_| config.get_int("limit", 0));
     if limit.is_some() && maxsize.is_none() {
         problems.push(Problem::keyword(
@@ -166,27 +97,7 @@ pub(crate) fn settings(config: &ResourceConfig) -> Result<Settings, Vec<Problem>
     let lockwait = config
         .get_text("lockwait")
         .map(|_| config.get_int("lockwait", 0));
-    let mut env: BTreeMap<String, String> = BTreeMap::new();
-    if let Some(table) = config.driver_options.get("env").and_then(|v| v.as_object()) {
-        for (k, v) in table {
-            let v = match v {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            env.insert(k.clone(), v);
-        }
-    }
-    for item in config.get_list("env") {
-        match item.split_once('=') {
-            Some((k, v)) if !k.is_empty() => {
-                env.insert(k.to_owned(), v.to_owned());
-            }
-            _ => problems.push(Problem::keyword(
-                "env",
-                format!("'{item}' is not KEY=VALUE"),
-            )),
-        }
-    }
+    let env = read_env(config, &mut problems);
     let s = Settings {
         tool,
         vob,
@@ -212,28 +123,159 @@ pub(crate) fn settings(config: &ResourceConfig) -> Result<Settings, Vec<Problem>
         timeout: config.get_duration("timeout", Duration::from_secs(3600)),
     };
     if s.tool == Tool::MultiUtil {
-        for kw in ["user", "password"] {
-            if config.get_text(kw).is_none() {
-                problems.push(Problem::keyword(
-                    kw,
-                    format!("tool = multiutil needs '{kw}' (multiutil -{kw})"),
-                ));
-            }
-        }
-        if s.export {
-            for kw in ["clan", "site"] {
-                if config.get_text(kw).is_none() {
-                    problems.push(Problem::keyword(
-                        kw,
-                        format!("tool = multiutil exports need '{kw}' (multiutil -{kw})"),
-                    ));
-                }
-            }
-        }
+        check_multiutil_identity(config, s.export, &mut problems);
     }
     if problems.is_empty() {
         Ok(s)
     } else {
         Err(problems)
+    }
+}
+
+/// `tool`: multitool (the default) or multiutil.
+fn read_tool(config: &ResourceConfig, problems: &mut Vec<Problem>) -> Tool {
+    match config.get("tool").map(str::trim).unwrap_or("multitool") {
+        "multiutil" => Tool::MultiUtil,
+        "multitool" | "" => Tool::MultiTool,
+        other => {
+            problems.push(Problem::keyword(
+                "tool",
+                format!("unknown tool '{other}': expected multitool or multiutil"),
+            ));
+            Tool::MultiTool
+        }
+    }
+}
+
+/// `role`: whether this replica exports, imports, or both (the default).
+fn read_role(config: &ResourceConfig, problems: &mut Vec<Problem>) -> (bool, bool) {
+    match config.get("role").map(str::trim).unwrap_or("both") {
+        "export" => (true, false),
+        "import" => (false, true),
+        "both" | "" => (true, true),
+        other => {
+            problems.push(Problem::keyword(
+                "role",
+                format!("unknown role '{other}': expected export, import or both"),
+            ));
+            (true, true)
+        }
+    }
+}
+
+/// An exporting replica needs targets, and the local replica is never one.
+fn check_targets(
+    targets: &[String],
+    export: bool,
+    local: Option<&str>,
+    raw_vob: &str,
+    problems: &mut Vec<Problem>,
+) {
+    if export && targets.is_empty() {
+        problems.push(Problem::keyword(
+            "targets",
+            "the export role needs 'targets': the replicas to send packets to",
+        ));
+    }
+    if let Some(l) = local
+        && targets
+            .iter()
+            .any(|t| t.trim_start_matches("replica:").split('@').next() == Some(l))
+    {
+        problems.push(Problem::keyword("targets", format!("'{l}' is the local replica (vob = {raw_vob}): a replica cannot send packets to itself")));
+    }
+}
+
+/// `transport`: fship (the default), ship or out.
+fn read_transport(config: &ResourceConfig, problems: &mut Vec<Problem>) -> Transport {
+    match config.get("transport").map(str::trim).unwrap_or("fship") {
+        "fship" | "" => Transport::Fship,
+        "ship" => Transport::Ship,
+        "out" => Transport::Out,
+        other => {
+            problems.push(Problem::keyword(
+                "transport",
+                format!("unknown transport '{other}': expected fship, ship or out"),
+            ));
+            Transport::Fship
+        }
+    }
+}
+
+/// `maxsize` in multitool's form. doppel validated it with the one size
+/// grammar (`1.5g`, `100MB`, `1ki`); multitool takes an integer with k, m or g:
+/// the same value is passed in that form.
+fn read_maxsize(config: &ResourceConfig, problems: &mut Vec<Problem>) -> Option<String> {
+    let text = config.get_text("maxsize")?;
+    match doppel_plugin_api::units::parse_size(&text) {
+        Ok(0) => {
+            problems.push(Problem::keyword(
+                "maxsize",
+                "a packet size must be more than 0",
+            ));
+            None
+        }
+        Ok(bytes) if bytes >= 1 << 40 => {
+            problems.push(Problem::keyword(
+                "maxsize",
+                format!("{text}: multitool -maxsize takes up to 1023g"),
+            ));
+            None
+        }
+        Ok(bytes) => Some(doppel_plugin_api::units::format_size(bytes)),
+        Err(e) => {
+            problems.push(Problem::keyword("maxsize", e.to_string()));
+            None
+        }
+    }
+}
+
+/// The tools' environment: the node config's `env` table, then the `env`
+/// keyword's KEY=VALUE items (which win).
+fn read_env(config: &ResourceConfig, problems: &mut Vec<Problem>) -> BTreeMap<String, String> {
+    let mut env: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(table) = config.driver_options.get("env").and_then(|v| v.as_object()) {
+        for (k, v) in table {
+            let v = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            env.insert(k.clone(), v);
+        }
+    }
+    for item in config.get_list("env") {
+        match item.split_once('=') {
+            Some((k, v)) if !k.is_empty() => {
+                env.insert(k.to_owned(), v.to_owned());
+            }
+            _ => problems.push(Problem::keyword(
+                "env",
+                format!("'{item}' is not KEY=VALUE"),
+            )),
+        }
+    }
+    env
+}
+
+/// multiutil (ClearQuest MultiSite) logs in with a user and password, and an
+/// export names its clan and site.
+fn check_multiutil_identity(config: &ResourceConfig, export: bool, problems: &mut Vec<Problem>) {
+    for kw in ["user", "password"] {
+        if config.get_text(kw).is_none() {
+            problems.push(Problem::keyword(
+                kw,
+                format!("tool = multiutil needs '{kw}' (multiutil -{kw})"),
+            ));
+        }
+    }
+    if export {
+        for kw in ["clan", "site"] {
+            if config.get_text(kw).is_none() {
+                problems.push(Problem::keyword(
+                    kw,
+                    format!("tool = multiutil exports need '{kw}' (multiutil -{kw})"),
+                ));
+            }
+        }
     }
 }
