@@ -53,112 +53,121 @@ impl Replica {
         let mut total = 0;
         let mut last_failure: Option<CommandOutput> = None;
         for pass in 1..=MAX_PASSES {
-            let (packets, others) = self.listing_all(s)?;
-            let groups = lspacket::group(&packets);
-            let (complete, incomplete): (Vec<&Logical<'_>>, Vec<&Logical<'_>>) =
-                groups.iter().partition(|l| l.complete());
-            if pass == 1 {
-                for l in &incomplete {
-                    let missing: Vec<String> = l.missing().iter().map(u32::to_string).collect();
-                    self.host.info(&format!(
-                        "{}: waiting for fragment(s) {} of {} before importing it",
-                        l.name(),
-                        missing.join(", "),
-                        l.fragments
-                    ));
+            match self.import_pass(s, request, pass)? {
+                Pass::Nothing => break,
+                Pass::DryRun => return Ok(0),
+                Pass::Ran { applied, out } => {
+                    total += applied;
+                    if !out.success() {
+                        last_failure = Some(out);
+                    }
+                    if applied == 0 {
+                        break;
+                    }
+                    self.host
+                        .info(&format!("import pass {pass}: {applied} packet(s) applied"));
                 }
             }
-            let starred: Vec<&Logical<'_>> = complete
+        }
+        self.check_left_over(s, last_failure.as_ref())?;
+        self.host.state_put(LAST_IMPORT, &now_rfc3339())?;
+        Ok(total)
+    }
+
+    /// One import pass over the packets listed now.
+    fn import_pass(
+        &self,
+        s: &Settings,
+        request: &ActionRequest,
+        pass: usize,
+    ) -> Result<Pass, Error> {
+        let (packets, others) = self.listing_all(s)?;
+        let groups = lspacket::group(&packets);
+        let (complete, incomplete): (Vec<&Logical<'_>>, Vec<&Logical<'_>>) =
+            groups.iter().partition(|l| l.complete());
+        if pass == 1 {
+            for l in &incomplete {
+                let missing: Vec<String> = l.missing().iter().map(u32::to_string).collect();
+                self.host.info(&format!(
+                    "{}: waiting for fragment(s) {} of {} before importing it",
+                    l.name(),
+                    missing.join(", "),
+                    l.fragments
+                ));
+            }
+        }
+        let starred: Vec<&Logical<'_>> = complete
+            .iter()
+            .copied()
+            .filter(|l| Self::starred(s, l))
+            .collect();
+        let waiting = packet_names(
+            &complete
                 .iter()
                 .copied()
-                .filter(|l| Self::starred(s, l))
-                .collect();
-            let names = |ls: &[&Logical<'_>]| {
-                ls.iter()
-                    .flat_map(|l| l.parts.iter().map(|p| p.name().to_owned()))
-                    .collect::<Vec<_>>()
-            };
-            let waiting = names(
-                &complete
-                    .iter()
-                    .copied()
-                    .filter(|l| !Self::starred(s, l))
-                    .collect::<Vec<_>>(),
-            );
-            if request.dry_run {
-                let ready = names(&starred);
-                if !ready.is_empty() {
-                    self.host.info(&format!(
-                        "would import {} packet(s): {}",
-                        ready.len(),
-                        ready.join(", ")
-                    ));
-                }
-                if !waiting.is_empty() {
-                    self.host.info(&format!(
-                        "held until a predecessor is imported (no * in lspacket): {}",
-                        waiting.join(", ")
-                    ));
-                }
-            }
-            let chosen = if starred.is_empty() && pass == 1 {
-                complete.clone()
-            } else {
-                starred
-            };
-            if chosen.is_empty() {
-                if pass == 1 {
-                    self.host.info("no packet to import");
-                }
-                break;
-            }
-            // -receive (or the incoming directory) imports everything there: only
-            // when that is exactly this replica's applicable packets.
-            let argv = if incomplete.is_empty() && chosen.len() == complete.len() && others == 0 {
-                self.import_argv(s, false, None)
-            } else {
-                let paths: Vec<String> = chosen.iter().flat_map(|l| l.paths()).collect();
-                self.import_argv(s, false, Some(&paths))
-            };
-            let out = self.run_import(s, argv, &waiting, request.dry_run)?;
-            if out.dry_run {
-                return Ok(0);
-            }
-            // Count logical packets: a packet split in n files prints n lines.
-            let applied_lines: Vec<&str> = out
-                .stdout
-                .lines()
-                .filter(|l| l.trim_start().starts_with("Applied sync. packet"))
-                .collect();
-            let applied = complete
-                .iter()
-                .filter(|l| {
-                    l.parts.iter().any(|p| {
-                        applied_lines
-                            .iter()
-                            .any(|line| line.contains(p.path.as_str()))
-                    })
-                })
-                .count()
-                .max(usize::from(!applied_lines.is_empty()));
-            total += applied;
-            if !out.success() {
-                last_failure = Some(out.clone());
-            }
-            if applied == 0 {
-                break;
-            }
-            self.host
-                .info(&format!("import pass {pass}: {applied} packet(s) applied"));
+                .filter(|l| !Self::starred(s, l))
+                .collect::<Vec<_>>(),
+        );
+        if request.dry_run {
+            self.say_what_would_import(&packet_names(&starred), &waiting);
         }
-        // What is left: packets that should have gone in are failures; the
-        // others wait for a predecessor or for fragments.
+        let chosen = if starred.is_empty() && pass == 1 {
+            complete.clone()
+        } else {
+            starred
+        };
+        if chosen.is_empty() {
+            if pass == 1 {
+                self.host.info("no packet to import");
+            }
+            return Ok(Pass::Nothing);
+        }
+        // -receive (or the incoming directory) imports everything there: only
+        // when that is exactly this replica's applicable packets.
+        let argv = if incomplete.is_empty() && chosen.len() == complete.len() && others == 0 {
+            self.import_argv(s, false, None)
+        } else {
+            let paths: Vec<String> = chosen.iter().flat_map(|l| l.paths()).collect();
+            self.import_argv(s, false, Some(&paths))
+        };
+        let out = self.run_import(s, argv, &waiting, request.dry_run)?;
+        if out.dry_run {
+            return Ok(Pass::DryRun);
+        }
+        let applied = applied_packets(&complete, &out);
+        Ok(Pass::Ran { applied, out })
+    }
+
+    /// Under --dry-run: the packets an import would apply, and those it would hold.
+    fn say_what_would_import(&self, ready: &[String], waiting: &[String]) {
+        if !ready.is_empty() {
+            self.host.info(&format!(
+                "would import {} packet(s): {}",
+                ready.len(),
+                ready.join(", ")
+            ));
+        }
+        if !waiting.is_empty() {
+            self.host.info(&format!(
+                "held until a predecessor is imported (no * in lspacket): {}",
+                waiting.join(", ")
+            ));
+        }
+    }
+
+    /// What is left after the passes: packets that should have gone in are
+    /// failures (with the import's message about them); the others wait for a
+    /// predecessor or for fragments, a warning once held past `max_hold`.
+    fn check_left_over(
+        &self,
+        s: &Settings,
+        last_failure: Option<&CommandOutput>,
+    ) -> Result<(), Error> {
         let packets = self.listing(s)?;
         let mut failed = Vec::new();
         for l in lspacket::group(&packets) {
             if l.complete() && Self::starred(s, &l) {
                 let detail = last_failure
-                    .as_ref()
                     .and_then(|o| {
                         o.stderr
                             .lines()
@@ -166,7 +175,7 @@ impl Replica {
                             .map(str::trim)
                             .map(str::to_owned)
                     })
-                    .or_else(|| last_failure.as_ref().map(|o| o.last_line().to_owned()))
+                    .or_else(|| last_failure.map(|o| o.last_line().to_owned()))
                     .unwrap_or_else(|| "not imported".to_owned());
                 failed.push(format!("{}: {detail}", l.name()));
             }
@@ -189,7 +198,44 @@ impl Replica {
                 failed.join("; ")
             )));
         }
-        self.host.state_put(LAST_IMPORT, &now_rfc3339())?;
-        Ok(total)
+        Ok(())
     }
+}
+
+/// How an import pass ended.
+enum Pass {
+    /// Nothing to import.
+    Nothing,
+    /// --dry-run: the import was shown, not run.
+    DryRun,
+    /// The import ran and applied this many logical packets.
+    Ran { applied: usize, out: CommandOutput },
+}
+
+/// The file names of logical packets' parts.
+fn packet_names(ls: &[&Logical<'_>]) -> Vec<String> {
+    ls.iter()
+        .flat_map(|l| l.parts.iter().map(|p| p.name().to_owned()))
+        .collect()
+}
+
+/// The logical packets an import applied, by its "Applied sync. packet" lines:
+/// a packet split in n files prints n lines, and counts once.
+fn applied_packets(complete: &[&Logical<'_>], out: &CommandOutput) -> usize {
+    let applied_lines: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("Applied sync. packet"))
+        .collect();
+    complete
+        .iter()
+        .filter(|l| {
+            l.parts.iter().any(|p| {
+                applied_lines
+                    .iter()
+                    .any(|line| line.contains(p.path.as_str()))
+            })
+        })
+        .count()
+        .max(usize::from(!applied_lines.is_empty()))
 }
