@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use doppel_plugin_api::MessageLevel;
+use doppel_plugin_api::{CommandOutput, CommandRequest, MessageLevel};
 use doppel_plugin_api::testing::FakeHost;
 
 use super::*;
