@@ -467,10 +467,10 @@ impl Nimadm {
         let mut command =
             CommandRequest::new(self.migrate_argv(s, client, phase)).timeout(s.client_timeout);
         command.quiet = true;
-        if phase.is_none_or(|p| p == 1) {
-            if let Some(stop) = self.before_a_new_migration(s, client, request) {
-                return stop;
-            }
+        if phase.is_none_or(|p| p == 1)
+            && let Some(stop) = self.before_a_new_migration(s, client, request)
+        {
+            return stop;
         }
         if request.dry_run {
             return match self.host.run(&command) {
