@@ -799,31 +799,15 @@ async fn run_service_inner(run: &Arc<Run>) -> ServiceOutcome {
         );
         return outcome;
     }
-    let selected: Vec<&ResourceDef> = run
-        .svc
-        .resources
-        .iter()
-        .filter(|r| run.spec.selection.matches(r))
-        .collect();
-    if selected.is_empty() {
-        outcome.ok = false;
-        outcome.usage_error = true;
-        outcome.error = Some("no resource matches the given --rid, --tags and --subsets".into());
-        return outcome;
-    }
-    let sub_actions = sub_actions_for_node(run, &action);
-    // Every service starts and stops (doppel has nothing to do when no resource
-    // does); any other action the operator asks must mean something here.
-    if !Action::parse(&action).is_some_and(Action::applies_to_every_service)
-        && !selected
-            .iter()
-            .any(|r| sub_actions.iter().any(|a| run.implements(r, a)))
-    {
-        outcome.ok = false;
-        outcome.usage_error = true;
-        outcome.error = Some(run.nothing_implements(&action, &selected));
-        return outcome;
-    }
+    let sub_actions = match requested_sub_actions(run, &action) {
+        Ok(sub_actions) => sub_actions,
+        Err(usage) => {
+            outcome.ok = false;
+            outcome.usage_error = true;
+            outcome.error = Some(usage);
+            return outcome;
+        }
+    };
     let planned = plan_sub_actions(run, &sub_actions);
 
     // The lock (not for --dry-run: it changes nothing).
@@ -857,8 +841,15 @@ async fn run_service_inner(run: &Arc<Run>) -> ServiceOutcome {
     if outcome.ok {
         run_planned_steps(run, &planned, &mut outcome).await;
     }
+    finish(run, &action, &mut outcome).await;
+    outcome
+}
+
+/// After the steps: the post trigger, the status refreshed, the intent of an
+/// unscoped start or stop recorded, and how it ended logged.
+async fn finish(run: &Arc<Run>, action: &str, outcome: &mut ServiceOutcome) {
     if outcome.ok {
-        if let Err(message) = run.triggers(None, "post", &action).await {
+        if let Err(message) = run.triggers(None, "post", action).await {
             run.log.error(None, &message);
             outcome.ok = false;
             outcome.error = Some(message);
@@ -869,7 +860,7 @@ async fn run_service_inner(run: &Arc<Run>) -> ServiceOutcome {
     }
     // An unscoped start or stop that went through records the service's intent.
     if outcome.ok && !run.spec.dry_run && run.spec.selection.is_empty() && !run.spec.scheduled {
-        record_service_intent(run, &action);
+        record_service_intent(run, action);
     }
     // Interrupted (Ctrl-C, SIGTERM, the daemon's drain): never a success, even
     // when the resource that was cut short is optional.
@@ -883,7 +874,31 @@ async fn run_service_inner(run: &Arc<Run>) -> ServiceOutcome {
             &format!("'{action}' action stopped on execution error: {e}"),
         );
     }
-    outcome
+}
+
+/// The sub-actions to run, or the usage error of a request that selects
+/// nothing: no resource matches the selection, or none implements the action.
+fn requested_sub_actions(run: &Run, action: &str) -> Result<Vec<String>, String> {
+    let selected: Vec<&ResourceDef> = run
+        .svc
+        .resources
+        .iter()
+        .filter(|r| run.spec.selection.matches(r))
+        .collect();
+    if selected.is_empty() {
+        return Err("no resource matches the given --rid, --tags and --subsets".into());
+    }
+    let sub_actions = sub_actions_for_node(run, action);
+    // Every service starts and stops (doppel has nothing to do when no resource
+    // does); any other action the operator asks must mean something here.
+    if !Action::parse(action).is_some_and(Action::applies_to_every_service)
+        && !selected
+            .iter()
+            .any(|r| sub_actions.iter().any(|a| run.implements(r, a)))
+    {
+        return Err(run.nothing_implements(action, &selected));
+    }
+    Ok(sub_actions)
 }
 
 /// Who asked what, in the service log only: for the log's reader, not the console.
