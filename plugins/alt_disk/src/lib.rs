@@ -380,125 +380,127 @@ fn noop(message: &str) -> ActionOutcome {
     ActionOutcome::new().message(message.to_owned()).noop()
 }
 
-impl Driver for AltDisk {
-    fn manifest() -> Manifest {
-        let boolean = |name: &str, desc: &str| {
-            KeywordSpec::new(name, KeywordType::Boolean)
-                .default_value("False")
-                .candidates(&["True", "False"])
-                .desc(desc)
-        };
-        Manifest::new("disk", "alt_disk", env!("CARGO_PKG_VERSION"))
-            .reconciles()
-            .option(OptionSpec::new("phase", "Only these alt_disk_copy phases (-P): 1, 2, 3, 12, 23 or all.").actions(&["provision", "sync_update"]))
-            .node_option(OptionSpec::new("bin", "Directory of all four tools, replacing each one's default directory."))
-            .node_option(OptionSpec::new("alt_disk_copy", "Full path of alt_disk_copy (default /usr/sbin/alt_disk_copy); wins over bin."))
-            .node_option(OptionSpec::new("alt_rootvg_op", "Full path of alt_rootvg_op (default /usr/sbin/alt_rootvg_op); wins over bin."))
-            .node_option(OptionSpec::new("lspv", "Full path of lspv (default /usr/sbin/lspv); wins over bin."))
-            .node_option(OptionSpec::new("bootlist", "Full path of bootlist (default /usr/bin/bootlist); wins over bin."))
-            .description("Clone the running AIX rootvg to alternate disks with alt_disk_copy")
-            .keyword(
-                KeywordSpec::new("disks", KeywordType::List)
+/// The resource's keywords, in the order `drivers info` and the docs show them.
+fn keyword_table() -> Vec<KeywordSpec> {
+    let boolean = |name: &str, desc: &str| {
+        KeywordSpec::new(name, KeywordType::Boolean)
+            .default_value("False")
+            .candidates(&["True", "False"])
+            .desc(desc)
+    };
+    vec![
+        KeywordSpec::new("disks", KeywordType::List)
                     .required()
                     .example("hdisk1 hdisk2")
                     .desc(
                         "Target disks of the alternate rootvg (altinst_rootvg), passed together in one quoted -d \
                          argument. They must be in volume group None (lspv) before the first clone.",
                     ),
-            )
-            .keyword(boolean(
+        boolean(
                 "set_bootlist",
                 "Let alt_disk_copy set the normal bootlist to the first target disk after the clone. The default \
                  false passes -B: the bootlist is left alone, unlike alt_disk_copy run by hand. doppel's rule, the \
                  same for disk.alt_disk and task.nimadm: a resource changes what the machine boots next only when \
                  the service says set_bootlist = true, so that an unplanned reboot never starts a clone refreshed on \
                  schedule.",
-            ))
-            .keyword(boolean(
+            ),
+        boolean(
                 "reboot",
                 "Reboot from the alternate disk when alt_disk_copy finishes (-r). Needs set_bootlist = true: -r \
                  cannot be used with -B.",
-            ))
-            .keyword(
-                KeywordSpec::new("exclude_list", KeywordType::String)
+            ),
+        KeywordSpec::new("exclude_list", KeywordType::String)
                     .example("/etc/exclude.rootvg")
                     .desc(
                         "Full path of an exclude list (-e): one grep pattern per line, matched against the backup \
                          list whose lines start with './' (^./tmp/ excludes the content of /tmp and keeps /tmp).",
                     ),
-            )
-            .keyword(
-                KeywordSpec::new("script", KeywordType::String)
+        KeywordSpec::new("script", KeywordType::String)
                     .example("/usr/local/sbin/customize_clone")
                     .desc(
                         "Customization script (-s), run at the end of the clone on the running system while the \
                          clone's file systems are mounted under /alt_inst. Must be executable.",
                     ),
-            )
-            .keyword(KeywordSpec::new("first_boot_script", KeywordType::String).desc(
+        KeywordSpec::new("first_boot_script", KeywordType::String).desc(
                 "Script run during the first boot of the alternate rootvg, after all file systems are mounted (-x).",
-            ))
-            .keyword(
-                KeywordSpec::new("resolv_conf", KeywordType::String)
+            ),
+        KeywordSpec::new("resolv_conf", KeywordType::String)
                     .desc("Full path of a resolv.conf that replaces the clone's one (-R)."),
-            )
-            .keyword(
-                KeywordSpec::new("image_data", KeywordType::String)
+        KeywordSpec::new("image_data", KeywordType::String)
                     .desc("Full path of an image.data file used instead of the one made from rootvg (-i)."),
-            )
-            .keyword(boolean("remain_nim_client", "Copy /.rhosts and /etc/niminfo to the clone: it remains a NIM client (-n)."))
-            .keyword(boolean(
+        boolean("remain_nim_client", "Copy /.rhosts and /etc/niminfo to the clone: it remains a NIM client (-n)."),
+        boolean(
                 "device_reset",
                 "Reset the clone's device configuration (-O), for a clone that boots another system (LPAR, disk swap).",
-            ))
-            .keyword(
-                KeywordSpec::new("console", KeywordType::String)
+            ),
+        KeywordSpec::new("console", KeywordType::String)
                     .depends_on("device_reset", &["True"])
                     .example("/dev/vty0")
                     .desc("The clone's system console device (-c); only valid with device_reset."),
-            )
-            .keyword(boolean("jfs2", "Convert JFS file systems to JFS2 on the clone (-T)."))
-            .keyword(
-                KeywordSpec::new("images", KeywordType::String)
+        boolean("jfs2", "Convert JFS file systems to JFS2 on the clone (-T)."),
+        KeywordSpec::new("images", KeywordType::String)
                     .example("/updates")
                     .desc("Location of installp images or updates applied to the clone (-l): a directory or a device."),
-            )
-            .keyword(
-                KeywordSpec::new("bundle", KeywordType::String)
+        KeywordSpec::new("bundle", KeywordType::String)
                     .desc("File listing packages or filesets installed on the clone (-b). Needs images."),
-            )
-            .keyword(
-                KeywordSpec::new("fix_bundle", KeywordType::String)
+        KeywordSpec::new("fix_bundle", KeywordType::String)
                     .desc("File listing APARs installed on the clone (-f). Needs images."),
-            )
-            .keyword(
-                KeywordSpec::new("fixes", KeywordType::List)
+        KeywordSpec::new("fixes", KeywordType::List)
                     .example("IX123456")
                     .desc("APARs installed on the clone (-F). Needs images."),
-            )
-            .keyword(
-                KeywordSpec::new("filesets", KeywordType::List)
+        KeywordSpec::new("filesets", KeywordType::List)
                     .desc("Filesets installed on the clone (-w). Needs images."),
-            )
-            .keyword(
-                KeywordSpec::new("installp_flags", KeywordType::String)
+        KeywordSpec::new("installp_flags", KeywordType::String)
                     .example("-acgX")
                     .desc("installp flags for the installations on the clone (-I). Needs images."),
-            )
-            .keyword(
-                KeywordSpec::new("copy_timeout", KeywordType::Duration)
+        KeywordSpec::new("copy_timeout", KeywordType::Duration)
                     .default_value(DEFAULT_COPY_TIMEOUT)
                     .desc("Kill alt_disk_copy when it runs longer than this."),
-            )
-            .keyword(
-                KeywordSpec::new("sync_max_delay", KeywordType::DurationMinutes)
+        KeywordSpec::new("sync_max_delay", KeywordType::DurationMinutes)
                     .default_value("1440")
                     .not_scopable()
                     .desc(
                         "Unit is minutes. The status turns warn when the clone is older than this (the clone time \
                          is recorded by the driver when it runs alt_disk_copy).",
                     ),
+    ]
+}
+
+impl Driver for AltDisk {
+    fn manifest() -> Manifest {
+        let manifest = Manifest::new("disk", "alt_disk", env!("CARGO_PKG_VERSION"))
+            .reconciles()
+            .option(
+                OptionSpec::new(
+                    "phase",
+                    "Only these alt_disk_copy phases (-P): 1, 2, 3, 12, 23 or all.",
+                )
+                .actions(&["provision", "sync_update"]),
             )
+            .node_option(OptionSpec::new(
+                "bin",
+                "Directory of all four tools, replacing each one's default directory.",
+            ))
+            .node_option(OptionSpec::new(
+                "alt_disk_copy",
+                "Full path of alt_disk_copy (default /usr/sbin/alt_disk_copy); wins over bin.",
+            ))
+            .node_option(OptionSpec::new(
+                "alt_rootvg_op",
+                "Full path of alt_rootvg_op (default /usr/sbin/alt_rootvg_op); wins over bin.",
+            ))
+            .node_option(OptionSpec::new(
+                "lspv",
+                "Full path of lspv (default /usr/sbin/lspv); wins over bin.",
+            ))
+            .node_option(OptionSpec::new(
+                "bootlist",
+                "Full path of bootlist (default /usr/bin/bootlist); wins over bin.",
+            ))
+            .description("Clone the running AIX rootvg to alternate disks with alt_disk_copy");
+        keyword_table()
+            .into_iter()
+            .fold(manifest, Manifest::keyword)
             .action(ActionSpec::standard("provision"))
             .action(ActionSpec::standard("unprovision"))
             .action(ActionSpec::standard("sync_update"))
