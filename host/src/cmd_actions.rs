@@ -168,49 +168,10 @@ pub fn execute(
     let mut slots: Vec<Option<ServiceOutcome>> = vec![None; selected.len()];
     let mut runs = Vec::new();
     for (i, sel) in selected.iter().enumerate() {
-        let name = &sel.name;
-        let svc = match services::prepare(ctx, &registry, name, action) {
-            Prepared::Ready(svc) => svc,
-            Prepared::Invalid(problems) => {
-                if single {
-                    return Err(services::invalid(name, &problems));
-                }
-                slots[i] = Some(ServiceOutcome::invalid(name, action, problems));
-                continue;
-            }
-            Prepared::Refused(_, reason) => {
-                slots[i] = Some(refused(name, action, reason, sel.explicit));
-                continue;
-            }
-        };
-        if action == "status" {
-            if let Some(reason) = svc.foreign_reason() {
-                let mut o = ServiceOutcome::new(name, action);
-                o.status = Some(ServiceStatus::not_here(name, reason));
-                slots[i] = Some(o);
-                continue;
-            }
+        match ready_to_run(ctx, &registry, sel, action, single)? {
+            Ok(svc) => runs.push((i, svc)),
+            Err(outcome) => slots[i] = Some(outcome),
         }
-        if !engine::is_standard_action(action)
-            && !svc
-                .resources
-                .iter()
-                .any(|r| registry.implements(&r.type_name, action))
-        {
-            let message = format!(
-                "unknown action '{action}' for service {name}: no resource's driver declares it (see `doppel drivers info <type>`)"
-            );
-            if single {
-                return Err(UsageError(message).into());
-            }
-            let mut o = ServiceOutcome::new(name, action);
-            o.ok = false;
-            o.usage_error = true;
-            o.error = Some(message);
-            slots[i] = Some(o);
-            continue;
-        }
-        runs.push((i, svc));
     }
     let planned: Vec<&doppel_core::service::Service> = runs.iter().map(|(_, s)| &**s).collect();
     check_options(ctx, &registry, &planned, &spec)?;
@@ -221,26 +182,7 @@ pub fn execute(
         .enable_all()
         .build()?;
     let done: Vec<(usize, ServiceOutcome)> = runtime.block_on(async {
-        tokio::spawn(async {
-            // Ctrl-C or SIGTERM: commands and driver processes are killed (with
-            // their process groups) and the action fails, never leaving orphans.
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            let terminated = async {
-                match term.as_mut() {
-                    Some(t) => t.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
-            let interrupted = tokio::select! {
-                r = tokio::signal::ctrl_c() => r.is_ok(),
-                _ = terminated => true,
-            };
-            if interrupted {
-                crate::runner::CANCELLED.store(true, std::sync::atomic::Ordering::Relaxed);
-                eprintln!("doppel: interrupted: stopping (waits end, running commands are killed)");
-            }
-        });
+        tokio::spawn(cancel_on_interrupt());
         if parallel > 1 && runs.len() > 1 {
             let tasks = runs.into_iter().map(|(i, svc)| {
                 let name = svc.name.clone();
@@ -271,6 +213,78 @@ pub fn execute(
         }
     }
     Ok(slots.into_iter().flatten().collect())
+}
+
+/// The selected service, loaded and ready for `action`, or its outcome without
+/// running (broken file, refused on this node, a foreign service's status, an
+/// action no resource declares). For a `single` selected service, a broken
+/// file or an unknown action is the command's error instead.
+fn ready_to_run(
+    ctx: &Context,
+    registry: &crate::drivers::Registry,
+    sel: &services::Selected,
+    action: &str,
+    single: bool,
+) -> anyhow::Result<Result<Box<doppel_core::service::Service>, ServiceOutcome>> {
+    let name = &sel.name;
+    let svc = match services::prepare(ctx, registry, name, action) {
+        Prepared::Ready(svc) => svc,
+        Prepared::Invalid(problems) => {
+            if single {
+                return Err(services::invalid(name, &problems));
+            }
+            return Ok(Err(ServiceOutcome::invalid(name, action, problems)));
+        }
+        Prepared::Refused(_, reason) => {
+            return Ok(Err(refused(name, action, reason, sel.explicit)));
+        }
+    };
+    if action == "status" {
+        if let Some(reason) = svc.foreign_reason() {
+            let mut o = ServiceOutcome::new(name, action);
+            o.status = Some(ServiceStatus::not_here(name, reason));
+            return Ok(Err(o));
+        }
+    }
+    if !engine::is_standard_action(action)
+        && !svc
+            .resources
+            .iter()
+            .any(|r| registry.implements(&r.type_name, action))
+    {
+        let message = format!(
+            "unknown action '{action}' for service {name}: no resource's driver declares it (see `doppel drivers info <type>`)"
+        );
+        if single {
+            return Err(UsageError(message).into());
+        }
+        let mut o = ServiceOutcome::new(name, action);
+        o.ok = false;
+        o.usage_error = true;
+        o.error = Some(message);
+        return Ok(Err(o));
+    }
+    Ok(Ok(svc))
+}
+
+/// Ctrl-C or SIGTERM: commands and driver processes are killed (with their
+/// process groups) and the action fails, never leaving orphans.
+async fn cancel_on_interrupt() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let terminated = async {
+        match term.as_mut() {
+            Some(t) => t.recv().await,
+            None => std::future::pending().await,
+        }
+    };
+    let interrupted = tokio::select! {
+        r = tokio::signal::ctrl_c() => r.is_ok(),
+        _ = terminated => true,
+    };
+    if interrupted {
+        crate::runner::CANCELLED.store(true, std::sync::atomic::Ordering::Relaxed);
+        eprintln!("doppel: interrupted: stopping (waits end, running commands are killed)");
+    }
 }
 
 /// What an explicit request refused on this node looks like (a usage error), and

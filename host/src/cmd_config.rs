@@ -12,7 +12,7 @@
 //! * `template <group.type>` prints a driver's keyword template (seed layout).
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -337,42 +337,53 @@ fn one_line(value: &str) -> String {
 pub fn print_config(ctx: &Context, eval: bool) -> anyhow::Result<ExitCode> {
     let names = services::selected(ctx, ctx.selector.as_deref())?;
     let mut out = std::io::stdout().lock();
-    let several = names.len() > 1;
+    if eval {
+        print_evaluated(ctx, &names, &mut out)?;
+    } else {
+        print_files(ctx, &names, &mut out)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
-    if !eval {
-        let mut files = Vec::new();
-        for name in &names {
-            let path = ctx.paths.service_file(name);
-            let bytes = std::fs::read(&path)
-                .map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
-            files.push(FileJson {
-                service: name.clone(),
-                file: path.display().to_string(),
-                text: String::from_utf8_lossy(&bytes).into_owned(),
-            });
-        }
-        if ctx.format == Format::Json {
-            writeln!(out, "{}", serde_json::to_string_pretty(&files)?)?;
-            return Ok(ExitCode::SUCCESS);
-        }
-        for (i, f) in files.iter().enumerate() {
-            if several {
-                if i > 0 {
-                    writeln!(out)?;
-                }
-                writeln!(out, "# {}: {}", f.service, f.file)?;
-            }
-            out.write_all(f.text.as_bytes())?;
-            if !f.text.is_empty() && !f.text.ends_with('\n') {
+/// `print config`: the service files as written, one after the other under a
+/// `# <service>: <file>` line when there are several.
+fn print_files(ctx: &Context, names: &[String], out: &mut impl Write) -> anyhow::Result<()> {
+    let several = names.len() > 1;
+    let mut files = Vec::new();
+    for name in names {
+        let path = ctx.paths.service_file(name);
+        let bytes = std::fs::read(&path)
+            .map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
+        files.push(FileJson {
+            service: name.clone(),
+            file: path.display().to_string(),
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        });
+    }
+    if ctx.format == Format::Json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&files)?)?;
+        return Ok(());
+    }
+    for (i, f) in files.iter().enumerate() {
+        if several {
+            if i > 0 {
                 writeln!(out)?;
             }
+            writeln!(out, "# {}: {}", f.service, f.file)?;
         }
-        return Ok(ExitCode::SUCCESS);
+        out.write_all(f.text.as_bytes())?;
+        if !f.text.is_empty() && !f.text.ends_with('\n') {
+            writeln!(out)?;
+        }
     }
+    Ok(())
+}
 
+/// `print config --eval`: every keyword's value in effect and where it comes from.
+fn print_evaluated(ctx: &Context, names: &[String], out: &mut impl Write) -> anyhow::Result<()> {
     let registry = load_registry_warned(ctx);
     let mut docs = Vec::new();
-    for name in &names {
+    for name in names {
         let loaded = services::load(ctx, &registry, name, true);
         if !ctx.quiet {
             for d in &loaded.diagnostics {
@@ -386,38 +397,15 @@ pub fn print_config(ctx: &Context, eval: bool) -> anyhow::Result<ExitCode> {
         let sections = eval_sections(&service, &registry);
         docs.push((service, sections));
     }
-
     if ctx.format == Format::Json {
         let list: Vec<ServiceJson<'_>> = docs
             .iter()
-            .map(|(svc, sections)| ServiceJson {
-                service: &svc.name,
-                file: svc.file.display().to_string(),
-                sections: sections
-                    .iter()
-                    .map(|s| SectionJson {
-                        section: &s.name,
-                        type_name: s.type_name.as_deref(),
-                        // A resource's `type` is the section's `type`.
-                        keywords: s
-                            .keywords
-                            .iter()
-                            .filter(|k| {
-                                k.keyword != "type"
-                                    || !matches!(
-                                        SectionKind::of(&s.name),
-                                        SectionKind::Resource { .. }
-                                    )
-                            })
-                            .collect(),
-                    })
-                    .collect(),
-            })
+            .map(|(svc, sections)| evaluated_json(svc, sections))
             .collect();
         writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
-
+    let several = names.len() > 1;
     for (i, (svc, sections)) in docs.iter().enumerate() {
         if several {
             if i > 0 {
@@ -425,27 +413,57 @@ pub fn print_config(ctx: &Context, eval: bool) -> anyhow::Result<ExitCode> {
             }
             writeln!(out, "# {}: {}", svc.name, svc.file.display())?;
         }
-        let lines: Vec<(String, String)> = sections
-            .iter()
-            .flat_map(|s| {
-                s.keywords.iter().map(move |k| {
-                    (
-                        format!("{}.{} = {}", s.name, k.keyword, one_line(&k.value)),
-                        k.origin.to_string(),
-                    )
-                })
-            })
-            .collect();
-        let width = lines
-            .iter()
-            .map(|(l, _)| l.chars().count())
-            .max()
-            .unwrap_or(0);
-        for (line, origin) in &lines {
-            writeln!(out, "{line:<width$}    # {origin}")?;
-        }
+        write_evaluated(out, sections)?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+/// One service of `print config --eval --format json`.
+fn evaluated_json<'a>(svc: &'a Service, sections: &'a [EvalSection]) -> ServiceJson<'a> {
+    ServiceJson {
+        service: &svc.name,
+        file: svc.file.display().to_string(),
+        sections: sections
+            .iter()
+            .map(|s| SectionJson {
+                section: &s.name,
+                type_name: s.type_name.as_deref(),
+                // A resource's `type` is the section's `type`.
+                keywords: s
+                    .keywords
+                    .iter()
+                    .filter(|k| {
+                        k.keyword != "type"
+                            || !matches!(SectionKind::of(&s.name), SectionKind::Resource { .. })
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// `section.keyword = value` lines, their origins aligned in a comment column.
+fn write_evaluated(out: &mut impl Write, sections: &[EvalSection]) -> std::io::Result<()> {
+    let lines: Vec<(String, String)> = sections
+        .iter()
+        .flat_map(|s| {
+            s.keywords.iter().map(move |k| {
+                (
+                    format!("{}.{} = {}", s.name, k.keyword, one_line(&k.value)),
+                    k.origin.to_string(),
+                )
+            })
+        })
+        .collect();
+    let width = lines
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    for (line, origin) in &lines {
+        writeln!(out, "{line:<width$}    # {origin}")?;
+    }
+    Ok(())
 }
 
 #[derive(Serialize)]

@@ -159,10 +159,62 @@ pub fn manifest_problem(m: &Manifest) -> Option<String> {
 /// `[driver_files]`) says which file provides a type that several files claim.
 pub fn discover(dirs: Vec<SearchDir>, pins: &BTreeMap<String, PathBuf>) -> Registry {
     let mut registry = Registry::default();
+    let candidates = candidate_files(&dirs, pins);
+    let in_process = driver_process::in_process_requested();
+    let files: Vec<PathBuf> = candidates.iter().map(|(f, _)| f.clone()).collect();
+    let probed = driver_process::probe(&files);
+    // type -> the files claiming it (file as found, canonical, manifest)
+    let mut claims: BTreeMap<String, Vec<Claimant>> = BTreeMap::new();
+    for ((file, canonical), (_, result)) in candidates.into_iter().zip(probed) {
+        match result.and_then(|m| match manifest_problem(&m) {
+            Some(why) => Err(why),
+            None => Ok(m),
+        }) {
+            Ok(m) => claims
+                .entry(m.type_name())
+                .or_default()
+                .push((file, canonical, m)),
+            Err(reason) => registry.skipped.push(Skipped { path: file, reason }),
+        }
+    }
+    for (type_name, claimants) in claims {
+        let Some((file, canonical, manifest)) =
+            one_claimant(&type_name, claimants, pins, &mut registry.skipped)
+        else {
+            continue;
+        };
+        let driver = if in_process {
+            match Driver::in_process(canonical) {
+                Ok(d) => d,
+                Err(reason) => {
+                    registry.skipped.push(Skipped { path: file, reason });
+                    continue;
+                }
+            }
+        } else {
+            Driver::isolated(manifest, canonical)
+        };
+        registry.drivers.insert(type_name, Arc::new(driver));
+    }
+    registry.skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    registry.searched = dirs;
+    registry
+}
+
+/// A file claiming a driver type: as found, canonical, and its manifest.
+type Claimant = (PathBuf, PathBuf, Manifest);
+
+/// The driver files to probe, as found and canonical, each once: those of the
+/// search directories (each directory once, files in name order), then the
+/// pinned files outside them.
+fn candidate_files(
+    dirs: &[SearchDir],
+    pins: &BTreeMap<String, PathBuf>,
+) -> Vec<(PathBuf, PathBuf)> {
     let mut seen_files = HashSet::new();
     let mut seen_dirs = HashSet::new();
     let mut candidates: Vec<(PathBuf, PathBuf)> = Vec::new();
-    for dir in &dirs {
+    for dir in dirs {
         let Ok(canonical_dir) = dir.path.canonicalize() else {
             continue;
         };
@@ -196,76 +248,54 @@ pub fn discover(dirs: Vec<SearchDir>, pins: &BTreeMap<String, PathBuf>) -> Regis
             candidates.push((file.clone(), canonical));
         }
     }
-    let in_process = driver_process::in_process_requested();
-    let files: Vec<PathBuf> = candidates.iter().map(|(f, _)| f.clone()).collect();
-    let probed = driver_process::probe(&files);
-    // type -> the files claiming it (file as found, canonical, manifest)
-    let mut claims: BTreeMap<String, Vec<(PathBuf, PathBuf, Manifest)>> = BTreeMap::new();
-    for ((file, canonical), (_, result)) in candidates.into_iter().zip(probed) {
-        match result.and_then(|m| match manifest_problem(&m) {
-            Some(why) => Err(why),
-            None => Ok(m),
-        }) {
-            Ok(m) => claims
-                .entry(m.type_name())
-                .or_default()
-                .push((file, canonical, m)),
-            Err(reason) => registry.skipped.push(Skipped { path: file, reason }),
+    candidates
+}
+
+/// The file that provides `type_name`: the only claimant, or the one the node
+/// config pins. Several claimants and no pin: all refused, until the operator
+/// pins one. The files not chosen go to `skipped`, with why.
+fn one_claimant(
+    type_name: &str,
+    mut claimants: Vec<Claimant>,
+    pins: &BTreeMap<String, PathBuf>,
+    skipped: &mut Vec<Skipped>,
+) -> Option<Claimant> {
+    if claimants.len() <= 1 {
+        return claimants.pop();
+    }
+    let pinned = pins
+        .get(type_name)
+        .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()));
+    match pinned.and_then(|p| claimants.iter().position(|(_, c, _)| *c == p)) {
+        Some(i) => {
+            let chosen = claimants.remove(i);
+            for (file, _, _) in claimants {
+                skipped.push(Skipped {
+                    path: file,
+                    reason: format!(
+                        "{type_name} is pinned to {} by the node config (driver_files)",
+                        chosen.0.display()
+                    ),
+                });
+            }
+            Some(chosen)
+        }
+        None => {
+            let names: Vec<String> = claimants
+                .iter()
+                .map(|(f, _, _)| f.display().to_string())
+                .collect();
+            let reason = format!(
+                "{type_name} is claimed by {}: refused (pin one in the node config: [driver_files] \"{type_name}\" = \"<file>\")",
+                names.join(" and ")
+            );
+            for (file, _, _) in claimants {
+                skipped.push(Skipped {
+                    path: file,
+                    reason: reason.clone(),
+                });
+            }
+            None
         }
     }
-    for (type_name, mut claimants) in claims {
-        if claimants.len() > 1 {
-            let pinned = pins
-                .get(&type_name)
-                .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()));
-            match pinned.and_then(|p| claimants.iter().position(|(_, c, _)| *c == p)) {
-                Some(i) => {
-                    let chosen = claimants.remove(i);
-                    for (file, _, _) in claimants {
-                        registry.skipped.push(Skipped {
-                            path: file,
-                            reason: format!(
-                                "{type_name} is pinned to {} by the node config (driver_files)",
-                                chosen.0.display()
-                            ),
-                        });
-                    }
-                    claimants = vec![chosen];
-                }
-                None => {
-                    let names: Vec<String> = claimants
-                        .iter()
-                        .map(|(f, _, _)| f.display().to_string())
-                        .collect();
-                    let reason = format!(
-                        "{type_name} is claimed by {}: refused (pin one in the node config: [driver_files] \"{type_name}\" = \"<file>\")",
-                        names.join(" and ")
-                    );
-                    for (file, _, _) in claimants {
-                        registry.skipped.push(Skipped {
-                            path: file,
-                            reason: reason.clone(),
-                        });
-                    }
-                    continue;
-                }
-            }
-        }
-        let (file, canonical, manifest) = claimants.pop().expect("one claimant");
-        let driver = if in_process {
-            match Driver::in_process(canonical) {
-                Ok(d) => d,
-                Err(reason) => {
-                    registry.skipped.push(Skipped { path: file, reason });
-                    continue;
-                }
-            }
-        } else {
-            Driver::isolated(manifest, canonical)
-        };
-        registry.drivers.insert(type_name, Arc::new(driver));
-    }
-    registry.skipped.sort_by(|a, b| a.path.cmp(&b.path));
-    registry.searched = dirs;
-    registry
 }

@@ -175,65 +175,14 @@ fn spawn_and_wait(
             &display,
         );
     }
-    let mut cmd = Command::new(program);
-    cmd.args(&request.argv[1..])
-        .envs(&request.env)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // Its own process group, so a timeout or a cancellation kills everything it started.
-    cmd.process_group(0);
-    cmd.stdin(if request.stdin.is_some() || hold_stdin {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
-    if let Some(cwd) = &request.cwd {
-        cmd.current_dir(cwd);
-    }
+    let mut cmd = command_for(request, hold_stdin);
     let _slot = command_slot(log, rid)?;
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            let why = match e.kind() {
-                std::io::ErrorKind::NotFound => "command not found".to_owned(),
-                std::io::ErrorKind::PermissionDenied => "command is not executable".to_owned(),
-                _ => e.to_string(),
-            };
-            // Not logged here: the caller reports the error (once).
-            return Err(Error::failed(format!("{program}: {why}")));
-        }
-    };
+    let mut child = cmd.spawn().map_err(|e| spawn_error(program, &e))?;
     // Recorded before anything waits on it; removed when `_in_flight` drops,
     // however this function returns.
-    let _in_flight = journal.and_then(|(journal, asked)| {
-        let ran = (asked != request.argv.as_slice()).then_some(request.argv.as_slice());
-        match journal.record(child.id(), asked, ran) {
-            Ok(entry) => Some(entry),
-            Err(e) => {
-                log.warn(
-                    rid,
-                    &format!(
-                        "cannot record the running command in {}: {e} (a doppel killed now would leave it unaccounted for)",
-                        journal.dir.display()
-                    ),
-                );
-                None
-            }
-        }
-    });
-    // A remote command's input stays open while it runs: closing it (below, or
-    // by doppel's death) is what tells the remote side to kill the command.
-    let mut held_stdin = None;
-    if let Some(mut stdin) = child.stdin.take() {
-        match request.stdin.clone() {
-            Some(text) => {
-                std::thread::spawn(move || {
-                    let _ = stdin.write_all(text.as_bytes());
-                });
-            }
-            None => held_stdin = Some(stdin),
-        }
-    }
+    let _in_flight =
+        journal.and_then(|journal| record_in_flight(log, rid, journal, request, child.id()));
+    let held_stdin = feed_stdin(&mut child, request);
     // A streamed command's stdout lines come here as they are written, and are
     // logged from this thread (the log is not 'static).
     let streamed = request.stream && !quiet;
@@ -258,48 +207,7 @@ fn spawn_and_wait(
             log.info(rid, &line);
         }
     };
-    let deadline = request
-        .timeout_secs
-        .map(|s| Instant::now() + Duration::from_secs_f64(s));
-    // The child's exit arrives as an event from a thread blocked in wait(2): no
-    // polling delay on the common path. The loop only wakes up on its own to
-    // notice a timeout or a cancellation (Ctrl-C, SIGTERM).
-    let pgid = child.id() as libc::pid_t;
-    let (exited_tx, exited) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = exited_tx.send(child.wait().ok());
-    });
-    let mut timed_out = false;
-    let mut killed = false;
-    let status = loop {
-        let now = Instant::now();
-        let tick = match deadline {
-            Some(d) => d.saturating_duration_since(now).min(CANCEL_CHECK),
-            None => CANCEL_CHECK,
-        };
-        let waited = exited.recv_timeout(tick);
-        log_lines();
-        match waited {
-            Ok(status) => break status,
-            Err(mpsc::RecvTimeoutError::Disconnected) => break None,
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            timed_out = true;
-        }
-        if timed_out || cancelled() {
-            killed = true;
-            // The whole process group: a shell's children (`sleep 30; ...`) too,
-            // or they would keep the pipes open and the wait would go on. The
-            // child is not reaped before the waiter sees it exit, so the group
-            // id is still its own.
-            // SAFETY: plain syscall on the group this child leads.
-            unsafe {
-                libc::kill(-pgid, libc::SIGKILL);
-            }
-            break exited.recv().ok().flatten();
-        }
-    };
+    let ended = wait_or_kill(child, request.timeout_secs, log_lines);
     drop(held_stdin);
     // A background process the command left behind (`app &` in a start script)
     // may hold the pipes open for ever: read what comes within a grace period.
@@ -314,14 +222,174 @@ fn spawn_and_wait(
             "a process started by the command still holds its output open: not waiting for it",
         );
     }
-    let exit_code = if killed {
+    let exit_code = if ended.killed {
         None
     } else {
-        status.and_then(|s| s.code())
+        ended.status.and_then(|s| s.code())
     };
     let mut output = CommandOutput::killed(&stdout, &stderr);
     output.exit_code = exit_code;
-    output.timed_out = timed_out;
+    output.timed_out = ended.timed_out;
+    log_command_output(log, rid, request, program, &output, streamed, ended.killed);
+    Ok(output)
+}
+
+/// The command to spawn: piped output, input piped only when there is some to
+/// give (or a remote command's to hold open), in its own process group.
+fn command_for(request: &CommandRequest, hold_stdin: bool) -> Command {
+    let mut cmd = Command::new(&request.argv[0]);
+    cmd.args(&request.argv[1..])
+        .envs(&request.env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // Its own process group, so a timeout or a cancellation kills everything it started.
+    cmd.process_group(0);
+    cmd.stdin(if request.stdin.is_some() || hold_stdin {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    if let Some(cwd) = &request.cwd {
+        cmd.current_dir(cwd);
+    }
+    cmd
+}
+
+/// A spawn failure in the operator's words. Not logged here: the caller
+/// reports the error (once).
+fn spawn_error(program: &str, e: &std::io::Error) -> Error {
+    let why = match e.kind() {
+        std::io::ErrorKind::NotFound => "command not found".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "command is not executable".to_owned(),
+        _ => e.to_string(),
+    };
+    Error::failed(format!("{program}: {why}"))
+}
+
+/// The in-flight record of a spawned command (with the command line the driver
+/// asked for, and the one run when they differ). A journal that cannot be
+/// written is warned about, never fatal: the command runs anyway.
+fn record_in_flight(
+    log: &ServiceLog,
+    rid: Option<&str>,
+    (journal, asked): (&Journal, &[String]),
+    request: &CommandRequest,
+    pid: u32,
+) -> Option<crate::inflight::Entry> {
+    let ran = (asked != request.argv.as_slice()).then_some(request.argv.as_slice());
+    match journal.record(pid, asked, ran) {
+        Ok(entry) => Some(entry),
+        Err(e) => {
+            log.warn(
+                rid,
+                &format!(
+                    "cannot record the running command in {}: {e} (a doppel killed now would leave it unaccounted for)",
+                    journal.dir.display()
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Writes the request's input from a thread, or returns the input to hold open.
+/// A remote command's input stays open while it runs: closing it (after the
+/// wait, or by doppel's death) is what tells the remote side to kill the command.
+fn feed_stdin(
+    child: &mut std::process::Child,
+    request: &CommandRequest,
+) -> Option<std::process::ChildStdin> {
+    let mut stdin = child.stdin.take()?;
+    match request.stdin.clone() {
+        Some(text) => {
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(text.as_bytes());
+            });
+            None
+        }
+        None => Some(stdin),
+    }
+}
+
+/// How a command's wait ended.
+struct WaitEnd {
+    status: Option<std::process::ExitStatus>,
+    timed_out: bool,
+    /// Killed by doppel (a timeout or a cancellation).
+    killed: bool,
+}
+
+/// Waits for the child's exit, killing its process group at the deadline or on
+/// cancellation; `log_lines` logs streamed output as it arrives.
+fn wait_or_kill(
+    mut child: std::process::Child,
+    timeout_secs: Option<f64>,
+    log_lines: impl Fn(),
+) -> WaitEnd {
+    let deadline = timeout_secs.map(|s| Instant::now() + Duration::from_secs_f64(s));
+    // The child's exit arrives as an event from a thread blocked in wait(2): no
+    // polling delay on the common path. The loop only wakes up on its own to
+    // notice a timeout or a cancellation (Ctrl-C, SIGTERM).
+    let pgid = child.id() as libc::pid_t;
+    let (exited_tx, exited) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = exited_tx.send(child.wait().ok());
+    });
+    let mut timed_out = false;
+    loop {
+        let now = Instant::now();
+        let tick = match deadline {
+            Some(d) => d.saturating_duration_since(now).min(CANCEL_CHECK),
+            None => CANCEL_CHECK,
+        };
+        let waited = exited.recv_timeout(tick);
+        log_lines();
+        let status = match waited {
+            Ok(status) => status,
+            Err(mpsc::RecvTimeoutError::Disconnected) => None,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    timed_out = true;
+                }
+                if !(timed_out || cancelled()) {
+                    continue;
+                }
+                // The whole process group: a shell's children (`sleep 30; ...`) too,
+                // or they would keep the pipes open and the wait would go on. The
+                // child is not reaped before the waiter sees it exit, so the group
+                // id is still its own.
+                // SAFETY: plain syscall on the group this child leads.
+                unsafe {
+                    libc::kill(-pgid, libc::SIGKILL);
+                }
+                return WaitEnd {
+                    status: exited.recv().ok().flatten(),
+                    timed_out,
+                    killed: true,
+                };
+            }
+        };
+        return WaitEnd {
+            status,
+            timed_out,
+            killed: false,
+        };
+    }
+}
+
+/// Logs an ended command as the seed does: stdout at INFO (unless streamed or
+/// quiet), a success's stderr as a warning, a failure's stderr at ERROR and how
+/// it ended at DEBUG.
+fn log_command_output(
+    log: &ServiceLog,
+    rid: Option<&str>,
+    request: &CommandRequest,
+    program: &str,
+    output: &CommandOutput,
+    streamed: bool,
+    killed: bool,
+) {
+    let quiet = request.quiet;
     if !quiet && !streamed && !output.stdout.trim().is_empty() {
         log.info(rid, output.stdout.trim_end());
     }
@@ -341,37 +409,36 @@ fn spawn_and_wait(
                 ),
             );
         }
-    } else {
-        if !stderr_text.is_empty() && !streamed {
-            // A failing query's stderr is the driver's to interpret (it may retry).
-            log.log(
-                rid,
-                if quiet { Level::Debug } else { Level::Error },
-                stderr_text,
-            );
-        }
-        let how = if timed_out {
-            format!(
-                "timed out after {}s (killed)",
-                request.timeout_secs.unwrap_or(0.0)
-            )
-        } else if killed {
-            "cancelled (killed)".to_owned()
-        } else {
-            match output.exit_code {
-                Some(c) => format!("exited with code {c}"),
-                None => "killed by a signal".to_owned(),
-            }
-        };
-        // The caller's error (run_checked, a trigger's "blocking error [...]") says
-        // how the command ended; repeating it here would log every failure twice.
+        return;
+    }
+    if !stderr_text.is_empty() && !streamed {
+        // A failing query's stderr is the driver's to interpret (it may retry).
         log.log(
             rid,
-            Level::Debug,
-            &format!("{} {how}", program.rsplit('/').next().unwrap_or(program)),
+            if quiet { Level::Debug } else { Level::Error },
+            stderr_text,
         );
     }
-    Ok(output)
+    let how = if output.timed_out {
+        format!(
+            "timed out after {}s (killed)",
+            request.timeout_secs.unwrap_or(0.0)
+        )
+    } else if killed {
+        "cancelled (killed)".to_owned()
+    } else {
+        match output.exit_code {
+            Some(c) => format!("exited with code {c}"),
+            None => "killed by a signal".to_owned(),
+        }
+    };
+    // The caller's error (run_checked, a trigger's "blocking error [...]") says
+    // how the command ended; repeating it here would log every failure twice.
+    log.log(
+        rid,
+        Level::Debug,
+        &format!("{} {how}", program.rsplit('/').next().unwrap_or(program)),
+    );
 }
 
 /// How often a running command's wait looks at the cancellation flag.

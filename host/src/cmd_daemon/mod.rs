@@ -558,49 +558,18 @@ async fn restart_task(
     task: &RestartTask,
 ) -> Done {
     let rid = task.rid.as_str();
-    let Some(cache) = engine::read_status_cache(&shared.paths, &svc.name) else {
-        log.log(
-            Some(rid),
-            Level::Trace,
-            "restart monitor: no status cache yet",
-        );
+    let Some((seen, count)) = restart_wanted(shared, svc, log, task) else {
         return Done::Skipped;
     };
-    let Some(res) = cache.resources.iter().find(|r| r.rid == rid) else {
-        return Done::Skipped;
-    };
-    let count_path = restart_count_path(&shared.paths, &svc.name, rid);
-    let count = read_count(&count_path);
-    let intent = engine::read_intent(&shared.paths, &svc.name);
-    let decision = restart::decide(restart::RestartInputs {
-        status: res.status,
-        standby: svc.resource(rid).is_some_and(|r| r.standby),
-        intent: intent.as_deref(),
-        service_avail: cache.avail,
-        count,
-        max: task.max,
-    });
-    match decision {
-        RestartDecision::Restart { .. } => {}
-        RestartDecision::ResetCount => {
-            let _ = std::fs::remove_file(&count_path);
-            log.info(
-                Some(rid),
-                &format!("{} again: restart count reset", res.status),
-            );
-            return Done::Skipped;
-        }
-        RestartDecision::Skip(why) => {
-            log.log(Some(rid), Level::Trace, &why);
-            return Done::Skipped;
-        }
-    }
     if lock_busy(shared, svc, log, rid, "start") {
         shared.back_off(task.key(&svc.name));
         return Done::Skipped;
     }
+    let count_path = restart_count_path(&shared.paths, &svc.name, rid);
     let dir = scheduler_dir(&shared.paths, &svc.name);
     let stamp = dir.join(format!("last_restart_{rid}"));
+    // Put back if the start never ran (the lock was taken meanwhile): a
+    // restart that did not happen is not counted.
     let previous = (
         Previous::save(stamp.clone()),
         Previous::save(count_path.clone()),
@@ -609,8 +578,7 @@ async fn restart_task(
     log.info(
         Some(rid),
         &format!(
-            "{}: restart {}/{} (start --rid {rid})",
-            res.status,
+            "{seen}: restart {}/{} (start --rid {rid})",
             count + 1,
             task.max
         ),
@@ -636,6 +604,74 @@ async fn restart_task(
         );
         return Done::Skipped;
     }
+    judge_restart(
+        log,
+        task,
+        count,
+        &outcome,
+        &dir.join(format!("last_restart_{rid}.success")),
+        at,
+    )
+}
+
+/// Whether the resource is to be restarted now, by core's restart decision on
+/// its cached status, the service's intent and the restarts counted so far.
+/// Returns the status seen and that count; a reset or a skip is logged here.
+fn restart_wanted(
+    shared: &Shared,
+    svc: &Service,
+    log: &ServiceLog,
+    task: &RestartTask,
+) -> Option<(Status, u32)> {
+    let rid = task.rid.as_str();
+    let Some(cache) = engine::read_status_cache(&shared.paths, &svc.name) else {
+        log.log(
+            Some(rid),
+            Level::Trace,
+            "restart monitor: no status cache yet",
+        );
+        return None;
+    };
+    let res = cache.resources.iter().find(|r| r.rid == rid)?;
+    let count_path = restart_count_path(&shared.paths, &svc.name, rid);
+    let count = read_count(&count_path);
+    let intent = engine::read_intent(&shared.paths, &svc.name);
+    let decision = restart::decide(restart::RestartInputs {
+        status: res.status,
+        standby: svc.resource(rid).is_some_and(|r| r.standby),
+        intent: intent.as_deref(),
+        service_avail: cache.avail,
+        count,
+        max: task.max,
+    });
+    match decision {
+        RestartDecision::Restart { .. } => Some((res.status, count)),
+        RestartDecision::ResetCount => {
+            let _ = std::fs::remove_file(&count_path);
+            log.info(
+                Some(rid),
+                &format!("{} again: restart count reset", res.status),
+            );
+            None
+        }
+        RestartDecision::Skip(why) => {
+            log.log(Some(rid), Level::Trace, &why);
+            None
+        }
+    }
+}
+
+/// A restart succeeded when the start did and the resource is up after it; a
+/// successful start is stamped (`success_stamp`) even when the status disagrees.
+fn judge_restart(
+    log: &ServiceLog,
+    task: &RestartTask,
+    count: u32,
+    outcome: &ServiceOutcome,
+    success_stamp: &Path,
+    at: Timestamp,
+) -> Done {
+    let rid = task.rid.as_str();
     let started = outcome.ok
         && outcome
             .resources
@@ -648,30 +684,29 @@ async fn restart_task(
         .map(|r| r.status);
     let up = matches!(now_status, Some(Status::Up | Status::StdbyUp));
     if started {
-        let _ = write_stamp(&dir.join(format!("last_restart_{rid}.success")), at);
+        let _ = write_stamp(success_stamp, at);
     }
     if started && up {
         log.info(Some(rid), "restarted");
-        Done::Ok
-    } else {
-        let state = now_status
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "unknown".into());
-        let last = if count + 1 >= task.max {
-            ": no more restarts until it is up again"
-        } else {
-            ""
-        };
-        log.warn(
-            Some(rid),
-            &format!(
-                "restart {}/{} did not bring it up ({state}){last}",
-                count + 1,
-                task.max
-            ),
-        );
-        Done::Failed
+        return Done::Ok;
     }
+    let state = now_status
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let last = if count + 1 >= task.max {
+        ": no more restarts until it is up again"
+    } else {
+        ""
+    };
+    log.warn(
+        Some(rid),
+        &format!(
+            "restart {}/{} did not bring it up ({state}){last}",
+            count + 1,
+            task.max
+        ),
+    );
+    Done::Failed
 }
 
 /// Waits for the running jobs; on a stop request, at most [`DRAIN`], then kills

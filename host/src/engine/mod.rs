@@ -745,18 +745,37 @@ pub async fn run_service(run: Arc<Run>) -> ServiceOutcome {
     outcome
 }
 
+/// Why a service's action ended before its resources ran: skipped (nothing
+/// failed, a scheduled run found the service busy) or failed.
+enum Halt {
+    Skipped(String),
+    Failed(String),
+}
+
+impl Halt {
+    /// Logs the halt and records it in the outcome.
+    fn record(self, run: &Run, outcome: &mut ServiceOutcome) {
+        match self {
+            Halt::Skipped(message) => {
+                run.log.info(None, &format!("skip: {message}"));
+                outcome.skipped = Some(message);
+            }
+            Halt::Failed(message) => {
+                run.log.error(None, &message);
+                outcome.ok = false;
+                outcome.error = Some(message);
+            }
+        }
+    }
+}
+
+/// The sub-actions planned, each with its steps (resources acting together).
+type Planned = Vec<(String, Vec<plan::Step>)>;
+
 async fn run_service_inner(run: &Arc<Run>) -> ServiceOutcome {
     let action = run.spec.action.clone();
     if action != "status" {
-        run.log.file_only(
-            None,
-            &format!(
-                "{} requested by {}: {}",
-                action.replace('_', " "),
-                doppel_core::trust::invoking_user(),
-                command_line()
-            ),
-        );
+        log_request(run, &action);
     }
     let mut outcome = ServiceOutcome::new(&run.svc.name, &action);
     // The cached status: what drivers get as the service's availability, and a
@@ -766,10 +785,7 @@ async fn run_service_inner(run: &Arc<Run>) -> ServiceOutcome {
         *g = cached.map(|s| s.avail);
     }
     if action == "status" {
-        let r = run.clone();
-        outcome.status = tokio::task::spawn_blocking(move || r.refresh_status())
-            .await
-            .ok();
+        outcome.status = refreshed_status(run).await;
         return outcome;
     }
     if run.svc.disabled {
@@ -779,6 +795,86 @@ async fn run_service_inner(run: &Arc<Run>) -> ServiceOutcome {
         );
         return outcome;
     }
+    let sub_actions = match requested_sub_actions(run, &action) {
+        Ok(sub_actions) => sub_actions,
+        Err(usage) => {
+            outcome.ok = false;
+            outcome.usage_error = true;
+            outcome.error = Some(usage);
+            return outcome;
+        }
+    };
+    let planned = plan_sub_actions(run, &sub_actions);
+
+    // The lock (not for --dry-run: it changes nothing).
+    let _guard = if changes_state(run, &action, &planned) && !run.spec.dry_run {
+        match acquire_service_lock(run, &action).await {
+            Ok(guard) => Some(guard),
+            Err((message, timed_out)) => {
+                outcome.ok = false;
+                outcome.lock_timed_out = timed_out;
+                outcome.error = Some(message);
+                return outcome;
+            }
+        }
+    } else {
+        None
+    };
+
+    if let Err(halt) = settle_interrupted_tools(run, &planned).await {
+        halt.record(run, &mut outcome);
+        return outcome;
+    }
+    if let Err(halt) = refuse_destructive_while_running(run, &action, &planned).await {
+        halt.record(run, &mut outcome);
+        return outcome;
+    }
+    if let Err(message) = run.triggers(None, "pre", &action).await {
+        run.log.error(None, &message);
+        outcome.ok = false;
+        outcome.error = Some(message);
+    }
+    if outcome.ok {
+        run_planned_steps(run, &planned, &mut outcome).await;
+    }
+    finish(run, &action, &mut outcome).await;
+    outcome
+}
+
+/// After the steps: the post trigger, the status refreshed, the intent of an
+/// unscoped start or stop recorded, and how it ended logged.
+async fn finish(run: &Arc<Run>, action: &str, outcome: &mut ServiceOutcome) {
+    if outcome.ok {
+        if let Err(message) = run.triggers(None, "post", action).await {
+            run.log.error(None, &message);
+            outcome.ok = false;
+            outcome.error = Some(message);
+        }
+    }
+    if !run.spec.dry_run || outcome.resources.is_empty() {
+        outcome.status = refreshed_status(run).await;
+    }
+    // An unscoped start or stop that went through records the service's intent.
+    if outcome.ok && !run.spec.dry_run && run.spec.selection.is_empty() && !run.spec.scheduled {
+        record_service_intent(run, action);
+    }
+    // Interrupted (Ctrl-C, SIGTERM, the daemon's drain): never a success, even
+    // when the resource that was cut short is optional.
+    if outcome.ok && crate::runner::cancelled() {
+        outcome.ok = false;
+        outcome.error = Some("interrupted".into());
+    }
+    if let Some(e) = &outcome.error {
+        run.log.error(
+            None,
+            &format!("'{action}' action stopped on execution error: {e}"),
+        );
+    }
+}
+
+/// The sub-actions to run, or the usage error of a request that selects
+/// nothing: no resource matches the selection, or none implements the action.
+fn requested_sub_actions(run: &Run, action: &str) -> Result<Vec<String>, String> {
     let selected: Vec<&ResourceDef> = run
         .svc
         .resources
@@ -786,14 +882,47 @@ async fn run_service_inner(run: &Arc<Run>) -> ServiceOutcome {
         .filter(|r| run.spec.selection.matches(r))
         .collect();
     if selected.is_empty() {
-        outcome.ok = false;
-        outcome.usage_error = true;
-        outcome.error = Some("no resource matches the given --rid, --tags and --subsets".into());
-        return outcome;
+        return Err("no resource matches the given --rid, --tags and --subsets".into());
     }
+    let sub_actions = sub_actions_for_node(run, action);
+    // Every service starts and stops (doppel has nothing to do when no resource
+    // does); any other action the operator asks must mean something here.
+    if !Action::parse(action).is_some_and(Action::applies_to_every_service)
+        && !selected
+            .iter()
+            .any(|r| sub_actions.iter().any(|a| run.implements(r, a)))
+    {
+        return Err(run.nothing_implements(action, &selected));
+    }
+    Ok(sub_actions)
+}
+
+/// Who asked what, in the service log only: for the log's reader, not the console.
+fn log_request(run: &Run, action: &str) {
+    run.log.file_only(
+        None,
+        &format!(
+            "{} requested by {}: {}",
+            action.replace('_', " "),
+            doppel_core::trust::invoking_user(),
+            command_line()
+        ),
+    );
+}
+
+/// The service's status probed now (off the async threads: drivers block).
+async fn refreshed_status(run: &Arc<Run>) -> Option<ServiceStatus> {
+    let r = run.clone();
+    tokio::task::spawn_blocking(move || r.refresh_status())
+        .await
+        .ok()
+}
+
+/// The actions to run: `sync all` is its sub-actions, less those a DRP node
+/// does not run; any other action is itself.
+fn sub_actions_for_node(run: &Run, action: &str) -> Vec<String> {
     let role = run.svc.node_role();
-    // `sync all` is its sub-actions, less those a DRP node does not run.
-    let sub_actions: Vec<String> = match Action::parse(&action) {
+    match Action::parse(action) {
         Some(a) => a
             .sub_actions()
             .into_iter()
@@ -809,21 +938,13 @@ async fn run_service_inner(run: &Arc<Run>) -> ServiceOutcome {
             })
             .map(|sub| sub.name().to_owned())
             .collect(),
-        None => vec![action.clone()],
-    };
-    // Every service starts and stops (doppel has nothing to do when no resource
-    // does); any other action the operator asks must mean something here.
-    if !Action::parse(&action).is_some_and(Action::applies_to_every_service)
-        && !selected
-            .iter()
-            .any(|r| sub_actions.iter().any(|a| run.implements(r, a)))
-    {
-        outcome.ok = false;
-        outcome.usage_error = true;
-        outcome.error = Some(run.nothing_implements(&action, &selected));
-        return outcome;
+        None => vec![action.to_owned()],
     }
-    let planned: Vec<(String, Vec<plan::Step>)> = sub_actions
+}
+
+/// Each sub-action's steps over the selected, enabled resources implementing it.
+fn plan_sub_actions(run: &Run, sub_actions: &[String]) -> Planned {
+    sub_actions
         .iter()
         .map(|a| {
             let steps = plan::steps(&run.svc, a, |r| {
@@ -831,9 +952,14 @@ async fn run_service_inner(run: &Arc<Run>) -> ServiceOutcome {
             });
             (a.clone(), steps)
         })
-        .collect();
-    let driver_action = !is_standard_action(&action);
-    let state_changing = planned
+        .collect()
+}
+
+/// Whether the action needs the service lock: every standard action does, a
+/// driver action when a planned resource's manifest says it changes state.
+fn changes_state(run: &Run, action: &str, planned: &Planned) -> bool {
+    let driver_action = !is_standard_action(action);
+    planned
         .iter()
         .flat_map(|(a, steps)| {
             steps
@@ -841,47 +967,42 @@ async fn run_service_inner(run: &Arc<Run>) -> ServiceOutcome {
                 .flat_map(move |s| s.rids.iter().map(move |rid| (a, rid)))
         })
         .any(|(a, rid)| run.state_changing(run.resource(rid), a))
-        || !driver_action;
+        || !driver_action
+}
 
-    // The lock (not for --dry-run: it changes nothing).
-    let _guard = if state_changing && !run.spec.dry_run {
-        let dir = run.paths.service_state_dir(&run.svc.name);
-        let timeout = run.spec.waitlock.unwrap_or(run.svc.lock_timeout);
-        let domain = LockDomain::for_action(&action);
-        let log = run.log.clone();
-        let intent = action.clone();
-        let res = tokio::task::spawn_blocking(move || {
-            lock::acquire(&dir, domain, &intent, timeout, |holder| {
-                log.info(
-                    None,
-                    &format!(
-                        "waiting up to {}s for the {domain} lock held by {holder}",
-                        timeout.as_secs()
-                    ),
-                );
-            })
+/// The service lock for the action's domain, waited for up to --waitlock (or
+/// the service's lock timeout). The error says why, and whether it timed out.
+async fn acquire_service_lock(
+    run: &Arc<Run>,
+    action: &str,
+) -> Result<lock::LockGuard, (String, bool)> {
+    let dir = run.paths.service_state_dir(&run.svc.name);
+    let timeout = run.spec.waitlock.unwrap_or(run.svc.lock_timeout);
+    let domain = LockDomain::for_action(action);
+    let log = run.log.clone();
+    let intent = action.to_owned();
+    let res = tokio::task::spawn_blocking(move || {
+        lock::acquire(&dir, domain, &intent, timeout, |holder| {
+            log.info(
+                None,
+                &format!(
+                    "waiting up to {}s for the {domain} lock held by {holder}",
+                    timeout.as_secs()
+                ),
+            );
         })
-        .await;
-        match res {
-            Ok(Ok(g)) => Some(g),
-            Ok(Err(e)) => {
-                outcome.ok = false;
-                outcome.lock_timed_out = matches!(e, lock::LockError::Timeout { .. });
-                outcome.error = Some(e.to_string());
-                return outcome;
-            }
-            Err(e) => {
-                outcome.ok = false;
-                outcome.error = Some(e.to_string());
-                return outcome;
-            }
-        }
-    } else {
-        None
-    };
+    })
+    .await;
+    match res {
+        Ok(Ok(g)) => Ok(g),
+        Ok(Err(e)) => Err((e.to_string(), matches!(e, lock::LockError::Timeout { .. }))),
+        Err(e) => Err((e.to_string(), false)),
+    }
+}
 
-    // Tool commands a killed doppel left running on these resources: never
-    // raced. Those that ended are reconciled before anything acts on them.
+/// Tool commands a killed doppel left running on the resources about to change
+/// state: never raced. Those that ended are reconciled before anything acts on them.
+async fn settle_interrupted_tools(run: &Arc<Run>, planned: &Planned) -> Result<(), Halt> {
     let mut acting: Vec<String> = planned
         .iter()
         .flat_map(|(a, steps)| {
@@ -895,182 +1016,161 @@ async fn run_service_inner(run: &Arc<Run>) -> ServiceOutcome {
         .collect();
     acting.sort_by(|a, b| plan::natural_cmp(a, b));
     acting.dedup();
-    if !acting.is_empty() {
-        let r = run.clone();
-        let settled = tokio::task::spawn_blocking(move || r.settle_interrupted(&acting))
-            .await
-            .unwrap_or_else(|e| Err((e.to_string(), false)));
-        if let Err((message, skipped)) = settled {
-            if skipped {
-                run.log.info(None, &format!("skip: {message}"));
-                outcome.skipped = Some(message);
-            } else {
-                run.log.error(None, &message);
-                outcome.ok = false;
-                outcome.error = Some(message);
-            }
-            return outcome;
-        }
+    if acting.is_empty() {
+        return Ok(());
     }
+    let r = run.clone();
+    let settled = tokio::task::spawn_blocking(move || r.settle_interrupted(&acting))
+        .await
+        .unwrap_or_else(|e| Err((e.to_string(), false)));
+    settled.map_err(|(message, skipped)| {
+        if skipped {
+            Halt::Skipped(message)
+        } else {
+            Halt::Failed(message)
+        }
+    })
+}
 
-    // Destructive actions (a driver's manifest says which) are refused while the
-    // service runs; drivers that decide by the service's state need it current.
+/// Destructive actions (a driver's manifest says which) are refused while the
+/// service runs, unless --force; a scheduled run skips instead. Drivers that
+/// decide by the service's state (resync, restore) need it current.
+async fn refuse_destructive_while_running(
+    run: &Arc<Run>,
+    action: &str,
+    planned: &Planned,
+) -> Result<(), Halt> {
     let destructive = planned.iter().any(|(a, steps)| {
         steps
             .iter()
             .flat_map(|s| &s.rids)
             .any(|rid| run.destructive(run.resource(rid), a))
     });
-    if destructive || matches!(action.as_str(), "sync_resync" | "sync_restore") {
-        let r = run.clone();
-        let current = tokio::task::spawn_blocking(move || r.refresh_status())
-            .await
-            .ok();
-        let running = current.map(|s| run.running_users(&s)).unwrap_or_default();
-        if destructive && !running.is_empty() {
-            let message = format!(
-                "refusing {}: {} (stop the service first, or --force)",
+    if !destructive && !matches!(action, "sync_resync" | "sync_restore") {
+        return Ok(());
+    }
+    let current = refreshed_status(run).await;
+    let running = current.map(|s| run.running_users(&s)).unwrap_or_default();
+    if !destructive || running.is_empty() {
+        return Ok(());
+    }
+    let message = format!(
+        "refusing {}: {} (stop the service first, or --force)",
+        action.replace('_', " "),
+        running.join(", ")
+    );
+    if run.spec.force {
+        run.log.warn(
+            None,
+            &format!(
+                "{} although {} (--force)",
                 action.replace('_', " "),
                 running.join(", ")
-            );
-            if run.spec.force {
-                run.log.warn(
-                    None,
-                    &format!(
-                        "{} although {} (--force)",
-                        action.replace('_', " "),
-                        running.join(", ")
-                    ),
-                );
-            } else if run.spec.scheduled {
-                run.log.info(None, &format!("skip: {message}"));
-                outcome.skipped = Some(message);
-                return outcome;
-            } else {
-                run.log.error(None, &message);
-                outcome.ok = false;
-                outcome.error = Some(message);
-                return outcome;
-            }
-        }
+            ),
+        );
+        Ok(())
+    } else if run.spec.scheduled {
+        Err(Halt::Skipped(message))
+    } else {
+        Err(Halt::Failed(message))
     }
-    if let Err(message) = run.triggers(None, "pre", &action).await {
-        run.log.error(None, &message);
-        outcome.ok = false;
-        outcome.error = Some(message);
-    }
-    'actions: for (sub, steps) in &planned {
-        if !outcome.ok {
-            break;
-        }
+}
+
+/// Runs the planned steps in order, stopping at the first failure or interruption.
+async fn run_planned_steps(run: &Arc<Run>, planned: &Planned, outcome: &mut ServiceOutcome) {
+    for (sub, steps) in planned {
         for step in steps {
             if crate::runner::cancelled() {
                 outcome.ok = false;
                 outcome.error = Some("interrupted".into());
-                break 'actions;
+                return;
             }
-            let results: Vec<ResourceOutcome> = if step.rids.len() > 1 {
-                run.log.info(
-                    None,
-                    &format!("parallel {sub} resources {}", step.rids.join(",")),
-                );
-                let mut set = tokio::task::JoinSet::new();
-                let mut rid_of = HashMap::new();
-                for rid in &step.rids {
-                    let r = run.clone();
-                    let (id, sub) = (rid.clone(), sub.clone());
-                    let handle = set.spawn(async move { r.act(id, sub).await });
-                    rid_of.insert(handle.id(), rid.clone());
-                }
-                let mut out = Vec::new();
-                while let Some(r) = set.join_next_with_id().await {
-                    match r {
-                        Ok((_, r)) => out.push(r),
-                        // A panicked resource task failed: it is never dropped.
-                        Err(e) => out.push(ResourceOutcome {
-                            rid: rid_of.remove(&e.id()).unwrap_or_default(),
-                            result: ResourceResult::Failed,
-                            message: Some(format!("the action panicked: {e}")),
-                            invalid_request: false,
-                        }),
-                    }
-                }
-                out.sort_by(|a, b| plan::natural_cmp(&a.rid, &b.rid));
-                out
-            } else {
-                vec![run.act(step.rids[0].clone(), sub.clone()).await]
-            };
-            let failed: Vec<&ResourceOutcome> = results
-                .iter()
-                .filter(|r| r.result == ResourceResult::Failed)
-                .collect();
-            if !failed.is_empty() {
-                outcome.ok = false;
-                outcome.invalid_request = failed.iter().all(|f| f.invalid_request);
-                outcome.error = Some(
-                    failed
-                        .iter()
-                        .map(|f| {
-                            f.message
-                                .clone()
-                                .unwrap_or_else(|| format!("{} failed", f.rid))
-                        })
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                );
-            }
+            let results = run_step(run, sub, step).await;
+            record_failures(outcome, &results);
             outcome.resources.extend(results);
             if !outcome.ok {
-                break 'actions;
+                return;
             }
         }
     }
-    if outcome.ok {
-        if let Err(message) = run.triggers(None, "post", &action).await {
-            run.log.error(None, &message);
-            outcome.ok = false;
-            outcome.error = Some(message);
-        }
+}
+
+/// One step's resources acting: alone, or in parallel (results in rid order).
+async fn run_step(run: &Arc<Run>, sub: &str, step: &plan::Step) -> Vec<ResourceOutcome> {
+    if step.rids.len() <= 1 {
+        return vec![run.act(step.rids[0].clone(), sub.to_owned()).await];
     }
-    if !run.spec.dry_run || outcome.resources.is_empty() {
+    run.log.info(
+        None,
+        &format!("parallel {sub} resources {}", step.rids.join(",")),
+    );
+    let mut set = tokio::task::JoinSet::new();
+    let mut rid_of = HashMap::new();
+    for rid in &step.rids {
         let r = run.clone();
-        outcome.status = tokio::task::spawn_blocking(move || r.refresh_status())
-            .await
-            .ok();
+        let (id, sub) = (rid.clone(), sub.to_owned());
+        let handle = set.spawn(async move { r.act(id, sub).await });
+        rid_of.insert(handle.id(), rid.clone());
     }
-    // An unscoped start or stop that went through records the service's intent.
-    if outcome.ok && !run.spec.dry_run && run.spec.selection.is_empty() && !run.spec.scheduled {
-        let intent = match action.as_str() {
-            "start" => Some("started\n"),
-            "stop" => Some("stopped\n"),
-            _ => None,
-        };
-        if let Some(intent) = intent {
-            let path = intent_path(&run.paths, &run.svc.name);
-            if let Err(e) = state::write_atomic(&path, intent.as_bytes()) {
-                run.log.warn(
-                    None,
-                    &format!(
-                        "cannot record the service intent in {}: {e}",
-                        path.display()
-                    ),
-                );
-            }
+    let mut out = Vec::new();
+    while let Some(r) = set.join_next_with_id().await {
+        match r {
+            Ok((_, r)) => out.push(r),
+            // A panicked resource task failed: it is never dropped.
+            Err(e) => out.push(ResourceOutcome {
+                rid: rid_of.remove(&e.id()).unwrap_or_default(),
+                result: ResourceResult::Failed,
+                message: Some(format!("the action panicked: {e}")),
+                invalid_request: false,
+            }),
         }
     }
-    // Interrupted (Ctrl-C, SIGTERM, the daemon's drain): never a success, even
-    // when the resource that was cut short is optional.
-    if outcome.ok && crate::runner::cancelled() {
-        outcome.ok = false;
-        outcome.error = Some("interrupted".into());
+    out.sort_by(|a, b| plan::natural_cmp(&a.rid, &b.rid));
+    out
+}
+
+/// A step's failed resources fail the service, their messages joined.
+fn record_failures(outcome: &mut ServiceOutcome, results: &[ResourceOutcome]) {
+    let failed: Vec<&ResourceOutcome> = results
+        .iter()
+        .filter(|r| r.result == ResourceResult::Failed)
+        .collect();
+    if failed.is_empty() {
+        return;
     }
-    if let Some(e) = &outcome.error {
-        run.log.error(
+    outcome.ok = false;
+    outcome.invalid_request = failed.iter().all(|f| f.invalid_request);
+    outcome.error = Some(
+        failed
+            .iter()
+            .map(|f| {
+                f.message
+                    .clone()
+                    .unwrap_or_else(|| format!("{} failed", f.rid))
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
+}
+
+/// Records "started" or "stopped" as the service's intent (the daemon's
+/// restart decision reads it); other actions record nothing.
+fn record_service_intent(run: &Run, action: &str) {
+    let intent = match action {
+        "start" => "started\n",
+        "stop" => "stopped\n",
+        _ => return,
+    };
+    let path = intent_path(&run.paths, &run.svc.name);
+    if let Err(e) = state::write_atomic(&path, intent.as_bytes()) {
+        run.log.warn(
             None,
-            &format!("'{action}' action stopped on execution error: {e}"),
+            &format!(
+                "cannot record the service intent in {}: {e}",
+                path.display()
+            ),
         );
     }
-    outcome
 }
 
 /// This process's command line, quoted as a shell would need it.

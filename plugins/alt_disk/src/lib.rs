@@ -32,49 +32,17 @@ use doppel_plugin_api::{
     Status, StatusReport,
 };
 
-/// The tools and their AIX paths, used when the node config does not say.
-const TOOLS: &[(&str, &str)] = &[
-    ("alt_disk_copy", "/usr/sbin/alt_disk_copy"),
-    ("alt_rootvg_op", "/usr/sbin/alt_rootvg_op"),
-    ("lspv", "/usr/sbin/lspv"),
-    ("bootlist", "/usr/bin/bootlist"),
-];
-/// The keys of the node config's `[driver.alt_disk]` table this driver reads:
-/// `bin` (a directory holding all four tools) and one key per tool (its full path,
-/// winning over `bin`). Read by [`tool_path`] only.
-pub const NODE_CONFIG_KEYS: &[&str] =
-    &["bin", "alt_disk_copy", "alt_rootvg_op", "lspv", "bootlist"];
+mod commands;
+mod config;
+mod layout;
+mod phases;
+mod status;
 
-/// Where to run `tool` from: the node config's key named after the tool, else
-/// `<bin>/<tool>`, else the tool's AIX path.
-fn tool_path(config: &ResourceConfig, tool: &str) -> String {
-    if let Some(path) = config.option(tool).map(str::trim).filter(|p| !p.is_empty()) {
-        return path.to_owned();
-    }
-    if let Some(dir) = config.dir_option("bin") {
-        return format!("{}/{tool}", dir.trim_end_matches('/'));
-    }
-    TOOLS
-        .iter()
-        .find(|(name, _)| *name == tool)
-        .map(|(_, path)| (*path).to_owned())
-        .unwrap_or_else(|| format!("/usr/sbin/{tool}"))
-}
+pub use config::NODE_CONFIG_KEYS;
+use config::node_config_problems;
+use layout::is_disk_name;
+use phases::{Phases, phases_text};
 
-/// Per-tool node-config paths that are not full path names.
-fn node_config_problems(config: &ResourceConfig) -> Vec<Problem> {
-    TOOLS
-        .iter()
-        .filter_map(|(tool, _)| {
-            let value = config.option(tool)?.trim();
-            (!value.is_empty() && !value.starts_with('/')).then(|| {
-                Problem::resource(format!(
-                    "node config [driver.alt_disk] {tool} = '{value}': must be the full path of {tool}"
-                ))
-            })
-        })
-        .collect()
-}
 /// The volume group alt_disk_copy creates.
 const ALTINST: &str = "altinst_rootvg";
 const ROOTVG: &str = "rootvg";
@@ -90,254 +58,6 @@ const DEFAULT_COPY_TIMEOUT: &str = "3h";
 const KEY_CLONED_AT: &str = "cloned_at";
 const KEY_PHASES: &str = "phases";
 const KEY_DISKS: &str = "disks";
-
-// ---------------------------------------------------------------------------
-// Phases
-// ---------------------------------------------------------------------------
-
-/// A `-P` value: which of phases 1, 2, 3 run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Phases {
-    set: BTreeSet<u8>,
-    /// As passed to `-P` (`None`: all phases, no `-P`).
-    arg: Option<String>,
-}
-
-impl Phases {
-    fn all() -> Phases {
-        Phases {
-            set: [1, 2, 3].into(),
-            arg: None,
-        }
-    }
-
-    /// Parses the `--phase` option: 1, 2, 3, 12, 23 or all (123 reads as all).
-    fn parse(text: &str) -> Result<Phases, Error> {
-        let set: BTreeSet<u8> = match text.trim() {
-            "1" => [1].into(),
-            "2" => [2].into(),
-            "3" => [3].into(),
-            "12" => [1, 2].into(),
-            "23" => [2, 3].into(),
-            "all" | "123" => [1, 2, 3].into(),
-            other => {
-                return Err(Error::invalid(format!(
-                    "--phase {other}: alt_disk_copy -P accepts 1, 2, 3, 12, 23 or all"
-                )));
-            }
-        };
-        let arg = if set.len() == 3 {
-            "all".to_owned()
-        } else {
-            text.trim().to_owned()
-        };
-        Ok(Phases {
-            set,
-            arg: Some(arg),
-        })
-    }
-
-    fn from_request(request: &ActionRequest) -> Result<Phases, Error> {
-        match request
-            .options
-            .get("phase")
-            .map(|p| p.trim())
-            .filter(|p| !p.is_empty())
-        {
-            Some(p) => Phases::parse(p),
-            None => Ok(Phases::all()),
-        }
-    }
-
-    fn has(&self, phase: u8) -> bool {
-        self.set.contains(&phase)
-    }
-
-    fn label(&self) -> String {
-        match &self.arg {
-            None => "all phases".to_owned(),
-            Some(a) if a == "all" => "all phases".to_owned(),
-            Some(a) if a.len() == 1 => format!("phase {a}"),
-            Some(a) => format!(
-                "phases {}",
-                a.chars()
-                    .map(String::from)
-                    .collect::<Vec<_>>()
-                    .join(" and ")
-            ),
-        }
-    }
-}
-
-/// `"12"` ↔ {1, 2}.
-fn phases_text(set: &BTreeSet<u8>) -> String {
-    set.iter().map(u8::to_string).collect()
-}
-
-fn phases_from_text(text: &str) -> BTreeSet<u8> {
-    text.chars()
-        .filter_map(|c| c.to_digit(10))
-        .map(|d| d as u8)
-        .filter(|d| (1..=3).contains(d))
-        .collect()
-}
-
-// ---------------------------------------------------------------------------
-// lspv and bootlist
-// ---------------------------------------------------------------------------
-
-/// One `lspv` line: `hdisk1  00f6db0a...  altinst_rootvg  [active]`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Pv {
-    name: String,
-    /// `None` for `None` (no volume group).
-    vg: Option<String>,
-    active: bool,
-}
-
-/// Parses the `lspv` listing (lines with fewer than three fields are skipped).
-fn parse_lspv(text: &str) -> Vec<Pv> {
-    text.lines()
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            if f.len() < 3 {
-                return None;
-            }
-            let vg = (!f[2].eq_ignore_ascii_case("none")).then(|| f[2].to_owned());
-            Some(Pv {
-                name: f[0].to_owned(),
-                vg,
-                active: f.get(3).is_some_and(|s| *s == "active"),
-            })
-        })
-        .collect()
-}
-
-/// The disks of `bootlist -m normal -o`, in order, once each (one line per path).
-fn parse_bootlist(text: &str) -> Vec<String> {
-    let mut disks: Vec<String> = Vec::new();
-    for line in text.lines() {
-        if let Some(dev) = line
-            .split_whitespace()
-            .next()
-            .filter(|dev| !disks.iter().any(|d| d == dev))
-        {
-            disks.push(dev.to_owned());
-        }
-    }
-    disks
-}
-
-/// Where the targets stand according to lspv.
-#[derive(Clone, Debug, PartialEq)]
-struct Layout {
-    pvs: Vec<Pv>,
-    targets: Vec<String>,
-}
-
-impl Layout {
-    fn pv(&self, name: &str) -> Option<&Pv> {
-        self.pvs.iter().find(|p| p.name == name)
-    }
-
-    fn vg_of(&self, name: &str) -> Option<&str> {
-        self.pv(name).and_then(|p| p.vg.as_deref())
-    }
-
-    fn missing(&self) -> Vec<&str> {
-        self.targets
-            .iter()
-            .filter(|t| self.pv(t).is_none())
-            .map(String::as_str)
-            .collect()
-    }
-
-    /// Targets in a volume group other than altinst_rootvg: (disk, group).
-    fn foreign(&self) -> Vec<(&str, &str)> {
-        self.targets
-            .iter()
-            .filter_map(|t| {
-                self.vg_of(t)
-                    .filter(|vg| *vg != ALTINST)
-                    .map(|vg| (t.as_str(), vg))
-            })
-            .collect()
-    }
-
-    fn in_vg(&self, vg: &str) -> Vec<&str> {
-        self.targets
-            .iter()
-            .filter(|t| self.vg_of(t) == Some(vg))
-            .map(String::as_str)
-            .collect()
-    }
-
-    fn all_in(&self, vg: &str) -> bool {
-        self.in_vg(vg).len() == self.targets.len()
-    }
-
-    /// Disks of a volume group, whoever they belong to.
-    fn members(&self, vg: &str) -> Vec<&str> {
-        self.pvs
-            .iter()
-            .filter(|p| p.vg.as_deref() == Some(vg))
-            .map(|p| p.name.as_str())
-            .collect()
-    }
-
-    /// altinst_rootvg disks that are not targets.
-    fn foreign_altinst(&self) -> Vec<&str> {
-        self.members(ALTINST)
-            .into_iter()
-            .filter(|d| !self.targets.iter().any(|t| t == d))
-            .collect()
-    }
-
-    fn altinst_active(&self) -> bool {
-        self.pvs
-            .iter()
-            .any(|p| p.vg.as_deref() == Some(ALTINST) && p.active && self.targets.contains(&p.name))
-    }
-
-    /// Refuses targets lspv does not list or that belong to another volume group.
-    fn check_targets(&self) -> Result<(), Error> {
-        if let Some(d) = self.missing().first() {
-            return Err(Error::failed(format!(
-                "{d} is not a disk of this node: lspv does not list it"
-            )));
-        }
-        if let Some((disk, vg)) = self.foreign().first() {
-            let why = if *vg == ROOTVG {
-                " (the running system's)".to_owned()
-            } else if *vg == OLD_ROOTVG {
-                " (the former rootvg, kept after booting an alternate disk)".to_owned()
-            } else {
-                String::new()
-            };
-            return Err(Error::failed(format!(
-                "{disk} belongs to volume group {vg}{why}: alt_disk_copy needs target disks in volume group None \
-                 (or the altinst_rootvg this resource made), refusing to touch it"
-            )));
-        }
-        let others = self.foreign_altinst();
-        if !others.is_empty() && !self.in_vg(ALTINST).is_empty() {
-            return Err(Error::failed(format!(
-                "altinst_rootvg also spans {}, which is not in 'disks': it was not made by this resource",
-                others.join(" ")
-            )));
-        }
-        Ok(())
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Durations
-// ---------------------------------------------------------------------------
-
-fn is_disk_name(name: &str) -> bool {
-    name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
 
 // ---------------------------------------------------------------------------
 // The driver
@@ -358,158 +78,6 @@ const NEED_IMAGES: &[(&str, &str)] = &[
 ];
 
 impl AltDisk {
-    fn tool(&self, name: &str) -> String {
-        tool_path(&self.config, name)
-    }
-
-    fn targets(&self) -> Result<Vec<String>, Error> {
-        let disks = self.config.get_list("disks");
-        if disks.is_empty() {
-            return Err(Error::invalid(format!(
-                "{}: keyword 'disks' is required",
-                self.config.rid
-            )));
-        }
-        Ok(disks)
-    }
-
-    fn list_text(&self, keyword: &str) -> Option<String> {
-        let list = self.config.get_list(keyword);
-        (!list.is_empty()).then(|| list.join(" "))
-    }
-
-    fn copy_timeout(&self) -> Duration {
-        self.config.get_duration(
-            "copy_timeout",
-            doppel_plugin_api::parse_duration(DEFAULT_COPY_TIMEOUT)
-                .unwrap_or(Duration::from_secs(10800)),
-        )
-    }
-
-    /// `alt_disk_copy -d "<disks>" [-i] [-s] [-b] [-I] [-l] [-f] [-F] [-e] [-w] [-n]
-    /// [-P<phase>] [-c] [-x] [-R] [-B] [-O] [-r] [-T]`, in the order of the syntax.
-    fn copy_argv(&self, disks: &[String], phases: &Phases) -> Vec<String> {
-        let mut a = vec![self.tool("alt_disk_copy"), "-d".into(), disks.join(" ")];
-        let mut opt = |flag: &str, value: Option<String>| {
-            if let Some(v) = value {
-                a.push(flag.to_owned());
-                a.push(v);
-            }
-        };
-        opt("-i", self.config.get_text("image_data"));
-        opt("-s", self.config.get_text("script"));
-        opt("-b", self.config.get_text("bundle"));
-        opt("-I", self.config.get_text("installp_flags"));
-        opt("-l", self.config.get_text("images"));
-        opt("-f", self.config.get_text("fix_bundle"));
-        opt("-F", self.list_text("fixes"));
-        opt("-e", self.config.get_text("exclude_list"));
-        opt("-w", self.list_text("filesets"));
-        if self.config.get_bool("remain_nim_client", false) {
-            a.push("-n".into());
-        }
-        if let Some(p) = &phases.arg {
-            a.push(format!("-P{p}"));
-        }
-        let mut opt = |flag: &str, value: Option<String>| {
-            if let Some(v) = value {
-                a.push(flag.to_owned());
-                a.push(v);
-            }
-        };
-        opt("-c", self.config.get_text("console"));
-        opt("-x", self.config.get_text("first_boot_script"));
-        opt("-R", self.config.get_text("resolv_conf"));
-        if !self.config.get_bool("set_bootlist", false) {
-            a.push("-B".into());
-        }
-        if self.config.get_bool("device_reset", false) {
-            a.push("-O".into());
-        }
-        if self.config.get_bool("reboot", false) && phases.has(3) {
-            a.push("-r".into());
-        }
-        if self.config.get_bool("jfs2", false) {
-            a.push("-T".into());
-        }
-        a
-    }
-
-    /// Runs a read-only query and returns its stdout.
-    fn query(&self, argv: Vec<String>) -> Result<String, Error> {
-        let program = argv[0].rsplit('/').next().unwrap_or(&argv[0]).to_owned();
-        let out = self
-            .host
-            .run(&CommandRequest::new(argv).read_only().timeout(QUERY_TIMEOUT))
-            .map_err(|e| Error::failed(format!("cannot run {program}: {e}")))?;
-        if out.timed_out {
-            return Err(Error::failed(format!("{program} timed out")));
-        }
-        match out.exit_code {
-            Some(0) => Ok(out.stdout),
-            Some(code) => {
-                let detail = out.last_line();
-                Err(Error::failed(if detail.is_empty() {
-                    format!("{program} exited with code {code}")
-                } else {
-                    format!("{program} exited with code {code}: {detail}")
-                }))
-            }
-            None => Err(Error::failed(format!("{program} was killed"))),
-        }
-    }
-
-    fn layout(&self) -> Result<Layout, Error> {
-        let text = self.query(vec![self.tool("lspv")])?;
-        Ok(Layout {
-            pvs: parse_lspv(&text),
-            targets: self.targets()?,
-        })
-    }
-
-    fn bootlist(&self) -> Result<Vec<String>, Error> {
-        let text = self.query(vec![
-            self.tool("bootlist"),
-            "-m".into(),
-            "normal".into(),
-            "-o".into(),
-        ])?;
-        Ok(parse_bootlist(&text))
-    }
-
-    fn remove_altinst(&self) -> Result<(), Error> {
-        let argv = vec![self.tool("alt_rootvg_op"), "-X".into(), ALTINST.into()];
-        self.host
-            .run_checked(&CommandRequest::new(argv).timeout(OP_TIMEOUT))?;
-        Ok(())
-    }
-
-    /// The phases this resource's clone completed, if the record is about the same disks.
-    fn recorded_phases(&self, targets: &[String]) -> Option<BTreeSet<u8>> {
-        let disks = self.host.state_get(KEY_DISKS)?;
-        if disks.split_whitespace().collect::<Vec<_>>()
-            != targets.iter().map(String::as_str).collect::<Vec<_>>()
-        {
-            return None;
-        }
-        let phases = self.host.state_get(KEY_PHASES)?;
-        let set = phases_from_text(&phases);
-        (!set.is_empty()).then_some(set)
-    }
-
-    fn recorded_clone_time(&self) -> Option<jiff::Timestamp> {
-        self.host
-            .state_get(KEY_CLONED_AT)
-            .and_then(|t| t.trim().parse().ok())
-    }
-
-    fn forget(&self) -> Result<(), Error> {
-        for key in [KEY_CLONED_AT, KEY_PHASES, KEY_DISKS] {
-            self.host.state_put(key, "")?;
-        }
-        Ok(())
-    }
-
     /// An alt_disk_copy nobody saw end (doppel was killed): `lspv` says whether
     /// altinst_rootvg is on its disks. alt_disk_copy removes altinst_rootvg
     /// when it fails, so its presence means the phases asked for ran; its
@@ -806,236 +374,133 @@ impl AltDisk {
             }
         }
     }
-
-    fn report(&self, layout: &Layout, bootlist: Result<Vec<String>, Error>) -> StatusReport {
-        let targets = layout.targets.join(" ");
-        let missing = layout.missing();
-        let foreign: Vec<(&str, &str)> = layout
-            .foreign()
-            .into_iter()
-            .filter(|(_, vg)| *vg != ROOTVG)
-            .collect();
-        let mut report = if !missing.is_empty() {
-            StatusReport::new(Status::Warn)
-                .warn(format!("{} not listed by lspv", missing.join(" ")))
-        } else if layout.all_in(ALTINST) {
-            let mut r = StatusReport::new(Status::Up).info(format!("altinst_rootvg on {targets}"));
-            if let Some(done) = self
-                .recorded_phases(&layout.targets)
-                .filter(|d| !d.contains(&3))
-            {
-                r.state = Status::Warn;
-                r = r.warn(format!(
-                    "altinst_rootvg is unfinished (phases done: {}): continue with `provision --phase {}`",
-                    phases_text(&done),
-                    if done.contains(&2) { "3" } else { "23" }
-                ));
-            }
-            if layout.altinst_active() {
-                r = r.info("altinst_rootvg is awake (varied on, mounted under /alt_inst)");
-            }
-            r
-        } else if layout.all_in(ROOTVG) {
-            StatusReport::new(Status::Warn).warn(format!(
-                "the system runs from the clone: {targets} is rootvg now (a refresh would need other target disks)"
-            ))
-        } else if !foreign.is_empty() {
-            let mut r = StatusReport::new(Status::Warn);
-            for (d, vg) in &foreign {
-                r = r.warn(format!(
-                    "{d} belongs to volume group {vg}, not altinst_rootvg"
-                ));
-            }
-            r
-        } else if !layout.in_vg(ALTINST).is_empty() {
-            StatusReport::new(Status::Warn).warn(format!(
-                "altinst_rootvg holds {} but not {}",
-                layout.in_vg(ALTINST).join(" "),
-                layout
-                    .targets
-                    .iter()
-                    .filter(|t| layout.vg_of(t) != Some(ALTINST))
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ))
-        } else {
-            let mut r =
-                StatusReport::new(Status::Down).info(format!("no altinst_rootvg on {targets}"));
-            let others = layout.foreign_altinst();
-            if !others.is_empty() {
-                r = r.info(format!(
-                    "an altinst_rootvg not made by this resource is on {}",
-                    others.join(" ")
-                ));
-            }
-            r
-        };
-        // The clone time, as the last sync: doppel applies sync_max_delay to it (the
-        // keyword is declared below), as to every sync resource.
-        if layout.all_in(ALTINST) {
-            match self.recorded_clone_time() {
-                Some(at) => {
-                    report = report.last_sync(at.to_string());
-                }
-                None => {
-                    report = report.info("clone time unknown: it was not made by this resource")
-                }
-            }
-        }
-        let old = layout.members(OLD_ROOTVG);
-        if !old.is_empty() {
-            report = report.warn(format!(
-                "old_rootvg on {}: the former rootvg, left by a boot from the clone; remove it with \
-                 alt_rootvg_op -X old_rootvg once the new system is validated",
-                old.join(" ")
-            ));
-        }
-        match bootlist {
-            Ok(list) => match list.first() {
-                Some(first) => {
-                    let vg = layout.vg_of(first).unwrap_or("no volume group");
-                    let whose = if layout.targets.iter().any(|t| t == first) {
-                        ", the clone"
-                    } else {
-                        ""
-                    };
-                    report = report.info(format!(
-                        "next boot: {first} ({vg}{whose}); bootlist -m normal: {}",
-                        list.join(" ")
-                    ));
-                }
-                None => report = report.warn("the normal bootlist is empty"),
-            },
-            Err(e) => report = report.warn(format!("cannot read the bootlist: {}", e.message)),
-        }
-        report
-    }
 }
 
 fn noop(message: &str) -> ActionOutcome {
     ActionOutcome::new().message(message.to_owned()).noop()
 }
 
-impl Driver for AltDisk {
-    fn manifest() -> Manifest {
-        let boolean = |name: &str, desc: &str| {
-            KeywordSpec::new(name, KeywordType::Boolean)
-                .default_value("False")
-                .candidates(&["True", "False"])
-                .desc(desc)
-        };
-        Manifest::new("disk", "alt_disk", env!("CARGO_PKG_VERSION"))
-            .reconciles()
-            .option(OptionSpec::new("phase", "Only these alt_disk_copy phases (-P): 1, 2, 3, 12, 23 or all.").actions(&["provision", "sync_update"]))
-            .node_option(OptionSpec::new("bin", "Directory of all four tools, replacing each one's default directory."))
-            .node_option(OptionSpec::new("alt_disk_copy", "Full path of alt_disk_copy (default /usr/sbin/alt_disk_copy); wins over bin."))
-            .node_option(OptionSpec::new("alt_rootvg_op", "Full path of alt_rootvg_op (default /usr/sbin/alt_rootvg_op); wins over bin."))
-            .node_option(OptionSpec::new("lspv", "Full path of lspv (default /usr/sbin/lspv); wins over bin."))
-            .node_option(OptionSpec::new("bootlist", "Full path of bootlist (default /usr/bin/bootlist); wins over bin."))
-            .description("Clone the running AIX rootvg to alternate disks with alt_disk_copy")
-            .keyword(
-                KeywordSpec::new("disks", KeywordType::List)
+/// The resource's keywords, in the order `drivers info` and the docs show them.
+fn keyword_table() -> Vec<KeywordSpec> {
+    let boolean = |name: &str, desc: &str| {
+        KeywordSpec::new(name, KeywordType::Boolean)
+            .default_value("False")
+            .candidates(&["True", "False"])
+            .desc(desc)
+    };
+    vec![
+        KeywordSpec::new("disks", KeywordType::List)
                     .required()
                     .example("hdisk1 hdisk2")
                     .desc(
                         "Target disks of the alternate rootvg (altinst_rootvg), passed together in one quoted -d \
                          argument. They must be in volume group None (lspv) before the first clone.",
                     ),
-            )
-            .keyword(boolean(
+        boolean(
                 "set_bootlist",
                 "Let alt_disk_copy set the normal bootlist to the first target disk after the clone. The default \
                  false passes -B: the bootlist is left alone, unlike alt_disk_copy run by hand. doppel's rule, the \
                  same for disk.alt_disk and task.nimadm: a resource changes what the machine boots next only when \
                  the service says set_bootlist = true, so that an unplanned reboot never starts a clone refreshed on \
                  schedule.",
-            ))
-            .keyword(boolean(
+            ),
+        boolean(
                 "reboot",
                 "Reboot from the alternate disk when alt_disk_copy finishes (-r). Needs set_bootlist = true: -r \
                  cannot be used with -B.",
-            ))
-            .keyword(
-                KeywordSpec::new("exclude_list", KeywordType::String)
+            ),
+        KeywordSpec::new("exclude_list", KeywordType::String)
                     .example("/etc/exclude.rootvg")
                     .desc(
                         "Full path of an exclude list (-e): one grep pattern per line, matched against the backup \
                          list whose lines start with './' (^./tmp/ excludes the content of /tmp and keeps /tmp).",
                     ),
-            )
-            .keyword(
-                KeywordSpec::new("script", KeywordType::String)
+        KeywordSpec::new("script", KeywordType::String)
                     .example("/usr/local/sbin/customize_clone")
                     .desc(
                         "Customization script (-s), run at the end of the clone on the running system while the \
                          clone's file systems are mounted under /alt_inst. Must be executable.",
                     ),
-            )
-            .keyword(KeywordSpec::new("first_boot_script", KeywordType::String).desc(
+        KeywordSpec::new("first_boot_script", KeywordType::String).desc(
                 "Script run during the first boot of the alternate rootvg, after all file systems are mounted (-x).",
-            ))
-            .keyword(
-                KeywordSpec::new("resolv_conf", KeywordType::String)
+            ),
+        KeywordSpec::new("resolv_conf", KeywordType::String)
                     .desc("Full path of a resolv.conf that replaces the clone's one (-R)."),
-            )
-            .keyword(
-                KeywordSpec::new("image_data", KeywordType::String)
+        KeywordSpec::new("image_data", KeywordType::String)
                     .desc("Full path of an image.data file used instead of the one made from rootvg (-i)."),
-            )
-            .keyword(boolean("remain_nim_client", "Copy /.rhosts and /etc/niminfo to the clone: it remains a NIM client (-n)."))
-            .keyword(boolean(
+        boolean("remain_nim_client", "Copy /.rhosts and /etc/niminfo to the clone: it remains a NIM client (-n)."),
+        boolean(
                 "device_reset",
                 "Reset the clone's device configuration (-O), for a clone that boots another system (LPAR, disk swap).",
-            ))
-            .keyword(
-                KeywordSpec::new("console", KeywordType::String)
+            ),
+        KeywordSpec::new("console", KeywordType::String)
                     .depends_on("device_reset", &["True"])
                     .example("/dev/vty0")
                     .desc("The clone's system console device (-c); only valid with device_reset."),
-            )
-            .keyword(boolean("jfs2", "Convert JFS file systems to JFS2 on the clone (-T)."))
-            .keyword(
-                KeywordSpec::new("images", KeywordType::String)
+        boolean("jfs2", "Convert JFS file systems to JFS2 on the clone (-T)."),
+        KeywordSpec::new("images", KeywordType::String)
                     .example("/updates")
                     .desc("Location of installp images or updates applied to the clone (-l): a directory or a device."),
-            )
-            .keyword(
-                KeywordSpec::new("bundle", KeywordType::String)
+        KeywordSpec::new("bundle", KeywordType::String)
                     .desc("File listing packages or filesets installed on the clone (-b). Needs images."),
-            )
-            .keyword(
-                KeywordSpec::new("fix_bundle", KeywordType::String)
+        KeywordSpec::new("fix_bundle", KeywordType::String)
                     .desc("File listing APARs installed on the clone (-f). Needs images."),
-            )
-            .keyword(
-                KeywordSpec::new("fixes", KeywordType::List)
+        KeywordSpec::new("fixes", KeywordType::List)
                     .example("IX123456")
                     .desc("APARs installed on the clone (-F). Needs images."),
-            )
-            .keyword(
-                KeywordSpec::new("filesets", KeywordType::List)
+        KeywordSpec::new("filesets", KeywordType::List)
                     .desc("Filesets installed on the clone (-w). Needs images."),
-            )
-            .keyword(
-                KeywordSpec::new("installp_flags", KeywordType::String)
+        KeywordSpec::new("installp_flags", KeywordType::String)
                     .example("-acgX")
                     .desc("installp flags for the installations on the clone (-I). Needs images."),
-            )
-            .keyword(
-                KeywordSpec::new("copy_timeout", KeywordType::Duration)
+        KeywordSpec::new("copy_timeout", KeywordType::Duration)
                     .default_value(DEFAULT_COPY_TIMEOUT)
                     .desc("Kill alt_disk_copy when it runs longer than this."),
-            )
-            .keyword(
-                KeywordSpec::new("sync_max_delay", KeywordType::DurationMinutes)
+        KeywordSpec::new("sync_max_delay", KeywordType::DurationMinutes)
                     .default_value("1440")
                     .not_scopable()
                     .desc(
                         "Unit is minutes. The status turns warn when the clone is older than this (the clone time \
                          is recorded by the driver when it runs alt_disk_copy).",
                     ),
+    ]
+}
+
+impl Driver for AltDisk {
+    fn manifest() -> Manifest {
+        let manifest = Manifest::new("disk", "alt_disk", env!("CARGO_PKG_VERSION"))
+            .reconciles()
+            .option(
+                OptionSpec::new(
+                    "phase",
+                    "Only these alt_disk_copy phases (-P): 1, 2, 3, 12, 23 or all.",
+                )
+                .actions(&["provision", "sync_update"]),
             )
+            .node_option(OptionSpec::new(
+                "bin",
+                "Directory of all four tools, replacing each one's default directory.",
+            ))
+            .node_option(OptionSpec::new(
+                "alt_disk_copy",
+                "Full path of alt_disk_copy (default /usr/sbin/alt_disk_copy); wins over bin.",
+            ))
+            .node_option(OptionSpec::new(
+                "alt_rootvg_op",
+                "Full path of alt_rootvg_op (default /usr/sbin/alt_rootvg_op); wins over bin.",
+            ))
+            .node_option(OptionSpec::new(
+                "lspv",
+                "Full path of lspv (default /usr/sbin/lspv); wins over bin.",
+            ))
+            .node_option(OptionSpec::new(
+                "bootlist",
+                "Full path of bootlist (default /usr/bin/bootlist); wins over bin.",
+            ))
+            .description("Clone the running AIX rootvg to alternate disks with alt_disk_copy");
+        keyword_table()
+            .into_iter()
+            .fold(manifest, Manifest::keyword)
             .action(ActionSpec::standard("provision"))
             .action(ActionSpec::standard("unprovision"))
             .action(ActionSpec::standard("sync_update"))

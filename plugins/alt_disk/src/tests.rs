@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use doppel_plugin_api::{CommandOutput, HostServices, Level, MessageLevel};
 
 use super::*;
+use crate::layout::{Pv, parse_bootlist, parse_lspv};
 
 /// The machine as the fake tools see it: disk → (vg, active); bootlist disks.
 #[derive(Default)]

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use doppel_plugin_api::MessageLevel;
 use doppel_plugin_api::testing::FakeHost;
+use doppel_plugin_api::{CommandOutput, CommandRequest, MessageLevel};
 
 use super::*;
 

@@ -51,79 +51,8 @@ impl Settings {
     /// Reads the keywords; every problem found, with its keyword.
     pub fn from_config(config: &ResourceConfig) -> Result<Settings, Vec<Problem>> {
         let mut problems = Vec::new();
-        let clients = config.get_list("clients");
-        if clients.is_empty() {
-            problems.push(Problem::keyword(
-                "clients",
-                "no client: list the NIM clients to migrate, e.g. clients = lpar1 lpar2",
-            ));
-        }
-        for (i, c) in clients.iter().enumerate() {
-            if !valid_name(c) {
-                problems.push(Problem::keyword(
-                    "clients",
-                    format!("'{c}' is not a NIM client name (letters, digits, _ - .)"),
-                ));
-            } else if clients[..i].contains(c) {
-                problems.push(Problem::keyword(
-                    "clients",
-                    format!("client '{c}' is listed twice"),
-                ));
-            }
-        }
-        let mut unique: Vec<String> = Vec::new();
-        for c in &clients {
-            if !unique.contains(c) {
-                unique.push(c.clone());
-            }
-        }
-        let clients = unique;
-        let default_disks = config.get_list("disks");
-        let mut overrides: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for item in config.get_list("client_disks") {
-            let parsed = item.split_once(':').map(|(c, d)| {
-                (
-                    c.to_owned(),
-                    d.split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect::<Vec<_>>(),
-                )
-            });
-            match parsed {
-                Some((c, d)) if valid_name(&c) && !d.is_empty() => {
-                    if !clients.contains(&c) {
-                        problems.push(Problem::keyword(
-                            "client_disks",
-                            format!("'{item}' names {c}, which is not in clients ({})", clients.join(" ")),
-                        ));
-                    } else if let std::collections::btree_map::Entry::Vacant(slot) = overrides.entry(c.clone()) {
-                        slot.insert(d);
-                    } else {
-                        problems.push(Problem::keyword("client_disks", format!("client {c} appears twice")));
-                    }
-                }
-                _ => problems.push(Problem::keyword(
-                    "client_disks",
-                    format!("'{item}' is malformed: expected <client>:<disk>[,<disk>...], e.g. lpar1:hdisk1,hdisk2"),
-                )),
-            }
-        }
-        let mut disks = BTreeMap::new();
-        for c in &clients {
-            let d = overrides
-                .get(c)
-                .cloned()
-                .unwrap_or_else(|| default_disks.clone());
-            if d.is_empty() {
-                problems.push(Problem::keyword(
-                    "disks",
-                    format!("client {c} has no target disk: set disks (for every client) or client_disks = {c}:hdisk1"),
-                ));
-            }
-            disks.insert(c.clone(), d);
-        }
+        let clients = read_clients(config, &mut problems);
+        let disks = read_disks(config, &clients, &mut problems);
         let lpp_source = config.get_text("lpp_source").unwrap_or_default();
         if lpp_source.is_empty() {
             problems.push(Problem::keyword(
@@ -186,4 +115,103 @@ impl Settings {
             .map(|d| d.join(" "))
             .unwrap_or_default()
     }
+}
+
+/// `clients`: at least one, each a NIM name; one listed twice is a problem
+/// (and kept once).
+fn read_clients(config: &ResourceConfig, problems: &mut Vec<Problem>) -> Vec<String> {
+    let clients = config.get_list("clients");
+    if clients.is_empty() {
+        problems.push(Problem::keyword(
+            "clients",
+            "no client: list the NIM clients to migrate, e.g. clients = lpar1 lpar2",
+        ));
+    }
+    for (i, c) in clients.iter().enumerate() {
+        if !valid_name(c) {
+            problems.push(Problem::keyword(
+                "clients",
+                format!("'{c}' is not a NIM client name (letters, digits, _ - .)"),
+            ));
+        } else if clients[..i].contains(c) {
+            problems.push(Problem::keyword(
+                "clients",
+                format!("client '{c}' is listed twice"),
+            ));
+        }
+    }
+    let mut unique: Vec<String> = Vec::new();
+    for c in &clients {
+        if !unique.contains(c) {
+            unique.push(c.clone());
+        }
+    }
+    unique
+}
+
+/// Each client's target disks: its `client_disks` entry, else `disks`; a
+/// client left with none is a problem.
+fn read_disks(
+    config: &ResourceConfig,
+    clients: &[String],
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, Vec<String>> {
+    let default_disks = config.get_list("disks");
+    let overrides = read_client_disks(config, clients, problems);
+    let mut disks = BTreeMap::new();
+    for c in clients {
+        let d = overrides
+            .get(c)
+            .cloned()
+            .unwrap_or_else(|| default_disks.clone());
+        if d.is_empty() {
+            problems.push(Problem::keyword(
+                "disks",
+                format!("client {c} has no target disk: set disks (for every client) or client_disks = {c}:hdisk1"),
+            ));
+        }
+        disks.insert(c.clone(), d);
+    }
+    disks
+}
+
+/// `client_disks = <client>:<disk>[,<disk>...] ...`: per-client disks, each
+/// naming a listed client once.
+fn read_client_disks(
+    config: &ResourceConfig,
+    clients: &[String],
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, Vec<String>> {
+    let mut overrides: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for item in config.get_list("client_disks") {
+        let parsed = item.split_once(':').map(|(c, d)| {
+            (
+                c.to_owned(),
+                d.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>(),
+            )
+        });
+        match parsed {
+            Some((c, d)) if valid_name(&c) && !d.is_empty() => {
+                if !clients.contains(&c) {
+                    problems.push(Problem::keyword(
+                        "client_disks",
+                        format!("'{item}' names {c}, which is not in clients ({})", clients.join(" ")),
+                    ));
+                } else if let std::collections::btree_map::Entry::Vacant(slot) = overrides.entry(c.clone()) {
+                    slot.insert(d);
+                } else {
+                    problems.push(Problem::keyword("client_disks", format!("client {c} appears twice")));
+                }
+            }
+            _ => problems.push(Problem::keyword(
+                "client_disks",
+                format!("'{item}' is malformed: expected <client>:<disk>[,<disk>...], e.g. lpar1:hdisk1,hdisk2"),
+            )),
+        }
+    }
+    overrides
 }

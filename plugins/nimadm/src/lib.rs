@@ -467,54 +467,10 @@ impl Nimadm {
         let mut command =
             CommandRequest::new(self.migrate_argv(s, client, phase)).timeout(s.client_timeout);
         command.quiet = true;
-        let previous = records::load(&self.host, client);
-        if phase.is_none_or(|p| p == 1) && previous.migration != Migration::None {
-            if previous.migration == Migration::Migrated && !request.force {
-                let at = previous
-                    .migrated_at
-                    .as_deref()
-                    .map(records::local_time)
-                    .unwrap_or_default();
-                let why = format!(
-                    "already migrated on {at}: skipped (--force cleans it up and migrates it again)"
-                );
-                self.say(client, &why);
-                return Outcome {
-                    skipped: Some("already migrated".into()),
-                    ..Outcome::ok(client, 12)
-                };
-            }
-            if request.force {
-                let mut cleanup = CommandRequest::new(self.op_argv(s, client, Op::Cleanup))
-                    .timeout(SHORT_TIMEOUT);
-                cleanup.quiet = true;
-                if request.dry_run {
-                    let _ = self.host.run(&cleanup);
-                } else {
-                    self.say(
-                        client,
-                        &format!("--force: cleaning up first: {}", cleanup.display()),
-                    );
-                    let out = self.host.run(&cleanup);
-                    match out {
-                        Ok(o) if o.success() => {}
-                        Ok(o) => {
-                            return Outcome::failed(
-                                client,
-                                0,
-                                format!("cleanup before the migration failed: {}", last_line(&o)),
-                            );
-                        }
-                        Err(e) => {
-                            return Outcome::failed(
-                                client,
-                                0,
-                                format!("cleanup before the migration failed: {}", e.message),
-                            );
-                        }
-                    }
-                }
-            }
+        if phase.is_none_or(|p| p == 1)
+            && let Some(stop) = self.before_a_new_migration(s, client, request)
+        {
+            return stop;
         }
         if request.dry_run {
             return match self.host.run(&command) {
@@ -523,38 +479,12 @@ impl Nimadm {
             };
         }
         self.say(client, &format!("{what} started: {}", command.display()));
-        let record = Mutex::new(Record {
-            migration: Migration::Running,
-            phase: 0,
-            operation: phase
-                .map(|p| format!("phase {p}"))
-                .unwrap_or_else(|| "migrate".into()),
-            result: "running".into(),
-            started: records::now(),
-            finished: None,
-            elapsed_secs: None,
-            message: None,
-            cleaned_up: None,
-            migrated_at: None,
-            migration_secs: None,
-            awake: false,
-            spot: s.spot.clone(),
-        });
+        let record = Mutex::new(running_record(s, phase));
         if let Ok(r) = record.lock() {
             records::save(&self.host, client, &r);
         }
         let since = Instant::now();
-        let stop = AtomicBool::new(false);
-        let follower = Follower::new(&self.host, self.log_path(client));
-        let (out, (seen, followed_phase)) = std::thread::scope(|scope| {
-            let follower_thread = scope.spawn(|| {
-                self.follow(client, follower, &stop, since, s.progress_interval, &record)
-            });
-            let out = self.host.run(&command);
-            stop.store(true, Ordering::SeqCst);
-            let followed = follower_thread.join().unwrap_or((0, 0));
-            (out, followed)
-        });
+        let (out, (seen, followed_phase)) = self.run_followed(s, client, &command, &record, since);
         let elapsed = since.elapsed().as_secs_f64();
         let mut r = record.into_inner().unwrap_or_default();
         r.finished = Some(records::now());
@@ -578,28 +508,132 @@ impl Nimadm {
         let reached = last_phase(&out.stdout).max(followed_phase);
         r.phase = reached;
         if out.success() {
-            r.result = "ok".into();
-            r.message = None;
-            if phase.is_none_or(|p| p == 12) {
-                r.migration = Migration::Migrated;
-                r.migrated_at = r.finished.clone();
-                r.migration_secs = phase.is_none().then_some(elapsed);
-                r.phase = 12;
-                self.say(
-                    client,
-                    &format!("migrated (12/12 phases) in {}", duration_text(elapsed)),
-                );
-            } else {
-                r.migration = Migration::Partial;
-                r.phase = phase.unwrap_or(reached);
-                self.say(
-                    client,
-                    &format!("phase {reached}/12 done in {}", duration_text(elapsed)),
-                );
-            }
-            records::save(&self.host, client, &r);
+            self.record_success(client, phase, reached, elapsed, &mut r);
             return Outcome::ok(client, r.phase);
         }
+        self.record_failure(s, client, &out, reached, elapsed, r)
+    }
+
+    /// A client migrated or partly migrated before: an already migrated client
+    /// is skipped unless --force, which first cleans up what the last run left.
+    /// Returns the client's outcome when the migration must not go on.
+    fn before_a_new_migration(
+        &self,
+        s: &Settings,
+        client: &str,
+        request: &ActionRequest,
+    ) -> Option<Outcome> {
+        let previous = records::load(&self.host, client);
+        if previous.migration == Migration::None {
+            return None;
+        }
+        if previous.migration == Migration::Migrated && !request.force {
+            let at = previous
+                .migrated_at
+                .as_deref()
+                .map(records::local_time)
+                .unwrap_or_default();
+            let why = format!(
+                "already migrated on {at}: skipped (--force cleans it up and migrates it again)"
+            );
+            self.say(client, &why);
+            return Some(Outcome {
+                skipped: Some("already migrated".into()),
+                ..Outcome::ok(client, 12)
+            });
+        }
+        if !request.force {
+            return None;
+        }
+        let mut cleanup =
+            CommandRequest::new(self.op_argv(s, client, Op::Cleanup)).timeout(SHORT_TIMEOUT);
+        cleanup.quiet = true;
+        if request.dry_run {
+            let _ = self.host.run(&cleanup);
+            return None;
+        }
+        self.say(
+            client,
+            &format!("--force: cleaning up first: {}", cleanup.display()),
+        );
+        let why = match self.host.run(&cleanup) {
+            Ok(o) if o.success() => return None,
+            Ok(o) => last_line(&o),
+            Err(e) => e.message,
+        };
+        Some(Outcome::failed(
+            client,
+            0,
+            format!("cleanup before the migration failed: {why}"),
+        ))
+    }
+
+    /// Runs the migration while a thread follows its log on the client (the
+    /// progress lines and the phase reached); returns the command's result and
+    /// what the follower saw: (lines seen, last phase).
+    fn run_followed(
+        &self,
+        s: &Settings,
+        client: &str,
+        command: &CommandRequest,
+        record: &Mutex<Record>,
+        since: Instant,
+    ) -> (Result<CommandOutput, Error>, (usize, u8)) {
+        let stop = AtomicBool::new(false);
+        let follower = Follower::new(&self.host, self.log_path(client));
+        std::thread::scope(|scope| {
+            let follower_thread = scope
+                .spawn(|| self.follow(client, follower, &stop, since, s.progress_interval, record));
+            let out = self.host.run(command);
+            stop.store(true, Ordering::SeqCst);
+            let followed = follower_thread.join().unwrap_or((0, 0));
+            (out, followed)
+        })
+    }
+
+    /// A successful run: the client migrated (its last phase ran) or partly
+    /// migrated (`phase` below 12), recorded and said.
+    fn record_success(
+        &self,
+        client: &str,
+        phase: Option<u8>,
+        reached: u8,
+        elapsed: f64,
+        r: &mut Record,
+    ) {
+        r.result = "ok".into();
+        r.message = None;
+        if phase.is_none_or(|p| p == 12) {
+            r.migration = Migration::Migrated;
+            r.migrated_at = r.finished.clone();
+            r.migration_secs = phase.is_none().then_some(elapsed);
+            r.phase = 12;
+            self.say(
+                client,
+                &format!("migrated (12/12 phases) in {}", duration_text(elapsed)),
+            );
+        } else {
+            r.migration = Migration::Partial;
+            r.phase = phase.unwrap_or(reached);
+            self.say(
+                client,
+                &format!("phase {reached}/12 done in {}", duration_text(elapsed)),
+            );
+        }
+        records::save(&self.host, client, r);
+    }
+
+    /// A failed run: logged with the phase it reached and why, recorded, and
+    /// cleaned up when `cleanup_on_failure` says so and there is something to undo.
+    fn record_failure(
+        &self,
+        s: &Settings,
+        client: &str,
+        out: &CommandOutput,
+        reached: u8,
+        elapsed: f64,
+        mut r: Record,
+    ) -> Outcome {
         let detail = if out.timed_out {
             format!(
                 "timed out after {} (killed; client_timeout)",
@@ -608,7 +642,7 @@ impl Nimadm {
         } else if self.host.cancelled() {
             "cancelled".to_owned()
         } else {
-            let line = last_line(&out);
+            let line = last_line(out);
             let code = out
                 .exit_code
                 .map(|c| format!("exit code {c}"))
@@ -980,6 +1014,28 @@ impl Driver for Nimadm {
 doppel_plugin_api::export_driver!(Nimadm);
 
 mod reconcile;
+
+/// The record of a migration (or one phase) starting now: saved before nimadm
+/// runs, so a status meanwhile shows it running.
+fn running_record(s: &Settings, phase: Option<u8>) -> Record {
+    Record {
+        migration: Migration::Running,
+        phase: 0,
+        operation: phase
+            .map(|p| format!("phase {p}"))
+            .unwrap_or_else(|| "migrate".into()),
+        result: "running".into(),
+        started: records::now(),
+        finished: None,
+        elapsed_secs: None,
+        message: None,
+        cleaned_up: None,
+        migrated_at: None,
+        migration_secs: None,
+        awake: false,
+        spot: s.spot.clone(),
+    }
+}
 
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,7 @@
 use doppel_plugin_api::{ActionOutcome, CommandRequest, Error, InterruptedRun};
 
 use crate::phases::{banner_phase, phase_label};
-use crate::records::{self, Migration};
+use crate::records::{self, Migration, Record};
 use crate::{Nimadm, SHORT_TIMEOUT};
 
 /// What `lsnim -l <client>` says of its last operation.
@@ -79,23 +79,9 @@ impl Nimadm {
         let path = self.log_path(client);
         let log_text = std::fs::read_to_string(&path).unwrap_or_default();
         let log = parse_log(&log_text);
-        // When the log last changed: the closest nimadm leaves to its end time.
-        let ended = std::fs::metadata(&path)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| jiff::Timestamp::try_from(t).ok())
-            .map(|t| t.to_string())
-            .unwrap_or_else(records::now);
+        let ended = log_changed_at(&path);
         let mut r = records::load(&self.host, client);
-        let op = if run.argv.iter().any(|a| a == "-C") {
-            "cleanup"
-        } else if run.argv.iter().any(|a| a == "-W") {
-            "wake"
-        } else if run.argv.iter().any(|a| a == "-S") {
-            "sleep"
-        } else {
-            "migrate"
-        };
+        let op = interrupted_op(run);
         let phase_arg: Option<u8> = run.flag_value("-P").and_then(|p| p.parse().ok());
         let performing = nim.cstate.contains("being performed");
         let verdict = match (performing, nim.result.as_deref()) {
@@ -105,110 +91,154 @@ impl Nimadm {
             (false, None) => None,
         };
         r.finished = Some(ended.clone());
-        r.elapsed_secs = match (
-            run.started.parse::<jiff::Timestamp>(),
-            ended.parse::<jiff::Timestamp>(),
-        ) {
-            (Ok(a), Ok(b)) => {
-                Some((b.as_millisecond() - a.as_millisecond()).max(0) as f64 / 1000.0)
-            }
-            _ => None,
-        };
+        r.elapsed_secs = elapsed_between(&run.started, &ended);
         let summary = match op {
-            "migrate" => {
-                r.operation = phase_arg
-                    .map(|p| format!("phase {p}"))
-                    .unwrap_or_else(|| "migrate".into());
-                r.phase = log.phase;
-                match verdict {
-                    Some(true) if phase_arg.is_none_or(|p| p == 12) => {
-                        r.migration = Migration::Migrated;
-                        r.result = "ok".into();
-                        r.message = None;
-                        r.phase = 12;
-                        r.migrated_at = Some(ended.clone());
-                        r.migration_secs = if phase_arg.is_none() {
-                            r.elapsed_secs
-                        } else {
-                            None
-                        };
-                        "migrated (12/12 phases; lsnim: Cstate_result = success)".to_owned()
-                    }
-                    Some(true) => {
-                        r.migration = Migration::Partial;
-                        r.result = "ok".into();
-                        r.message = None;
-                        r.phase = phase_arg.unwrap_or(log.phase);
-                        format!("phase {}/12 done (lsnim: Cstate_result = success)", r.phase)
-                    }
-                    Some(false) => {
-                        r.migration = Migration::Failed;
-                        r.result = "failed".into();
-                        r.message = Some(log.error.clone().unwrap_or_else(|| {
-                            "nimadm failed (lsnim: Cstate_result = failure)".into()
-                        }));
-                        r.cleaned_up = log.cleaned_up.then_some(true);
-                        format!(
-                            "failed at phase {}/12 ({}){}",
-                            log.phase,
-                            phase_label(log.phase),
-                            if log.cleaned_up {
-                                ", cleaned up by nimadm"
-                            } else {
-                                ""
-                            }
-                        )
-                    }
-                    None => {
-                        r.migration = Migration::Failed;
-                        r.result = "failed".into();
-                        let why = format!(
-                            "nimadm was interrupted at phase {}/12 ({}): lsnim says \"{}\" with no result and its log ends there",
-                            log.phase,
-                            phase_label(log.phase),
-                            nim.cstate
-                        );
-                        r.message = Some(why.clone());
-                        r.cleaned_up = None;
-                        why
-                    }
-                }
-            }
-            other => {
-                r.operation = other.to_owned();
-                match verdict {
-                    Some(true) => {
-                        r.result = "ok".into();
-                        r.message = None;
-                        match other {
-                            "cleanup" => {
-                                r.migration = Migration::None;
-                                r.phase = 0;
-                                r.awake = false;
-                                r.migrated_at = None;
-                            }
-                            "wake" => r.awake = true,
-                            _ => r.awake = false,
-                        }
-                        format!("{other} done (lsnim: Cstate_result = success)")
-                    }
-                    _ => {
-                        r.result = "failed".into();
-                        let why = log.error.clone().unwrap_or_else(|| {
-                            format!(
-                                "{other} did not end cleanly (lsnim: Cstate = {})",
-                                nim.cstate
-                            )
-                        });
-                        r.message = Some(why.clone());
-                        format!("{other} failed: {why}")
-                    }
-                }
-            }
+            "migrate" => settle_migration(&mut r, verdict, phase_arg, &log, &nim, &ended),
+            other => settle_operation(&mut r, other, verdict, &log, &nim),
         };
         records::save(&self.host, client, &r);
         Ok(ActionOutcome::new().message(format!("client {client}: {summary}")))
     }
+}
+
+/// When the client's log last changed: the closest nimadm leaves to its end
+/// time (now, when there is no log).
+fn log_changed_at(path: &std::path::Path) -> String {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| jiff::Timestamp::try_from(t).ok())
+        .map(|t| t.to_string())
+        .unwrap_or_else(records::now)
+}
+
+/// What the interrupted nimadm was doing, by its flags.
+fn interrupted_op(run: &InterruptedRun) -> &'static str {
+    if run.argv.iter().any(|a| a == "-C") {
+        "cleanup"
+    } else if run.argv.iter().any(|a| a == "-W") {
+        "wake"
+    } else if run.argv.iter().any(|a| a == "-S") {
+        "sleep"
+    } else {
+        "migrate"
+    }
+}
+
+/// Seconds from `started` to `ended` (RFC 3339 times), none if either is unreadable.
+fn elapsed_between(started: &str, ended: &str) -> Option<f64> {
+    match (
+        started.parse::<jiff::Timestamp>(),
+        ended.parse::<jiff::Timestamp>(),
+    ) {
+        (Ok(a), Ok(b)) => Some((b.as_millisecond() - a.as_millisecond()).max(0) as f64 / 1000.0),
+        _ => None,
+    }
+}
+
+/// The record of an interrupted migration, by lsnim's verdict (none while
+/// lsnim still says it is being performed, or has no result) and the log.
+/// Returns the summary line.
+fn settle_migration(
+    r: &mut Record,
+    verdict: Option<bool>,
+    phase_arg: Option<u8>,
+    log: &LogState,
+    nim: &NimState,
+    ended: &str,
+) -> String {
+    r.operation = phase_arg
+        .map(|p| format!("phase {p}"))
+        .unwrap_or_else(|| "migrate".into());
+    r.phase = log.phase;
+    match verdict {
+        Some(true) if phase_arg.is_none_or(|p| p == 12) => {
+            r.migration = Migration::Migrated;
+            r.result = "ok".into();
+            r.message = None;
+            r.phase = 12;
+            r.migrated_at = Some(ended.to_owned());
+            r.migration_secs = if phase_arg.is_none() {
+                r.elapsed_secs
+            } else {
+                None
+            };
+            "migrated (12/12 phases; lsnim: Cstate_result = success)".to_owned()
+        }
+        Some(true) => {
+            r.migration = Migration::Partial;
+            r.result = "ok".into();
+            r.message = None;
+            r.phase = phase_arg.unwrap_or(log.phase);
+            format!("phase {}/12 done (lsnim: Cstate_result = success)", r.phase)
+        }
+        Some(false) => {
+            r.migration = Migration::Failed;
+            r.result = "failed".into();
+            r.message = Some(
+                log.error
+                    .clone()
+                    .unwrap_or_else(|| "nimadm failed (lsnim: Cstate_result = failure)".into()),
+            );
+            r.cleaned_up = log.cleaned_up.then_some(true);
+            format!(
+                "failed at phase {}/12 ({}){}",
+                log.phase,
+                phase_label(log.phase),
+                if log.cleaned_up {
+                    ", cleaned up by nimadm"
+                } else {
+                    ""
+                }
+            )
+        }
+        None => {
+            r.migration = Migration::Failed;
+            r.result = "failed".into();
+            let why = format!(
+                "nimadm was interrupted at phase {}/12 ({}): lsnim says \"{}\" with no result and its log ends there",
+                log.phase,
+                phase_label(log.phase),
+                nim.cstate
+            );
+            r.message = Some(why.clone());
+            r.cleaned_up = None;
+            why
+        }
+    }
+}
+
+/// The record of an interrupted cleanup, wake or sleep. Returns the summary line.
+fn settle_operation(
+    r: &mut Record,
+    op: &str,
+    verdict: Option<bool>,
+    log: &LogState,
+    nim: &NimState,
+) -> String {
+    r.operation = op.to_owned();
+    if verdict == Some(true) {
+        r.result = "ok".into();
+        r.message = None;
+        match op {
+            "cleanup" => {
+                r.migration = Migration::None;
+                r.phase = 0;
+                r.awake = false;
+                r.migrated_at = None;
+            }
+            "wake" => r.awake = true,
+            _ => r.awake = false,
+        }
+        return format!("{op} done (lsnim: Cstate_result = success)");
+    }
+    r.result = "failed".into();
+    let why = log
+        .error
+        .clone()
+        .unwrap_or_else(|| format!("{op} did not end cleanly (lsnim: Cstate = {})", nim.cstate));
+    r.message = Some(why.clone());
+    format!("{op} failed: {why}")
 }
 
 #[cfg(test)]

@@ -119,101 +119,21 @@ fn took(r: &Record) -> String {
 /// progress or interrupted) → warn.
 pub fn report(clients: &[(String, Record)], svcname: &str) -> StatusReport {
     let mut lines: Vec<(bool, String)> = Vec::new();
-    let (mut migrated, mut failed, mut touched) = (0, 0, 0);
+    let mut tally = Tally::default();
     for (c, r) in clients {
-        let when = local_time(r.finished.as_deref().unwrap_or(&r.started));
-        let op_failed = r.result == "failed" && r.migration != Migration::Failed;
-        match r.migration {
-            Migration::None => {
-                if r.operation == "cleanup" && r.result == "ok" {
-                    lines.push((true, format!("{c}: not migrated (cleaned up on {when})")));
-                } else {
-                    lines.push((true, format!("{c}: not migrated")));
-                }
-            }
-            Migration::Running => {
-                touched += 1;
-                lines.push((
-                    true,
-                    format!(
-                        "{c}: migration started on {} not finished: at phase {}/12 ({}), running, or interrupted",
-                        local_time(&r.started),
-                        r.phase,
-                        phase_label(r.phase)
-                    ),
-                ));
-            }
-            Migration::Partial => {
-                touched += 1;
-                lines.push((
-                    true,
-                    format!("{c}: phases 1-{}/12 done (single-phase runs, the last on {when}); next: --phase {}", r.phase, r.phase + 1),
-                ));
-            }
-            Migration::Migrated => {
-                touched += 1;
-                migrated += 1;
-                let at = r
-                    .migrated_at
-                    .as_deref()
-                    .map(local_time)
-                    .unwrap_or(when.clone());
-                lines.push((
-                    false,
-                    format!("{c}: migrated (12/12 phases) on {at}{}", took(r)),
-                ));
-                if r.awake {
-                    lines.push((
-                        false,
-                        format!("{c}: altinst_rootvg is awake, mounted on the NIM master (doppel -s {svcname} sleep puts it back to sleep)"),
-                    ));
-                }
-            }
-            Migration::Failed => {
-                touched += 1;
-                failed += 1;
-                let cleanup = match r.cleaned_up {
-                    Some(true) => "; cleaned up (nimadm -C)".to_owned(),
-                    Some(false) => {
-                        format!("; NOT cleaned up: nimadm -C -c {c} -s {} failed", r.spot)
-                    }
-                    None if r.phase == 0 => String::new(),
-                    None => format!("; not cleaned up (nimadm -C -c {c} -s {})", r.spot),
-                };
-                let at = if r.phase == 0 {
-                    "failed before any phase (refused by nimadm's checks)".to_owned()
-                } else {
-                    format!("failed at phase {}/12 ({})", r.phase, phase_label(r.phase))
-                };
-                let why = r
-                    .message
-                    .as_deref()
-                    .map(|m| format!(": {m}"))
-                    .unwrap_or_default();
-                lines.push((true, format!("{c}: {at} on {when}{why}{cleanup}")));
-            }
-        }
-        if op_failed {
-            failed += 1;
-            let why = r
-                .message
-                .as_deref()
-                .map(|m| format!(": {m}"))
-                .unwrap_or_default();
-            lines.push((true, format!("{c}: {} failed on {when}{why}", r.operation)));
-        }
+        client_lines(c, r, svcname, &mut lines, &mut tally);
     }
-    let state = if failed > 0 {
+    let state = if tally.failed > 0 {
         Status::Warn
-    } else if touched == 0 {
+    } else if tally.touched == 0 {
         Status::NotApplicable
-    } else if migrated == clients.len() {
+    } else if tally.migrated == clients.len() {
         Status::Up
     } else {
         Status::Warn
     };
     let mut report = StatusReport::new(state);
-    if touched == 0 && failed == 0 {
+    if tally.touched == 0 && tally.failed == 0 {
         report = report.info(format!(
             "no client migrated yet ({} clients)",
             clients.len()
@@ -227,4 +147,110 @@ pub fn report(clients: &[(String, Record)], svcname: &str) -> StatusReport {
         };
     }
     report
+}
+
+/// Clients counted by what their records say.
+#[derive(Default)]
+struct Tally {
+    /// Clients a migration ran on (whatever its end).
+    touched: usize,
+    migrated: usize,
+    /// Failed migrations and failed operations (a client can count twice).
+    failed: usize,
+}
+
+/// A client's status lines (true: a warning when the resource warns), counted.
+fn client_lines(
+    c: &str,
+    r: &Record,
+    svcname: &str,
+    lines: &mut Vec<(bool, String)>,
+    tally: &mut Tally,
+) {
+    let when = local_time(r.finished.as_deref().unwrap_or(&r.started));
+    let op_failed = r.result == "failed" && r.migration != Migration::Failed;
+    match r.migration {
+        Migration::None => {
+            if r.operation == "cleanup" && r.result == "ok" {
+                lines.push((true, format!("{c}: not migrated (cleaned up on {when})")));
+            } else {
+                lines.push((true, format!("{c}: not migrated")));
+            }
+        }
+        Migration::Running => {
+            tally.touched += 1;
+            lines.push((
+                true,
+                format!(
+                    "{c}: migration started on {} not finished: at phase {}/12 ({}), running, or interrupted",
+                    local_time(&r.started),
+                    r.phase,
+                    phase_label(r.phase)
+                ),
+            ));
+        }
+        Migration::Partial => {
+            tally.touched += 1;
+            lines.push((
+                true,
+                format!("{c}: phases 1-{}/12 done (single-phase runs, the last on {when}); next: --phase {}", r.phase, r.phase + 1),
+            ));
+        }
+        Migration::Migrated => {
+            tally.touched += 1;
+            tally.migrated += 1;
+            let at = r
+                .migrated_at
+                .as_deref()
+                .map(local_time)
+                .unwrap_or(when.clone());
+            lines.push((
+                false,
+                format!("{c}: migrated (12/12 phases) on {at}{}", took(r)),
+            ));
+            if r.awake {
+                lines.push((
+                    false,
+                    format!("{c}: altinst_rootvg is awake, mounted on the NIM master (doppel -s {svcname} sleep puts it back to sleep)"),
+                ));
+            }
+        }
+        Migration::Failed => {
+            tally.touched += 1;
+            tally.failed += 1;
+            lines.push((true, failed_migration_line(c, r, &when)));
+        }
+    }
+    if op_failed {
+        tally.failed += 1;
+        let why = r
+            .message
+            .as_deref()
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default();
+        lines.push((true, format!("{c}: {} failed on {when}{why}", r.operation)));
+    }
+}
+
+/// A failed migration: the phase, why, and whether (and how) it was cleaned up.
+fn failed_migration_line(c: &str, r: &Record, when: &str) -> String {
+    let cleanup = match r.cleaned_up {
+        Some(true) => "; cleaned up (nimadm -C)".to_owned(),
+        Some(false) => {
+            format!("; NOT cleaned up: nimadm -C -c {c} -s {} failed", r.spot)
+        }
+        None if r.phase == 0 => String::new(),
+        None => format!("; not cleaned up (nimadm -C -c {c} -s {})", r.spot),
+    };
+    let at = if r.phase == 0 {
+        "failed before any phase (refused by nimadm's checks)".to_owned()
+    } else {
+        format!("failed at phase {}/12 ({})", r.phase, phase_label(r.phase))
+    };
+    let why = r
+        .message
+        .as_deref()
+        .map(|m| format!(": {m}"))
+        .unwrap_or_default();
+    format!("{c}: {at} on {when}{why}{cleanup}")
 }

@@ -2,11 +2,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use doppel_plugin_api::testing::FakeHost;
-use doppel_plugin_api::{HostServices, Level, MessageLevel};
+use doppel_plugin_api::{CommandOutput, CommandRequest, HostServices, Level, MessageLevel};
 
 use super::*;
+use crate::lspacket::Target;
 
 fn ok(stdout: &str) -> CommandOutput {
     CommandOutput::exited(0, stdout, "")

@@ -1,12 +1,14 @@
 //! Unit tests with a fake host: a tiny in-memory array answers symdev and symclone.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
 
 use doppel_plugin_api::{CommandOutput, HostServices, Level, MessageLevel};
 
 use super::*;
+use crate::cloneset::parse_last_action;
 
 const LAST: &str = "Thu Feb 25 10:20:56 2010";
 const LATER: &str = "Fri Feb 26 09:00:01 2010";
