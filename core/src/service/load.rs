@@ -85,7 +85,7 @@ pub(super) struct PendingValidation {
 /// Keywords a resource inherits from `[DEFAULT]` when it does not set them.
 pub(super) const INHERITED: &[&str] = &["sync_max_delay", "ssh"];
 
-impl Builder<'_, '_> {
+impl<'b> Builder<'_, 'b> {
     pub(super) fn diag(
         &mut self,
         location: Option<&Location>,
@@ -435,21 +435,15 @@ impl Builder<'_, '_> {
         }
     }
 
-    /// Builds the resource of `section`; also returns the lines its
-    /// `<action>_depends` keywords were read from, by action, and what the
-    /// driver is to check (see [`Builder::driver_validation`]).
-    pub(super) fn build_resource(
+    /// The `type` of resource `section` as written, its driver type (the group
+    /// prefixed when it has none) and its manifest; a missing or unknown type is a
+    /// diagnostic naming the installed drivers or the closest type.
+    fn resource_driver(
         &mut self,
-        r: &Resolver<'_>,
         section: &Section,
         group: &str,
-        index: &str,
-    ) -> (
-        ResourceDef,
-        BTreeMap<String, Location>,
-        Option<PendingValidation>,
-    ) {
-        let rid = section.name().to_owned();
+    ) -> (String, String, Option<&'b Manifest>) {
+        let rid = section.name();
         let location = section.location().clone();
         let type_entry = section.get("type");
         let basename = type_entry
@@ -470,7 +464,7 @@ impl Builder<'_, '_> {
                 .collect();
             self.diag(
                 Some(&location),
-                &rid,
+                rid,
                 Some("type"),
                 format!(
                     "missing keyword 'type' (installed {group} drivers: {})",
@@ -499,10 +493,89 @@ impl Builder<'_, '_> {
                     ),
                     None => format!("unknown driver type {type_name}{hint}"),
                 };
-                self.diag(Some(&loc), &rid, Some("type"), message);
+                self.diag(Some(&loc), rid, Some("type"), message);
             }
             m
         };
+        (basename, type_name, manifest)
+    }
+
+    /// Every keyword of resource `section` resolved (scopes, `[DEFAULT]`,
+    /// defaults, references), with the lines they were read from; a required
+    /// keyword left unset is a diagnostic when the driver is known.
+    fn resolve_resource_keywords(
+        &mut self,
+        r: &Resolver<'_>,
+        section: &Section,
+        specs: &[&KeywordSpec],
+        driver_known: bool,
+    ) -> (BTreeMap<String, Resolved>, BTreeMap<String, Location>) {
+        let mut values = BTreeMap::new();
+        let mut locations = BTreeMap::new();
+        for spec in specs {
+            if let Some((v, loc)) = self.resolve_keyword(r, section, spec, true) {
+                values.insert(spec.name.clone(), v);
+                if let Some(loc) = loc {
+                    locations.insert(spec.name.clone(), loc);
+                }
+            } else if spec.required && !spec.provisioning && driver_known {
+                self.diag(
+                    Some(section.location()),
+                    section.name(),
+                    Some(&spec.name),
+                    "missing required keyword".to_owned(),
+                );
+            }
+        }
+        (values, locations)
+    }
+
+    /// The `<action>_depends` conditions of resource `rid`, by action, and the
+    /// lines they were read from; a condition that does not parse is a diagnostic.
+    fn resource_conditions(
+        &mut self,
+        rid: &str,
+        group: &str,
+        values: &BTreeMap<String, Resolved>,
+        locations: &BTreeMap<String, Location>,
+    ) -> (BTreeMap<String, Vec<Condition>>, BTreeMap<String, Location>) {
+        let mut conditions = BTreeMap::new();
+        let mut depends_locations = BTreeMap::new();
+        for action in keywords::depends_actions(group) {
+            let key = format!("{action}_depends");
+            let Some(v) = values.get(&key) else { continue };
+            let loc = locations.get(&key);
+            match parse_conditions(&v.value) {
+                Ok(list) if !list.is_empty() => {
+                    conditions.insert(action.to_owned(), list);
+                    if let Some(loc) = loc {
+                        depends_locations.insert(action.to_owned(), loc.clone());
+                    }
+                }
+                Ok(_) => {}
+                Err(msg) => self.diag(loc, rid, Some(&key), msg),
+            }
+        }
+        (conditions, depends_locations)
+    }
+
+    /// Builds the resource of `section`; also returns the lines its
+    /// `<action>_depends` keywords were read from, by action, and what the
+    /// driver is to check (see [`Builder::driver_validation`]).
+    pub(super) fn build_resource(
+        &mut self,
+        r: &Resolver<'_>,
+        section: &Section,
+        group: &str,
+        index: &str,
+    ) -> (
+        ResourceDef,
+        BTreeMap<String, Location>,
+        Option<PendingValidation>,
+    ) {
+        let rid = section.name().to_owned();
+        let location = section.location().clone();
+        let (basename, type_name, manifest) = self.resource_driver(section, group);
         let specs: Vec<&KeywordSpec> = match manifest {
             Some(m) => keywords::resource_keyword_refs(m),
             None => keywords::shared_generic_resource_keywords(group)
@@ -513,23 +586,8 @@ impl Builder<'_, '_> {
             self.check_section(section, &specs, Some(()));
         }
 
-        let mut values = BTreeMap::new();
-        let mut locations = BTreeMap::new();
-        for spec in &specs {
-            if let Some((v, loc)) = self.resolve_keyword(r, section, spec, true) {
-                values.insert(spec.name.clone(), v);
-                if let Some(loc) = loc {
-                    locations.insert(spec.name.clone(), loc);
-                }
-            } else if spec.required && !spec.provisioning && manifest.is_some() {
-                self.diag(
-                    Some(&location),
-                    &rid,
-                    Some(&spec.name),
-                    "missing required keyword".to_owned(),
-                );
-            }
-        }
+        let (values, locations) =
+            self.resolve_resource_keywords(r, section, &specs, manifest.is_some());
         let get = |k: &str| values.get(k).map(|v: &Resolved| v.value.as_str());
         let boolean = |k: &str| get(k).and_then(|v| convert::to_bool(v).ok());
         let tags: BTreeSet<String> = get("tags")
@@ -547,49 +605,12 @@ impl Builder<'_, '_> {
             // False for every group, as the template says (and OpenSVC om3); a
             // `noaction` resource never acts, so it cannot fail.
             .unwrap_or(noaction);
-        let always_on = get("always_on").map(convert::to_list).unwrap_or_default();
-        let standby = always_on.iter().any(|a| match a.as_str() {
-            "nodes" => r.nodes.iter().any(|n| n == r.nodename),
-            "drpnodes" => r.drpnodes.iter().any(|n| n == r.nodename),
-            node => node == r.nodename,
-        });
+        let standby = standby_here(r, get("always_on"));
 
-        let mut conditions = BTreeMap::new();
-        let mut depends_locations = BTreeMap::new();
-        for action in keywords::depends_actions(group) {
-            let key = format!("{action}_depends");
-            let Some(v) = values.get(&key) else { continue };
-            let loc = locations.get(&key);
-            match parse_conditions(&v.value) {
-                Ok(list) if !list.is_empty() => {
-                    conditions.insert(action.to_owned(), list);
-                    if let Some(loc) = loc {
-                        depends_locations.insert(action.to_owned(), loc.clone());
-                    }
-                }
-                Ok(_) => {}
-                Err(msg) => self.diag(loc, &rid, Some(&key), msg),
-            }
-        }
-        let triggers = values
-            .iter()
-            .filter(|(k, _)| {
-                k.starts_with("pre_") || k.starts_with("post_") || k.starts_with("blocking_")
-            })
-            .map(|(k, v)| (k.clone(), v.value.clone()))
-            .collect();
-        let driver_keywords: BTreeMap<String, String> = manifest
-            .map(|m| {
-                m.keywords
-                    .iter()
-                    .filter_map(|k| {
-                        values
-                            .get(&k.name)
-                            .map(|v| (k.name.clone(), v.value.clone()))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let (conditions, depends_locations) =
+            self.resource_conditions(&rid, group, &values, &locations);
+        let triggers = triggers_of(&values);
+        let driver_keywords = driver_keywords_of(manifest, &values);
         let def = ResourceDef {
             rid: rid.clone(),
             group: group.to_owned(),
@@ -754,4 +775,50 @@ mod ssh_destination_tests {
             assert!(check_ssh_destination(bad).is_err(), "{bad:?}");
         }
     }
+}
+
+/// A resource's trigger keywords (`pre_<action>`, `post_<action>`,
+/// `blocking_...`) and their commands.
+fn triggers_of(values: &BTreeMap<String, Resolved>) -> BTreeMap<String, String> {
+    values
+        .iter()
+        .filter(|(k, _)| {
+            k.starts_with("pre_") || k.starts_with("post_") || k.starts_with("blocking_")
+        })
+        .map(|(k, v)| (k.clone(), v.value.clone()))
+        .collect()
+}
+
+/// The values of the keywords the driver declares (what it is given), none
+/// for an unknown driver.
+fn driver_keywords_of(
+    manifest: Option<&Manifest>,
+    values: &BTreeMap<String, Resolved>,
+) -> BTreeMap<String, String> {
+    manifest
+        .map(|m| {
+            m.keywords
+                .iter()
+                .filter_map(|k| {
+                    values
+                        .get(&k.name)
+                        .map(|v| (k.name.clone(), v.value.clone()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `always_on` names this node (`nodes`, `drpnodes`, or the node itself): the
+/// resource is standby here.
+fn standby_here(r: &Resolver<'_>, always_on: Option<&str>) -> bool {
+    always_on
+        .map(convert::to_list)
+        .unwrap_or_default()
+        .iter()
+        .any(|a| match a.as_str() {
+            "nodes" => r.nodes.iter().any(|n| n == r.nodename),
+            "drpnodes" => r.drpnodes.iter().any(|n| n == r.nodename),
+            node => node == r.nodename,
+        })
 }
