@@ -172,28 +172,8 @@ impl<'b> Builder<'_, 'b> {
         self.driver_validation(pending);
         self.check_conditions(&resources, &depends_locations);
 
-        let mut parallel_subsets = BTreeSet::new();
-        for section in self.ini.sections() {
-            if let SectionKind::Subset { group, name } = section.kind() {
-                let parallel = section
-                    .value("parallel")
-                    .map(|v| convert::to_bool(v).unwrap_or(false))
-                    .unwrap_or(false);
-                if parallel {
-                    parallel_subsets.insert(match name {
-                        Some(n) => format!("{group}:{n}"),
-                        None => group,
-                    });
-                }
-            }
-        }
-        let triggers = default_values
-            .iter()
-            .filter(|(k, _)| {
-                k.starts_with("pre_") || k.starts_with("post_") || k.starts_with("blocking_")
-            })
-            .map(|(k, v)| (k.clone(), v.value.clone()))
-            .collect();
+        let parallel_subsets = parallel_subsets(self.ini);
+        let triggers = triggers_of(&default_values);
         Service {
             name: self.name.to_owned(),
             file: file.to_owned(),
@@ -750,33 +730,6 @@ fn check_ssh_destination(value: &str) -> Result<(), String> {
     Ok(())
 }
 
-#[cfg(test)]
-mod ssh_destination_tests {
-    use super::check_ssh_destination;
-
-    #[test]
-    fn destinations_ssh_accepts_pass_and_option_lookalikes_do_not() {
-        for ok in [
-            "hpux01",
-            "root@hpux01",
-            "ssh://root@hpux01:2222",
-            "root@10.0.0.7",
-            "",
-        ] {
-            assert!(check_ssh_destination(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "-oProxyCommand=sh",
-            "root@hpux01 ls",
-            "root@",
-            "ssh://root@:22",
-            "a\nb",
-        ] {
-            assert!(check_ssh_destination(bad).is_err(), "{bad:?}");
-        }
-    }
-}
-
 /// A resource's trigger keywords (`pre_<action>`, `post_<action>`,
 /// `blocking_...`) and their commands.
 fn triggers_of(values: &BTreeMap<String, Resolved>) -> BTreeMap<String, String> {
@@ -821,4 +774,52 @@ fn standby_here(r: &Resolver<'_>, always_on: Option<&str>) -> bool {
             "drpnodes" => r.drpnodes.iter().any(|n| n == r.nodename),
             node => node == r.nodename,
         })
+}
+
+/// The subsets whose resources act in parallel (`[subset#<group>[:<name>]]`
+/// with `parallel = true`), as `<group>` or `<group>:<name>`.
+fn parallel_subsets(ini: &Ini) -> BTreeSet<String> {
+    let mut subsets = BTreeSet::new();
+    for section in ini.sections() {
+        if let SectionKind::Subset { group, name } = section.kind() {
+            let parallel = section
+                .value("parallel")
+                .map(|v| convert::to_bool(v).unwrap_or(false))
+                .unwrap_or(false);
+            if parallel {
+                subsets.insert(match name {
+                    Some(n) => format!("{group}:{n}"),
+                    None => group,
+                });
+            }
+        }
+    }
+    subsets
+}
+
+#[cfg(test)]
+mod ssh_destination_tests {
+    use super::check_ssh_destination;
+
+    #[test]
+    fn destinations_ssh_accepts_pass_and_option_lookalikes_do_not() {
+        for ok in [
+            "hpux01",
+            "root@hpux01",
+            "ssh://root@hpux01:2222",
+            "root@10.0.0.7",
+            "",
+        ] {
+            assert!(check_ssh_destination(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "-oProxyCommand=sh",
+            "root@hpux01 ls",
+            "root@",
+            "ssh://root@:22",
+            "a\nb",
+        ] {
+            assert!(check_ssh_destination(bad).is_err(), "{bad:?}");
+        }
+    }
 }
