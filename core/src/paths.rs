@@ -49,6 +49,12 @@ impl Paths {
         self.root.join("var/log/doppel").join(format!("{svc}.log"))
     }
 
+    /// `var/cache/doppel/drivers.json`: the driver manifests of the last command,
+    /// so that the next one need not load unchanged libraries to read them.
+    pub fn driver_cache(&self) -> PathBuf {
+        self.root.join("var/cache/doppel/drivers.json")
+    }
+
     /// `var/log/doppel/`.
     pub fn log_dir(&self) -> PathBuf {
         self.root.join("var/log/doppel")

@@ -7,11 +7,21 @@ use doppel_plugin_api::Manifest;
 use serde_json::json;
 
 use crate::cli::{DriversCommand, Format};
+use crate::driver_cache::ManifestCache;
 use crate::drivers::{Registry, discover, search_dirs};
 use crate::{Context, UsageError};
 
+/// The installed drivers, their manifests read through the node's manifest
+/// cache (`var/cache/doppel/drivers.json`, see `driver_cache`).
 pub fn load_registry(ctx: &Context) -> Registry {
-    discover(search_dirs(&ctx.node.driver_dirs), &ctx.node.driver_files)
+    let mut cache = ManifestCache::open(ctx.paths.driver_cache());
+    let registry = discover(
+        search_dirs(&ctx.node.driver_dirs),
+        &ctx.node.driver_files,
+        &mut cache,
+    );
+    cache.save();
+    registry
 }
 
 /// [`load_registry`], then [`warn_skipped`].

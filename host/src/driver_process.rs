@@ -171,7 +171,7 @@ fn to_line<T: Serialize>(value: &T) -> String {
 // Opening a library safely (both modes).
 
 /// Why loading `meta` (of the file or directory `what`) would be unsafe.
-fn unsafe_owner_or_mode(meta: &std::fs::Metadata, what: &str) -> Option<String> {
+pub(crate) fn unsafe_owner_or_mode(meta: &std::fs::Metadata, what: &str) -> Option<String> {
     let mode = meta.mode();
     if mode & 0o022 != 0 {
         return Some(format!(

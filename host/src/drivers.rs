@@ -18,6 +18,7 @@ use std::sync::Arc;
 use doppel_core::keywords::generic_resource_keywords;
 use doppel_plugin_api::Manifest;
 
+use crate::driver_cache::{FileKey, ManifestCache};
 use crate::driver_process::{self, Driver};
 use serde::Serialize;
 
@@ -154,18 +155,30 @@ pub fn manifest_problem(m: &Manifest) -> Option<String> {
     None
 }
 
-/// Searches `dirs` and reads the manifest of every driver found (each in a
-/// process of its own, see `driver_process`). `pins` (node config
-/// `[driver_files]`) says which file provides a type that several files claim.
-pub fn discover(dirs: Vec<SearchDir>, pins: &BTreeMap<String, PathBuf>) -> Registry {
+/// Searches `dirs` and reads the manifest of every driver found: from `cache`
+/// for a library unchanged since it was recorded, otherwise by loading it in a
+/// probe process (see `driver_process`). `pins` (node config `[driver_files]`)
+/// says which file provides a type that several files claim.
+pub fn discover(
+    dirs: Vec<SearchDir>,
+    pins: &BTreeMap<String, PathBuf>,
+    cache: &mut ManifestCache,
+) -> Registry {
     let mut registry = Registry::default();
     let candidates = candidate_files(&dirs, pins);
     let in_process = driver_process::in_process_requested();
-    let files: Vec<PathBuf> = candidates.iter().map(|(f, _)| f.clone()).collect();
-    let probed = driver_process::probe(&files);
+    let manifests = if in_process {
+        let files: Vec<PathBuf> = candidates.iter().map(|(f, _)| f.clone()).collect();
+        driver_process::probe(&files)
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect()
+    } else {
+        read_manifests(&candidates, cache)
+    };
     // type -> the files claiming it (file as found, canonical, manifest)
     let mut claims: BTreeMap<String, Vec<Claimant>> = BTreeMap::new();
-    for ((file, canonical), (_, result)) in candidates.into_iter().zip(probed) {
+    for ((file, canonical), result) in candidates.into_iter().zip(manifests) {
         match result.and_then(|m| match manifest_problem(&m) {
             Some(why) => Err(why),
             None => Ok(m),
@@ -199,6 +212,43 @@ pub fn discover(dirs: Vec<SearchDir>, pins: &BTreeMap<String, PathBuf>) -> Regis
     registry.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     registry.searched = dirs;
     registry
+}
+
+/// The manifest of each candidate (as found, canonical), in order: from `cache`
+/// when the library is unchanged, else probed (and recorded in `cache` if it
+/// loaded). Each file is opened and checked first as the probe would, so a
+/// refused file gets the probe's reason without a process.
+fn read_manifests(
+    candidates: &[(PathBuf, PathBuf)],
+    cache: &mut ManifestCache,
+) -> Vec<Result<Manifest, String>> {
+    let mut results: Vec<Option<Result<Manifest, String>>> = vec![None; candidates.len()];
+    // (index, file as found, real path, version) of the files to probe
+    let mut misses: Vec<(usize, PathBuf, PathBuf, Option<FileKey>)> = Vec::new();
+    for (i, (file, _)) in candidates.iter().enumerate() {
+        match driver_process::open_checked(file) {
+            Err(why) => results[i] = Some(Err(why)),
+            Ok((opened, real)) => {
+                let key = opened.metadata().ok().map(|m| FileKey::of(&m));
+                match key.as_ref().and_then(|k| cache.get(&real, k)) {
+                    Some(m) => results[i] = Some(Ok(m)),
+                    None => misses.push((i, file.clone(), real, key)),
+                }
+            }
+        }
+    }
+    let files: Vec<PathBuf> = misses.iter().map(|(_, f, _, _)| f.clone()).collect();
+    let probed = driver_process::probe(&files);
+    for ((i, _, real, key), (_, result)) in misses.into_iter().zip(probed) {
+        if let (Ok(m), Some(key)) = (&result, key) {
+            cache.put(real, key, m.clone());
+        }
+        results[i] = Some(result);
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err("no answer".into())))
+        .collect()
 }
 
 /// A file claiming a driver type: as found, canonical, and its manifest.

@@ -21,6 +21,7 @@ mod cmd_edit;
 mod cmd_schedule;
 mod cmd_service;
 mod color;
+mod driver_cache;
 mod driver_process;
 mod drivers;
 mod engine;

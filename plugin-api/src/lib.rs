@@ -295,8 +295,10 @@ impl<E: std::error::Error> From<E> for Error {
 /// assert_eq!(fake.command_lines(), ["/usr/bin/touch /tmp/m"]);
 /// ```
 pub trait Driver: Sized + Send + Sync + 'static {
-    /// Identity, keywords and actions. Called once when doppel loads the driver,
-    /// before any resource exists; it must not do I/O.
+    /// Identity, keywords and actions. Called when doppel loads the driver,
+    /// before any resource exists; it must not do I/O. doppel remembers the
+    /// result until the library file changes, so return the same manifest every
+    /// time (nothing read from the environment).
     fn manifest() -> Manifest;
 
     /// Checks a resource's configuration beyond keyword types (e.g. malformed

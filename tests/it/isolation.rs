@@ -368,9 +368,12 @@ fn manifests_with_an_empty_type_duplicate_or_reserved_keywords_are_refused() {
             "driver sync.crash: keyword 'tags' is reserved by doppel (a generic resource keyword)",
         ),
     ] {
+        // This driver's manifest follows its environment, which a real one's
+        // never does: the manifest cache would keep the first one.
         let (code, stdout, stderr) = run(ctx
             .doppel(["drivers", "list"])
-            .env("DOPPEL_CRASH_MANIFEST", how));
+            .env("DOPPEL_CRASH_MANIFEST", how)
+            .env("DOPPEL_DRIVER_CACHE", "off"));
         assert_eq!(code, 0, "{stderr}");
         assert!(!stdout.contains("sync.crash "), "{stdout}");
         assert_line(
@@ -649,5 +652,71 @@ fn a_crash_in_validate_names_its_resource_and_every_other_is_still_checked() {
              other: ok\n"
         ),
         "{stderr}"
+    );
+}
+
+/// The manifest cache (`var/cache/doppel/drivers.json`): an unchanged library
+/// is not loaded again to read its manifest; a replaced one is, and a library
+/// that became unsafe to load is refused even though its manifest is known.
+#[test]
+fn manifests_of_unchanged_libraries_come_from_the_cache_and_a_replaced_one_is_probed() {
+    let mut ctx = TestContext::new();
+    ctx.write("etc/doppel/doppel.toml", "nodename = \"n1\"\n");
+    let dir = ctx.root().join("drivers");
+    std::fs::create_dir(&dir).unwrap();
+    let source = crash_lib(CrashBuild::Plain).join("libdoppel_driver_crash.so");
+    let lib = dir.join("libdoppel_driver_crash.so");
+    std::fs::copy(&source, &lib).unwrap();
+    ctx.env("DOPPEL_DRIVER_PATH", dir.display().to_string());
+    let listed = |stdout: &str| stdout.lines().any(|l| l.starts_with("sync.crash "));
+
+    let (code, stdout, stderr) = run(&mut ctx.doppel(["drivers", "list"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(listed(&stdout), "{stdout}");
+    let cache = std::fs::read_to_string(ctx.root().join("var/cache/doppel/drivers.json"))
+        .expect("the cache is written");
+    assert!(cache.contains(&*lib.to_string_lossy()), "{cache}");
+
+    // Loaded now, this library would declare a keyword twice and be refused:
+    // from the cache it is not loaded, and its recorded manifest stands.
+    let duplicate = |ctx: &TestContext| {
+        run(ctx
+            .doppel(["drivers", "list"])
+            .env("DOPPEL_CRASH_MANIFEST", "duplicate"))
+    };
+    let (code, stdout, stderr) = duplicate(&ctx);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(listed(&stdout), "{stdout}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+
+    // The same bytes copied over it: a new version of the file, probed.
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::copy(&source, &lib).unwrap();
+    let (_, stdout, stderr) = duplicate(&ctx);
+    assert!(!listed(&stdout), "{stdout}");
+    assert_line(
+        &stderr,
+        &format!(
+            "warning: skipped driver {}: driver sync.crash: keyword 'crash' is declared twice",
+            lib.display()
+        ),
+    );
+
+    // Known to the cache (a new copy, probed as it is), then made writable by
+    // others: refused all the same.
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::copy(&source, &lib).unwrap();
+    let (_, stdout, _) = run(&mut ctx.doppel(["drivers", "list"]));
+    assert!(listed(&stdout), "{stdout}");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (_, stdout, stderr) = run(&mut ctx.doppel(["drivers", "list"]));
+    assert!(!listed(&stdout), "{stdout}");
+    assert_line(
+        &stderr,
+        &format!(
+            "warning: skipped driver {}: the file is writable by group or others (mode 777); fix with chmod go-w",
+            lib.display()
+        ),
     );
 }

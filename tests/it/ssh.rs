@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use doppel_e2e::{TestContext, run, target_dir};
+use doppel_e2e::{TestContext, assert_line, run, target_dir};
 
 struct Sshd {
     child: Child,
@@ -230,14 +230,15 @@ fn dry_run_shows_the_ssh_line() {
     let (code, stdout, stderr) = run(&mut ctx.doppel(["-s", "app", "start", "--dry-run"]));
     assert_eq!(code, 0, "{stdout}{stderr}");
     let all = format!("{stdout}{stderr}");
-    assert!(
-        all.contains("ssh -o BatchMode=yes -o StrictHostKeyChecking=yes"),
-        "{all}"
-    );
-    assert!(
-        all.contains(&format!("-- ssh://root@127.0.0.1:{} 'env' ", sshd.port))
-            || all.contains(&format!("-- ssh://root@127.0.0.1:{} ", sshd.port)),
-        "{all}"
+    // The whole line an operator would paste: strict options, the connection
+    // sharing under the state directory, and the remote command quoted once
+    // for the remote shell (the script's environment first).
+    let (root, port) = (ctx.root().display(), sshd.port);
+    assert_line(
+        &all,
+        &format!(
+            r#"* APP.APP#0 - INFO - dry-run: ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath={root}/var/lib/doppel/.ssh/%C -o ControlPersist=10s -o ConnectTimeout=5 -o UserKnownHostsFile={root}/sshd/known_hosts -i {root}/sshd/client_key -- ssh://root@127.0.0.1:{port} 'env '\''DOPPEL_ACTION=start'\'' '\''DOPPEL_RID=app#0'\'' '\''DOPPEL_SVCNAME=app'\'' '\''OPENSVC_ACTION=start'\'' '\''OPENSVC_RID=app#0'\'' '\''OPENSVC_SVCNAME=app'\'' touch /tmp/x'"#
+        ),
     );
 }
 
