@@ -355,41 +355,11 @@ fn serve(driver: Arc<LoadedDriver>, input: File, output: Arc<Mutex<File>>) {
                 shared.done(id, validate_text(&driver, &config));
             }
             ToChild::ValidateAll { id, configs } => {
-                let answers: Vec<Answer> = configs
-                    .iter()
-                    .map(|config| match validate_text(&driver, config) {
-                        Ok(text) => Answer {
-                            ok: Some(text),
-                            err: None,
-                        },
-                        Err(e) => Answer {
-                            ok: None,
-                            err: Some(e.to_wire()),
-                        },
-                    })
-                    .collect();
-                shared.done(id, Ok(encode(&answers)));
+                shared.done(id, Ok(validate_all_text(&driver, &configs)));
             }
             ToChild::Open { id, config } => {
                 let (driver, shared) = (driver.clone(), shared.clone());
-                std::thread::spawn(move || {
-                    let host = Arc::new(ProxyHost {
-                        handle: id,
-                        shared: shared.clone(),
-                    });
-                    let result = serde_json::from_str::<ResourceConfig>(&config)
-                        .map_err(|e| Error::invalid(format!("bad resource config: {e}")))
-                        .and_then(|c| driver.open(&c, host));
-                    let result = result.map(|resource| {
-                        shared
-                            .resources
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .insert(id, Arc::new(resource));
-                        "null".to_owned()
-                    });
-                    shared.done(id, result);
-                });
+                std::thread::spawn(move || open_resource(&driver, &shared, id, &config));
             }
             ToChild::Call {
                 id,
@@ -405,14 +375,7 @@ fn serve(driver: Arc<LoadedDriver>, input: File, output: Arc<Mutex<File>>) {
                     .get(&handle)
                     .cloned();
                 std::thread::spawn(move || {
-                    let result = match resource {
-                        None => Err(Error::failed("resource is not open")),
-                        Some(r) => serde_json::from_str::<serde_json::Value>(&request)
-                            .map_err(|e| Error::invalid(format!("bad request: {e}")))
-                            .and_then(|v| r.call(&method, &v))
-                            .map(|v| encode(&v)),
-                    };
-                    shared.done(id, result);
+                    shared.done(id, call_resource(resource, &method, &request));
                 });
             }
             ToChild::Close { handle } => {
@@ -438,6 +401,59 @@ fn serve(driver: Arc<LoadedDriver>, input: File, output: Arc<Mutex<File>>) {
             ToChild::Cancel => shared.cancelled.store(true, Ordering::Relaxed),
         }
     }
+}
+
+/// The answer to [`ToChild::ValidateAll`]: each config's problems or error, in
+/// order.
+fn validate_all_text(driver: &LoadedDriver, configs: &[String]) -> String {
+    let answers: Vec<Answer> = configs
+        .iter()
+        .map(|config| match validate_text(driver, config) {
+            Ok(text) => Answer {
+                ok: Some(text),
+                err: None,
+            },
+            Err(e) => Answer {
+                ok: None,
+                err: Some(e.to_wire()),
+            },
+        })
+        .collect();
+    encode(&answers)
+}
+
+/// [`ToChild::Open`], on a thread of its own: opens the resource with a host
+/// proxy of handle `id` and keeps it under that handle.
+fn open_resource(driver: &LoadedDriver, shared: &Arc<ChildShared>, id: u64, config: &str) {
+    let host = Arc::new(ProxyHost {
+        handle: id,
+        shared: shared.clone(),
+    });
+    let result = serde_json::from_str::<ResourceConfig>(config)
+        .map_err(|e| Error::invalid(format!("bad resource config: {e}")))
+        .and_then(|c| driver.open(&c, host));
+    let result = result.map(|resource| {
+        shared
+            .resources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, Arc::new(resource));
+        "null".to_owned()
+    });
+    shared.done(id, result);
+}
+
+/// [`ToChild::Call`] on an open resource (`None`: its handle is unknown).
+fn call_resource(
+    resource: Option<Arc<OpenResource>>,
+    method: &str,
+    request: &str,
+) -> Result<String, Error> {
+    let resource = resource.ok_or_else(|| Error::failed("resource is not open"))?;
+    serde_json::from_str::<serde_json::Value>(request)
+        .map_err(|e| Error::invalid(format!("bad request: {e}")))
+        .and_then(|v| resource.call(method, &v))
+        .map(|v| encode(&v))
 }
 
 /// The driver's validation of one config (JSON), as JSON problems.

@@ -7,31 +7,20 @@
 //! by `fixtures::crash_driver`; each test checks what an operator sees: exit
 //! codes, the status, the console and the log file.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use doppel_e2e::fixtures::{self, CrashBuild};
 use doppel_e2e::{TestContext, assert_line, run};
 
-/// The fixture builds share a target dir; build each once per test run.
-fn crash_lib(build: CrashBuild) -> PathBuf {
-    static PLAIN: OnceLock<PathBuf> = OnceLock::new();
-    static ABORT: OnceLock<PathBuf> = OnceLock::new();
-    static CTOR: OnceLock<PathBuf> = OnceLock::new();
-    let cell = match build {
-        CrashBuild::Plain => &PLAIN,
-        CrashBuild::PanicAbort => &ABORT,
-        CrashBuild::ConstructorExit => &CTOR,
-    };
-    cell.get_or_init(|| fixtures::crash_driver(build)).clone()
-}
-
 fn context(build: CrashBuild) -> TestContext {
     let mut ctx = TestContext::new();
     ctx.write("etc/doppel/doppel.toml", "nodename = \"n1\"\n");
-    ctx.env("DOPPEL_DRIVER_PATH", crash_lib(build).display().to_string());
+    ctx.env(
+        "DOPPEL_DRIVER_PATH",
+        fixtures::crash_driver(build).display().to_string(),
+    );
     ctx
 }
 
@@ -224,7 +213,8 @@ fn a_panic_abort_build_is_a_crash_with_its_panic_message_in_the_log() {
 #[test]
 fn a_library_that_ends_its_process_on_load_is_listed_broken() {
     let ctx = context(CrashBuild::ConstructorExit);
-    let lib = crash_lib(CrashBuild::ConstructorExit).join("libdoppel_driver_crashctor.so");
+    let lib =
+        fixtures::crash_driver(CrashBuild::ConstructorExit).join("libdoppel_driver_crashctor.so");
     for (how, why) in [
         ("exit", "exited with code 7"),
         ("abort", "killed by SIGABRT"),
@@ -353,7 +343,7 @@ fn in_process_mode_is_for_debugging_and_still_works() {
 #[test]
 fn manifests_with_an_empty_type_duplicate_or_reserved_keywords_are_refused() {
     let ctx = context(CrashBuild::Plain);
-    let lib = crash_lib(CrashBuild::Plain).join("libdoppel_driver_crash.so");
+    let lib = fixtures::crash_driver(CrashBuild::Plain).join("libdoppel_driver_crash.so");
     for (how, why) in [
         (
             "empty_type",
@@ -664,7 +654,7 @@ fn manifests_of_unchanged_libraries_come_from_the_cache_and_a_replaced_one_is_pr
     ctx.write("etc/doppel/doppel.toml", "nodename = \"n1\"\n");
     let dir = ctx.root().join("drivers");
     std::fs::create_dir(&dir).unwrap();
-    let source = crash_lib(CrashBuild::Plain).join("libdoppel_driver_crash.so");
+    let source = fixtures::crash_driver(CrashBuild::Plain).join("libdoppel_driver_crash.so");
     let lib = dir.join("libdoppel_driver_crash.so");
     std::fs::copy(&source, &lib).unwrap();
     ctx.env("DOPPEL_DRIVER_PATH", dir.display().to_string());
