@@ -1146,3 +1146,52 @@ fn rescan_false_leaves_the_host_devices_alone() {
     assert_eq!(s.rescanned("sdc"), "");
     assert_eq!(s.states(), ["00B61 Copied", "00B63 Copied"]);
 }
+
+/// sync.symclone declares `reentrant`: a service's clone sets are queried at
+/// once, so a status of several costs about one query, not one per set.
+#[test]
+fn the_clone_sets_of_a_service_are_queried_at_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let tools = tempfile::Builder::new()
+        .prefix("doppel-symcli-")
+        .tempdir()
+        .unwrap();
+    let spans = tools.path().join("spans");
+    // symdev that notes when it starts and ends around the simulator's answer.
+    let symdev = tools.path().join("symdev");
+    std::fs::write(
+        &symdev,
+        format!(
+            "#!/bin/sh\necho \"start $(date +%s%N)\" >> {spans}\n\
+             out=$({real} \"$@\"); code=$?\nsleep 0.4\n\
+             echo \"end $(date +%s%N)\" >> {spans}\nprintf '%s\\n' \"$out\"\nexit $code\n",
+            spans = spans.display(),
+            real = target_dir().join("symdev").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&symdev, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let s = Sym::with_bin(&tools.path().display().to_string());
+    s.service(
+        "two",
+        "[DEFAULT]\nnodes = n1\n\n\
+         [sync#0]\ntype = symclone\nsymid = 000197900123\npairs = 00B60:00B61\n\n\
+         [sync#1]\ntype = symclone\nsymid = 000197900123\npairs = 00B62:00B63\n",
+    );
+    s.create_sessions(&["00B60:00B61", "00B62:00B63"]);
+    s.ctx.expect(&["-q", "-s", "two", "status"], 0);
+    let text = std::fs::read_to_string(&spans).unwrap();
+    let times = |what: &str| -> Vec<u128> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix(what))
+            .map(|t| t.trim().parse().unwrap())
+            .collect()
+    };
+    let (starts, ends) = (times("start "), times("end "));
+    assert_eq!((starts.len(), ends.len()), (2, 2), "{text}");
+    // Both queries had started before the first one ended.
+    assert!(
+        starts.iter().max() < ends.iter().min(),
+        "the queries ran one after the other:\n{text}"
+    );
+}

@@ -378,6 +378,10 @@ impl Driver for Symclone {
     fn manifest() -> Manifest {
         Manifest::new("sync", "symclone", env!("CARGO_PKG_VERSION"))
             .reconciles()
+            // A status is one read-only symdev query of the resource's own
+            // pairs (SYMAPI serialises its database access itself) and shares
+            // nothing with the others: a service's clone sets are refreshed at once.
+            .reentrant()
             .node_option(OptionSpec::new("bin", "Directory of the SYMCLI commands (default /usr/symcli/bin)."))
             .node_option(OptionSpec::new("sysroot", "Root of the /sys tree the Linux device refresh writes to (default /)."))
             .node_option(OptionSpec::new("sg_turs", "Full path of sg_turs, for the device refresh (default /usr/bin/sg_turs)."))
