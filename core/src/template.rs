@@ -290,6 +290,8 @@ mod tests {
         }
     }
 
+    /// Whole outputs, each line as Python's textwrap gives it
+    /// (`textwrap.TextWrapper(width, initial_indent, subsequent_indent).wrap`).
     #[test]
     fn wrap_matches_textwrap() {
         let lines = wrap(
@@ -299,12 +301,31 @@ mod tests {
             "#         ",
         );
         assert_eq!(
-            lines[1],
-            "#         a 'sync_break' action. A condition is expressed as"
+            lines,
+            [
+                "#  desc:  A whitespace-separated list of conditions to meet to accept running",
+                "#         a 'sync_break' action. A condition is expressed as",
+                "#         <rid>(<state>,...). If states are ommited, 'up,stdby up' is used as",
+                "#         the default expected states.",
+            ]
+        );
+        // Breaks after a hyphen between letters, never after one next to a digit.
+        let lines = wrap(
+            "Run a re-provisioning of the clone set once the long-running copy-on-first-write session ended, nonhyphenated-words and x-1 kept",
+            30,
+            "",
+            "  ",
         );
         assert_eq!(
-            lines[2],
-            "#         <rid>(<state>,...). If states are ommited, 'up,stdby up' is used as"
+            lines,
+            [
+                "Run a re-provisioning of the",
+                "  clone set once the long-",
+                "  running copy-on-first-write",
+                "  session ended,",
+                "  nonhyphenated-words and x-1",
+                "  kept",
+            ]
         );
     }
 }
