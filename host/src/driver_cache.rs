@@ -205,70 +205,69 @@ mod tests {
         FileKey::of(&std::fs::metadata(path).unwrap())
     }
 
+    /// Library files `names` in `dir` and a cache at `cache/drivers.json`
+    /// recording a manifest for each (named after its file).
+    fn saved(dir: &Path, names: &[&str]) -> (Vec<PathBuf>, PathBuf) {
+        let cache_path = dir.join("cache/drivers.json");
+        let mut cache = ManifestCache::open(cache_path.clone());
+        let libs: Vec<PathBuf> = names.iter().map(|n| dir.join(n)).collect();
+        for (lib, name) in libs.iter().zip(names) {
+            std::fs::write(lib, name.as_bytes()).unwrap();
+            assert_eq!(cache.get(lib, &key_of(lib)), None);
+            cache.put(lib.clone(), key_of(lib), manifest(name));
+        }
+        cache.save();
+        assert!(cache_path.is_file());
+        (libs, cache_path)
+    }
+
     #[test]
     fn a_saved_entry_is_found_while_the_file_is_unchanged_and_lost_when_it_changes() {
         let dir = tempfile::tempdir().unwrap();
-        let lib = dir.path().join("libdoppel_driver_x.so");
-        std::fs::write(&lib, b"one").unwrap();
-        let cache_path = dir.path().join("cache/drivers.json");
-
+        let (libs, cache_path) = saved(dir.path(), &["x"]);
+        let lib = &libs[0];
         let mut cache = ManifestCache::open(cache_path.clone());
-        assert_eq!(cache.get(&lib, &key_of(&lib)), None);
-        cache.put(lib.clone(), key_of(&lib), manifest("x"));
-        cache.save();
-        assert!(cache_path.is_file());
-
-        let mut cache = ManifestCache::open(cache_path.clone());
-        assert_eq!(cache.get(&lib, &key_of(&lib)), Some(manifest("x")));
+        assert_eq!(cache.get(lib, &key_of(lib)), Some(manifest("x")));
 
         // Rewritten in place (same inode, same size): the change time moves.
         std::thread::sleep(std::time::Duration::from_millis(10));
-        std::fs::write(&lib, b"two").unwrap();
+        std::fs::write(lib, b"y").unwrap();
         let mut cache = ManifestCache::open(cache_path);
-        assert_eq!(cache.get(&lib, &key_of(&lib)), None);
+        assert_eq!(cache.get(lib, &key_of(lib)), None);
     }
 
     #[test]
     fn a_cache_writable_by_others_or_damaged_is_not_read() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        let lib = dir.path().join("libdoppel_driver_x.so");
-        std::fs::write(&lib, b"one").unwrap();
-        let cache_path = dir.path().join("cache/drivers.json");
-        let mut cache = ManifestCache::open(cache_path.clone());
-        cache.put(lib.clone(), key_of(&lib), manifest("x"));
-        cache.save();
+        let (libs, cache_path) = saved(dir.path(), &["x"]);
+        let lib = &libs[0];
 
         std::fs::set_permissions(&cache_path, std::fs::Permissions::from_mode(0o666)).unwrap();
         let mut cache = ManifestCache::open(cache_path.clone());
-        assert_eq!(cache.get(&lib, &key_of(&lib)), None);
+        assert_eq!(cache.get(lib, &key_of(lib)), None);
 
         std::fs::set_permissions(&cache_path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut cache = ManifestCache::open(cache_path.clone());
+        assert_eq!(cache.get(lib, &key_of(lib)), Some(manifest("x")));
         std::fs::write(&cache_path, b"{\"format\": 1, \"doppel\"").unwrap();
         let mut cache = ManifestCache::open(cache_path);
-        assert_eq!(cache.get(&lib, &key_of(&lib)), None);
+        assert_eq!(cache.get(lib, &key_of(lib)), None);
     }
 
     #[test]
     fn entries_of_libraries_not_found_again_are_dropped() {
         let dir = tempfile::tempdir().unwrap();
-        let a = dir.path().join("a.so");
-        let b = dir.path().join("b.so");
-        std::fs::write(&a, b"a").unwrap();
-        std::fs::write(&b, b"b").unwrap();
-        let cache_path = dir.path().join("drivers.json");
-        let mut cache = ManifestCache::open(cache_path.clone());
-        cache.put(a.clone(), key_of(&a), manifest("a"));
-        cache.put(b.clone(), key_of(&b), manifest("b"));
-        cache.save();
+        let (libs, cache_path) = saved(dir.path(), &["a", "b"]);
+        let (a, b) = (&libs[0], &libs[1]);
 
         // This command finds only a.
         let mut cache = ManifestCache::open(cache_path.clone());
-        assert!(cache.get(&a, &key_of(&a)).is_some());
+        assert!(cache.get(a, &key_of(a)).is_some());
         cache.save();
 
         let mut cache = ManifestCache::open(cache_path);
-        assert!(cache.get(&a, &key_of(&a)).is_some());
-        assert_eq!(cache.get(&b, &key_of(&b)), None);
+        assert!(cache.get(a, &key_of(a)).is_some());
+        assert_eq!(cache.get(b, &key_of(b)), None);
     }
 }
