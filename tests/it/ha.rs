@@ -8,7 +8,8 @@
 //!
 //! `ocf-tester` (package resource-agents), `crm_resource` (pacemaker-cli-utils) and
 //! `xmllint` (libxml2-utils) are installed by `.ci/run`; a test whose tool is missing
-//! says SKIPPED and checks what it can without it.
+//! says SKIPPED and checks what it can without it, except in CI (`CI` set), where
+//! a missing tool fails the test.
 //!
 //! crm_resource finds OCF agents only under the directory compiled into Pacemaker
 //! (`/usr/lib/ocf/resource.d`, no environment override in 2.1). The test does not
@@ -24,6 +25,17 @@ use doppel_e2e::{TestContext, doppel_bin, run, target_dir, workspace_root};
 
 const SID: &str = "000197900123";
 const OCF_NOT_RUNNING: i32 = 7;
+
+/// Says why a check cannot run here and lets the test pass on a developer's
+/// machine; in CI, where `.ci/run` installs every tool, it is a failure.
+#[track_caller]
+fn skip(why: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "required in CI (.ci/run installs it): {why}"
+    );
+    eprintln!("SKIPPED: {why}");
+}
 
 fn have(tool: &str) -> bool {
     Command::new("sh")
@@ -335,9 +347,7 @@ fn variants() -> Vec<Funcs> {
     if Path::new(SHELLFUNCS).is_file() {
         v.push(Funcs::Shellfuncs);
     } else {
-        eprintln!(
-            "SKIPPED with ocf-shellfuncs: resource-agents is not installed (.ci/run installs it)"
-        );
+        skip("with ocf-shellfuncs: resource-agents is not installed (.ci/run installs it)");
     }
     v
 }
@@ -376,9 +386,7 @@ fn meta_data_declares_the_parameters_and_timeouts_and_conforms_to_the_ra_api() {
 
     let ra_dir = Path::new("/usr/share/resource-agents");
     if !have("xmllint") || !ra_dir.join("ra-api-1.dtd").is_file() {
-        eprintln!(
-            "SKIPPED: xmllint or resource-agents' ra-api-1.dtd missing (.ci/run installs them)"
-        );
+        skip("xmllint or resource-agents' ra-api-1.dtd missing (.ci/run installs them)");
         return;
     }
     // As ocf-tester checks it: against ra-api-1.dtd, from the DTD's directory.
@@ -702,9 +710,7 @@ fn monitor_maps_the_avail_and_overall_status_to_ocf_codes() {
 #[test]
 fn ocf_tester_passes_every_check_on_the_lab_service() {
     if !have("ocf-tester") {
-        eprintln!(
-            "SKIPPED: ocf-tester is not installed (apt-get install resource-agents; .ci/run does it)"
-        );
+        skip("ocf-tester is not installed (apt-get install resource-agents; .ci/run does it)");
         return;
     }
     let ha = Ha::new(Funcs::Shellfuncs);
@@ -758,7 +764,9 @@ fn crm_resource(ha: &Ha, args: &[String]) -> Option<Out> {
         .args(args);
     let (code, stdout, stderr) = run(&mut cmd);
     if code == 99 || (code != 0 && stderr.contains("unshare: ")) {
-        eprintln!("SKIPPED crm_resource: cannot bind-mount in a private namespace: {stderr}");
+        skip(&format!(
+            "crm_resource: cannot bind-mount in a private namespace: {stderr}"
+        ));
         return None;
     }
     Some(Out {
@@ -771,8 +779,8 @@ fn crm_resource(ha: &Ha, args: &[String]) -> Option<Out> {
 #[test]
 fn crm_resource_validates_starts_checks_and_stops_the_agent_without_a_cluster() {
     if !have("crm_resource") || !have("unshare") || !Path::new("/usr/lib/ocf/resource.d").is_dir() {
-        eprintln!(
-            "SKIPPED: crm_resource is not installed (apt-get install pacemaker-cli-utils resource-agents; .ci/run does it)"
+        skip(
+            "crm_resource is not installed (apt-get install pacemaker-cli-utils resource-agents; .ci/run does it)",
         );
         return;
     }

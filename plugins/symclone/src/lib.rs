@@ -98,8 +98,8 @@ impl Goal {
     }
 }
 
-/// True when the service is running (or partly, or its standby resources are up):
-/// resyncing the clones under it would pull the data from under its feet.
+/// A `sync.symclone` resource: one clone set (its `pairs` on array `symid`),
+/// driven with SYMCLI through the host.
 pub struct Symclone {
     config: ResourceConfig,
     host: Host,
