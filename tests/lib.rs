@@ -132,12 +132,7 @@ impl TestContext {
         S: AsRef<std::ffi::OsStr>,
     {
         let mut cmd = Command::new(doppel_bin());
-        cmd.env_clear();
-        for key in ["PATH", "HOME", "LANG", "TZ"] {
-            if let Some(v) = std::env::var_os(key) {
-                cmd.env(key, v);
-            }
-        }
+        clean_env(&mut cmd);
         cmd.env("NO_COLOR", "1");
         cmd.arg("--root").arg(self.root());
         cmd.args(args);
@@ -179,7 +174,82 @@ impl TestContext {
     }
 }
 
+/// Clears `cmd`'s environment but for PATH, HOME, LANG and TZ: what doppel and
+/// the simulators see in every test, whatever the developer's shell exports.
+fn clean_env(cmd: &mut Command) {
+    cmd.env_clear();
+    for key in ["PATH", "HOME", "LANG", "TZ"] {
+        if let Some(v) = std::env::var_os(key) {
+            cmd.env(key, v);
+        }
+    }
+}
+
 impl TestContext {
+    /// Runs a tool built next to doppel (a simulator: `symsim`, `drdsim`,
+    /// `nimsim`, `aixsim`, `mtsim`, or one of the tools they stand in for) in the
+    /// root, with the clean environment and this context's variables:
+    /// (exit code, stdout, stderr).
+    pub fn tool(&self, name: &str, args: &[&str]) -> (i32, String, String) {
+        let mut cmd = Command::new(target_dir().join(name));
+        clean_env(&mut cmd);
+        cmd.envs(self.envs.iter().map(|(k, v)| (k, v)))
+            .current_dir(self.root())
+            .args(args);
+        run(&mut cmd)
+    }
+
+    /// [`TestContext::tool`], asserting it exits 0; its stdout.
+    #[track_caller]
+    pub fn tool_ok(&self, name: &str, args: &[&str]) -> String {
+        let (code, stdout, stderr) = self.tool(name, args);
+        assert_eq!(
+            code, 0,
+            "{name} {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+        stdout
+    }
+
+    /// The status of resource `rid` of `svc` as `print status --refresh --format
+    /// json` gives it: its status word and its messages as `<level>: <text>`.
+    #[track_caller]
+    pub fn refreshed_status(&self, svc: &str, rid: &str) -> (String, Vec<String>) {
+        let (code, stdout, stderr) = run(&mut self.doppel([
+            "-s",
+            svc,
+            "print",
+            "status",
+            "--refresh",
+            "--format",
+            "json",
+        ]));
+        assert_eq!(code, 0, "{stderr}");
+        let doc: serde_json::Value = serde_json::from_str(&stdout).expect("status JSON");
+        let r = doc[0]["resources"]
+            .as_array()
+            .expect("resources")
+            .iter()
+            .find(|r| r["rid"] == rid)
+            .unwrap_or_else(|| panic!("no {rid} in {stdout}"))
+            .clone();
+        let messages = r["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .map(|m| {
+                format!(
+                    "{}: {}",
+                    m["level"].as_str().unwrap_or_default(),
+                    m["text"].as_str().unwrap_or_default()
+                )
+            })
+            .collect();
+        (
+            r["status"].as_str().unwrap_or_default().to_owned(),
+            messages,
+        )
+    }
+
     /// Runs `doppel <args>` and asserts its exit code is `want` (showing both
     /// streams when it is not); returns stderr, where the action log goes.
     #[track_caller]

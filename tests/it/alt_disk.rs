@@ -59,29 +59,9 @@ impl Aix {
         p.display().to_string()
     }
 
-    /// A simulator tool (`aixsim`, `lspv`, `bootlist`, ...) with the test's environment.
-    fn sim(&self, tool: &str, args: &[&str]) -> (i32, String, String) {
-        let mut cmd = Command::new(target_dir().join(tool));
-        cmd.env_clear();
-        for key in ["PATH", "HOME", "LANG", "TZ"] {
-            if let Some(v) = std::env::var_os(key) {
-                cmd.env(key, v);
-            }
-        }
-        for (k, v) in &self.ctx.envs {
-            cmd.env(k, v);
-        }
-        cmd.args(args);
-        run(&mut cmd)
-    }
-
+    #[track_caller]
     fn sim_ok(&self, tool: &str, args: &[&str]) -> String {
-        let (code, stdout, stderr) = self.sim(tool, args);
-        assert_eq!(
-            code, 0,
-            "{tool} {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
-        );
-        stdout
+        self.ctx.tool_ok(tool, args)
     }
 
     /// The volume group lspv shows for `disk` (`None` for none), and `active`.

@@ -8,7 +8,6 @@
 //! booted disk1, free disk2/disk3, disk4 in use by vg01).
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use doppel_e2e::{TestContext, doppel_snapshot, run, target_dir};
@@ -60,26 +59,9 @@ impl Lab {
         lab
     }
 
-    /// `drdsim <args>` with the test's environment.
-    fn sim(&self, tool: &str, args: &[&str]) -> (i32, String, String) {
-        let mut cmd = Command::new(target_dir().join(tool));
-        cmd.env_clear();
-        for key in ["PATH", "HOME", "LANG", "TZ"] {
-            if let Some(v) = std::env::var_os(key) {
-                cmd.env(key, v);
-            }
-        }
-        for (k, v) in &self.ctx.envs {
-            cmd.env(k, v);
-        }
-        cmd.args(args);
-        run(&mut cmd)
-    }
-
+    #[track_caller]
     fn sim_ok(&self, args: &[&str]) -> String {
-        let (code, stdout, stderr) = self.sim("drdsim", args);
-        assert_eq!(code, 0, "drdsim {args:?}\n{stdout}{stderr}");
-        stdout
+        self.ctx.tool_ok("drdsim", args)
     }
 
     fn image(&self, which: &str, abs: &str) -> PathBuf {

@@ -14,7 +14,7 @@
 //!   with the reason, until an action runs on it again.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use doppel_e2e::{TestContext, run, target_dir};
@@ -144,37 +144,7 @@ fn kill_mid_action(
 
 /// `print status --refresh --format json` of `rid`: (status, ["level: text"]).
 fn status_of(ctx: &TestContext, svc: &str, rid: &str) -> (String, Vec<String>) {
-    let (code, stdout, stderr) = run(&mut ctx.doppel([
-        "-s",
-        svc,
-        "print",
-        "status",
-        "--refresh",
-        "--format",
-        "json",
-    ]));
-    assert_eq!(code, 0, "{stderr}");
-    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("status JSON");
-    let r = doc[0]["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["rid"] == rid)
-        .expect("the resource")
-        .clone();
-    let messages = r["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            format!(
-                "{}: {}",
-                m["level"].as_str().unwrap(),
-                m["text"].as_str().unwrap()
-            )
-        })
-        .collect();
-    (r["status"].as_str().unwrap().to_owned(), messages)
+    ctx.refreshed_status(svc, rid)
 }
 
 /// What every kill point checks while the orphan runs: a second action
@@ -268,15 +238,9 @@ impl Nim {
         n
     }
 
+    #[track_caller]
     fn sim(&self, args: &[&str]) -> String {
-        let mut cmd = Command::new(target_dir().join("nimsim"));
-        cmd.env_clear().args(args);
-        for (k, v) in &self.ctx.envs {
-            cmd.env(k, v);
-        }
-        let (code, stdout, stderr) = run(&mut cmd);
-        assert_eq!(code, 0, "nimsim {args:?}\n{stdout}{stderr}");
-        stdout
+        self.ctx.tool_ok("nimsim", args)
     }
 
     /// The simulator's truth: the client's alternate disk state, `none` without one.
@@ -425,20 +389,9 @@ impl Drd {
         d
     }
 
+    #[track_caller]
     fn tool(&self, tool: &str, args: &[&str]) -> String {
-        let mut cmd = Command::new(target_dir().join(tool));
-        cmd.env_clear().args(args);
-        for key in ["PATH", "HOME", "LANG", "TZ"] {
-            if let Some(v) = std::env::var_os(key) {
-                cmd.env(key, v);
-            }
-        }
-        for (k, v) in &self.ctx.envs {
-            cmd.env(k, v);
-        }
-        let (code, stdout, stderr) = run(&mut cmd);
-        assert_eq!(code, 0, "{tool} {args:?}\n{stdout}{stderr}");
-        stdout
+        self.ctx.tool_ok(tool, args)
     }
 }
 
@@ -496,16 +449,7 @@ fn symclone_killed_mid_activate_is_found_refused_and_reconciled() {
         "svc",
         &format!("[DEFAULT]\nnodes = n1\n\n[sync#0]\ntype = symclone\nsymid = {SID}\npairs = 00B60:00B61 00B62:00B63\n"),
     );
-    let sim = |tool: &str, args: &[&str]| {
-        let mut cmd = Command::new(target_dir().join(tool));
-        cmd.env_clear().args(args).current_dir(ctx.root());
-        for (k, v) in &ctx.envs {
-            cmd.env(k, v);
-        }
-        let (code, stdout, stderr) = run(&mut cmd);
-        assert_eq!(code, 0, "{tool} {args:?}\n{stdout}{stderr}");
-        stdout
-    };
+    let sim = |tool: &str, args: &[&str]| ctx.tool_ok(tool, args);
     sim(
         "symsim",
         &[
@@ -658,16 +602,7 @@ fn alt_disk_killed_mid_copy_is_reconciled_from_lspv() {
         "alt",
         "[DEFAULT]\nnodes = n1\n\n[disk#0]\ntype = alt_disk\ndisks = hdisk1\n",
     );
-    let tool = |tool: &str, args: &[&str]| {
-        let mut cmd = Command::new(target_dir().join(tool));
-        cmd.env_clear().args(args);
-        for (k, v) in &ctx.envs {
-            cmd.env(k, v);
-        }
-        let (code, stdout, stderr) = run(&mut cmd);
-        assert_eq!(code, 0, "{tool} {args:?}\n{stdout}{stderr}");
-        stdout
-    };
+    let tool = |tool: &str, args: &[&str]| ctx.tool_ok(tool, args);
     tool("aixsim", &["init"]);
     tool("aixsim", &["set", "copy-seconds", "1.5"]);
     let action = ["-s", "alt", "provision"];

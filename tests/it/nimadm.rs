@@ -9,7 +9,7 @@
 //! clients at 7100 with hdisk0 in rootvg and free hdisk1/hdisk2, spot_7200 and
 //! lpp_7200), with a short simulated time per phase.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use doppel_e2e::{TestContext, doppel_snapshot, run, target_dir};
@@ -52,23 +52,9 @@ impl Nim {
         self.ctx.service(name, text);
     }
 
-    /// `nimsim <args>` with the test's environment.
-    fn sim(&self, args: &[&str]) -> (i32, String, String) {
-        let mut cmd = Command::new(target_dir().join("nimsim"));
-        cmd.env_clear().args(args);
-        for (k, v) in &self.ctx.envs {
-            cmd.env(k, v);
-        }
-        run(&mut cmd)
-    }
-
+    #[track_caller]
     fn sim_ok(&self, args: &[&str]) -> String {
-        let (code, stdout, stderr) = self.sim(args);
-        assert_eq!(
-            code, 0,
-            "nimsim {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
-        );
-        stdout
+        self.ctx.tool_ok("nimsim", args)
     }
 
     fn client(&self, name: &str) -> serde_json::Value {
@@ -117,37 +103,7 @@ impl Nim {
 
     /// The refreshed status of task#0 (JSON) and its messages as `<level>: <text>`.
     fn status(&self, svc: &str) -> (String, Vec<String>) {
-        let (code, stdout, stderr) = run(&mut self.ctx.doppel([
-            "-s",
-            svc,
-            "print",
-            "status",
-            "--refresh",
-            "--format",
-            "json",
-        ]));
-        assert_eq!(code, 0, "{stderr}");
-        let doc: serde_json::Value = serde_json::from_str(&stdout).expect("status JSON");
-        let r = doc[0]["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["rid"] == "task#0")
-            .expect("task#0")
-            .clone();
-        let messages = r["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| {
-                format!(
-                    "{}: {}",
-                    m["level"].as_str().unwrap(),
-                    m["text"].as_str().unwrap()
-                )
-            })
-            .collect();
-        (r["status"].as_str().unwrap().to_owned(), messages)
+        self.ctx.refreshed_status(svc, "task#0")
     }
 }
 

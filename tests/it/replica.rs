@@ -56,20 +56,9 @@ impl Sites {
         s
     }
 
+    #[track_caller]
     fn mtsim(&self, args: &[&str]) -> String {
-        let mut cmd = Command::new(target_dir().join("mtsim"));
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .args(args);
-        if let Some(tz) = std::env::var_os("TZ") {
-            cmd.env("TZ", tz);
-        }
-        for (k, v) in &self.ctx.envs {
-            cmd.env(k, v);
-        }
-        let (code, stdout, stderr) = run(&mut cmd);
-        assert_eq!(code, 0, "mtsim {args:?}\n{stdout}{stderr}");
-        stdout
+        self.ctx.tool_ok("mtsim", args)
     }
 
     fn content(&self, site: &str) -> String {
