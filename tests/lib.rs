@@ -210,10 +210,10 @@ impl TestContext {
         stdout
     }
 
-    /// The status of resource `rid` of `svc` as `print status --refresh --format
-    /// json` gives it: its status word and its messages as `<level>: <text>`.
+    /// Resource `rid` of `svc` as `print status --refresh --format json` shows
+    /// it (its JSON object).
     #[track_caller]
-    pub fn refreshed_status(&self, svc: &str, rid: &str) -> (String, Vec<String>) {
+    pub fn refreshed_resource(&self, svc: &str, rid: &str) -> serde_json::Value {
         let (code, stdout, stderr) = run(&mut self.doppel([
             "-s",
             svc,
@@ -225,29 +225,22 @@ impl TestContext {
         ]));
         assert_eq!(code, 0, "{stderr}");
         let doc: serde_json::Value = serde_json::from_str(&stdout).expect("status JSON");
-        let r = doc[0]["resources"]
+        doc[0]["resources"]
             .as_array()
             .expect("resources")
             .iter()
             .find(|r| r["rid"] == rid)
             .unwrap_or_else(|| panic!("no {rid} in {stdout}"))
-            .clone();
-        let messages = r["messages"]
-            .as_array()
-            .expect("messages")
-            .iter()
-            .map(|m| {
-                format!(
-                    "{}: {}",
-                    m["level"].as_str().unwrap_or_default(),
-                    m["text"].as_str().unwrap_or_default()
-                )
-            })
-            .collect();
-        (
-            r["status"].as_str().unwrap_or_default().to_owned(),
-            messages,
-        )
+            .clone()
+    }
+
+    /// [`TestContext::refreshed_resource`]'s status word and its messages as
+    /// `<level>: <text>`.
+    #[track_caller]
+    pub fn refreshed_status(&self, svc: &str, rid: &str) -> (String, Vec<String>) {
+        let r = self.refreshed_resource(svc, rid);
+        let status = r["status"].as_str().unwrap_or_default().to_owned();
+        (status, status_messages(&r))
     }
 
     /// Runs `doppel <args>` and asserts its exit code is `want` (showing both
@@ -267,6 +260,23 @@ impl TestContext {
     pub fn ok(&self, args: &[&str]) -> String {
         self.expect(args, 0)
     }
+}
+
+/// The messages of a resource's status (JSON) as `<level>: <text>`.
+pub fn status_messages(resource: &serde_json::Value) -> Vec<String> {
+    resource["messages"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|m| {
+            format!(
+                "{}: {}",
+                m["level"].as_str().unwrap_or_default(),
+                m["text"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
 }
 
 /// `line` is one of the lines of `log`, whole.

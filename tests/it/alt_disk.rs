@@ -99,40 +99,12 @@ impl Aix {
 
     /// The refreshed status of disk#0 (JSON).
     fn status(&self, svc: &str) -> serde_json::Value {
-        let (code, stdout, stderr) = run(&mut self.cmd(&[
-            "-s",
-            svc,
-            "print",
-            "status",
-            "--refresh",
-            "--format",
-            "json",
-        ]));
-        assert_eq!(code, 0, "{stderr}");
-        let doc: serde_json::Value = serde_json::from_str(&stdout).expect("status JSON");
-        doc[0]["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["rid"] == "disk#0")
-            .expect("disk#0")
-            .clone()
+        self.ctx.refreshed_resource(svc, "disk#0")
     }
 
     /// `<level>: <text>` of the status messages.
     fn messages(status: &serde_json::Value) -> Vec<String> {
-        status["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| {
-                format!(
-                    "{}: {}",
-                    m["level"].as_str().unwrap(),
-                    m["text"].as_str().unwrap()
-                )
-            })
-            .collect()
+        doppel_e2e::status_messages(status)
     }
 
     /// The log line of a driver command (`<bin>/<tool> <args>`).

@@ -112,33 +112,10 @@ impl Lab {
 
     /// The refreshed status of sync#0: (state, ["level: text", ...], last_sync).
     fn status(&self) -> (String, Vec<String>, Option<String>) {
-        let (code, stdout, stderr) = run(&mut self.ctx.doppel([
-            "-s",
-            "root",
-            "print",
-            "status",
-            "--refresh",
-            "--format",
-            "json",
-        ]));
-        assert_eq!(code, 0, "{stderr}");
-        let doc: serde_json::Value = serde_json::from_str(&stdout).expect("status JSON");
-        let r = &doc[0]["resources"][0];
-        let messages = r["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| {
-                format!(
-                    "{}: {}",
-                    m["level"].as_str().unwrap(),
-                    m["text"].as_str().unwrap()
-                )
-            })
-            .collect();
+        let r = self.ctx.refreshed_resource("root", "sync#0");
         (
-            r["status"].as_str().unwrap().to_owned(),
-            messages,
+            r["status"].as_str().unwrap_or_default().to_owned(),
+            doppel_e2e::status_messages(&r),
             r["last_sync"].as_str().map(str::to_owned),
         )
     }

@@ -102,31 +102,7 @@ impl Sites {
 
     /// The refreshed status of sync#0: (state, ["level: text", ...]).
     fn status(&self, site: &str) -> (String, Vec<String>) {
-        let (code, stdout, stderr) = run(&mut self.ctx.doppel([
-            "-s",
-            site,
-            "print",
-            "status",
-            "--refresh",
-            "--format",
-            "json",
-        ]));
-        assert_eq!(code, 0, "{stderr}");
-        let doc: serde_json::Value = serde_json::from_str(&stdout).expect("status JSON");
-        let r = &doc[0]["resources"][0];
-        let messages = r["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| {
-                format!(
-                    "{}: {}",
-                    m["level"].as_str().unwrap(),
-                    m["text"].as_str().unwrap()
-                )
-            })
-            .collect();
-        (r["status"].as_str().unwrap().to_owned(), messages)
+        self.ctx.refreshed_status(site, "sync#0")
     }
 
     /// Snapshot with the packet names' dates and pids filtered.

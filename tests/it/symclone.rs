@@ -203,40 +203,12 @@ impl Sym {
 
     /// The refreshed status of one resource (JSON).
     fn resource_status(&self, svc: &str, rid: &str) -> serde_json::Value {
-        let (code, stdout, stderr) = self.run(&[
-            "-s",
-            svc,
-            "print",
-            "status",
-            "--refresh",
-            "--format",
-            "json",
-        ]);
-        assert_eq!(code, 0, "{stderr}");
-        let doc: serde_json::Value = serde_json::from_str(&stdout).expect("status JSON");
-        doc[0]["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["rid"] == rid)
-            .expect(rid)
-            .clone()
+        self.ctx.refreshed_resource(svc, rid)
     }
 
     /// `<level>: <text>` of every message of a resource status.
     fn messages(status: &serde_json::Value) -> Vec<String> {
-        status["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| {
-                format!(
-                    "{}: {}",
-                    m["level"].as_str().unwrap(),
-                    m["text"].as_str().unwrap()
-                )
-            })
-            .collect()
+        doppel_e2e::status_messages(status)
     }
 
     /// `<bin>/symclone -sid <SID> -f <pairs file of rid> <args>`.
