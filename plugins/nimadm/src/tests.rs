@@ -5,8 +5,11 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
+use std::time::Instant;
 
-use doppel_plugin_api::{ErrorKind, HostServices, MessageLevel};
+use doppel_plugin_api::{CommandRequest, ErrorKind, HostServices, MessageLevel};
+
+use crate::records::Migration;
 
 use super::*;
 
