@@ -391,7 +391,7 @@ pub enum PrintCommand {
     Status {
         #[command(flatten)]
         select: SelectArgs,
-        /// Ask the drivers instead of reading the cache
+        /// Ask the drivers instead of reading the cache (8 services at a time)
         #[arg(long)]
         refresh: bool,
     },

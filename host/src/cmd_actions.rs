@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use doppel_core::plan::Selection;
 use doppel_plugin_api::{MessageLevel, Status, StatusMessage};
@@ -512,20 +513,44 @@ pub fn collect_statuses(
         let registry = Arc::new(load_registry_warned(ctx));
         check_node_config(ctx, &registry)?;
         let spec = spec_from("status", args)?;
-        for &i in &missing {
+        // Read-only, as `status`: several services at a time, each service's run
+        // (and log) made when a worker takes it.
+        let next = AtomicUsize::new(0);
+        let refreshed = Mutex::new(Vec::with_capacity(missing.len()));
+        std::thread::scope(|scope| {
+            for _ in 0..STATUS_PARALLEL_SERVICES.min(missing.len()) {
+                scope.spawn(|| {
+                    while let Some(&i) = missing.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let name = &names[i];
+                        let got = match services::prepare(ctx, &registry, name, "status") {
+                            Prepared::Ready(svc) | Prepared::Refused(svc, _) => {
+                                Ok(new_run(ctx, &registry, *svc, &spec).refresh_status())
+                            }
+                            Prepared::Invalid(problems) => Err(problems),
+                        };
+                        refreshed
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push((i, got));
+                    }
+                });
+            }
+        });
+        let mut refreshed = refreshed.into_inner().unwrap_or_else(|e| e.into_inner());
+        // The broken files' lines in selection order.
+        refreshed.sort_by_key(|(i, _)| *i);
+        for (i, got) in refreshed {
             let name = &names[i];
-            let svc = match services::prepare(ctx, &registry, name, "status") {
-                Prepared::Ready(svc) | Prepared::Refused(svc, _) => svc,
-                Prepared::Invalid(problems) => {
+            statuses[i] = Some(match got {
+                Ok(status) => status,
+                Err(problems) => {
                     if names.len() == 1 {
                         return Err(services::invalid(name, &problems));
                     }
                     broken.push(services::invalid_line(name, &problems));
-                    statuses[i] = Some(ServiceStatus::invalid(name, problems));
-                    continue;
+                    ServiceStatus::invalid(name, problems)
                 }
-            };
-            statuses[i] = Some(new_run(ctx, &registry, *svc, &spec).refresh_status());
+            });
         }
     }
     let statuses: Vec<ServiceStatus> = statuses.into_iter().flatten().collect();

@@ -691,6 +691,30 @@ fn status_refreshes_resources_of_different_drivers_concurrently() {
 }
 
 #[test]
+fn print_status_refresh_takes_several_services_at_once_in_selection_order() {
+    let e = Eng::new();
+    let tool = e.marker_tool();
+    for name in ["r1", "r2"] {
+        e.service(
+            name,
+            &format!("[fs#0]\ntype = test\nstatus = up\nquery = {tool} {name}\n"),
+        );
+    }
+    let (code, stdout, stderr) = e.run(&["-s", "r1,r2", "print", "status", "--refresh"]);
+    assert_eq!(code, 0, "{stderr}");
+    let markers = e.take_markers();
+    assert_eq!(markers.len(), 4, "{markers:?}");
+    assert!(
+        markers[..2].iter().all(|m| m.ends_with(" start")),
+        "print status --refresh took the services one after the other: {markers:?}"
+    );
+    // Shown in the selection's order, whichever finished first.
+    let r1 = stdout.find("r1").expect(&stdout);
+    let r2 = stdout.find("r2").expect(&stdout);
+    assert!(r1 < r2, "{stdout}");
+}
+
+#[test]
 fn status_refreshes_the_resources_of_one_driver_in_turn() {
     // One driver process serves the resources of its type: a call crashing it
     // must find no sibling call in flight there, so they run one at a time.
