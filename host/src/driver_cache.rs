@@ -86,6 +86,9 @@ pub struct ManifestCache {
     known: Vec<Entry>,
     /// The entries of the libraries found by this command, in discovery order.
     seen: Vec<Entry>,
+    /// Whether this command asked the cache at all (with in-process drivers it
+    /// does not, and must not empty it).
+    asked: bool,
 }
 
 impl ManifestCache {
@@ -114,12 +117,14 @@ impl ManifestCache {
             exe,
             known,
             seen: Vec::new(),
+            asked: false,
         }
     }
 
     /// The manifest recorded for the library at `real` if it is still the file
     /// `key` describes; remembered for this command's cache.
     pub fn get(&mut self, real: &Path, key: &FileKey) -> Option<Manifest> {
+        self.asked = true;
         let entry = self
             .known
             .iter()
@@ -132,6 +137,7 @@ impl ManifestCache {
 
     /// Records the manifest a probe read from the library at `real`.
     pub fn put(&mut self, real: PathBuf, key: FileKey, manifest: Manifest) {
+        self.asked = true;
         self.seen.push(Entry {
             path: real,
             key,
@@ -141,10 +147,14 @@ impl ManifestCache {
 
     /// Writes this command's entries when they differ from what was read
     /// (atomically; a failure only means the next command probes again).
+    /// Nothing is written by a command that did not ask the cache.
     pub fn save(mut self) {
         let (Some(path), Some(exe)) = (self.path.take(), self.exe.take()) else {
             return;
         };
+        if !self.asked {
+            return;
+        }
         self.seen.sort_by(|a, b| a.path.cmp(&b.path));
         self.known.sort_by(|a, b| a.path.cmp(&b.path));
         if self.seen == self.known {
@@ -260,6 +270,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (libs, cache_path) = saved(dir.path(), &["a", "b"]);
         let (a, b) = (&libs[0], &libs[1]);
+
+        // A command that does not ask (in-process drivers) leaves it as it is.
+        ManifestCache::open(cache_path.clone()).save();
+        let mut cache = ManifestCache::open(cache_path.clone());
+        assert!(cache.get(b, &key_of(b)).is_some());
 
         // This command finds only a.
         let mut cache = ManifestCache::open(cache_path.clone());
