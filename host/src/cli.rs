@@ -101,7 +101,8 @@ Examples:
 Drivers are searched in $DOPPEL_DRIVER_PATH (colon list), the node config's driver_dirs,
 <prefix>/lib/doppel/drivers next to the executable, then the executable's directory. Only
 files named libdoppel_driver_*.so are opened, never one writable by group or others or
-owned by another user.")]
+owned by another user. Their manifests are kept in var/cache/doppel/drivers.json and read
+again whenever a file changes (DOPPEL_DRIVER_CACHE=off: read every library every time).")]
     Drivers {
         #[command(subcommand)]
         command: Option<DriversCommand>,
