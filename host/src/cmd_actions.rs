@@ -3,8 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use doppel_core::plan::Selection;
 use doppel_plugin_api::{MessageLevel, Status, StatusMessage};
@@ -14,6 +13,7 @@ use crate::cmd_drivers::load_registry_warned;
 use crate::engine::{self, ActionSpec, Run, ServiceOutcome, ServiceStatus};
 use crate::logger::ServiceLog;
 use crate::services::Prepared;
+use crate::workers::map_in_workers;
 use crate::{Context, UsageError, services};
 
 fn spec_from(action: &str, args: &ActionArgs) -> anyhow::Result<ActionSpec> {
@@ -515,31 +515,18 @@ pub fn collect_statuses(
         let spec = spec_from("status", args)?;
         // Read-only, as `status`: several services at a time, each service's run
         // (and log) made when a worker takes it.
-        let next = AtomicUsize::new(0);
-        let refreshed = Mutex::new(Vec::with_capacity(missing.len()));
-        std::thread::scope(|scope| {
-            for _ in 0..STATUS_PARALLEL_SERVICES.min(missing.len()) {
-                scope.spawn(|| {
-                    while let Some(&i) = missing.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        let name = &names[i];
-                        let got = match services::prepare(ctx, &registry, name, "status") {
-                            Prepared::Ready(svc) | Prepared::Refused(svc, _) => {
-                                Ok(new_run(ctx, &registry, *svc, &spec).refresh_status())
-                            }
-                            Prepared::Invalid(problems) => Err(problems),
-                        };
-                        refreshed
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .push((i, got));
+        let refreshed =
+            map_in_workers(
+                &missing,
+                STATUS_PARALLEL_SERVICES,
+                |&i| match services::prepare(ctx, &registry, &names[i], "status") {
+                    Prepared::Ready(svc) | Prepared::Refused(svc, _) => {
+                        Ok(new_run(ctx, &registry, *svc, &spec).refresh_status())
                     }
-                });
-            }
-        });
-        let mut refreshed = refreshed.into_inner().unwrap_or_else(|e| e.into_inner());
-        // The broken files' lines in selection order.
-        refreshed.sort_by_key(|(i, _)| *i);
-        for (i, got) in refreshed {
+                    Prepared::Invalid(problems) => Err(problems),
+                },
+            );
+        for (&i, got) in missing.iter().zip(refreshed) {
             let name = &names[i];
             statuses[i] = Some(match got {
                 Ok(status) => status,

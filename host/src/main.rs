@@ -31,6 +31,7 @@ mod options;
 mod runner;
 mod services;
 mod ssh;
+mod workers;
 
 use std::process::ExitCode;
 

@@ -26,6 +26,7 @@ use crate::driver_process::{CallLimits, OpenedResource};
 use crate::drivers::Registry;
 use crate::logger::ServiceLog;
 use crate::runner::{ResourceHost, run_on};
+use crate::workers::map_in_workers;
 
 mod interrupted;
 mod outcome;
@@ -620,38 +621,28 @@ impl Run {
                 .map(|r| self.evaluate(&r.rid))
                 .collect();
         }
-        let slots: Vec<Mutex<Option<ResourceStatus>>> = (0..self.svc.resources.len())
-            .map(|_| Mutex::new(None))
-            .collect();
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| {
-                    while let Some(lane) =
-                        lanes.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-                    {
-                        for &i in lane {
-                            // A panic leaves the slot empty (reported undef below),
-                            // never taking the other lanes down.
-                            let status =
-                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                    self.evaluate(&self.svc.resources[i].rid)
-                                }))
-                                .ok();
-                            *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = status;
-                        }
-                    }
-                });
-            }
+        let per_lane = map_in_workers(&lanes, STATUS_LANES, |lane| {
+            lane.iter()
+                .map(|&i| {
+                    // A panic leaves the resource without a status (reported
+                    // undef below), never taking the other lanes down.
+                    let status = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        self.evaluate(&self.svc.resources[i].rid)
+                    }))
+                    .ok();
+                    (i, status)
+                })
+                .collect::<Vec<_>>()
         });
+        let mut slots: Vec<Option<ResourceStatus>> =
+            self.svc.resources.iter().map(|_| None).collect();
+        for (i, status) in per_lane.into_iter().flatten() {
+            slots[i] = status;
+        }
         slots
             .into_iter()
             .zip(&self.svc.resources)
-            .map(|(slot, r)| {
-                slot.into_inner()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .unwrap_or_else(|| self.evaluation_panicked(r))
-            })
+            .map(|(slot, r)| slot.unwrap_or_else(|| self.evaluation_panicked(r)))
             .collect()
     }
 
