@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use doppel_plugin_api::Manifest;
 use serde::{Deserialize, Serialize};
 
-use crate::driver_process::unsafe_owner_or_mode;
+use crate::driver_process::{self, unsafe_owner_or_mode};
 
 /// Set to `off` (or `0`) to probe every library on every command.
 pub const CACHE_ENV: &str = "DOPPEL_DRIVER_CACHE";
@@ -86,16 +86,15 @@ pub struct ManifestCache {
     known: Vec<Entry>,
     /// The entries of the libraries found by this command, in discovery order.
     seen: Vec<Entry>,
-    /// Whether this command asked the cache at all (with in-process drivers it
-    /// does not, and must not empty it).
-    asked: bool,
 }
 
 impl ManifestCache {
     /// The cache at `path`, read if present and trusted; turned off by
-    /// [`CACHE_ENV`].
+    /// [`CACHE_ENV`], and with in-process drivers (which discovery loads
+    /// anyway, without asking the cache: it must not empty it either).
     pub fn open(path: PathBuf) -> ManifestCache {
-        let off = std::env::var(CACHE_ENV).is_ok_and(|v| v == "off" || v == "0");
+        let off = std::env::var(CACHE_ENV).is_ok_and(|v| v == "off" || v == "0")
+            || driver_process::in_process_requested();
         let exe = std::env::current_exe()
             .and_then(std::fs::metadata)
             .map(|m| FileKey::of(&m))
@@ -117,14 +116,12 @@ impl ManifestCache {
             exe,
             known,
             seen: Vec::new(),
-            asked: false,
         }
     }
 
     /// The manifest recorded for the library at `real` if it is still the file
     /// `key` describes; remembered for this command's cache.
     pub fn get(&mut self, real: &Path, key: &FileKey) -> Option<Manifest> {
-        self.asked = true;
         let entry = self
             .known
             .iter()
@@ -137,7 +134,6 @@ impl ManifestCache {
 
     /// Records the manifest a probe read from the library at `real`.
     pub fn put(&mut self, real: PathBuf, key: FileKey, manifest: Manifest) {
-        self.asked = true;
         self.seen.push(Entry {
             path: real,
             key,
@@ -147,14 +143,10 @@ impl ManifestCache {
 
     /// Writes this command's entries when they differ from what was read
     /// (atomically; a failure only means the next command probes again).
-    /// Nothing is written by a command that did not ask the cache.
     pub fn save(mut self) {
         let (Some(path), Some(exe)) = (self.path.take(), self.exe.take()) else {
             return;
         };
-        if !self.asked {
-            return;
-        }
         self.seen.sort_by(|a, b| a.path.cmp(&b.path));
         self.known.sort_by(|a, b| a.path.cmp(&b.path));
         if self.seen == self.known {
@@ -270,11 +262,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (libs, cache_path) = saved(dir.path(), &["a", "b"]);
         let (a, b) = (&libs[0], &libs[1]);
-
-        // A command that does not ask (in-process drivers) leaves it as it is.
-        ManifestCache::open(cache_path.clone()).save();
-        let mut cache = ManifestCache::open(cache_path.clone());
-        assert!(cache.get(b, &key_of(b)).is_some());
 
         // This command finds only a.
         let mut cache = ManifestCache::open(cache_path.clone());

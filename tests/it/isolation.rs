@@ -663,9 +663,16 @@ fn manifests_of_unchanged_libraries_come_from_the_cache_and_a_replaced_one_is_pr
     let (code, stdout, stderr) = run(&mut ctx.doppel(["drivers", "list"]));
     assert_eq!(code, 0, "{stderr}");
     assert!(listed(&stdout), "{stdout}");
-    let cache = std::fs::read_to_string(ctx.root().join("var/cache/doppel/drivers.json"))
-        .expect("the cache is written");
+    let cache_path = ctx.root().join("var/cache/doppel/drivers.json");
+    let cache = std::fs::read_to_string(&cache_path).expect("the cache is written");
     assert!(cache.contains(&*lib.to_string_lossy()), "{cache}");
+    // In-process drivers (a debugging aid) neither read nor rewrite it.
+    let (code, stdout, stderr) = run(ctx
+        .doppel(["drivers", "list"])
+        .env("DOPPEL_DRIVERS_IN_PROCESS", "1"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(listed(&stdout), "{stdout}");
+    assert_eq!(std::fs::read_to_string(&cache_path).unwrap(), cache);
 
     // Loaded now, this library would declare a keyword twice and be refused:
     // from the cache it is not loaded, and its recorded manifest stands.
