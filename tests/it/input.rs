@@ -187,22 +187,6 @@ schedule = ["04:00-06:00@121 mon-fri", "! 05:00-05:30"]
 // One duration grammar
 // ---------------------------------------------------------------------------
 
-/// The status of the only resource of `svc` (refreshed).
-fn resource_status(ctx: &TestContext, svc: &str) -> serde_json::Value {
-    let (_, stdout, stderr) = run(&mut ctx.doppel([
-        "-s",
-        svc,
-        "print",
-        "status",
-        "--refresh",
-        "--format",
-        "json",
-    ]));
-    let doc: serde_json::Value =
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}{stderr}"));
-    doc[0]["resources"][0].clone()
-}
-
 #[test]
 fn a_duration_that_validates_is_the_duration_the_driver_and_doppel_use() {
     let ctx = node_n1();
@@ -217,14 +201,14 @@ fn a_duration_that_validates_is_the_duration_the_driver_and_doppel_use() {
         "[sync#0]\ntype = test\ninitial = up\nlast_sync_ago = 1h 30m\nsync_max_delay = 1h 31m\n",
     );
     ctx.ok(&["-s", "late,fresh", "validate"]);
-    let late = resource_status(&ctx, "late");
+    let late = ctx.refreshed_resource("late", "sync#0");
     assert_eq!(late["status"], "warn", "{late}");
     let message = late["messages"][0]["text"].as_str().unwrap_or_default();
     assert!(
         message.ends_with("is older than sync_max_delay (1h29m)"),
         "{late}"
     );
-    assert_eq!(resource_status(&ctx, "fresh")["status"], "up");
+    assert_eq!(ctx.refreshed_resource("fresh", "sync#0")["status"], "up");
     // What does not validate is refused with the reason, never replaced by a default.
     ctx.service("typo", "[sync#0]\ntype = test\nlast_sync_ago = 1h30\n");
     let (code, stdout, _) = run(&mut ctx.doppel(["-s", "typo", "validate"]));

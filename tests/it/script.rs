@@ -51,21 +51,6 @@ fn sleeps(ctx: &TestContext, start: &str, stop: &str, check: &str) {
     std::fs::write(&path, text + "\n").unwrap();
 }
 
-fn app_status(ctx: &TestContext) -> serde_json::Value {
-    let (code, stdout, stderr) = run(&mut ctx.doppel([
-        "-s",
-        "app",
-        "print",
-        "status",
-        "--refresh",
-        "--format",
-        "json",
-    ]));
-    assert_eq!(code, 0, "{stderr}");
-    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("status JSON");
-    doc[0]["resources"][0].clone()
-}
-
 #[test]
 fn start_and_stop_wait_for_their_command_without_a_timeout() {
     // check_timeout limits check only: a start longer than it completes.
@@ -132,7 +117,7 @@ fn timeout_limits_stop_and_check() {
 
     sleeps(&ctx, "0", "0", "30");
     let begin = Instant::now();
-    let st = app_status(&ctx);
+    let st = ctx.refreshed_resource("app", "app#0");
     assert!(begin.elapsed() < Duration::from_secs(20));
     assert_eq!(st["status"], "undef", "{st}");
     assert!(st.to_string().contains("check timed out"), "{st}");
@@ -142,5 +127,5 @@ fn timeout_limits_stop_and_check() {
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, text + "check_timeout = 5\n").unwrap();
     sleeps(&ctx, "0", "0", "2");
-    assert_eq!(app_status(&ctx)["status"], "up");
+    assert_eq!(ctx.refreshed_resource("app", "app#0")["status"], "up");
 }
