@@ -5,8 +5,9 @@
 //!
 //! Each fixture is built once per test run (the first test asking for it builds
 //! it, the others wait and get the same directory), and the copies of plugin-api
-//! they build against are made once per version, so the run compiles each
-//! plugin-api version once.
+//! they build against are made once per version and shared by the fixtures of
+//! that version (cargo builds such a copy again only for another profile, as the
+//! `panic = "abort"` crash driver's).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -192,11 +192,16 @@ impl TestContext {
     /// (exit code, stdout, stderr).
     pub fn tool(&self, name: &str, args: &[&str]) -> (i32, String, String) {
         let mut cmd = Command::new(target_dir().join(name));
-        clean_env(&mut cmd);
-        cmd.envs(self.envs.iter().map(|(k, v)| (k, v)))
-            .current_dir(self.root())
-            .args(args);
+        self.tool_env(&mut cmd);
+        cmd.current_dir(self.root()).args(args);
         run(&mut cmd)
+    }
+
+    /// Gives `cmd` the environment of [`TestContext::tool`]: the clean one and
+    /// this context's variables.
+    pub fn tool_env(&self, cmd: &mut Command) {
+        clean_env(cmd);
+        cmd.envs(self.envs.iter().map(|(k, v)| (k, v)));
     }
 
     /// [`TestContext::tool`], asserting it exits 0; its stdout.

@@ -168,15 +168,7 @@ impl Ha {
     /// The environment every tool running the agent gets: the simulator's, the
     /// state directory, and the helper functions chosen.
     fn base_env(&self, cmd: &mut Command) {
-        cmd.env_clear();
-        for key in ["PATH", "HOME", "LANG", "TZ"] {
-            if let Some(v) = std::env::var_os(key) {
-                cmd.env(key, v);
-            }
-        }
-        for (k, v) in &self.ctx.envs {
-            cmd.env(k, v);
-        }
+        self.ctx.tool_env(cmd);
         cmd.env("HA_RSCTMP", &self.rsctmp);
         if self.funcs == Funcs::Fallback {
             cmd.env("OCF_FUNCTIONS_DIR", &self.no_funcs);

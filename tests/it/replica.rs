@@ -515,14 +515,10 @@ fn import_names_its_packets_when_the_bay_holds_another_vobs() {
     s.mtsim(&["family", "create", "/vobs/web", "rome@paris", "milan@tokyo"]);
     s.change("rome", "web change");
     let mut export = Command::new(target_dir().join("multitool"));
+    s.ctx.tool_env(&mut export);
     export
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("MTS_SITE", "paris")
         .args(["syncreplica", "-export", "-fship", "milan@/vobs/web"]);
-    for (k, v) in &s.ctx.envs {
-        export.env(k, v);
-    }
     let (code, stdout, stderr) = run(&mut export);
     assert_eq!(code, 0, "{stdout}{stderr}");
     s.change("paris", "dev change");
